@@ -1,0 +1,56 @@
+# The README's two commands are the contract: `make demo` and `make test`.
+# Both install missing Debian packages, configure, build and run.
+
+JOBS ?= $(shell nproc)
+BUILD_RELEASE ?= build/release
+BUILD_TEST ?= build/test
+BUILD_FUZZ ?= build/fuzz
+CMAKE ?= cmake
+CTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build demo test bench fuzz fuzz-run clean format
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD_RELEASE)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD_RELEASE) -DCMAKE_BUILD_TYPE=Release -DCARDBUREAU_TESTS=OFF -DCARDBUREAU_BENCH=ON
+
+build: deps $(BUILD_RELEASE)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD_RELEASE) -j $(JOBS)
+
+demo: build
+	bash scripts/demo.sh $(BUILD_RELEASE)/bin/cardbureau
+
+$(BUILD_TEST)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD_TEST) -DCMAKE_BUILD_TYPE=Debug -DCARDBUREAU_TESTS=ON \
+	  -DCARDBUREAU_SANITIZE=ON -DCARDBUREAU_WERROR=ON -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+
+test: deps $(BUILD_TEST)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD_TEST) -j $(JOBS)
+	cd $(BUILD_TEST) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	$(MAKE) fuzz-run
+
+bench: build
+	bash scripts/bench.sh $(BUILD_RELEASE)
+
+$(BUILD_FUZZ)/CMakeCache.txt:
+	CC=clang CXX=clang++ $(CMAKE) -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCARDBUREAU_TESTS=OFF -DCARDBUREAU_FUZZ=ON -DCARDBUREAU_WERROR=ON
+
+fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
+
+# Runs every fuzz target for FUZZ_SECONDS (split over the targets) on its
+# seed corpus; any crash fails the run.
+fuzz-run: fuzz
+	bash scripts/fuzz-run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build out
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
