@@ -4,7 +4,7 @@
 # requested seconds (default 60); the others their own budget.
 # Any crash, leak or sanitizer report fails the run.
 set -euo pipefail
-build=${1:?usage: fuzz-run.sh BUILD_DIR [SECONDS]}
+build=$(cd "${1:?usage: fuzz-run.sh BUILD_DIR [SECONDS]}" && pwd)
 main_seconds=${2:-60}
 list="$build/fuzzers.txt"
 [ -f "$list" ] || { echo "fuzz-run: no $list (run make fuzz)"; exit 1; }
@@ -21,7 +21,7 @@ while read -r name seconds corpus; do
   if ! (cd "$work" && "$build/fuzz/$name" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=0 "$work/$name" >"$work/$name.log" 2>&1); then
     echo "fuzz-run: $name FAILED"; tail -60 "$work/$name.log"; fail=1
-    mkdir -p fuzz-failures && cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* fuzz-failures/ 2>/dev/null || true
+    mkdir -p "$build/fuzz-failures" && cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$build/fuzz-failures/" 2>/dev/null || true
   else
     grep -E '^#[0-9]+.*(DONE|pulse)' "$work/$name.log" | tail -1 || true
   fi
