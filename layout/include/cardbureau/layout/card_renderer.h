@@ -1,0 +1,162 @@
+// Card faces: everything but the QR code is rendered by Prepare() before the
+// card reaches the encoder; ComposeQr() adds the signed QR (which names the
+// chip UID) last. Output rasters are at a printer profile's native size.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "cardbureau/core/bytes.h"
+#include "cardbureau/core/job.h"
+#include "cardbureau/core/status.h"
+#include "cardbureau/core/validation.h"
+#include "cardbureau/layout/font_chain.h"
+#include "cardbureau/layout/photo.h"
+#include "cardbureau/layout/qr.h"
+#include "cardbureau/layout/template.h"
+
+namespace cardbureau::layout {
+
+// A printer raster: the card (ID-1) is centred in width_px x height_px at
+// `dpi`; colour blocks and backgrounds touching a card edge bleed to the
+// raster edge.
+struct RasterProfile {
+  std::string name;
+  int dpi = 300;
+  int width_px = 1016;
+  int height_px = 648;
+};
+
+// "evolis-300" (300 dpi, 1016x648, the default) and "evolis-600"
+// (600 dpi, 2032x1296).
+const std::vector<RasterProfile>& Profiles();
+// NOT_FOUND for an unknown name. Thread-safe.
+Result<RasterProfile> FindProfile(std::string_view name);
+
+// Job data a proof or manifest shows (no photo).
+struct CardSummary {
+  std::string job_id;
+  std::string student_name;
+  std::string school_name;
+  std::string school_code;
+  std::string card_no;
+  std::string education_id;
+  std::string valid_until;  // YYYY-MM-DD
+  SchoolLevel level = SchoolLevel::kPrimary;
+};
+
+// One line of text as drawn, for the PDF's selectable text layer.
+struct PlacedText {
+  bool front = true;
+  RectMm rect;        // the element's box
+  double x_mm = 0;    // pen start
+  double size_pt = 0; // size actually used after auto-fit
+  std::string text;   // UTF-8
+};
+
+struct CardImages {
+  cv::Mat front;    // CV_8UC3, BGR, profile size
+  cv::Mat back;
+  cv::Mat front_k;  // CV_8UC1, 255 = print with the black resin panel
+  cv::Mat back_k;
+};
+
+struct PreparedCard {
+  CardSummary summary;
+  CardImages images;  // without the QR
+  std::vector<PlacedText> texts;
+  QrClaims claims;    // uid and seq not yet known
+  cv::Rect qr_box;    // pixels; empty when the template has no QR
+  RasterProfile profile;
+};
+
+struct RenderedCard {
+  CardSummary summary;
+  CardImages images;  // final faces
+  std::vector<PlacedText> texts;
+  std::string qr_payload;  // "BJSC1:..."
+  char qr_ec_level = 0;    // 'M' or 'Q' (0 when no QR box)
+  int qr_version = 0;
+  RasterProfile profile;
+};
+
+// Renders faces for one template and one profile. Owns its fonts, its face
+// detector and pre-rendered static layers (per level). NOT thread-safe
+// (the cascade classifier is not): create one renderer per worker thread.
+// ComposeQr() is const and touches no shared state, so it may run on any
+// thread.
+class CardRenderer {
+ public:
+  // Errors: INVALID_TEMPLATE (fonts, static text that does not fit, images),
+  // INVALID_CONFIG (photo config / cascade).
+  static Result<std::unique_ptr<CardRenderer>> Create(const Template& tmpl,
+                                                      const RasterProfile& profile,
+                                                      const PhotoConfig& photo = {});
+  ~CardRenderer();
+  CardRenderer(const CardRenderer&) = delete;
+  CardRenderer& operator=(const CardRenderer&) = delete;
+
+  // The glyph check of the chain used for the student name, for
+  // ValidateJob. Valid while the renderer lives.
+  GlyphCheck glyph_check() const;
+
+  // Renders both faces except the QR. The job must already be validated
+  // (ValidateJob). Errors: UNRENDERABLE_GLYPH / INVALID_FIELD (text does not
+  // fit at the minimum size) with the job field, the PHOTO_* codes.
+  Result<PreparedCard> Prepare(const Job& job, ByteView photo);
+  // As Prepare, with a photo already checked by a PhotoProcessor.
+  Result<PreparedCard> PrepareWithPhoto(const Job& job, const CheckedPhoto& photo);
+
+  // Signs the claims with the chip UID (hex, any case) and issue sequence
+  // (1..255) and draws the QR into the front face and its K mask.
+  // Errors: INVALID_FIELD (uid/seq), INVALID_TEMPLATE (QR box too small).
+  Result<RenderedCard> ComposeQr(PreparedCard card, std::string_view uid_hex, int seq,
+                                 const QrSigner& signer) const;
+
+  const Template& tmpl() const { return tmpl_; }
+  const RasterProfile& profile() const { return profile_; }
+  PhotoProcessor& photos() { return *photos_; }
+
+  // Millimetre box to raster pixels (bleeding to the raster edge at card
+  // edges).
+  cv::Rect ToPx(const RectMm& r) const;
+
+ private:
+  CardRenderer(const Template& t, const RasterProfile& p) : tmpl_(t), profile_(p) {}
+  struct Layer {
+    cv::Mat bgr, k;
+    std::vector<PlacedText> texts;
+  };
+  Status BuildStaticLayers();
+  Status DrawText(const Element& el, const std::string& utf8, bool front, cv::Mat& bgr,
+                  cv::Mat& k, Rgb color, std::vector<PlacedText>& texts,
+                  const std::string& field) const;
+  static bool IsDynamic(const Element& el);
+
+  Template tmpl_;
+  RasterProfile profile_;
+  double ppmm_ = 0, ox_ = 0, oy_ = 0;
+  std::map<std::string, std::unique_ptr<FontChain>> fonts_;
+  std::unique_ptr<PhotoProcessor> photos_;
+  std::map<std::string, cv::Mat> images_;   // element id -> BGR at its px size
+  std::map<int, Layer> front_layers_;       // by SchoolLevel
+  std::map<int, Layer> back_layers_;
+  std::string name_font_;
+};
+
+// Writes front.png, back.png, front-k.png, back-k.png (1-bit PNG),
+// front.rgb, back.rgb (raw RGB888 panel buffers, row-major, no header) and
+// front-k.bin, back-k.bin (1 bit per pixel, MSB first, rows padded to a
+// byte) into `dir` (created if missing). Errors: IO_ERROR.
+Status WriteCardOutputs(const RenderedCard& card, const std::string& dir);
+// PNG of one BGR or grey image (fast compression). Errors: IO_ERROR.
+Status WritePng(const cv::Mat& image, const std::string& path);
+// 1 bit per pixel, MSB first, rows padded to a whole byte.
+Bytes PackMask(const cv::Mat& mask);
+
+}  // namespace cardbureau::layout

@@ -1,0 +1,229 @@
+#include "cardbureau/layout/photo.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+namespace cardbureau::layout {
+namespace {
+
+Status Unreadable(const std::string& msg) { return Status(Code::kPhotoUnreadable, msg, "photo"); }
+
+uint32_t Be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+
+const uint8_t kPngMagic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+
+Result<ImageInfo> PngInfo(ByteView b) {
+  // magic(8) + IHDR length(4) "IHDR"(4) width(4) height(4)
+  if (b.size() < 8 + 8 + 13 + 4) return Unreadable("truncated PNG header");
+  if (Be32(b.data() + 8) != 13 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) {
+    return Unreadable("PNG does not start with IHDR");
+  }
+  ImageInfo info;
+  info.format = PhotoFormat::kPng;
+  uint32_t w = Be32(b.data() + 16), h = Be32(b.data() + 20);
+  if (w > 1u << 24 || h > 1u << 24) return Unreadable("PNG dimensions out of range");
+  info.width = static_cast<int>(w);
+  info.height = static_cast<int>(h);
+  // A complete PNG ends with the IEND chunk: length 0, "IEND", CRC AE426082.
+  static const uint8_t kIend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+  if (std::memcmp(b.data() + b.size() - 12, kIend, 12) != 0) {
+    return Unreadable("truncated PNG (no IEND)");
+  }
+  return info;
+}
+
+Result<ImageInfo> JpegInfo(ByteView b) {
+  size_t i = 2;
+  while (true) {
+    if (i + 4 > b.size()) return Unreadable("truncated JPEG (no frame header)");
+    if (b[i] != 0xFF) return Unreadable("corrupt JPEG marker");
+    uint8_t m = b[i + 1];
+    if (m == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9 || m == 0xDA) return Unreadable("JPEG without frame header");
+    uint16_t len = Be16(b.data() + i + 2);
+    if (len < 2) return Unreadable("corrupt JPEG segment length");
+    const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+    if (sof) {
+      if (i + 9 > b.size() || len < 7) return Unreadable("truncated JPEG frame header");
+      ImageInfo info;
+      info.format = PhotoFormat::kJpeg;
+      info.height = Be16(b.data() + i + 5);
+      info.width = Be16(b.data() + i + 7);
+      if (m != 0xC0 && m != 0xC1 && m != 0xC2) {
+        return Unreadable("unsupported JPEG coding (baseline/progressive only)");
+      }
+      // A complete JPEG ends with EOI (FFD9), possibly followed by padding.
+      size_t end = b.size();
+      while (end > 2 && b[end - 1] == 0x00) --end;
+      if (end < 2 || b[end - 2] != 0xFF || b[end - 1] != 0xD9) {
+        return Unreadable("truncated JPEG (no EOI)");
+      }
+      return info;
+    }
+    i += 2 + static_cast<size_t>(len);
+  }
+}
+
+}  // namespace
+
+Result<ImageInfo> ReadImageInfo(ByteView bytes, const PhotoConfig& config) {
+  if (bytes.size() > config.max_bytes) {
+    return Unreadable("photo is over " + std::to_string(config.max_bytes) + " bytes");
+  }
+  Result<ImageInfo> info = Status(Code::kPhotoUnreadable, "not a JPEG or PNG", "photo");
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngMagic, 8) == 0) {
+    info = PngInfo(bytes);
+  } else if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
+    info = JpegInfo(bytes);
+  }
+  if (!info.ok()) return info;
+  if (info->width < config.min_side || info->height < config.min_side) {
+    return Unreadable("image " + std::to_string(info->width) + "x" +
+                      std::to_string(info->height) + " is smaller than " +
+                      std::to_string(config.min_side) + " px");
+  }
+  if (info->width > config.max_width || info->height > config.max_height) {
+    return Unreadable("image " + std::to_string(info->width) + "x" +
+                      std::to_string(info->height) + " exceeds " +
+                      std::to_string(config.max_width) + "x" + std::to_string(config.max_height));
+  }
+  return info;
+}
+
+Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config) {
+  CB_ASSIGN_OR_RETURN(ImageInfo info, ReadImageInfo(bytes, config));
+  cv::Mat img;
+  try {
+    // imdecode does not modify the buffer; the Mat header is read-only use.
+    const cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8UC1,
+                      const_cast<uint8_t*>(bytes.data()));
+    img = cv::imdecode(buf, cv::IMREAD_COLOR);
+  } catch (const cv::Exception&) {
+    return Unreadable("image decoder failed");
+  }
+  if (img.empty()) return Unreadable("image could not be decoded");
+  if (img.cols != info.width || img.rows != info.height) {
+    return Unreadable("decoded size differs from header");
+  }
+  return img;
+}
+
+Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig& config) {
+  if (config.detect_max_side < 64 || config.min_face_px < 24 || config.face_width_fraction <= 0.05 ||
+      config.face_width_fraction > 1.0 || config.face_center_y <= 0 || config.face_center_y >= 1) {
+    return Status(Code::kInvalidConfig, "photo thresholds out of range", "photo");
+  }
+  std::unique_ptr<PhotoProcessor> p(new PhotoProcessor(config));
+  p->cascade_ = std::make_unique<cv::CascadeClassifier>();
+  bool loaded = false;
+  try {
+    loaded = p->cascade_->load(config.cascade_path);
+  } catch (const cv::Exception&) {
+    loaded = false;
+  }
+  if (!loaded) {
+    return Status(Code::kInvalidConfig, "cannot load face cascade " + config.cascade_path);
+  }
+  return p;
+}
+
+PhotoProcessor::~PhotoProcessor() = default;
+
+Result<CheckedPhoto> PhotoProcessor::Check(ByteView bytes) {
+  CB_ASSIGN_OR_RETURN(cv::Mat img, DecodePhoto(bytes, config_));
+  return CheckImage(std::move(img));
+}
+
+Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr) {
+  cv::Mat gray;
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  const int longer = std::max(gray.cols, gray.rows);
+  double scale = 1.0;
+  cv::Mat small = gray;
+  if (longer > config_.detect_max_side) {
+    scale = static_cast<double>(config_.detect_max_side) / longer;
+    cv::resize(gray, small, cv::Size(), scale, scale, cv::INTER_AREA);
+  }
+  cv::Mat eq;
+  cv::equalizeHist(small, eq);
+  std::vector<cv::Rect> faces;
+  const int min_px = std::max(20, std::min(small.cols, small.rows) / 8);
+  cascade_->detectMultiScale(eq, faces, 1.1, 5, 0, cv::Size(min_px, min_px));
+  if (faces.empty()) {
+    if (cv::mean(gray)[0] < config_.min_face_luma) {
+      return Status(Code::kPhotoTooDark, "no face found in a very dark photo", "photo");
+    }
+    return Status(Code::kPhotoNoFace, "no face found", "photo");
+  }
+  if (faces.size() > 1) {
+    return Status(Code::kPhotoMultipleFaces,
+                  std::to_string(faces.size()) + " faces found; exactly one is required", "photo");
+  }
+  CheckedPhoto out;
+  const cv::Rect f = faces[0];
+  out.metrics.face = cv::Rect(static_cast<int>(std::lround(f.x / scale)),
+                              static_cast<int>(std::lround(f.y / scale)),
+                              static_cast<int>(std::lround(f.width / scale)),
+                              static_cast<int>(std::lround(f.height / scale))) &
+                     cv::Rect(0, 0, bgr.cols, bgr.rows);
+  if (out.metrics.face.width < config_.min_face_px) {
+    return Status(Code::kPhotoTooSmall,
+                  "face is " + std::to_string(out.metrics.face.width) + " px wide; at least " +
+                      std::to_string(config_.min_face_px) + " required",
+                  "photo");
+  }
+  const cv::Mat face_gray = gray(out.metrics.face);
+  out.metrics.face_luma = cv::mean(face_gray)[0];
+  if (out.metrics.face_luma < config_.min_face_luma) {
+    return Status(Code::kPhotoTooDark,
+                  "face brightness " + std::to_string(static_cast<int>(out.metrics.face_luma)) +
+                      " is under " + std::to_string(static_cast<int>(config_.min_face_luma)),
+                  "photo");
+  }
+  cv::Mat norm, lap;
+  cv::resize(face_gray, norm, cv::Size(128, 128), 0, 0, cv::INTER_AREA);
+  cv::Laplacian(norm, lap, CV_64F);
+  cv::Scalar mu, sigma;
+  cv::meanStdDev(lap, mu, sigma);
+  out.metrics.sharpness = sigma[0] * sigma[0];
+  if (out.metrics.sharpness < config_.min_sharpness) {
+    return Status(Code::kPhotoBlurred,
+                  "sharpness " + std::to_string(static_cast<int>(out.metrics.sharpness)) +
+                      " is under " + std::to_string(static_cast<int>(config_.min_sharpness)),
+                  "photo");
+  }
+  out.image = std::move(bgr);
+  return out;
+}
+
+cv::Mat PhotoProcessor::Crop(const CheckedPhoto& photo, cv::Size box) const {
+  const cv::Rect f = photo.metrics.face;
+  // Crop width in source pixels; uniform scale into the box.
+  const double crop_w = f.width / config_.face_width_fraction;
+  const double s = box.width / crop_w;
+  const double fcx = f.x + f.width / 2.0;
+  const double fcy = f.y + f.height / 2.0;
+  // dst = s * (src - c) + target, with the face centre mapped to target.
+  const double tx = box.width / 2.0, ty = box.height * config_.face_center_y;
+  cv::Mat m = (cv::Mat_<double>(2, 3) << s, 0, tx - s * fcx, 0, s, ty - s * fcy);
+  cv::Mat out;
+  cv::warpAffine(photo.image, out, m, box, s < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR,
+                 cv::BORDER_REPLICATE);
+  return out;
+}
+
+}  // namespace cardbureau::layout
