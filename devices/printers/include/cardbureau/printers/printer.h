@@ -1,0 +1,67 @@
+// Card printers with a contactless encoder station inside. A station drives
+// one printer: Feed() moves a blank card from the input hopper to the
+// encoder position (where the station's reader sees it), Print() prints both
+// faces, Eject() sends the card to the output or the reject hopper.
+//
+// Implementations: SimPrinter (virtual card + folder hoppers, for the demo
+// and tests), HotfolderPrinter (vendor spooler integration), CupsPrinter
+// (IPP via libcups). Code above devices/ cannot tell them apart.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "cardbureau/core/bytes.h"
+#include "cardbureau/core/status.h"
+
+namespace cardbureau::printers {
+
+enum class Hopper { kOutput, kReject };
+std::string_view HopperName(Hopper h);  // "output" / "reject"
+
+// What gets printed on one card. PNG-encoded rasters at the printer
+// profile's size; the K masks are 1-bit (0 = no resin, 255 = black resin).
+struct PrintData {
+  std::string job_id;
+  std::string card_id;  // one production attempt ("<job_id>.<try>")
+  Bytes front_png;
+  Bytes back_png;
+  Bytes front_k_png;
+  Bytes back_k_png;
+};
+
+// Counters a printer keeps (for the station tile and the batch
+// reconciliation).
+struct PrinterCounters {
+  int fed = 0;
+  int printed = 0;
+  int ejected_output = 0;
+  int ejected_reject = 0;
+  int jams = 0;
+};
+
+// Not thread-safe: one station owns and drives one printer.
+class Printer {
+ public:
+  virtual ~Printer() = default;
+  Printer() = default;
+  Printer(const Printer&) = delete;
+  Printer& operator=(const Printer&) = delete;
+
+  virtual std::string_view kind() const = 0;  // "sim", "hotfolder", "cups"
+  virtual const std::string& name() const = 0;
+
+  // Moves a blank card to the encoder position. Errors: PRINTER_JAM (the
+  // card is stuck; the operator clears it — the card counts as rejected),
+  // PRINTER_ERROR (input hopper empty, device gone).
+  virtual Status Feed(const std::string& card_id) = 0;
+  // Prints both faces of the card at the encoder position. Errors:
+  // PRINTER_JAM, PRINTER_OUT_OF_RIBBON, PRINTER_ERROR, IO_ERROR.
+  virtual Status Print(const PrintData& data) = 0;
+  // Ejects the current card. Safe to call when no card is loaded (no-op).
+  virtual Status Eject(Hopper hopper) = 0;
+
+  virtual PrinterCounters counters() const = 0;
+};
+
+}  // namespace cardbureau::printers

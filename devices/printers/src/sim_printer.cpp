@@ -1,0 +1,101 @@
+#include "cardbureau/printers/sim_printer.h"
+
+#include <fstream>
+#include <system_error>
+#include <thread>
+
+#include "cardbureau/printers/file_util.h"
+
+namespace cardbureau::printers {
+
+namespace fs = std::filesystem;
+
+std::string_view HopperName(Hopper h) { return h == Hopper::kOutput ? "output" : "reject"; }
+
+SimPrinter::SimPrinter(SimPrinterConfig config, CardInserter& inserter)
+    : config_(std::move(config)), inserter_(inserter) {}
+
+SimPrinter::~SimPrinter() {
+  if (card_) inserter_.Remove();
+}
+
+void SimPrinter::Sleep(int parts) const {
+  if (config_.time_per_card.count() > 0) {
+    std::this_thread::sleep_for(config_.time_per_card * parts / 4);
+  }
+}
+
+Status SimPrinter::Feed(const std::string& card_id) {
+  if (card_) return Status(Code::kPrinterJam, "a card is still at the encoder position");
+  ++feeds_;
+  Sleep(1);
+  if (config_.jam_on_feed.count(feeds_)) {
+    ++counters_.jams;
+    ++counters_.ejected_reject;  // the operator clears the jammed card to the reject bin
+    return Status(Code::kPrinterJam, "card jammed in the feeder (feed " + std::to_string(feeds_) + ")");
+  }
+  const uint64_t seed = config_.seed + static_cast<uint64_t>(feeds_);
+  Bytes image = devices::MakeBlankStock(config_.stock, seed);
+  auto uid = devices::UidFromImage(image);
+  if (!uid.ok()) return uid.status();
+  devices::FaultPlan faults;
+  if (auto it = config_.card_faults.find(feeds_); it != config_.card_faults.end()) {
+    faults = it->second;
+  }
+  auto card = devices::MifareClassicEmulator::Create(std::move(image), *uid, faults);
+  if (!card.ok()) return card.status();
+  CB_RETURN_IF_ERROR(inserter_.Insert(*card));
+  card_ = *card;
+  card_id_ = card_id;
+  printed_ = false;
+  ++counters_.fed;
+  return Status::Ok();
+}
+
+Status SimPrinter::Print(const PrintData& data) {
+  if (!card_) return Status(Code::kPrinterError, "no card at the print position");
+  ++prints_;
+  Sleep(2);
+  if (config_.jam_on_print.count(prints_)) {
+    ++counters_.jams;
+    return Status(Code::kPrinterJam, "card jammed in the print path (print " + std::to_string(prints_) + ")");
+  }
+  if (config_.ribbon_runs_out_after && ribbon_used_ >= *config_.ribbon_runs_out_after) {
+    return Status(Code::kPrinterOutOfRibbon, "ribbon exhausted");
+  }
+  fs::path dir = config_.hopper_dir / "printing" / card_id_;
+  CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front.png", data.front_png));
+  CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back.png", data.back_png));
+  if (!data.front_k_png.empty()) CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front_k.png", data.front_k_png));
+  if (!data.back_k_png.empty()) CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back_k.png", data.back_k_png));
+  ++ribbon_used_;
+  printed_ = true;
+  ++counters_.printed;
+  return Status::Ok();
+}
+
+Status SimPrinter::Eject(Hopper hopper) {
+  if (!card_) return Status::Ok();
+  Sleep(1);
+  const Bytes image = card_->Image();
+  inserter_.Remove();
+  card_.reset();
+  fs::path from = config_.hopper_dir / "printing" / card_id_;
+  fs::path to = config_.hopper_dir / std::string(HopperName(hopper)) / card_id_;
+  std::error_code ec;
+  fs::create_directories(to.parent_path(), ec);
+  fs::remove_all(to, ec);
+  if (fs::exists(from)) {
+    fs::rename(from, to, ec);
+    if (ec) return Status(Code::kIoError, "cannot move " + from.string() + ": " + ec.message());
+  }
+  CB_RETURN_IF_ERROR(WriteFileAtomic(to / "card.mfd", image));
+  if (hopper == Hopper::kOutput) {
+    ++counters_.ejected_output;
+  } else {
+    ++counters_.ejected_reject;
+  }
+  return Status::Ok();
+}
+
+}  // namespace cardbureau::printers

@@ -1,0 +1,117 @@
+#include "cardbureau/printers/sim_printer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "cardbureau/devices/apdu.h"
+#include "cardbureau/devices/card_channel.h"
+#include "cardbureau/printers/file_util.h"
+
+namespace cardbureau::printers {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SimPrinterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("simprinter-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    config_.hopper_dir = dir_;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  PrintData Data(const std::string& card_id) {
+    return PrintData{"JOB-1", card_id, {1, 2, 3}, {4, 5}, {6}, {7}};
+  }
+  fs::path dir_;
+  SimPrinterConfig config_;
+  LoopbackSlot slot_;
+};
+
+TEST_F(SimPrinterTest, FeedPutsAFreshBlankCardOnTheReader) {
+  SimPrinter printer(config_, slot_);
+  EXPECT_FALSE(slot_.WaitForCard(std::chrono::milliseconds(1)).has_value());
+  ASSERT_TRUE(printer.Feed("JOB-1.1").ok());
+  auto channel = slot_.WaitForCard(std::chrono::milliseconds(100));
+  ASSERT_TRUE(channel.has_value());
+  auto uid = devices::TransmitChecked(**channel, devices::Apdu::GetUid());
+  ASSERT_TRUE(uid.ok()) << uid.status();
+  EXPECT_EQ(*uid, printer.current_card()->Uid());
+}
+
+TEST_F(SimPrinterTest, EveryCardHasItsOwnUid) {
+  SimPrinter printer(config_, slot_);
+  ASSERT_TRUE(printer.Feed("a").ok());
+  Bytes first = printer.current_card()->Uid();
+  ASSERT_TRUE(printer.Eject(Hopper::kReject).ok());
+  ASSERT_TRUE(printer.Feed("b").ok());
+  EXPECT_NE(printer.current_card()->Uid(), first);
+}
+
+TEST_F(SimPrinterTest, PrintAndEjectWriteTheHopperFolder) {
+  SimPrinter printer(config_, slot_);
+  ASSERT_TRUE(printer.Feed("JOB-1.1").ok());
+  ASSERT_TRUE(printer.Print(Data("JOB-1.1")).ok());
+  ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
+  fs::path card = dir_ / "output" / "JOB-1.1";
+  EXPECT_EQ(*ReadFileLimited(card / "front.png", 100), (Bytes{1, 2, 3}));
+  EXPECT_EQ(*ReadFileLimited(card / "back.png", 100), (Bytes{4, 5}));
+  auto mfd = ReadFileLimited(card / "card.mfd", 8192);
+  ASSERT_TRUE(mfd.ok());
+  EXPECT_EQ(mfd->size(), 1024u);
+  EXPECT_EQ(printer.counters().ejected_output, 1);
+  // The card left the reader.
+  EXPECT_FALSE(slot_.WaitForCard(std::chrono::milliseconds(1)).has_value());
+}
+
+TEST_F(SimPrinterTest, FourKStock) {
+  config_.stock = devices::StockKind::kBjt4k;
+  SimPrinter printer(config_, slot_);
+  ASSERT_TRUE(printer.Feed("x").ok());
+  ASSERT_TRUE(printer.Eject(Hopper::kReject).ok());
+  EXPECT_EQ(ReadFileLimited(dir_ / "reject" / "x" / "card.mfd", 8192)->size(), 4096u);
+}
+
+TEST_F(SimPrinterTest, JamsAndRibbonOnDemand) {
+  config_.jam_on_feed = {2};
+  config_.jam_on_print = {2};
+  config_.ribbon_runs_out_after = 2;
+  SimPrinter printer(config_, slot_);
+  ASSERT_TRUE(printer.Feed("1").ok());
+  ASSERT_TRUE(printer.Print(Data("1")).ok());
+  ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
+  EXPECT_EQ(printer.Feed("2").code(), Code::kPrinterJam);
+  ASSERT_TRUE(printer.Feed("3").ok());
+  EXPECT_EQ(printer.Print(Data("3")).code(), Code::kPrinterJam);
+  ASSERT_TRUE(printer.Eject(Hopper::kReject).ok());
+  ASSERT_TRUE(printer.Feed("4").ok());
+  ASSERT_TRUE(printer.Print(Data("4")).ok());
+  ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
+  ASSERT_TRUE(printer.Feed("5").ok());
+  EXPECT_EQ(printer.Print(Data("5")).code(), Code::kPrinterOutOfRibbon);
+  printer.ReplaceRibbon();
+  EXPECT_TRUE(printer.Print(Data("5")).ok());
+  EXPECT_EQ(printer.counters().jams, 2);
+}
+
+TEST_F(SimPrinterTest, CardFaultsApplyToTheNthCard) {
+  devices::FaultPlan pull;
+  pull.pull_after_apdu = 1;
+  config_.card_faults[2] = pull;
+  SimPrinter printer(config_, slot_);
+  ASSERT_TRUE(printer.Feed("1").ok());
+  auto c1 = slot_.WaitForCard(std::chrono::milliseconds(10));
+  ASSERT_TRUE(devices::TransmitChecked(**c1, devices::Apdu::GetUid()).ok());
+  ASSERT_TRUE(devices::TransmitChecked(**c1, devices::Apdu::GetUid()).ok());
+  ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
+  ASSERT_TRUE(printer.Feed("2").ok());
+  auto c2 = slot_.WaitForCard(std::chrono::milliseconds(10));
+  ASSERT_TRUE(devices::TransmitChecked(**c2, devices::Apdu::GetUid()).ok());
+  EXPECT_EQ(devices::TransmitChecked(**c2, devices::Apdu::GetUid()).status().code(),
+            Code::kCardRemoved);
+}
+
+}  // namespace
+}  // namespace cardbureau::printers
