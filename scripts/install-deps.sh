@@ -16,7 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev libsqlite3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  cups cups-bsd libcups2-dev
+  cups cups-client cups-bsd libcups2-dev
 )
 if [ "${CARDBUREAU_WITH_BROWSER:-1}" = 1 ]; then
   PACKAGES+=(chromium)
