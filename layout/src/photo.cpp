@@ -151,11 +151,11 @@ Result<CheckedPhoto> PhotoProcessor::Check(ByteView bytes) {
 Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr) {
   cv::Mat gray;
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
-  const int longer = std::max(gray.cols, gray.rows);
+  const int shorter = std::min(gray.cols, gray.rows);
   double scale = 1.0;
   cv::Mat small = gray;
-  if (longer > config_.detect_max_side) {
-    scale = static_cast<double>(config_.detect_max_side) / longer;
+  if (shorter > config_.detect_max_side) {
+    scale = static_cast<double>(config_.detect_max_side) / shorter;
     cv::resize(gray, small, cv::Size(), scale, scale, cv::INTER_AREA);
   }
   cv::Mat eq;

@@ -1,1 +1,149 @@
+#include "cardbureau/layout/qr.h"
+
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "cardbureau/core/bytes.h"
+
+namespace cardbureau::layout {
+namespace {
+
+const std::string kKeys = std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys/";
+
+QrClaims Example() {
+  QrClaims c;
+  c.eid = "12345678";
+  c.cno = "1000751234567890";
+  c.sch = "11010810";
+  c.exp = "20280930";
+  c.uid = "04A1B2C3";
+  c.seq = 1;
+  return c;
+}
+
+TEST(QrClaimsTest, CompactJsonInTheFixedOrder) {
+  auto j = ClaimsJson(Example());
+  ASSERT_TRUE(j.ok()) << j.status();
+  // The exact example object of card-format.md §2.
+  EXPECT_EQ(*j,
+            R"({"v":1,"eid":"12345678","cno":"1000751234567890","sch":"11010810",)"
+            R"("exp":"20280930","uid":"04A1B2C3","seq":1})");
+  auto back = ParseClaimsJson(*j);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, Example());
+}
+
+TEST(QrClaimsTest, RejectsBadForms) {
+  QrClaims c = Example();
+  c.uid = "04a1b2c3";
+  EXPECT_EQ(ClaimsJson(c).status().field(), "qr.uid");
+  c = Example();
+  c.eid = "1234567";
+  EXPECT_EQ(ClaimsJson(c).status().field(), "qr.eid");
+  c = Example();
+  c.seq = 0;
+  EXPECT_EQ(ClaimsJson(c).status().field(), "qr.seq");
+  c = Example();
+  c.cno = "12\"}";
+  EXPECT_EQ(ClaimsJson(c).status().code(), Code::kInvalidField);
+  // Not canonical: spaces, reordered keys, extra keys.
+  EXPECT_EQ(ParseClaimsJson(R"({"v":1, "eid":"12345678","cno":"1","sch":"1","exp":"20280930","uid":"04A1B2C3","seq":1})")
+                .status().code(), Code::kQrUnreadable);
+  EXPECT_EQ(ParseClaimsJson(R"({"eid":"12345678","v":1,"cno":"1","sch":"1","exp":"20280930","uid":"04A1B2C3","seq":1})")
+                .status().code(), Code::kQrUnreadable);
+  EXPECT_EQ(ParseClaimsJson("[]").status().code(), Code::kQrUnreadable);
+}
+
+TEST(QrSignTest, SignVerifyRoundTripAndTamper) {
+  auto signer = QrSigner::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  auto verifier = QrVerifier::FromPemFile(kKeys + "qr-test-ed25519.pub.pem");
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  auto payload = signer->Sign(Example());
+  ASSERT_TRUE(payload.ok()) << payload.status();
+  ASSERT_TRUE(payload->starts_with("BJSC1:"));
+  const size_t dot = payload->rfind('.');
+  auto claims_bytes = Base64UrlDecode(payload->substr(6, dot - 6));
+  ASSERT_TRUE(claims_bytes.ok());
+  EXPECT_EQ(std::string(claims_bytes->begin(), claims_bytes->end()), *ClaimsJson(Example()));
+  EXPECT_EQ(payload->size() - dot - 1, 86u);  // 64 bytes base64url, no padding
+  auto claims = verifier->Verify(*payload);
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(*claims, Example());
+
+  // Another UID signed separately does not verify with the first signature.
+  QrClaims other = Example();
+  other.uid = "04A1B2C4";
+  const std::string forged = "BJSC1:" + Base64UrlEncode(AsBytes(*ClaimsJson(other))) +
+                             payload->substr(dot);
+  EXPECT_EQ(verifier->Verify(forged).status().code(), Code::kInvalidSignature);
+  std::string flipped = *payload;
+  flipped[flipped.size() - 3] = flipped[flipped.size() - 3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(verifier->Verify(flipped).status().code(), Code::kInvalidSignature);
+  EXPECT_EQ(verifier->Verify("BJSC2:" + payload->substr(6)).status().code(), Code::kQrUnreadable);
+  EXPECT_EQ(verifier->Verify("BJSC1:abc").status().code(), Code::kQrUnreadable);
+  EXPECT_EQ(verifier->Verify("BJSC1:a=b.c").status().code(), Code::kQrUnreadable);
+
+  // The private key file also yields a verifier (its public half).
+  auto from_private = QrVerifier::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  ASSERT_TRUE(from_private.ok());
+  EXPECT_TRUE(from_private->Verify(*payload).ok());
+}
+
+TEST(QrSignTest, KeyErrors) {
+  EXPECT_EQ(QrSigner::FromPemFile("/nonexistent.pem").status().code(), Code::kIoError);
+  EXPECT_EQ(QrSigner::FromPem("not a key").status().code(), Code::kInvalidKey);
+  // A public key is not a signing key.
+  std::ifstream in(kKeys + "qr-test-ed25519.pub.pem");
+  std::string pub((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(QrSigner::FromPem(pub).status().code(), Code::kInvalidKey);
+  // Moved-from signer fails cleanly.
+  auto signer = QrSigner::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  ASSERT_TRUE(signer.ok());
+  QrSigner moved = std::move(signer).value();
+  EXPECT_TRUE(moved.Sign(Example()).ok());
+}
+
+TEST(QrSymbolTest, LevelDependsOnModuleSize) {
+  auto signer = QrSigner::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  ASSERT_TRUE(signer.ok());
+  const std::string payload = *signer->Sign(Example());
+  // 25 mm at 300 dpi = 295 px: M fits with 4 px modules, Q (larger symbol) does not.
+  auto m = EncodeQr(payload, 295, 300);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->ec_level, 'M');
+  EXPECT_GE(QrModulePx(*m, 295) * 25.4 / 300, kMinQrModuleMm);
+  // A bigger box allows Q.
+  auto q = EncodeQr(payload, 600, 300);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->ec_level, 'Q');
+  EXPECT_GT(q->size, m->size);
+  // Too small even for M.
+  EXPECT_EQ(EncodeQr(payload, 200, 300).status().code(), Code::kInvalidTemplate);
+}
+
+TEST(QrSymbolTest, DrawnSymbolDecodesWithZbar) {
+  auto signer = QrSigner::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  ASSERT_TRUE(signer.ok());
+  const std::string payload = *signer->Sign(Example());
+  auto sym = EncodeQr(payload, 295, 300);
+  ASSERT_TRUE(sym.ok());
+  cv::Mat img(400, 400, CV_8UC3, cv::Scalar(40, 200, 240));
+  cv::Mat k = cv::Mat::zeros(400, 400, CV_8UC1);
+  DrawQr(*sym, img, &k, cv::Rect(50, 50, 295, 295));
+  auto decoded = DecodeQrFromImage(img);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, payload);
+  // The K mask alone (black modules) decodes too once inverted.
+  cv::Mat inv = 255 - k;
+  auto from_mask = DecodeQrFromImage(inv);
+  ASSERT_TRUE(from_mask.ok()) << from_mask.status();
+  EXPECT_EQ(*from_mask, payload);
+  EXPECT_EQ(DecodeQrFromImage(cv::Mat(100, 100, CV_8UC1, cv::Scalar(255))).status().code(),
+            Code::kQrUnreadable);
+}
+
+}  // namespace
+}  // namespace cardbureau::layout

@@ -27,7 +27,7 @@ struct PhotoConfig {
   int max_width = 4096;   // from the header, before decoding
   int max_height = 4096;
   int min_side = 64;      // smaller images are PHOTO_UNREADABLE
-  // Detection runs on a copy whose longer side is at most this (speed).
+  // Detection runs on a copy whose shorter side is at most this (speed).
   int detect_max_side = 256;
   // Quality gates (measured on the face box in original pixels).
   int min_face_px = 80;          // PHOTO_TOO_SMALL below this face width
