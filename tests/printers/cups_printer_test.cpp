@@ -143,7 +143,7 @@ TEST_F(CupsdFixture, PrintsACardThroughARealCupsQueue) {
   cfg.port = port_;
   cfg.timeout = std::chrono::seconds(20);
   CupsPrinter printer(cfg);
-  ASSERT_TRUE(printer.Feed("JOB-1.1").ok());
+  ASSERT_TRUE(printer.Feed("JOB-1.1", CardType::kMifareClassic1K).ok());
   PrintData data{"JOB-1", "JOB-1.1", Png(1016, 648, 230), Png(1016, 648, 20), {}, {}};
   Status s = printer.Print(data);
   ASSERT_TRUE(s.ok()) << s;

@@ -70,7 +70,7 @@ Result<Bytes> MakeCardPrintPdf(ByteView front_png, ByteView back_png) {
 
 CupsPrinter::CupsPrinter(CupsConfig config) : config_(std::move(config)) {}
 
-Status CupsPrinter::Feed(const std::string& card_id) {
+Status CupsPrinter::Feed(const std::string& card_id, CardType /*type*/) {
   card_id_ = card_id;
   ++counters_.fed;
   return Status::Ok();

@@ -49,9 +49,9 @@ Status HotfolderPrinter::Request(const std::string& action, const std::string& b
                                          std::to_string(config_.timeout.count()) + " ms");
 }
 
-Status HotfolderPrinter::Feed(const std::string& card_id) {
+Status HotfolderPrinter::Feed(const std::string& card_id, CardType type) {
   card_id_ = card_id;
-  json body = {{"v", 1}, {"action", "feed"}, {"card_id", card_id}};
+  json body = {{"v", 1}, {"action", "feed"}, {"card_id", card_id}, {"card_type", std::string(ToString(type))}};
   Status s = Request("feed", body.dump());
   if (s.ok()) ++counters_.fed;
   if (s.code() == Code::kPrinterJam) ++counters_.jams;

@@ -79,11 +79,11 @@ TEST(HotfolderPrinterTest, FeedPrintEjectThroughTheSpooler) {
     cfg.timeout = std::chrono::milliseconds(5000);
     HotfolderPrinter printer(cfg);
     PrintData data{"J1", "J1.1", {1}, {2}, {}, {}};
-    ASSERT_TRUE(printer.Feed("J1.1").ok());
+    ASSERT_TRUE(printer.Feed("J1.1", CardType::kMifareClassic1K).ok());
     ASSERT_TRUE(printer.Print(data).ok());
     ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
     data.card_id = "J1.2";
-    ASSERT_TRUE(printer.Feed("J1.2").ok());
+    ASSERT_TRUE(printer.Feed("J1.2", CardType::kMifareClassic1K).ok());
     EXPECT_EQ(printer.Print(data).code(), Code::kPrinterJam);
     ASSERT_TRUE(printer.Eject(Hopper::kReject).ok());
     EXPECT_EQ(printer.counters().printed, 1);
@@ -99,7 +99,7 @@ TEST(HotfolderPrinterTest, NoSpoolerTimesOut) {
   cfg.dir = dir;
   cfg.timeout = std::chrono::milliseconds(100);
   HotfolderPrinter printer(cfg);
-  EXPECT_EQ(printer.Feed("x").code(), Code::kPrinterError);
+  EXPECT_EQ(printer.Feed("x", CardType::kMifareClassic1K).code(), Code::kPrinterError);
   fs::remove_all(dir);
 }
 

@@ -25,7 +25,7 @@ void SimPrinter::Sleep(int parts) const {
   }
 }
 
-Status SimPrinter::Feed(const std::string& card_id) {
+Status SimPrinter::Feed(const std::string& card_id, CardType type) {
   if (card_) return Status(Code::kPrinterJam, "a card is still at the encoder position");
   ++feeds_;
   Sleep(1);
@@ -35,7 +35,8 @@ Status SimPrinter::Feed(const std::string& card_id) {
     return Status(Code::kPrinterJam, "card jammed in the feeder (feed " + std::to_string(feeds_) + ")");
   }
   const uint64_t seed = config_.seed + static_cast<uint64_t>(feeds_);
-  Bytes image = devices::MakeBlankStock(config_.stock, seed);
+  Bytes image = devices::MakeBlankStock(
+      type == CardType::kMifareClassic4K ? devices::StockKind::kBjt4k : devices::StockKind::kBjt1k, seed);
   auto uid = devices::UidFromImage(image);
   if (!uid.ok()) return uid.status();
   devices::FaultPlan faults;
@@ -71,6 +72,12 @@ Status SimPrinter::Print(const PrintData& data) {
   ++ribbon_used_;
   printed_ = true;
   ++counters_.printed;
+  return Status::Ok();
+}
+
+Status SimPrinter::Reseat() {
+  if (!card_) return Status(Code::kPrinterError, "no card to reseat");
+  card_->Insert();
   return Status::Ok();
 }
 

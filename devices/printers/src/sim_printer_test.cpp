@@ -33,7 +33,7 @@ class SimPrinterTest : public ::testing::Test {
 TEST_F(SimPrinterTest, FeedPutsAFreshBlankCardOnTheReader) {
   SimPrinter printer(config_, slot_);
   EXPECT_FALSE(slot_.WaitForCard(std::chrono::milliseconds(1)).has_value());
-  ASSERT_TRUE(printer.Feed("JOB-1.1").ok());
+  ASSERT_TRUE(printer.Feed("JOB-1.1", CardType::kMifareClassic1K).ok());
   auto channel = slot_.WaitForCard(std::chrono::milliseconds(100));
   ASSERT_TRUE(channel.has_value());
   auto uid = devices::TransmitChecked(**channel, devices::Apdu::GetUid());
@@ -43,16 +43,16 @@ TEST_F(SimPrinterTest, FeedPutsAFreshBlankCardOnTheReader) {
 
 TEST_F(SimPrinterTest, EveryCardHasItsOwnUid) {
   SimPrinter printer(config_, slot_);
-  ASSERT_TRUE(printer.Feed("a").ok());
+  ASSERT_TRUE(printer.Feed("a", CardType::kMifareClassic1K).ok());
   Bytes first = printer.current_card()->Uid();
   ASSERT_TRUE(printer.Eject(Hopper::kReject).ok());
-  ASSERT_TRUE(printer.Feed("b").ok());
+  ASSERT_TRUE(printer.Feed("b", CardType::kMifareClassic1K).ok());
   EXPECT_NE(printer.current_card()->Uid(), first);
 }
 
 TEST_F(SimPrinterTest, PrintAndEjectWriteTheHopperFolder) {
   SimPrinter printer(config_, slot_);
-  ASSERT_TRUE(printer.Feed("JOB-1.1").ok());
+  ASSERT_TRUE(printer.Feed("JOB-1.1", CardType::kMifareClassic1K).ok());
   ASSERT_TRUE(printer.Print(Data("JOB-1.1")).ok());
   ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
   fs::path card = dir_ / "output" / "JOB-1.1";
@@ -67,9 +67,8 @@ TEST_F(SimPrinterTest, PrintAndEjectWriteTheHopperFolder) {
 }
 
 TEST_F(SimPrinterTest, FourKStock) {
-  config_.stock = devices::StockKind::kBjt4k;
   SimPrinter printer(config_, slot_);
-  ASSERT_TRUE(printer.Feed("x").ok());
+  ASSERT_TRUE(printer.Feed("x", CardType::kMifareClassic4K).ok());
   ASSERT_TRUE(printer.Eject(Hopper::kReject).ok());
   EXPECT_EQ(ReadFileLimited(dir_ / "reject" / "x" / "card.mfd", 8192)->size(), 4096u);
 }
@@ -79,17 +78,17 @@ TEST_F(SimPrinterTest, JamsAndRibbonOnDemand) {
   config_.jam_on_print = {2};
   config_.ribbon_runs_out_after = 2;
   SimPrinter printer(config_, slot_);
-  ASSERT_TRUE(printer.Feed("1").ok());
+  ASSERT_TRUE(printer.Feed("1", CardType::kMifareClassic1K).ok());
   ASSERT_TRUE(printer.Print(Data("1")).ok());
   ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
-  EXPECT_EQ(printer.Feed("2").code(), Code::kPrinterJam);
-  ASSERT_TRUE(printer.Feed("3").ok());
+  EXPECT_EQ(printer.Feed("2", CardType::kMifareClassic1K).code(), Code::kPrinterJam);
+  ASSERT_TRUE(printer.Feed("3", CardType::kMifareClassic1K).ok());
   EXPECT_EQ(printer.Print(Data("3")).code(), Code::kPrinterJam);
   ASSERT_TRUE(printer.Eject(Hopper::kReject).ok());
-  ASSERT_TRUE(printer.Feed("4").ok());
+  ASSERT_TRUE(printer.Feed("4", CardType::kMifareClassic1K).ok());
   ASSERT_TRUE(printer.Print(Data("4")).ok());
   ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
-  ASSERT_TRUE(printer.Feed("5").ok());
+  ASSERT_TRUE(printer.Feed("5", CardType::kMifareClassic1K).ok());
   EXPECT_EQ(printer.Print(Data("5")).code(), Code::kPrinterOutOfRibbon);
   printer.ReplaceRibbon();
   EXPECT_TRUE(printer.Print(Data("5")).ok());
@@ -101,16 +100,22 @@ TEST_F(SimPrinterTest, CardFaultsApplyToTheNthCard) {
   pull.pull_after_apdu = 1;
   config_.card_faults[2] = pull;
   SimPrinter printer(config_, slot_);
-  ASSERT_TRUE(printer.Feed("1").ok());
+  ASSERT_TRUE(printer.Feed("1", CardType::kMifareClassic1K).ok());
   auto c1 = slot_.WaitForCard(std::chrono::milliseconds(10));
   ASSERT_TRUE(devices::TransmitChecked(**c1, devices::Apdu::GetUid()).ok());
   ASSERT_TRUE(devices::TransmitChecked(**c1, devices::Apdu::GetUid()).ok());
   ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok());
-  ASSERT_TRUE(printer.Feed("2").ok());
+  ASSERT_TRUE(printer.Feed("2", CardType::kMifareClassic1K).ok());
   auto c2 = slot_.WaitForCard(std::chrono::milliseconds(10));
   ASSERT_TRUE(devices::TransmitChecked(**c2, devices::Apdu::GetUid()).ok());
   EXPECT_EQ(devices::TransmitChecked(**c2, devices::Apdu::GetUid()).status().code(),
             Code::kCardRemoved);
+  // Reseating puts the same card back into the field.
+  Bytes uid = printer.current_card()->Uid();
+  ASSERT_TRUE(printer.Reseat().ok());
+  auto again = devices::TransmitChecked(**c2, devices::Apdu::GetUid());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, uid);
 }
 
 }  // namespace

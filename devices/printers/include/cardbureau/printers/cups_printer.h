@@ -30,7 +30,7 @@ class CupsPrinter final : public Printer {
   explicit CupsPrinter(CupsConfig config);
   std::string_view kind() const override { return "cups"; }
   const std::string& name() const override { return config_.name; }
-  Status Feed(const std::string& card_id) override;
+  Status Feed(const std::string& card_id, CardType type) override;
   Status Print(const PrintData& data) override;
   Status Eject(Hopper hopper) override;
   PrinterCounters counters() const override { return counters_; }

@@ -34,7 +34,7 @@ class HotfolderPrinter final : public Printer {
   explicit HotfolderPrinter(HotfolderConfig config);
   std::string_view kind() const override { return "hotfolder"; }
   const std::string& name() const override { return config_.name; }
-  Status Feed(const std::string& card_id) override;
+  Status Feed(const std::string& card_id, CardType type) override;
   Status Print(const PrintData& data) override;
   Status Eject(Hopper hopper) override;
   PrinterCounters counters() const override { return counters_; }

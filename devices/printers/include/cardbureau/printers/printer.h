@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "cardbureau/core/bytes.h"
+#include "cardbureau/core/job.h"
 #include "cardbureau/core/status.h"
 
 namespace cardbureau::printers {
@@ -54,7 +55,13 @@ class Printer {
   // Moves a blank card to the encoder position. Errors: PRINTER_JAM (the
   // card is stuck; the operator clears it — the card counts as rejected),
   // PRINTER_ERROR (input hopper empty, device gone).
-  virtual Status Feed(const std::string& card_id) = 0;
+  // `type` selects the input hopper's stock (a station only gets jobs whose
+  // card type it has loaded).
+  virtual Status Feed(const std::string& card_id, CardType type) = 0;
+  // Moves the current card back into the encoder's field after it slipped
+  // out (a card "pulled" mid-encode), so the encoding can resume on the
+  // same card. PRINTER_ERROR when the printer cannot.
+  virtual Status Reseat() { return Status(Code::kPrinterError, "this printer cannot reseat a card"); }
   // Prints both faces of the card at the encoder position. Errors:
   // PRINTER_JAM, PRINTER_OUT_OF_RIBBON, PRINTER_ERROR, IO_ERROR.
   virtual Status Print(const PrintData& data) = 0;

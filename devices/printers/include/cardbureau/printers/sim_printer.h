@@ -26,7 +26,8 @@ struct SimPrinterConfig {
   // Cards are written to <hopper_dir>/output/<card_id>/ or .../reject/<card_id>/:
   // front.png, back.png, front_k.png, back_k.png, card.mfd.
   std::filesystem::path hopper_dir;
-  devices::StockKind stock = devices::StockKind::kBjt1k;
+  // Stock per card type (a dual-hopper printer): 1K jobs get bjt-1k, 4K jobs
+  // bjt-4k.
   // Seed of the first card; each fed card gets seed + n (so UIDs differ
   // between printers with different seeds).
   uint64_t seed = 1;
@@ -50,9 +51,10 @@ class SimPrinter final : public Printer {
 
   std::string_view kind() const override { return "sim"; }
   const std::string& name() const override { return config_.name; }
-  Status Feed(const std::string& card_id) override;
+  Status Feed(const std::string& card_id, CardType type) override;
   Status Print(const PrintData& data) override;
   Status Eject(Hopper hopper) override;
+  Status Reseat() override;
   PrinterCounters counters() const override { return counters_; }
 
   // The card at the encoder position (nullptr when none).
