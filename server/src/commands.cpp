@@ -1,5 +1,344 @@
+// `cardbureau serve`, `cardbureau centre` and `cardbureau keygen`.
 #include "cardbureau/server/commands.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <zmq.h>
+
+#include "cardbureau/server/centre.h"
+#include "cardbureau/server/job_store.h"
+
 namespace cardbureau::server {
-std::vector<Command> Commands() { return {}; }
+namespace {
+
+namespace po = boost::program_options;
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnSignal(int) { g_stop.store(true); }
+
+void InstallSignalHandlers() {
+  g_stop.store(false);
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: poll returns EINTR and the loop sees g_stop
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+int Refused(const std::string& cmd, const Status& s) {
+  std::cerr << "cardbureau " << cmd << ": " << s.ToString() << "\n";
+  switch (s.code()) {
+    case Code::kIoError:
+    case Code::kStorageError:
+    case Code::kProtocolError:
+    case Code::kInternal:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+FakeHold ParseHold(const std::string& s) {
+  if (s == "before-encoding") return FakeHold::kBeforeEncoding;
+  if (s == "after-encoding") return FakeHold::kAfterEncoding;
+  return FakeHold::kNone;
+}
+
+int RunServe(const ServeHooks& hooks, int argc, char** argv) {
+  po::options_description opts(
+      "Usage: cardbureau serve --centre ENDPOINT --data DIR [--config FILE] [options]\n\n"
+      "Pulls jobs from the centre (protocol v1), stores them durably in DIR, hands\n"
+      "them to the production line and reports every job exactly once. Settings\n"
+      "come from the config file (docs/config.md); flags override it. SIGTERM or\n"
+      "SIGINT stops pulling, parks in-flight work, flushes and exits 0.\n\n"
+      "Options");
+  std::string config_file;
+  // Flags are read as optional values so "not given" leaves the file's value.
+  opts.add_options()("help,h", "show this help")(
+      "config", po::value(&config_file), "JSON config file (docs/config.md)")(
+      "centre", po::value<std::string>(), "centre endpoint, e.g. tcp://127.0.0.1:5570")(
+      "data", po::value<std::string>(), "data directory (store, photos, cards)")(
+      "bureau-id", po::value<std::string>(), "routing id (default bj-bureau-01)")(
+      "queue-capacity", po::value<int64_t>(), "jobs in production at most (default 64)")(
+      "stations", po::value<int64_t>(), "stations / production workers (default 1)")(
+      "intake-batch", po::value<int64_t>(), "jobs per durable group commit (default 64)")(
+      "heartbeat-ms", po::value<int64_t>(), "heartbeat interval (default 1000, max 2000)")(
+      "peer-timeout-ms", po::value<int64_t>(), "centre silence before reconnect (default 10000)")(
+      "reconnect-min-ms", po::value<int64_t>(), "reconnect backoff start (default 250)")(
+      "reconnect-max-ms", po::value<int64_t>(), "reconnect backoff cap (default 8000)")(
+      "report-retry-min-ms", po::value<int64_t>(), "report re-send backoff start (default 1000)")(
+      "report-retry-max-ms", po::value<int64_t>(), "report re-send backoff cap (default 30000)")(
+      "retention-days", po::value<int64_t>(), "keep photos/faces after ack (default 7)")(
+      "production", po::value<std::string>(), "production line: none, fake, or registered")(
+      "fake-delay-ms", po::value<int64_t>(), "fake production: delay per step (default 5)")(
+      "fake-log", po::value<std::string>(), "fake production: produced-cards log file")(
+      "fake-fail-every", po::value<int64_t>(), "fake production: every N-th job fails")(
+      "fake-hold", po::value<std::string>(), "fake: none, before-encoding, after-encoding")(
+      "curve-centre-key", po::value<std::string>(), "CURVE: centre public key (Z85)")(
+      "curve-public-key", po::value<std::string>(), "CURVE: this bureau's public key (Z85)")(
+      "curve-secret-file", po::value<std::string>(), "CURVE: this bureau's secret key file");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "cardbureau serve: " << e.what() << "\n\n" << opts << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  ServeConfig cfg;
+  if (!config_file.empty()) {
+    auto loaded = LoadServeConfig(config_file);
+    if (!loaded.ok()) return Refused("serve", loaded.status());
+    cfg = std::move(loaded).value();
+  }
+  auto str = [&](const char* flag, std::string& out) {
+    if (vm.count(flag)) out = vm[flag].as<std::string>();
+  };
+  auto num = [&](const char* flag, int64_t& out) {
+    if (vm.count(flag)) out = vm[flag].as<int64_t>();
+  };
+  auto path = [&](const char* flag, std::filesystem::path& out) {
+    if (vm.count(flag)) out = vm[flag].as<std::string>();
+  };
+  str("centre", cfg.centre);
+  path("data", cfg.data_dir);
+  str("bureau-id", cfg.bureau_id);
+  num("queue-capacity", cfg.queue_capacity);
+  num("stations", cfg.stations);
+  num("intake-batch", cfg.intake_batch);
+  num("heartbeat-ms", cfg.heartbeat_interval_ms);
+  num("peer-timeout-ms", cfg.peer_timeout_ms);
+  num("reconnect-min-ms", cfg.reconnect_min_ms);
+  num("reconnect-max-ms", cfg.reconnect_max_ms);
+  num("report-retry-min-ms", cfg.report_retry_min_ms);
+  num("report-retry-max-ms", cfg.report_retry_max_ms);
+  num("retention-days", cfg.retention_days);
+  str("production", cfg.production.kind);
+  num("fake-delay-ms", cfg.production.delay_ms);
+  path("fake-log", cfg.production.log);
+  num("fake-fail-every", cfg.production.fail_every);
+  str("fake-hold", cfg.production.hold);
+  str("curve-centre-key", cfg.curve.centre_public_key);
+  str("curve-public-key", cfg.curve.public_key);
+  path("curve-secret-file", cfg.curve.secret_key_file);
+  if (cfg.centre.empty()) {
+    std::cerr << "cardbureau serve: --centre (or \"centre\" in the config) is required\n";
+    return 2;
+  }
+  if (cfg.data_dir.empty()) {
+    std::cerr << "cardbureau serve: --data (or \"data_dir\" in the config) is required\n";
+    return 2;
+  }
+  if (Status s = CheckServeConfig(cfg); !s.ok()) return Refused("serve", s);
+
+  const Clock& clock = SystemClock::Instance();
+  Bureau::ProductionFactory factory;
+  const std::string kind = cfg.production.kind;
+  if (kind == "fake") {
+    factory = [&cfg, &clock](ProductionSink& sink) -> Result<std::unique_ptr<Production>> {
+      FakeProductionOptions fo;
+      fo.step_delay = std::chrono::milliseconds(cfg.production.delay_ms);
+      fo.produced_log = cfg.production.log;
+      fo.fail_every = static_cast<int>(cfg.production.fail_every);
+      fo.hold = ParseHold(cfg.production.hold);
+      fo.stations = static_cast<int>(cfg.stations);
+      fo.clock = &clock;
+      return std::unique_ptr<Production>(std::make_unique<FakeProduction>(sink, fo));
+    };
+  } else if (auto it = hooks.productions.find(kind); it != hooks.productions.end()) {
+    ProductionMaker maker = it->second;
+    factory = [maker, &cfg, &clock](ProductionSink& sink) { return maker(sink, cfg, clock); };
+  } else if (kind != "none") {
+    return Refused("serve", Status(Code::kInvalidConfig, "unknown production line '" + kind + "'",
+                                   "production.kind"));
+  }
+  auto store = JobStore::Open(cfg.data_dir, clock);
+  if (!store.ok()) return Refused("serve", store.status());
+  JobValidator validator = hooks.validator ? hooks.validator(clock) : CoreJobValidator(clock);
+  auto bureau = Bureau::Create(cfg, **store, clock, validator, factory);
+  if (!bureau.ok()) return Refused("serve", bureau.status());
+  InstallSignalHandlers();
+  std::cerr << "serve: bureau " << cfg.bureau_id << " -> " << cfg.centre << " (data "
+            << cfg.data_dir.string() << ", production " << kind << ")\n";
+  Status s = (*bureau)->Run(g_stop);
+  bureau->reset();
+  if (!s.ok()) return Refused("serve", s);
+  std::cerr << "serve: stopped cleanly\n";
+  return 0;
+}
+
+Result<std::vector<std::string>> ReadKeyList(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status(Code::kIoError, "cannot read key list " + path);
+  std::vector<std::string> keys;
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    CB_RETURN_IF_ERROR(CheckZ85Key(line, "a key in " + path));
+    keys.push_back(line);
+  }
+  return keys;
+}
+
+int RunCentre(int argc, char** argv) {
+  po::options_description opts(
+      "Usage: cardbureau centre --bind ENDPOINT --jobs FILE.jsonl --photos DIR\n"
+      "                         --reports FILE.jsonl [--until-done] [options]\n\n"
+      "Reference centre for demos and tests (protocol v1). Each jobs line is one job\n"
+      "JSON; its photo (frame 1) is DIR/<\"photo_file\"> when that extra field is\n"
+      "present (it is stripped before sending), else DIR/<photo.sha256>. Every\n"
+      "terminal report is appended to the reports file (fsynced before the ack);\n"
+      "on restart the file is re-read so no report is lost or stored twice.\n\n"
+      "Options");
+  std::string bind, jobs, photos, reports, curve_secret, curve_allow;
+  double redeliver_s = 30;
+  int64_t heartbeat_ms = 1000, peer_timeout_ms = 10000;
+  std::vector<std::string> cancels;
+  opts.add_options()("help,h", "show this help")("bind", po::value(&bind),
+                                                 "ROUTER endpoint, e.g. tcp://*:5570")(
+      "jobs", po::value(&jobs), "jobs JSONL file")("photos", po::value(&photos),
+                                                   "photo directory")(
+      "reports", po::value(&reports), "reports JSONL file (appended)")(
+      "until-done", "exit 0 once every job has a terminal report")(
+      "redeliver-after", po::value(&redeliver_s),
+      "seconds before an unaccepted job is sent again (default 30)")(
+      "cancel", po::value(&cancels)->composing(),
+      "JOB_ID@N: send cancel for JOB_ID after N jobs were dispatched (repeatable)")(
+      "heartbeat-ms", po::value(&heartbeat_ms), "heartbeat interval (default 1000)")(
+      "peer-timeout-ms", po::value(&peer_timeout_ms), "bureau silence timeout (default 10000)")(
+      "curve-secret-file", po::value(&curve_secret), "CURVE: centre secret key file (Z85, 0600)")(
+      "curve-allow", po::value(&curve_allow), "CURVE: file of admitted bureau public keys")(
+      "quiet", "no progress lines on stderr");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "cardbureau centre: " << e.what() << "\n\n" << opts << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (bind.empty() || jobs.empty() || photos.empty() || reports.empty()) {
+    std::cerr << "cardbureau centre: --bind, --jobs, --photos and --reports are required\n";
+    return 2;
+  }
+  if (redeliver_s <= 0 || heartbeat_ms < 10 || heartbeat_ms > 2000 || peer_timeout_ms < 100) {
+    std::cerr << "cardbureau centre: timing option out of range\n";
+    return 2;
+  }
+  CentreOptions o;
+  o.bind = bind;
+  o.jobs_file = jobs;
+  o.photos_dir = photos;
+  o.reports_file = reports;
+  o.until_done = vm.count("until-done") > 0;
+  o.redeliver_after = std::chrono::milliseconds(static_cast<int64_t>(redeliver_s * 1000));
+  o.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  o.peer_timeout = std::chrono::milliseconds(peer_timeout_ms);
+  o.show_progress = vm.count("quiet") == 0;
+  for (const auto& c : cancels) {
+    auto plan = ParseCancelPlan(c);
+    if (!plan.ok()) {
+      std::cerr << "cardbureau centre: --cancel " << plan.status().ToString() << "\n";
+      return 2;
+    }
+    o.cancels.push_back(*plan);
+  }
+  if (!curve_secret.empty()) {
+    o.curve_secret_file = curve_secret;
+    if (curve_allow.empty()) {
+      std::cerr << "cardbureau centre: --curve-secret-file needs --curve-allow\n";
+      return 2;
+    }
+    auto keys = ReadKeyList(curve_allow);
+    if (!keys.ok()) return Refused("centre", keys.status());
+    o.curve_allowed = std::move(keys).value();
+  }
+  auto centre = Centre::Create(std::move(o));
+  if (!centre.ok()) return Refused("centre", centre.status());
+  InstallSignalHandlers();
+  Status s = (*centre)->Run(g_stop);
+  if (!s.ok()) return Refused("centre", s);
+  return 0;
+}
+
+int RunKeygen(int argc, char** argv) {
+  po::options_description opts(
+      "Usage: cardbureau keygen --out PREFIX\n\n"
+      "Makes a CURVE key pair: PREFIX.key (Z85 secret, mode 0600) and PREFIX.pub\n"
+      "(Z85 public, also printed). The secret is never printed.\n\nOptions");
+  std::string prefix;
+  opts.add_options()("help,h", "show this help")("out", po::value(&prefix), "file prefix");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "cardbureau keygen: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (prefix.empty()) {
+    std::cerr << "cardbureau keygen: --out is required\n";
+    return 2;
+  }
+  char pub[41] = {}, sec[41] = {};
+  if (zmq_curve_keypair(pub, sec) != 0) {
+    std::cerr << "cardbureau keygen: CURVE is not available in this libzmq\n";
+    return 3;
+  }
+  const std::string key_path = prefix + ".key";
+  int fd = ::open(key_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    std::cerr << "cardbureau keygen: cannot create " << key_path << " (exists?)\n";
+    return 3;
+  }
+  std::string line = std::string(sec) + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(sec), sizeof sec));
+  SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(line.data()), line.size()));
+  std::ofstream(prefix + ".pub") << pub << "\n";
+  if (!ok) {
+    std::cerr << "cardbureau keygen: write failed\n";
+    return 3;
+  }
+  std::cout << pub << "\n";
+  return 0;
+}
+
+}  // namespace
+
+std::vector<Command> MakeCommands(ServeHooks hooks) {
+  auto shared = std::make_shared<ServeHooks>(std::move(hooks));
+  return {
+      Command{"serve", "pull jobs from the centre, store, produce, report (protocol v1)",
+              [shared](int argc, char** argv) { return RunServe(*shared, argc, argv); }},
+      Command{"centre", "reference centre: dispatch jobs.jsonl, collect reports", RunCentre},
+      Command{"keygen", "make a CURVE key pair for serve/centre", RunKeygen},
+  };
+}
+
+std::vector<Command> Commands() { return MakeCommands({}); }
+
 }  // namespace cardbureau::server

@@ -1,10 +1,40 @@
-// Subcommands provided by the server module.
+// Subcommands provided by the server module: `serve`, `centre`, `keygen`.
 #pragma once
 
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "cardbureau/core/clock.h"
 #include "cardbureau/core/command.h"
+#include "cardbureau/server/bureau.h"
+#include "cardbureau/server/config.h"
+#include "cardbureau/server/production.h"
 
 namespace cardbureau::server {
+
+// Makes a production line for `serve --production <name>`. Called once on
+// the main thread; `sink` and `config` outlive the returned object.
+using ProductionMaker = std::function<Result<std::unique_ptr<Production>>(
+    ProductionSink& sink, const ServeConfig& config, const Clock& clock)>;
+// Makes the job validator for `serve` (default: CoreJobValidator(clock)).
+using ValidatorMaker = std::function<JobValidator(const Clock& clock)>;
+
+// What the executable plugs into `serve` (the lead wires layout/devices here):
+//   ServeHooks hooks;
+//   hooks.productions["line"] = ...;      // real production line
+//   hooks.validator = [](const Clock& c) { ... core + layout photo checks ... };
+//   for (auto& c : cardbureau::server::MakeCommands(hooks)) ...
+// "fake" (FakeProduction) and "none" (jobs wait in the store) are built in.
+struct ServeHooks {
+  std::map<std::string, ProductionMaker> productions;
+  ValidatorMaker validator;
+};
+
+std::vector<Command> MakeCommands(ServeHooks hooks);
+// MakeCommands({}).
 std::vector<Command> Commands();
+
 }  // namespace cardbureau::server

@@ -1,0 +1,222 @@
+// The bureau's durable job store: SQLite (WAL, synchronous=FULL) in
+// DATA/bureau.db plus content-addressed photos in DATA/photos/ and rendered
+// faces in DATA/cards/<job_id>/.
+//
+// Tables (schema versioned with PRAGMA user_version, migrations in
+// job_store.cpp): jobs (one row per job_id, its state), job_history (every
+// transition), outbox (terminal reports until acked; kept afterwards so a
+// duplicate job is answered with the same report_id), audit (ids, states,
+// hashes; never names or photos).
+//
+// States and the allowed transitions (IsAllowedTransition):
+//   received -> validated -> rendered -> encoding -> encoded -> printed
+//            -> verified -> reported -> acknowledged
+//   received -> rejected;  any production state -> failed;
+//   received/validated/rendered -> cancelled.
+// Every transition is one transaction that also writes history and audit
+// rows; a terminal transition writes its outbox report in the same
+// transaction.
+//
+// Thread-safety: every method is thread-safe (one connection = the one
+// writer, guarded by a mutex). Errors: STORAGE_ERROR / IO_ERROR for the
+// disk, NOT_FOUND for an unknown job or report, FAILED_PRECONDITION for a
+// transition the table forbids, CANCELLED when production tries to advance a
+// job that was cancelled (or failed TOO_LATE) meanwhile.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cardbureau/core/clock.h"
+#include "cardbureau/core/job.h"
+#include "cardbureau/core/status.h"
+#include "cardbureau/server/messages.h"
+#include "cardbureau/server/photo_store.h"
+#include "cardbureau/server/sqlite.h"
+
+namespace cardbureau::server {
+
+enum class JobState {
+  kReceived,
+  kValidated,
+  kRendered,
+  kEncoding,
+  kEncoded,
+  kPrinted,
+  kVerified,
+  kReported,
+  kAcknowledged,
+  kRejected,
+  kFailed,
+  kCancelled,
+};
+
+std::string_view ToString(JobState s);  // "received", ...
+std::optional<JobState> JobStateFromString(std::string_view s);
+const std::vector<JobState>& AllJobStates();
+bool IsAllowedTransition(JobState from, JobState to);
+// reported, acknowledged, rejected, failed, cancelled: a terminal report exists.
+bool IsTerminal(JobState s);
+// validated .. verified: occupies a queue slot / a station.
+bool IsInProduction(JobState s);
+// received, validated, rendered: nothing irreversible done to a card yet.
+bool IsBeforeEncoding(JobState s);
+
+inline constexpr int kSchemaVersion = 1;
+
+struct JobRecord {
+  std::string job_id;
+  JobState state = JobState::kReceived;
+  std::string school_code;
+  std::string card_no;
+  std::string student_name;  // empty once purged (and for rejected jobs)
+  std::string job_json;      // protocol JSON; empty once purged
+  std::string photo_sha256;
+  std::string report_id;     // terminal report, empty before
+  int64_t received_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  std::optional<int64_t> acked_at_ms;
+  bool purged = false;
+};
+
+struct StateChange {
+  std::optional<JobState> from;
+  JobState to = JobState::kReceived;
+  int64_t at_ms = 0;
+  std::string note;
+};
+
+struct AuditEntry {
+  int64_t at_ms = 0;
+  std::string job_id;
+  std::string event;   // "received", "state", "report", "ack", "purged"
+  std::string detail;  // ids / states / hashes only
+};
+
+struct OutboxEntry {
+  std::string report_id;
+  std::string job_id;
+  std::string type;    // "completed", "failed", "cancelled", "rejected"
+  std::string frame0;  // the exact JSON frame sent each time
+  int64_t created_at_ms = 0;
+};
+
+// Dashboard search. Empty strings / nullopt = no filter.
+struct JobQuery {
+  std::optional<JobState> state;
+  std::string school_code;
+  std::string code;  // exact job_id or card_no
+  std::string text;  // substring of job_id, card_no, school code or name
+  int limit = 100;
+  int offset = 0;
+};
+
+// A job that passed validation and whose photo is already durable.
+struct IntakeJob {
+  Job job;                // validated (valid_until filled in)
+  std::string job_json;   // frame 0 as received (stored for production)
+};
+
+class JobStore {
+ public:
+  // Opens or creates DATA/bureau.db and the photo/cards directories, applies
+  // migrations. `clock` must outlive the store. STORAGE_ERROR when the
+  // database is newer than this build (schema version > kSchemaVersion).
+  static Result<std::unique_ptr<JobStore>> Open(const std::filesystem::path& data_dir,
+                                                const Clock& clock);
+  ~JobStore();
+  JobStore(const JobStore&) = delete;
+  JobStore& operator=(const JobStore&) = delete;
+
+  const PhotoStore& photos() const { return photos_; }
+  std::filesystem::path CardsDir(std::string_view job_id) const;
+  int SchemaVersion();
+
+  // ---- intake (the protocol loop) ----
+  // Inserts validated jobs in ONE transaction (received -> validated each,
+  // history + audit). Job ids already present are skipped (returned in
+  // `skipped`). The photos must have been written and their directory synced.
+  Status AddValidated(std::span<const IntakeJob> jobs, std::vector<std::string>* skipped);
+  // Stores a refused job (received -> rejected) and its `rejected` report
+  // with a new report_id; returns the report. If the job already exists its
+  // stored terminal report is returned instead (or FAILED_PRECONDITION when
+  // it has none).
+  Result<Message> Reject(std::string_view job_id, const Status& why);
+  // Cancels (protocol `cancel`): before encoding -> cancelled; encoding or
+  // later -> failed TOO_LATE; already terminal -> the stored report; unknown
+  // job -> a cancelled tombstone, so a late delivery is answered with it.
+  // Returns the terminal report to send.
+  Result<Message> Cancel(std::string_view job_id, std::string_view reason);
+
+  // ---- production (thread-safe; see production.h) ----
+  // One allowed transition between production states. CANCELLED when the job
+  // is cancelled/failed, FAILED_PRECONDITION for other forbidden moves.
+  Status Advance(std::string_view job_id, JobState to, std::string_view note = {});
+  // verified -> reported with a `completed` report (report_id assigned here).
+  Result<Message> Complete(std::string_view job_id, Completed report);
+  // Any in-production state -> failed with a `failed` report.
+  Result<Message> Fail(std::string_view job_id, const Status& why, bool retryable);
+
+  // ---- reports ----
+  // The stored terminal report of a job, nullopt when it has none yet.
+  Result<std::optional<Message>> TerminalReport(std::string_view job_id);
+  // Marks a report acked (idempotent) and moves reported -> acknowledged.
+  // NOT_FOUND for an unknown report_id.
+  Status Acknowledge(std::string_view report_id);
+  // Reports not yet acked, oldest first.
+  Result<std::vector<OutboxEntry>> PendingReports();
+
+  // ---- queries (dashboard, recovery) ----
+  Result<std::optional<JobRecord>> Find(std::string_view job_id);
+  Result<std::vector<JobRecord>> List(const JobQuery& query);
+  Result<std::vector<JobRecord>> InStates(std::span<const JobState> states, int limit = 100000);
+  Result<std::vector<StateChange>> Timeline(std::string_view job_id);
+  Result<std::vector<AuditEntry>> Audit(std::string_view job_id);
+  Result<std::map<JobState, int64_t>> CountsByState();
+  // Jobs occupying the production queue (IsInProduction).
+  Result<int64_t> CountInProduction();
+  // The parsed job for production (NOT_FOUND when purged or unknown).
+  Result<Job> LoadJob(std::string_view job_id);
+
+  // ---- retention ----
+  // For jobs acked at least `retention` ago: deletes the photo (unless an
+  // unpurged job shares it), DATA/cards/<job_id>/, the name and job JSON.
+  // Returns how many jobs were purged.
+  Result<int> PurgeExpired(std::chrono::seconds retention);
+
+ private:
+  JobStore(Database db, PhotoStore photos, std::filesystem::path data_dir, const Clock& clock);
+  Status Migrate();
+  Result<Statement*> Stmt(const char* sql);
+  int64_t NowMs() const;
+  std::string NewReportId();
+  Result<std::optional<JobRecord>> FindLocked(std::string_view job_id);
+  Status InsertHistory(std::string_view job_id, std::optional<JobState> from, JobState to,
+                       std::string_view note, int64_t now);
+  Status InsertAudit(std::string_view job_id, std::string_view event, std::string_view detail,
+                     int64_t now);
+  Status SetState(std::string_view job_id, JobState from, JobState to, std::string_view note,
+                  int64_t now);
+  Status InsertReport(std::string_view job_id, const Message& report, int64_t now);
+  Result<std::optional<Message>> TerminalReportLocked(std::string_view job_id);
+  Result<std::vector<JobRecord>> Rows(Statement* st);
+
+  std::mutex mu_;
+  Database db_;
+  PhotoStore photos_;
+  std::filesystem::path data_dir_;
+  const Clock& clock_;
+  std::unordered_map<const char*, Statement> stmts_;
+};
+
+}  // namespace cardbureau::server

@@ -1,0 +1,148 @@
+// THE PLUG-IN POINT FOR THE PRODUCTION LINE.
+//
+// The protocol loop (bureau.h) hands every durably accepted job to a
+// `Production` and learns about its progress through a `ProductionSink`. The
+// real line (render -> encode -> print -> verify over stations) implements
+// `Production`; `FakeProduction` below is the test double used by the tests
+// and by `cardbureau serve --production fake`.
+//
+// Plugging the real line in (lead):
+//   1. implement `class Line : public cardbureau::server::Production`;
+//   2. register a factory in ServeHooks::productions (commands.h), e.g.
+//        hooks.productions["line"] = [&](ProductionSink& sink, const ServeConfig& cfg)
+//            -> Result<std::unique_ptr<Production>> { return std::make_unique<Line>(sink, ...); };
+//   3. `cardbureau serve --production line` selects it.
+//
+// Contract for an implementation:
+//   * Start() is called on the protocol thread and must not block; do the work
+//     on your own threads.
+//   * Before each step call sink.Advance(job_id, next_state) and go on only if
+//     it returns OK. Advance is durable when it returns. In particular call
+//     Advance(kEncoding) BEFORE the chip is touched and Advance(kEncoded)
+//     after: a job found in `encoding` after a crash is never encoded again
+//     (the server reports it failed CARD_ERROR for an operator to check).
+//   * Advance returns CANCELLED when the centre cancelled the job meanwhile
+//     (the server has already reported `cancelled` or `failed TOO_LATE`):
+//     stop the job, put the card in the reject bin, call nothing else for it.
+//   * Finish every job with exactly one of sink.Completed() (from `verified`)
+//     or sink.Failed().
+//   * JobContext::state says where the job stands: `validated` = from the
+//     start; `rendered` = faces exist in cards_dir (re-rendering is fine);
+//     `encoded`, `printed`, `verified` = the chip is already written (after a
+//     restart): resume WITHOUT encoding again.
+//   * Stop() blocks until no thread calls the sink any more; jobs not finished
+//     stay in their durable state and are handed over again by the next run.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cardbureau/core/bytes.h"
+#include "cardbureau/core/clock.h"
+#include "cardbureau/core/job.h"
+#include "cardbureau/core/status.h"
+#include "cardbureau/server/job_store.h"
+#include "cardbureau/server/messages.h"
+
+namespace cardbureau::server {
+
+struct JobContext {
+  std::string job_id;
+  Job job;                          // validated
+  std::filesystem::path photo_path;  // DATA/photos/<sha256>, read-only
+  std::filesystem::path cards_dir;   // DATA/cards/<job_id>/ for rendered faces
+  JobState state = JobState::kValidated;
+};
+
+// What a finished card reports (becomes the `completed` message).
+struct CardOutcome {
+  CardInfo card;
+  QaInfo qa;
+  std::string station;
+  std::string produced_at;  // ISO 8601
+};
+
+// Implemented by the server. All methods are thread-safe.
+class ProductionSink {
+ public:
+  virtual ~ProductionSink() = default;
+  // Durably records `job_id` -> `to` (one allowed transition). OK, CANCELLED
+  // (stop this job), FAILED_PRECONDITION (a forbidden move = a bug),
+  // STORAGE_ERROR.
+  virtual Status Advance(const std::string& job_id, JobState to) = 0;
+  // The job is verified; the server stores and sends `completed`.
+  virtual void Completed(const std::string& job_id, const CardOutcome& outcome) = 0;
+  // The job cannot be produced; the server stores and sends `failed`.
+  virtual void Failed(const std::string& job_id, const Status& why, bool retryable) = 0;
+};
+
+class Production {
+ public:
+  virtual ~Production() = default;
+  // Takes one job (non-blocking). Called on the protocol thread.
+  virtual void Start(JobContext job) = 0;
+  // Blocks until in-flight work is finished or parked; no sink call after.
+  virtual void Stop() = 0;
+};
+
+// ---- the test double ----
+
+enum class FakeHold { kNone, kBeforeEncoding, kAfterEncoding };
+
+struct FakeProductionOptions {
+  std::chrono::milliseconds step_delay{1};  // per step (render, encode, print, verify)
+  // When set, every chip encoding appends "<job_id>\n" to this file and
+  // fsyncs it, so tests can prove no job was produced twice.
+  std::filesystem::path produced_log;
+  // Every job whose index (in Start order) % fail_every == fail_every-1 fails
+  // with PRINTER_JAM (retryable). 0 = never.
+  int fail_every = 0;
+  // Holds jobs at a point until Release()/ReleaseAll() (for cancel tests).
+  FakeHold hold = FakeHold::kNone;
+  int stations = 1;  // worker threads
+  const Clock* clock = &SystemClock::Instance();
+};
+
+class FakeProduction final : public Production {
+ public:
+  // `sink` must outlive this object.
+  FakeProduction(ProductionSink& sink, FakeProductionOptions options);
+  ~FakeProduction() override;
+  void Start(JobContext job) override;
+  void Stop() override;
+  // Lets a held job (or all) continue.
+  void Release(const std::string& job_id);
+  void ReleaseAll();
+  // Jobs currently waiting at the hold point.
+  std::vector<std::string> Held() const;
+
+ private:
+  void Worker(int station);
+  void Run(JobContext& job, int station);
+  bool WaitHold(const std::string& job_id);  // false when stopping
+  Status Produce(const std::string& job_id);  // the "chip encoding"
+
+  ProductionSink& sink_;
+  FakeProductionOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<JobContext> queue_;
+  std::set<std::string> held_;
+  std::set<std::string> released_;
+  bool release_all_ = false;
+  bool stopping_ = false;
+  int64_t started_ = 0;
+  std::mutex log_mu_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace cardbureau::server

@@ -1,0 +1,553 @@
+#include "cardbureau/server/bureau.h"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+#include <atomic>
+#include <cstdio>
+#include <zmq.hpp>
+
+#include "cardbureau/core/validation.h"
+#include "zmq_util.h"
+
+namespace cardbureau::server {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using Ms = std::chrono::milliseconds;
+
+std::atomic<int> g_monitor_counter{0};
+
+// Log lines carry job ids and codes, never names or photos.
+void Log(const std::string& line) { std::fprintf(stderr, "serve: %s\n", line.c_str()); }
+
+}  // namespace
+
+JobValidator CoreJobValidator(const Clock& clock) {
+  return [&clock](Job& job, ByteView photo) -> Status {
+    ValidationOptions opts;
+    opts.clock = &clock;
+    CB_RETURN_IF_ERROR(ValidateJob(job, opts));
+    return ValidatePhotoBytes(job, photo);
+  };
+}
+
+struct Bureau::Impl {
+  // A report in the in-memory retry schedule (the outbox row is the truth).
+  struct Pending {
+    std::string frame0;
+    SteadyClock::time_point due;
+    int attempts = 0;
+  };
+  // Something a production thread wants the protocol thread to do.
+  struct Event {
+    std::optional<Message> send;  // report or progress
+    std::string finished_job;     // leaves the production queue
+  };
+
+  zmq::context_t ctx{1};
+  std::optional<zmq::socket_t> sock;
+  std::optional<zmq::socket_t> monitor;
+  bool session = false;  // handshake done, hello sent
+  int64_t outstanding_credit = 0;
+  SteadyClock::time_point last_recv{};
+  SteadyClock::time_point last_send{};
+  SteadyClock::time_point reconnect_at{};
+  Ms backoff{0};
+  std::unordered_map<std::string, Pending> outbox;
+  std::unordered_set<std::string> active;  // jobs in production
+  std::mutex events_mu;
+  std::deque<Event> events;
+  mutable std::mutex stats_mu;
+  BureauStats stats;
+  bool stopping = false;
+};
+
+Bureau::Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator)
+    : impl_(std::make_unique<Impl>()), config_(std::move(config)), store_(store), clock_(clock),
+      validator_(std::move(validator)) {}
+
+Bureau::~Bureau() {
+  if (production_) production_->Stop();
+  production_.reset();
+  if (impl_->monitor) impl_->monitor->close();
+  if (impl_->sock) impl_->sock->close();
+}
+
+Result<std::unique_ptr<Bureau>> Bureau::Create(const ServeConfig& config, JobStore& store,
+                                               const Clock& clock, JobValidator validator,
+                                               const ProductionFactory& make_production) {
+  CB_RETURN_IF_ERROR(CheckServeConfig(config));
+  if (config.centre.empty()) {
+    return Status(Code::kInvalidConfig, "the centre endpoint is required", "centre");
+  }
+  if (!validator) validator = CoreJobValidator(clock);
+  std::unique_ptr<Bureau> b(new Bureau(config, store, clock, std::move(validator)));
+  if (config.curve.enabled()) {
+    CB_ASSIGN_OR_RETURN(std::string secret, ReadSecretKeyFile(config.curve.secret_key_file));
+    b->config_.curve.secret_key_file = config.curve.secret_key_file;
+    // Kept only in the socket options; the string is wiped below.
+    b->curve_secret_ = std::move(secret);
+  }
+  if (make_production) {
+    CB_ASSIGN_OR_RETURN(b->production_, make_production(*b));
+  }
+  return b;
+}
+
+BureauStats Bureau::stats() const {
+  std::lock_guard lock(impl_->stats_mu);
+  return impl_->stats;
+}
+
+// ---- ProductionSink ----
+
+Status Bureau::Advance(const std::string& job_id, JobState to) {
+  Status s = store_.Advance(job_id, to);
+  if (s.ok()) {
+    Impl::Event e;
+    e.send = Message(Progress{job_id, std::string(ToString(to)), clock_.NowIsoBeijing()});
+    std::lock_guard lock(impl_->events_mu);
+    impl_->events.push_back(std::move(e));
+  } else if (s.code() != Code::kCancelled) {
+    Log("job " + job_id + ": cannot record " + std::string(ToString(to)) + ": " + s.ToString());
+  }
+  return s;
+}
+
+void Bureau::Completed(const std::string& job_id, const CardOutcome& outcome) {
+  server::Completed report;
+  report.job_id = job_id;
+  report.card = outcome.card;
+  report.qa = outcome.qa;
+  report.station = outcome.station;
+  report.produced_at = outcome.produced_at;
+  auto r = store_.Complete(job_id, std::move(report));
+  Impl::Event e;
+  e.finished_job = job_id;
+  if (r.ok()) {
+    e.send = std::move(r).value();
+  } else if (r.status().code() != Code::kCancelled) {
+    // The job stays `verified`; the next run hands it to production again.
+    Log("job " + job_id + ": cannot store completion: " + r.status().ToString());
+  }
+  std::lock_guard lock(impl_->events_mu);
+  impl_->events.push_back(std::move(e));
+}
+
+void Bureau::Failed(const std::string& job_id, const Status& why, bool retryable) {
+  auto r = store_.Fail(job_id, why, retryable);
+  Impl::Event e;
+  e.finished_job = job_id;
+  if (r.ok()) {
+    e.send = std::move(r).value();
+  } else {
+    Log("job " + job_id + ": cannot store failure: " + r.status().ToString());
+  }
+  std::lock_guard lock(impl_->events_mu);
+  impl_->events.push_back(std::move(e));
+}
+
+// ---- the protocol thread ----
+
+void Bureau::SendFrames(const Frames& f) {
+  if (!impl_->sock) return;
+  if (detail::SendFrames(*impl_->sock, f)) impl_->last_send = SteadyClock::now();
+}
+
+void Bureau::Send(const Message& m) { SendFrames(Encode(m)); }
+
+void Bureau::Connect() {
+  auto& im = *impl_;
+  zmq::socket_t s(im.ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::routing_id, config_.bureau_id);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::sndhwm, 100000);
+  s.set(zmq::sockopt::rcvhwm, 100000);
+  s.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+  s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(config_.reconnect_min_ms));
+  s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(config_.reconnect_max_ms));
+  if (config_.curve.enabled()) {
+    s.set(zmq::sockopt::curve_serverkey, config_.curve.centre_public_key);
+    s.set(zmq::sockopt::curve_publickey, config_.curve.public_key);
+    s.set(zmq::sockopt::curve_secretkey, curve_secret_);
+  }
+  const std::string mon = "inproc://cb-bureau-monitor-" + std::to_string(g_monitor_counter++);
+  if (zmq_socket_monitor(s.handle(), mon.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    throw zmq::error_t();
+  }
+  zmq::socket_t m(im.ctx, zmq::socket_type::pair);
+  m.connect(mon);
+  s.connect(config_.centre);
+  im.sock.emplace(std::move(s));
+  im.monitor.emplace(std::move(m));
+  im.session = false;
+  im.outstanding_credit = 0;
+  im.last_recv = SteadyClock::now();
+}
+
+void Bureau::Disconnect() {
+  auto& im = *impl_;
+  if (im.sock) {
+    zmq_socket_monitor(im.sock->handle(), nullptr, 0);
+    im.sock->set(zmq::sockopt::linger, im.stopping ? 1000 : 0);
+  }
+  if (im.monitor) im.monitor->close();
+  if (im.sock) im.sock->close();
+  im.monitor.reset();
+  im.sock.reset();
+  im.session = false;
+  im.outstanding_credit = 0;
+}
+
+void Bureau::OnSession() {
+  auto& im = *impl_;
+  im.session = true;
+  im.outstanding_credit = 0;  // the centre forgets our credit on hello
+  im.last_recv = SteadyClock::now();
+  im.backoff = Ms(0);
+  Send(Hello{config_.bureau_id, "cardbureau/0.1", config_.stations});
+  {
+    std::lock_guard lock(im.stats_mu);
+    ++im.stats.connects;
+  }
+  ResendDue(/*all_now=*/true);
+  MaybePull();
+}
+
+void Bureau::HandleMonitor() {
+  auto& im = *impl_;
+  while (im.monitor) {
+    auto frames = detail::RecvFrames(*im.monitor);
+    if (!frames) return;
+    if ((*frames)[0].size() < 2) continue;
+    uint16_t event = 0;
+    std::memcpy(&event, (*frames)[0].data(), sizeof event);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      OnSession();
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+      im.session = false;
+      im.outstanding_credit = 0;
+    }
+  }
+}
+
+void Bureau::QueueReport(const Message& report) {
+  auto& im = *impl_;
+  const std::string id = ReportIdOf(report);
+  auto& p = im.outbox[id];
+  p.frame0 = EncodeFrame0(report);
+  p.attempts = 1;
+  p.due = SteadyClock::now() + Ms(config_.report_retry_min_ms);
+  if (im.session) {
+    SendFrames(Frames{p.frame0});
+    std::lock_guard lock(im.stats_mu);
+    ++im.stats.reports_sent;
+  }
+}
+
+void Bureau::ResendDue(bool all_now) {
+  auto& im = *impl_;
+  if (!im.session) return;
+  const auto now = SteadyClock::now();
+  int budget = 1000;
+  for (auto& [id, p] : im.outbox) {
+    if (budget == 0) break;
+    if (!all_now && p.due > now) continue;
+    SendFrames(Frames{p.frame0});
+    --budget;
+    p.attempts = std::min(p.attempts + 1, 30);
+    int64_t delay = config_.report_retry_min_ms;
+    for (int i = 1; i < p.attempts && delay < config_.report_retry_max_ms; ++i) delay *= 2;
+    p.due = now + Ms(std::min(delay, config_.report_retry_max_ms));
+    std::lock_guard lock(im.stats_mu);
+    ++im.stats.reports_sent;
+  }
+}
+
+void Bureau::MaybePull() {
+  auto& im = *impl_;
+  if (!im.session || im.stopping) return;
+  const int64_t free_slots = config_.queue_capacity - static_cast<int64_t>(im.active.size()) -
+                             im.outstanding_credit;
+  const int64_t threshold = std::max<int64_t>(1, config_.queue_capacity / 4);
+  if (free_slots < threshold) return;
+  Send(Pull{free_slots});
+  im.outstanding_credit += free_slots;
+  std::lock_guard lock(im.stats_mu);
+  ++im.stats.pulls;
+  im.stats.credit_requested += free_slots;
+}
+
+Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
+  auto& im = *impl_;
+  std::vector<IntakeJob> intake;
+  std::vector<std::string> answer_from_store;  // repeated within this batch
+  std::unordered_set<std::string> seen;
+  int64_t dups = 0, rejected = 0;
+  for (auto& jm : jobs) {
+    im.outstanding_credit = std::max<int64_t>(0, im.outstanding_credit - 1);
+    if (!seen.insert(jm.job_id).second) {
+      answer_from_store.push_back(jm.job_id);
+      continue;
+    }
+    CB_ASSIGN_OR_RETURN(auto found, store_.Find(jm.job_id));
+    if (found) {
+      answer_from_store.push_back(jm.job_id);
+      continue;
+    }
+    Status verdict;
+    auto job = ParseJobJson(jm.body);
+    if (!job.ok()) {
+      verdict = job.status();
+    } else if (!jm.photo) {
+      verdict = Status(Code::kPhotoUnreadable, "the job has no photo frame", "photo");
+    } else {
+      verdict = validator_(*job, *jm.photo);
+    }
+    if (!verdict.ok()) {
+      CB_ASSIGN_OR_RETURN(Message report, store_.Reject(jm.job_id, verdict));
+      QueueReport(report);
+      ++rejected;
+      Log("job " + jm.job_id + ": rejected " + std::string(verdict.code_name()) + " " +
+          verdict.field());
+      continue;
+    }
+    Status w = store_.photos().Write(job->photo.sha256, *jm.photo);
+    if (!w.ok()) {
+      // Not the job's fault: do not accept; the centre redelivers it.
+      Log("job " + jm.job_id + ": photo not stored: " + w.ToString());
+      continue;
+    }
+    std::string text = JobToJsonString(*job);
+    intake.push_back(IntakeJob{std::move(job).value(), std::move(text)});
+  }
+  if (!intake.empty()) {
+    CB_RETURN_IF_ERROR(store_.photos().SyncDirectory());
+    std::vector<std::string> skipped;
+    CB_RETURN_IF_ERROR(store_.AddValidated(intake, &skipped));
+    for (auto& in : intake) {
+      Send(Accepted{in.job.job_id});
+      if (std::find(skipped.begin(), skipped.end(), in.job.job_id) != skipped.end()) continue;
+      im.active.insert(in.job.job_id);
+      if (production_) {
+        JobContext ctx;
+        ctx.job_id = in.job.job_id;
+        ctx.photo_path = store_.photos().PathFor(in.job.photo.sha256);
+        ctx.cards_dir = store_.CardsDir(in.job.job_id);
+        ctx.state = JobState::kValidated;
+        ctx.job = std::move(in.job);
+        production_->Start(std::move(ctx));
+      }
+    }
+  }
+  for (const auto& id : answer_from_store) {
+    ++dups;
+    CB_ASSIGN_OR_RETURN(auto report, store_.TerminalReport(id));
+    if (report) {
+      Send(*report);  // same report_id as stored
+    } else {
+      CB_ASSIGN_OR_RETURN(auto found, store_.Find(id));
+      if (found) Send(Accepted{id});
+    }
+  }
+  std::lock_guard lock(im.stats_mu);
+  im.stats.jobs_accepted += static_cast<int64_t>(intake.size());
+  im.stats.jobs_rejected += rejected;
+  im.stats.duplicates += dups;
+  return Status::Ok();
+}
+
+Status Bureau::HandleMessage(Message& m) {
+  auto& im = *impl_;
+  if (auto* ack = std::get_if<Ack>(&m)) {
+    Status s = store_.Acknowledge(ack->report_id);
+    if (s.code() == Code::kNotFound) {
+      Log("ack for unknown report " + ack->report_id);
+      return Status::Ok();
+    }
+    CB_RETURN_IF_ERROR(s);
+    im.outbox.erase(ack->report_id);
+    std::lock_guard lock(im.stats_mu);
+    ++im.stats.acks;
+  } else if (auto* cancel = std::get_if<Cancel>(&m)) {
+    CB_ASSIGN_OR_RETURN(Message report, store_.Cancel(cancel->job_id, cancel->reason));
+    im.active.erase(cancel->job_id);
+    Log("job " + cancel->job_id + ": cancel answered with " + std::string(TypeName(report)));
+    QueueReport(report);
+  } else if (auto* err = std::get_if<Error>(&m)) {
+    Log("centre reports error " + err->code + " in reply to '" + err->in_reply_to + "'");
+    std::lock_guard lock(im.stats_mu);
+    ++im.stats.errors_received;
+  }
+  return Status::Ok();  // heartbeat: liveness only
+}
+
+Status Bureau::HandleIncoming(std::vector<Frames>& batch) {
+  auto& im = *impl_;
+  std::vector<JobMessage> jobs;
+  for (auto& frames : batch) {
+    auto decoded = Decode(frames, Sender::kCentre);
+    if (!decoded.ok()) {
+      Send(MakeError(decoded.status(), frames));
+      std::lock_guard lock(im.stats_mu);
+      ++im.stats.errors_sent;
+      continue;
+    }
+    if (auto* job = std::get_if<JobMessage>(&*decoded)) {
+      jobs.push_back(std::move(*job));
+      continue;
+    }
+    if (!jobs.empty()) {
+      CB_RETURN_IF_ERROR(HandleJobs(jobs));
+      jobs.clear();
+    }
+    CB_RETURN_IF_ERROR(HandleMessage(*decoded));
+  }
+  if (!jobs.empty()) CB_RETURN_IF_ERROR(HandleJobs(jobs));
+  return Status::Ok();
+}
+
+Status Bureau::DrainEvents() {
+  auto& im = *impl_;
+  std::deque<Impl::Event> events;
+  {
+    std::lock_guard lock(im.events_mu);
+    events.swap(im.events);
+  }
+  for (auto& e : events) {
+    if (e.send) {
+      if (IsTerminalReport(*e.send)) {
+        QueueReport(*e.send);
+      } else if (im.session) {
+        Send(*e.send);  // progress: best effort
+      }
+    }
+    if (!e.finished_job.empty()) im.active.erase(e.finished_job);
+  }
+  return Status::Ok();
+}
+
+Status Bureau::Recover() {
+  auto& im = *impl_;
+  CB_ASSIGN_OR_RETURN(auto pending, store_.PendingReports());
+  for (auto& p : pending) {
+    im.outbox[p.report_id] = Impl::Pending{std::move(p.frame0), SteadyClock::now(), 0};
+  }
+  const JobState encoding[] = {JobState::kEncoding};
+  CB_ASSIGN_OR_RETURN(auto interrupted, store_.InStates(encoding));
+  for (const auto& rec : interrupted) {
+    // The chip may or may not have been written: never encode it again.
+    CB_ASSIGN_OR_RETURN(
+        Message report,
+        store_.Fail(rec.job_id,
+                    Status(Code::kCardError,
+                           "the bureau stopped while the chip was being encoded; the card is "
+                           "quarantined for an operator"),
+                    false));
+    im.outbox[ReportIdOf(report)] = Impl::Pending{EncodeFrame0(report), SteadyClock::now(), 0};
+    Log("job " + rec.job_id + ": interrupted during encoding, reported failed");
+  }
+  const JobState resumable[] = {JobState::kValidated, JobState::kRendered, JobState::kEncoded,
+                                JobState::kPrinted, JobState::kVerified};
+  CB_ASSIGN_OR_RETURN(auto jobs, store_.InStates(resumable));
+  for (auto& rec : jobs) {
+    im.active.insert(rec.job_id);
+    if (!production_) continue;
+    auto job = store_.LoadJob(rec.job_id);
+    if (!job.ok()) {
+      Failed(rec.job_id, job.status(), false);
+      continue;
+    }
+    JobContext ctx;
+    ctx.job_id = rec.job_id;
+    ctx.photo_path = store_.photos().PathFor(rec.photo_sha256);
+    ctx.cards_dir = store_.CardsDir(rec.job_id);
+    ctx.state = rec.state;
+    ctx.job = std::move(job).value();
+    production_->Start(std::move(ctx));
+  }
+  if (!pending.empty() || !interrupted.empty() || !jobs.empty()) {
+    Log("recovered " + std::to_string(jobs.size()) + " job(s) in production, " +
+        std::to_string(im.outbox.size()) + " unacked report(s)");
+  }
+  return Status::Ok();
+}
+
+Status Bureau::Run(const std::atomic<bool>& stop) {
+  auto& im = *impl_;
+  CB_RETURN_IF_ERROR(Recover());
+  Connect();
+  const Ms heartbeat(config_.heartbeat_interval_ms);
+  const Ms peer_timeout(config_.peer_timeout_ms);
+  auto next_purge = SteadyClock::now();
+  Status result;
+  while (!stop.load()) {
+    std::vector<zmq::pollitem_t> items;
+    if (im.sock) items.push_back({im.sock->handle(), 0, ZMQ_POLLIN, 0});
+    if (im.monitor) items.push_back({im.monitor->handle(), 0, ZMQ_POLLIN, 0});
+    try {
+      if (items.empty()) {
+        std::this_thread::sleep_for(Ms(20));
+      } else {
+        zmq::poll(items.data(), items.size(), Ms(20));
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;
+    }
+    if (im.monitor) HandleMonitor();
+    if (im.sock) {
+      std::vector<Frames> batch;
+      while (static_cast<int64_t>(batch.size()) < config_.intake_batch) {
+        auto frames = detail::RecvFrames(*im.sock);
+        if (!frames) break;
+        batch.push_back(std::move(*frames));
+      }
+      if (!batch.empty()) {
+        im.last_recv = SteadyClock::now();
+        im.backoff = Ms(0);
+        if (!im.session) OnSession();
+        result = HandleIncoming(batch);
+        if (!result.ok()) break;
+      }
+    }
+    result = DrainEvents();
+    if (!result.ok()) break;
+    const auto now = SteadyClock::now();
+    if (im.sock) {
+      ResendDue(false);
+      MaybePull();
+      if (im.session && now - im.last_send >= heartbeat) Send(Heartbeat{});
+      if (now - im.last_recv > peer_timeout) {
+        Log("centre silent for " + std::to_string(config_.peer_timeout_ms) +
+            " ms; reconnecting");
+        Disconnect();
+        im.backoff = std::clamp(im.backoff * 2, Ms(config_.reconnect_min_ms),
+                                Ms(config_.reconnect_max_ms));
+        im.reconnect_at = now + im.backoff;
+      }
+    } else if (now >= im.reconnect_at) {
+      Connect();
+    }
+    if (now >= next_purge) {
+      auto purged = store_.PurgeExpired(std::chrono::hours(24 * config_.retention_days));
+      if (!purged.ok()) {
+        Log("retention purge failed: " + purged.status().ToString());
+      } else if (*purged > 0) {
+        Log("purged personal data of " + std::to_string(*purged) + " acknowledged job(s)");
+      }
+      next_purge = now + std::chrono::seconds(config_.purge_interval_s);
+    }
+  }
+  // Clean stop: no more pulls, park production, send what is queued, flush.
+  im.stopping = true;
+  if (production_) production_->Stop();
+  Status drained = DrainEvents();
+  if (result.ok()) result = drained;
+  Disconnect();
+  return result;
+}
+
+}  // namespace cardbureau::server

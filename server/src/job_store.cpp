@@ -1,0 +1,686 @@
+#include "cardbureau/server/job_store.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <nlohmann/json.hpp>
+
+#include "cardbureau/core/bytes.h"
+
+namespace cardbureau::server {
+namespace {
+
+constexpr std::array<std::pair<JobState, std::string_view>, 12> kStateNames = {{
+    {JobState::kReceived, "received"},
+    {JobState::kValidated, "validated"},
+    {JobState::kRendered, "rendered"},
+    {JobState::kEncoding, "encoding"},
+    {JobState::kEncoded, "encoded"},
+    {JobState::kPrinted, "printed"},
+    {JobState::kVerified, "verified"},
+    {JobState::kReported, "reported"},
+    {JobState::kAcknowledged, "acknowledged"},
+    {JobState::kRejected, "rejected"},
+    {JobState::kFailed, "failed"},
+    {JobState::kCancelled, "cancelled"},
+}};
+
+// The allowed-transition table: from -> the states it may move to.
+struct TransitionRow {
+  JobState from;
+  std::vector<JobState> to;
+};
+const std::vector<TransitionRow>& TransitionTable() {
+  using S = JobState;
+  static const std::vector<TransitionRow> table = {
+      {S::kReceived, {S::kValidated, S::kRejected, S::kCancelled}},
+      {S::kValidated, {S::kRendered, S::kFailed, S::kCancelled}},
+      {S::kRendered, {S::kEncoding, S::kFailed, S::kCancelled}},
+      {S::kEncoding, {S::kEncoded, S::kFailed}},
+      {S::kEncoded, {S::kPrinted, S::kFailed}},
+      {S::kPrinted, {S::kVerified, S::kFailed}},
+      {S::kVerified, {S::kReported, S::kFailed}},
+      {S::kReported, {S::kAcknowledged}},
+  };
+  return table;
+}
+
+// Schema migrations; index i migrates user_version i -> i+1.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE jobs(
+  job_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  school_code TEXT NOT NULL DEFAULT '',
+  card_no TEXT NOT NULL DEFAULT '',
+  student_name TEXT,
+  job_json TEXT,
+  photo_sha256 TEXT NOT NULL DEFAULT '',
+  report_id TEXT,
+  received_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  acked_at INTEGER,
+  purged_at INTEGER);
+CREATE INDEX jobs_state ON jobs(state);
+CREATE INDEX jobs_school ON jobs(school_code);
+CREATE INDEX jobs_photo ON jobs(photo_sha256);
+CREATE INDEX jobs_retention ON jobs(acked_at) WHERE purged_at IS NULL;
+CREATE TABLE job_history(
+  id INTEGER PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  from_state TEXT,
+  to_state TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  note TEXT NOT NULL DEFAULT '');
+CREATE INDEX history_job ON job_history(job_id);
+CREATE TABLE outbox(
+  report_id TEXT PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  frame0 TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  acked_at INTEGER);
+CREATE INDEX outbox_job ON outbox(job_id);
+CREATE INDEX outbox_pending ON outbox(created_at) WHERE acked_at IS NULL;
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX audit_job ON audit(job_id);
+)sql",
+};
+static_assert(std::size(kMigrations) == kSchemaVersion);
+
+constexpr const char* kJobColumns =
+    "job_id, state, school_code, card_no, student_name, job_json, photo_sha256, report_id, "
+    "received_at, updated_at, acked_at, purged_at";
+
+}  // namespace
+
+std::string_view ToString(JobState s) {
+  for (const auto& [st, name] : kStateNames) {
+    if (st == s) return name;
+  }
+  return "unknown";
+}
+
+std::optional<JobState> JobStateFromString(std::string_view s) {
+  for (const auto& [st, name] : kStateNames) {
+    if (name == s) return st;
+  }
+  return std::nullopt;
+}
+
+const std::vector<JobState>& AllJobStates() {
+  static const std::vector<JobState> all = [] {
+    std::vector<JobState> v;
+    for (const auto& [st, name] : kStateNames) v.push_back(st);
+    return v;
+  }();
+  return all;
+}
+
+bool IsAllowedTransition(JobState from, JobState to) {
+  for (const auto& row : TransitionTable()) {
+    if (row.from != from) continue;
+    for (JobState t : row.to) {
+      if (t == to) return true;
+    }
+  }
+  return false;
+}
+
+bool IsTerminal(JobState s) {
+  return s == JobState::kReported || s == JobState::kAcknowledged || s == JobState::kRejected ||
+         s == JobState::kFailed || s == JobState::kCancelled;
+}
+
+bool IsInProduction(JobState s) { return s >= JobState::kValidated && s <= JobState::kVerified; }
+
+bool IsBeforeEncoding(JobState s) {
+  return s == JobState::kReceived || s == JobState::kValidated || s == JobState::kRendered;
+}
+
+JobStore::JobStore(Database db, PhotoStore photos, std::filesystem::path data_dir,
+                   const Clock& clock)
+    : db_(std::move(db)), photos_(std::move(photos)), data_dir_(std::move(data_dir)),
+      clock_(clock) {}
+
+JobStore::~JobStore() {
+  std::lock_guard lock(mu_);
+  stmts_.clear();  // finalize before the connection closes
+}
+
+Result<std::unique_ptr<JobStore>> JobStore::Open(const std::filesystem::path& data_dir,
+                                                 const Clock& clock) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir / "cards", ec);
+  if (ec) return Status(Code::kIoError, "cannot create " + data_dir.string() + ": " + ec.message());
+  CB_ASSIGN_OR_RETURN(auto photos, PhotoStore::Open(data_dir / "photos"));
+  CB_ASSIGN_OR_RETURN(auto db, Database::Open((data_dir / "bureau.db").string()));
+  std::unique_ptr<JobStore> store(
+      new JobStore(std::move(db), std::move(photos), data_dir, clock));
+  CB_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+int JobStore::SchemaVersion() {
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare("PRAGMA user_version");
+  if (!st.ok()) return -1;
+  auto row = st->Step();
+  return row.ok() && *row ? static_cast<int>(st->Int(0)) : -1;
+}
+
+Status JobStore::Migrate() {
+  CB_ASSIGN_OR_RETURN(auto st, db_.Prepare("PRAGMA user_version"));
+  CB_ASSIGN_OR_RETURN(bool row, st.Step());
+  int version = row ? static_cast<int>(st.Int(0)) : 0;
+  st.Close();
+  if (version > kSchemaVersion) {
+    return Status(Code::kStorageError, "store schema version " + std::to_string(version) +
+                                           " is newer than this build (" +
+                                           std::to_string(kSchemaVersion) + ")");
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    CB_RETURN_IF_ERROR(db_.Exec(kMigrations[v]));
+    CB_RETURN_IF_ERROR(db_.Exec("PRAGMA user_version=" + std::to_string(v + 1)));
+    CB_RETURN_IF_ERROR(tx.Commit());
+  }
+  return Status::Ok();
+}
+
+Result<Statement*> JobStore::Stmt(const char* sql) {
+  auto it = stmts_.find(sql);
+  if (it == stmts_.end()) {
+    CB_ASSIGN_OR_RETURN(auto st, db_.Prepare(sql));
+    it = stmts_.emplace(sql, std::move(st)).first;
+  }
+  it->second.Reset();
+  return &it->second;
+}
+
+int64_t JobStore::NowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             clock_.Now().time_since_epoch())
+      .count();
+}
+
+std::string JobStore::NewReportId() {
+  Bytes b(12);
+  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
+    throw std::runtime_error("RAND_bytes failed");  // broken invariant: no entropy
+  }
+  std::string hex = ToHex(b);
+  for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return "r-" + hex;
+}
+
+std::filesystem::path JobStore::CardsDir(std::string_view job_id) const {
+  return data_dir_ / "cards" / std::string(job_id);
+}
+
+Status JobStore::InsertHistory(std::string_view job_id, std::optional<JobState> from, JobState to,
+                               std::string_view note, int64_t now) {
+  CB_ASSIGN_OR_RETURN(
+      Statement * st,
+      Stmt("INSERT INTO job_history(job_id, from_state, to_state, at, note) VALUES(?,?,?,?,?)"));
+  st->Bind(1, job_id);
+  if (from) {
+    st->Bind(2, ToString(*from));
+  } else {
+    st->BindNull(2);
+  }
+  st->Bind(3, ToString(to)).Bind(4, now).Bind(5, note);
+  CB_RETURN_IF_ERROR(st->Run());
+  return InsertAudit(job_id, "state",
+                     (from ? std::string(ToString(*from)) : std::string("-")) + "->" +
+                         std::string(ToString(to)),
+                     now);
+}
+
+Status JobStore::InsertAudit(std::string_view job_id, std::string_view event,
+                             std::string_view detail, int64_t now) {
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("INSERT INTO audit(at, job_id, event, detail) VALUES(?,?,?,?)"));
+  st->Bind(1, now).Bind(2, job_id).Bind(3, event).Bind(4, detail);
+  return st->Run();
+}
+
+Status JobStore::SetState(std::string_view job_id, JobState from, JobState to,
+                          std::string_view note, int64_t now) {
+  if (!IsAllowedTransition(from, to)) {
+    return Status(Code::kFailedPrecondition, "job " + std::string(job_id) + ": " +
+                                                 std::string(ToString(from)) + " -> " +
+                                                 std::string(ToString(to)) + " is not allowed");
+  }
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("UPDATE jobs SET state=?, updated_at=? WHERE job_id=? AND state=?"));
+  st->Bind(1, ToString(to)).Bind(2, now).Bind(3, job_id).Bind(4, ToString(from));
+  CB_RETURN_IF_ERROR(st->Run());
+  return InsertHistory(job_id, from, to, note, now);
+}
+
+Status JobStore::InsertReport(std::string_view job_id, const Message& report, int64_t now) {
+  const std::string report_id = ReportIdOf(report);
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("INSERT INTO outbox(report_id, job_id, type, frame0, created_at) "
+                           "VALUES(?,?,?,?,?)"));
+  st->Bind(1, report_id).Bind(2, job_id).Bind(3, TypeName(report)).Bind(4, EncodeFrame0(report));
+  st->Bind(5, now);
+  CB_RETURN_IF_ERROR(st->Run());
+  CB_ASSIGN_OR_RETURN(Statement * up, Stmt("UPDATE jobs SET report_id=? WHERE job_id=?"));
+  up->Bind(1, report_id).Bind(2, job_id);
+  CB_RETURN_IF_ERROR(up->Run());
+  return InsertAudit(job_id, "report", std::string(TypeName(report)) + " " + report_id, now);
+}
+
+Result<std::vector<JobRecord>> JobStore::Rows(Statement* st) {
+  std::vector<JobRecord> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    JobRecord r;
+    r.job_id = st->Text(0);
+    r.state = JobStateFromString(st->Text(1)).value_or(JobState::kFailed);
+    r.school_code = st->Text(2);
+    r.card_no = st->Text(3);
+    r.student_name = st->Text(4);
+    r.job_json = st->Text(5);
+    r.photo_sha256 = st->Text(6);
+    r.report_id = st->Text(7);
+    r.received_at_ms = st->Int(8);
+    r.updated_at_ms = st->Int(9);
+    if (!st->IsNull(10)) r.acked_at_ms = st->Int(10);
+    r.purged = !st->IsNull(11);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::optional<JobRecord>> JobStore::FindLocked(std::string_view job_id) {
+  static const std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE job_id=?";
+  CB_ASSIGN_OR_RETURN(Statement * st, Stmt(sql.c_str()));
+  st->Bind(1, job_id);
+  CB_ASSIGN_OR_RETURN(auto rows, Rows(st));
+  if (rows.empty()) return std::optional<JobRecord>();
+  return std::optional<JobRecord>(std::move(rows.front()));
+}
+
+Result<std::optional<JobRecord>> JobStore::Find(std::string_view job_id) {
+  std::lock_guard lock(mu_);
+  return FindLocked(job_id);
+}
+
+Status JobStore::AddValidated(std::span<const IntakeJob> jobs, std::vector<std::string>* skipped) {
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  for (const auto& in : jobs) {
+    CB_ASSIGN_OR_RETURN(
+        Statement * st,
+        Stmt("INSERT OR IGNORE INTO jobs(job_id, state, school_code, card_no, student_name, "
+             "job_json, photo_sha256, received_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?)"));
+    st->Bind(1, in.job.job_id)
+        .Bind(2, ToString(JobState::kValidated))
+        .Bind(3, in.job.school.code)
+        .Bind(4, in.job.card.card_no)
+        .Bind(5, in.job.student.name)
+        .Bind(6, in.job_json)
+        .Bind(7, in.job.photo.sha256)
+        .Bind(8, now)
+        .Bind(9, now);
+    CB_RETURN_IF_ERROR(st->Run());
+    if (db_.Changes() == 0) {
+      if (skipped) skipped->push_back(in.job.job_id);
+      continue;
+    }
+    CB_RETURN_IF_ERROR(InsertAudit(in.job.job_id, "received",
+                                   "photo_sha256=" + in.job.photo.sha256 +
+                                       " job_sha256=" + Sha256Hex(AsBytes(in.job_json)),
+                                   now));
+    CB_RETURN_IF_ERROR(InsertHistory(in.job.job_id, std::nullopt, JobState::kReceived, "", now));
+    CB_RETURN_IF_ERROR(
+        InsertHistory(in.job.job_id, JobState::kReceived, JobState::kValidated, "", now));
+  }
+  return tx.Commit();
+}
+
+Result<Message> JobStore::Reject(std::string_view job_id, const Status& why) {
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(auto existing, FindLocked(job_id));
+  if (existing) {
+    CB_ASSIGN_OR_RETURN(auto report, TerminalReportLocked(job_id));
+    if (!report) {
+      return Status(Code::kFailedPrecondition,
+                    "job " + std::string(job_id) + " is already stored and in production");
+    }
+    return *report;
+  }
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("INSERT INTO jobs(job_id, state, received_at, updated_at) "
+                           "VALUES(?,?,?,?)"));
+  st->Bind(1, job_id).Bind(2, ToString(JobState::kReceived)).Bind(3, now).Bind(4, now);
+  CB_RETURN_IF_ERROR(st->Run());
+  CB_RETURN_IF_ERROR(InsertHistory(job_id, std::nullopt, JobState::kReceived, "", now));
+  CB_RETURN_IF_ERROR(SetState(job_id, JobState::kReceived, JobState::kRejected,
+                              std::string(why.code_name()), now));
+  Rejected r;
+  r.report_id = NewReportId();
+  r.job_id = std::string(job_id);
+  r.code = std::string(why.code_name());
+  r.field = why.field();
+  r.message = why.message();
+  Message m(std::move(r));
+  CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
+  CB_RETURN_IF_ERROR(tx.Commit());
+  return m;
+}
+
+Result<Message> JobStore::Cancel(std::string_view job_id, std::string_view reason) {
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(auto existing, FindLocked(job_id));
+  Message m;
+  if (existing && IsTerminal(existing->state)) {
+    CB_ASSIGN_OR_RETURN(auto report, TerminalReportLocked(job_id));
+    if (!report) return Status(Code::kInternal, "terminal job without a report");
+    return *report;
+  }
+  if (!existing) {
+    CB_ASSIGN_OR_RETURN(Statement * st,
+                        Stmt("INSERT INTO jobs(job_id, state, received_at, updated_at) "
+                             "VALUES(?,?,?,?)"));
+    st->Bind(1, job_id).Bind(2, ToString(JobState::kReceived)).Bind(3, now).Bind(4, now);
+    CB_RETURN_IF_ERROR(st->Run());
+    CB_RETURN_IF_ERROR(InsertHistory(job_id, std::nullopt, JobState::kReceived, "tombstone", now));
+    existing = JobRecord{};
+    existing->state = JobState::kReceived;
+  }
+  (void)reason;  // free text from the centre; not stored (may name the student)
+  if (IsBeforeEncoding(existing->state)) {
+    CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kCancelled, "cancel", now));
+    m = Cancelled{NewReportId(), std::string(job_id)};
+  } else {
+    CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kFailed, "TOO_LATE", now));
+    m = Failed{NewReportId(), std::string(job_id), "TOO_LATE",
+               "cancel arrived after the chip was encoded (" +
+                   std::string(ToString(existing->state)) + ")",
+               false};
+  }
+  CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
+  CB_RETURN_IF_ERROR(tx.Commit());
+  return m;
+}
+
+Status JobStore::Advance(std::string_view job_id, JobState to, std::string_view note) {
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(auto existing, FindLocked(job_id));
+  if (!existing) return Status(Code::kNotFound, "no job " + std::string(job_id));
+  if (existing->state == JobState::kCancelled || existing->state == JobState::kFailed) {
+    return Status(Code::kCancelled, "job " + std::string(job_id) + " was " +
+                                        std::string(ToString(existing->state)));
+  }
+  if (existing->state == to) return Status::Ok();  // idempotent re-advance after a restart
+  CB_RETURN_IF_ERROR(SetState(job_id, existing->state, to, note, now));
+  return tx.Commit();
+}
+
+Result<Message> JobStore::Complete(std::string_view job_id, Completed report) {
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(auto existing, FindLocked(job_id));
+  if (!existing) return Status(Code::kNotFound, "no job " + std::string(job_id));
+  if (existing->state == JobState::kCancelled || existing->state == JobState::kFailed) {
+    return Status(Code::kCancelled, "job " + std::string(job_id) + " was " +
+                                        std::string(ToString(existing->state)));
+  }
+  if (IsTerminal(existing->state)) {
+    CB_ASSIGN_OR_RETURN(auto stored, TerminalReportLocked(job_id));
+    if (stored) return *stored;
+  }
+  report.report_id = NewReportId();
+  report.job_id = std::string(job_id);
+  Message m(std::move(report));
+  CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kReported, "", now));
+  CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
+  CB_RETURN_IF_ERROR(tx.Commit());
+  return m;
+}
+
+Result<Message> JobStore::Fail(std::string_view job_id, const Status& why, bool retryable) {
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(auto existing, FindLocked(job_id));
+  if (!existing) return Status(Code::kNotFound, "no job " + std::string(job_id));
+  if (IsTerminal(existing->state)) {
+    CB_ASSIGN_OR_RETURN(auto stored, TerminalReportLocked(job_id));
+    if (stored) return *stored;
+    return Status(Code::kInternal, "terminal job without a report");
+  }
+  Message m(Failed{NewReportId(), std::string(job_id), std::string(why.code_name()),
+                   why.message(), retryable});
+  CB_RETURN_IF_ERROR(
+      SetState(job_id, existing->state, JobState::kFailed, std::string(why.code_name()), now));
+  CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
+  CB_RETURN_IF_ERROR(tx.Commit());
+  return m;
+}
+
+Result<std::optional<Message>> JobStore::TerminalReportLocked(std::string_view job_id) {
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT frame0 FROM outbox WHERE job_id=? ORDER BY created_at LIMIT 1"));
+  st->Bind(1, job_id);
+  CB_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<Message>();
+  CB_ASSIGN_OR_RETURN(Message m, Decode(Frames{st->Text(0)}, Sender::kBureau));
+  return std::optional<Message>(std::move(m));
+}
+
+Result<std::optional<Message>> JobStore::TerminalReport(std::string_view job_id) {
+  std::lock_guard lock(mu_);
+  return TerminalReportLocked(job_id);
+}
+
+Status JobStore::Acknowledge(std::string_view report_id) {
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT job_id, acked_at FROM outbox WHERE report_id=?"));
+  st->Bind(1, report_id);
+  CB_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return Status(Code::kNotFound, "no report " + std::string(report_id));
+  const std::string job_id = st->Text(0);
+  const bool already = !st->IsNull(1);
+  st->Reset();
+  if (already) return Status::Ok();
+  CB_ASSIGN_OR_RETURN(Statement * up, Stmt("UPDATE outbox SET acked_at=? WHERE report_id=?"));
+  up->Bind(1, now).Bind(2, report_id);
+  CB_RETURN_IF_ERROR(up->Run());
+  CB_ASSIGN_OR_RETURN(Statement * uj, Stmt("UPDATE jobs SET acked_at=? WHERE job_id=?"));
+  uj->Bind(1, now).Bind(2, job_id);
+  CB_RETURN_IF_ERROR(uj->Run());
+  CB_ASSIGN_OR_RETURN(auto job, FindLocked(job_id));
+  if (job && job->state == JobState::kReported) {
+    CB_RETURN_IF_ERROR(SetState(job_id, JobState::kReported, JobState::kAcknowledged, "", now));
+  }
+  CB_RETURN_IF_ERROR(InsertAudit(job_id, "ack", std::string(report_id), now));
+  return tx.Commit();
+}
+
+Result<std::vector<OutboxEntry>> JobStore::PendingReports() {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT report_id, job_id, type, frame0, created_at FROM outbox "
+                           "WHERE acked_at IS NULL ORDER BY created_at"));
+  std::vector<OutboxEntry> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.push_back(OutboxEntry{st->Text(0), st->Text(1), st->Text(2), st->Text(3), st->Int(4)});
+  }
+  return out;
+}
+
+Result<std::vector<JobRecord>> JobStore::List(const JobQuery& q) {
+  std::lock_guard lock(mu_);
+  static const std::string sql =
+      std::string("SELECT ") + kJobColumns +
+      " FROM jobs WHERE (?1 IS NULL OR state=?1) AND (?2='' OR school_code=?2) "
+      "AND (?3='' OR job_id=?3 OR card_no=?3) "
+      "AND (?4='' OR instr(job_id,?4)>0 OR instr(card_no,?4)>0 OR instr(school_code,?4)>0 "
+      "     OR instr(coalesce(student_name,''),?4)>0) "
+      "ORDER BY received_at DESC, job_id LIMIT ?5 OFFSET ?6";
+  CB_ASSIGN_OR_RETURN(Statement * st, Stmt(sql.c_str()));
+  if (q.state) {
+    st->Bind(1, ToString(*q.state));
+  } else {
+    st->BindNull(1);
+  }
+  st->Bind(2, q.school_code).Bind(3, q.code).Bind(4, q.text);
+  st->Bind(5, static_cast<int64_t>(q.limit)).Bind(6, static_cast<int64_t>(q.offset));
+  return Rows(st);
+}
+
+Result<std::vector<JobRecord>> JobStore::InStates(std::span<const JobState> states, int limit) {
+  std::lock_guard lock(mu_);
+  static const std::string sql = std::string("SELECT ") + kJobColumns +
+                                 " FROM jobs WHERE state=? ORDER BY received_at, job_id LIMIT ?";
+  std::vector<JobRecord> out;
+  for (JobState s : states) {
+    CB_ASSIGN_OR_RETURN(Statement * st, Stmt(sql.c_str()));
+    st->Bind(1, ToString(s)).Bind(2, static_cast<int64_t>(limit));
+    CB_ASSIGN_OR_RETURN(auto rows, Rows(st));
+    for (auto& r : rows) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<StateChange>> JobStore::Timeline(std::string_view job_id) {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT from_state, to_state, at, note FROM job_history "
+                           "WHERE job_id=? ORDER BY id"));
+  st->Bind(1, job_id);
+  std::vector<StateChange> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    StateChange c;
+    if (!st->IsNull(0)) c.from = JobStateFromString(st->Text(0));
+    c.to = JobStateFromString(st->Text(1)).value_or(JobState::kFailed);
+    c.at_ms = st->Int(2);
+    c.note = st->Text(3);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::vector<AuditEntry>> JobStore::Audit(std::string_view job_id) {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(
+      Statement * st,
+      Stmt("SELECT at, job_id, event, detail FROM audit WHERE job_id=? ORDER BY id"));
+  st->Bind(1, job_id);
+  std::vector<AuditEntry> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.push_back(AuditEntry{st->Int(0), st->Text(1), st->Text(2), st->Text(3)});
+  }
+  return out;
+}
+
+Result<std::map<JobState, int64_t>> JobStore::CountsByState() {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(Statement * st, Stmt("SELECT state, count(*) FROM jobs GROUP BY state"));
+  std::map<JobState, int64_t> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    if (auto s = JobStateFromString(st->Text(0))) out[*s] = st->Int(1);
+  }
+  return out;
+}
+
+Result<int64_t> JobStore::CountInProduction() {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT count(*) FROM jobs WHERE state IN ('validated','rendered',"
+                           "'encoding','encoded','printed','verified')"));
+  CB_ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? st->Int(0) : int64_t{0};
+}
+
+Result<Job> JobStore::LoadJob(std::string_view job_id) {
+  std::string text;
+  {
+    std::lock_guard lock(mu_);
+    CB_ASSIGN_OR_RETURN(auto rec, FindLocked(job_id));
+    if (!rec || rec->job_json.empty()) {
+      return Status(Code::kNotFound, "no stored job data for " + std::string(job_id));
+    }
+    text = std::move(rec->job_json);
+  }
+  return ParseJob(text);
+}
+
+Result<int> JobStore::PurgeExpired(std::chrono::seconds retention) {
+  const int64_t now = NowMs();
+  const int64_t cutoff =
+      now - std::chrono::duration_cast<std::chrono::milliseconds>(retention).count();
+  std::vector<std::pair<std::string, std::string>> victims;  // job_id, photo
+  {
+    std::lock_guard lock(mu_);
+    CB_ASSIGN_OR_RETURN(Statement * st,
+                        Stmt("SELECT job_id, photo_sha256 FROM jobs WHERE purged_at IS NULL "
+                             "AND acked_at IS NOT NULL AND acked_at<=? LIMIT 1000"));
+    st->Bind(1, cutoff);
+    for (;;) {
+      CB_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      victims.emplace_back(st->Text(0), st->Text(1));
+    }
+  }
+  int purged = 0;
+  for (const auto& [job_id, photo] : victims) {
+    std::lock_guard lock(mu_);
+    CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+    CB_ASSIGN_OR_RETURN(Statement * up,
+                        Stmt("UPDATE jobs SET student_name=NULL, job_json=NULL, purged_at=? "
+                             "WHERE job_id=?"));
+    up->Bind(1, now).Bind(2, job_id);
+    CB_RETURN_IF_ERROR(up->Run());
+    CB_RETURN_IF_ERROR(InsertAudit(job_id, "purged", "photo_sha256=" + photo, now));
+    CB_ASSIGN_OR_RETURN(Statement * shared,
+                        Stmt("SELECT count(*) FROM jobs WHERE photo_sha256=? AND purged_at IS "
+                             "NULL"));
+    shared->Bind(1, photo);
+    CB_ASSIGN_OR_RETURN(bool row, shared->Step());
+    const bool still_used = row && shared->Int(0) > 0;
+    shared->Reset();
+    // Files go after the rows are committed: a crash in between leaves a file
+    // that the next purge of a sharing job (or an operator) removes; never a
+    // row pointing at a missing photo of a live job.
+    CB_RETURN_IF_ERROR(tx.Commit());
+    if (!photo.empty() && !still_used) CB_RETURN_IF_ERROR(photos_.Remove(photo));
+    std::error_code ec;
+    std::filesystem::remove_all(CardsDir(job_id), ec);
+    if (ec) return Status(Code::kIoError, "cannot remove cards of " + job_id + ": " + ec.message());
+    ++purged;
+  }
+  return purged;
+}
+
+}  // namespace cardbureau::server

@@ -1,0 +1,349 @@
+#include "cardbureau/server/job_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "cardbureau/core/validation.h"
+#include "job_fixtures.h"
+
+namespace cardbureau::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "cbstore-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+class JobStoreTest : public ::testing::Test {
+ protected:
+  JobStoreTest() : clock_(ManualClock::AtBeijingDate(CivilDate{2026, 11, 25})) { Reopen(); }
+
+  void Reopen() {
+    store_.reset();
+    auto s = JobStore::Open(dir_.path(), clock_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(s).value();
+  }
+
+  // Stores a valid job with its photo, as intake does.
+  IntakeJob Add(const std::string& id, uint32_t seed = 1, const std::string& name = "张三") {
+    auto photo = cbtest::FakeJpeg(2000, seed);
+    auto parsed = ParseJobJson(cbtest::ValidJobJson(id, photo, name));
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    Job job = std::move(parsed).value();
+    ValidationOptions vo;
+    vo.clock = &clock_;
+    EXPECT_TRUE(ValidateJob(job, vo).ok());
+    EXPECT_TRUE(store_->photos().Write(job.photo.sha256, photo).ok());
+    EXPECT_TRUE(store_->photos().SyncDirectory().ok());
+    IntakeJob in{job, JobToJsonString(job)};
+    std::vector<IntakeJob> v{in};
+    std::vector<std::string> skipped;
+    EXPECT_TRUE(store_->AddValidated(v, &skipped).ok());
+    return in;
+  }
+
+  JobState StateOf(const std::string& id) {
+    auto r = store_->Find(id);
+    EXPECT_TRUE(r.ok() && r->has_value());
+    return r.ok() && r->has_value() ? (*r)->state : JobState::kFailed;
+  }
+
+  void AdvanceTo(const std::string& id, JobState last) {
+    for (JobState s : {JobState::kRendered, JobState::kEncoding, JobState::kEncoded,
+                       JobState::kPrinted, JobState::kVerified}) {
+      Status st = store_->Advance(id, s);
+      ASSERT_TRUE(st.ok()) << ToString(s) << " " << st;
+      if (s == last) return;
+    }
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<JobStore> store_;
+};
+
+TEST(JobStates, NamesRoundTrip) {
+  for (JobState s : AllJobStates()) {
+    EXPECT_EQ(JobStateFromString(ToString(s)), s);
+  }
+  EXPECT_EQ(AllJobStates().size(), 12u);
+  EXPECT_FALSE(JobStateFromString("bogus").has_value());
+}
+
+TEST(JobStates, TransitionTable) {
+  EXPECT_TRUE(IsAllowedTransition(JobState::kReceived, JobState::kValidated));
+  EXPECT_TRUE(IsAllowedTransition(JobState::kRendered, JobState::kEncoding));
+  EXPECT_TRUE(IsAllowedTransition(JobState::kRendered, JobState::kCancelled));
+  EXPECT_TRUE(IsAllowedTransition(JobState::kVerified, JobState::kReported));
+  EXPECT_TRUE(IsAllowedTransition(JobState::kReported, JobState::kAcknowledged));
+  EXPECT_FALSE(IsAllowedTransition(JobState::kEncoding, JobState::kCancelled));
+  EXPECT_FALSE(IsAllowedTransition(JobState::kValidated, JobState::kEncoded));
+  EXPECT_FALSE(IsAllowedTransition(JobState::kAcknowledged, JobState::kValidated));
+  EXPECT_FALSE(IsAllowedTransition(JobState::kRejected, JobState::kValidated));
+  EXPECT_FALSE(IsAllowedTransition(JobState::kCancelled, JobState::kRendered));
+  EXPECT_TRUE(IsTerminal(JobState::kRejected));
+  EXPECT_FALSE(IsTerminal(JobState::kVerified));
+  EXPECT_TRUE(IsBeforeEncoding(JobState::kRendered));
+  EXPECT_FALSE(IsBeforeEncoding(JobState::kEncoding));
+}
+
+TEST_F(JobStoreTest, SchemaIsVersionedAndNewerIsRefused) {
+  EXPECT_EQ(store_->SchemaVersion(), kSchemaVersion);
+  Reopen();  // migrations are not re-applied
+  EXPECT_EQ(store_->SchemaVersion(), kSchemaVersion);
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_.path() / "bureau.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto s = JobStore::Open(dir_.path(), clock_);
+  EXPECT_EQ(s.status().code(), Code::kStorageError);
+}
+
+TEST_F(JobStoreTest, IntakeStoresJobHistoryAndPhoto) {
+  auto in = Add("J1");
+  auto rec = store_->Find("J1");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->state, JobState::kValidated);
+  EXPECT_EQ((*rec)->school_code, "11010810");
+  EXPECT_TRUE(fs::exists(store_->photos().PathFor(in.job.photo.sha256)));
+  auto tl = store_->Timeline("J1");
+  ASSERT_TRUE(tl.ok());
+  ASSERT_EQ(tl->size(), 2u);
+  EXPECT_FALSE((*tl)[0].from.has_value());
+  EXPECT_EQ((*tl)[0].to, JobState::kReceived);
+  EXPECT_EQ((*tl)[1].to, JobState::kValidated);
+  auto job = store_->LoadJob("J1");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->student.name, "张三");
+  EXPECT_TRUE(job->card.valid_until.has_value());
+  // A second intake of the same id is skipped, not duplicated.
+  std::vector<IntakeJob> again{in};
+  std::vector<std::string> skipped;
+  ASSERT_TRUE(store_->AddValidated(again, &skipped).ok());
+  EXPECT_EQ(skipped, std::vector<std::string>{"J1"});
+  EXPECT_EQ(store_->Timeline("J1")->size(), 2u);
+}
+
+TEST_F(JobStoreTest, TransitionsAreCheckedAndRecorded) {
+  Add("J1");
+  EXPECT_EQ(store_->Advance("J1", JobState::kEncoded).code(), Code::kFailedPrecondition);
+  AdvanceTo("J1", JobState::kVerified);
+  EXPECT_EQ(StateOf("J1"), JobState::kVerified);
+  EXPECT_EQ(store_->Advance("nope", JobState::kRendered).code(), Code::kNotFound);
+  EXPECT_EQ(store_->Timeline("J1")->size(), 7u);
+  Reopen();  // durable
+  EXPECT_EQ(StateOf("J1"), JobState::kVerified);
+}
+
+TEST_F(JobStoreTest, CompletionGoesThroughOutboxUntilAck) {
+  Add("J1");
+  AdvanceTo("J1", JobState::kVerified);
+  Completed c;
+  c.card = {"04A1B2C3", "1000751234567890", "mifare-classic-1k"};
+  auto report = store_->Complete("J1", c);
+  ASSERT_TRUE(report.ok()) << report.status();
+  const std::string rid = ReportIdOf(*report);
+  EXPECT_FALSE(rid.empty());
+  EXPECT_EQ(StateOf("J1"), JobState::kReported);
+  auto pending = store_->PendingReports();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].report_id, rid);
+  EXPECT_EQ((*pending)[0].type, "completed");
+  // The stored report is what a duplicate job is answered with.
+  auto stored = store_->TerminalReport("J1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ(ReportIdOf(**stored), rid);
+  // Completing again returns the same report, not a second one.
+  auto again = store_->Complete("J1", c);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(ReportIdOf(*again), rid);
+  Reopen();
+  EXPECT_EQ(store_->PendingReports()->size(), 1u);
+  ASSERT_TRUE(store_->Acknowledge(rid).ok());
+  EXPECT_TRUE(store_->Acknowledge(rid).ok());  // idempotent
+  EXPECT_EQ(store_->Acknowledge("r-unknown").code(), Code::kNotFound);
+  EXPECT_EQ(StateOf("J1"), JobState::kAcknowledged);
+  EXPECT_TRUE(store_->PendingReports()->empty());
+}
+
+TEST_F(JobStoreTest, RejectionIsTerminalAndStable) {
+  auto r = store_->Reject("BAD1", Status(Code::kInvalidField, "no", "student.gender"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto& rej = std::get<Rejected>(*r);
+  EXPECT_EQ(rej.code, "INVALID_FIELD");
+  EXPECT_EQ(rej.field, "student.gender");
+  EXPECT_EQ(StateOf("BAD1"), JobState::kRejected);
+  auto again = store_->Reject("BAD1", Status(Code::kInvalidField, "no", "student.gender"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(ReportIdOf(*again), rej.report_id);
+  EXPECT_EQ(store_->PendingReports()->size(), 1u);
+  // A job in production is not rejected retroactively.
+  Add("J1");
+  EXPECT_EQ(store_->Reject("J1", Status(Code::kInvalidField, "x")).status().code(),
+            Code::kFailedPrecondition);
+}
+
+TEST_F(JobStoreTest, CancelBeforeEncodingCancels) {
+  Add("J1");
+  ASSERT_TRUE(store_->Advance("J1", JobState::kRendered).ok());
+  auto r = store_->Cancel("J1", "found");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(std::holds_alternative<Cancelled>(*r));
+  EXPECT_EQ(StateOf("J1"), JobState::kCancelled);
+  // Production notices at its next step.
+  EXPECT_EQ(store_->Advance("J1", JobState::kEncoding).code(), Code::kCancelled);
+  // A repeated cancel answers with the same report.
+  auto again = store_->Cancel("J1", "found");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(ReportIdOf(*again), ReportIdOf(*r));
+}
+
+TEST_F(JobStoreTest, CancelAfterEncodingIsTooLate) {
+  Add("J1");
+  AdvanceTo("J1", JobState::kEncoded);
+  auto r = store_->Cancel("J1", "found");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto* f = std::get_if<Failed>(&*r);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->code, "TOO_LATE");
+  EXPECT_FALSE(f->retryable);
+  EXPECT_EQ(StateOf("J1"), JobState::kFailed);
+  EXPECT_EQ(store_->Advance("J1", JobState::kPrinted).code(), Code::kCancelled);
+  Completed c;
+  EXPECT_EQ(store_->Complete("J1", c).status().code(), Code::kCancelled);
+}
+
+TEST_F(JobStoreTest, CancelOfUnknownJobLeavesTombstone) {
+  auto r = store_->Cancel("LATE1", "found");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(std::holds_alternative<Cancelled>(*r));
+  auto stored = store_->TerminalReport("LATE1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ(ReportIdOf(**stored), ReportIdOf(*r));
+}
+
+TEST_F(JobStoreTest, FailRecordsReport) {
+  Add("J1");
+  AdvanceTo("J1", JobState::kEncoding);
+  auto r = store_->Fail("J1", Status(Code::kCardError, "interrupted"), false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::get<Failed>(*r).code, "CARD_ERROR");
+  EXPECT_EQ(StateOf("J1"), JobState::kFailed);
+}
+
+TEST_F(JobStoreTest, RetentionPurgesPersonalDataButKeepsAudit) {
+  auto a = Add("J1", 1, "李四");
+  auto b = Add("J2", 2);
+  auto shared_photo = a.job.photo.sha256;
+  fs::create_directories(store_->CardsDir("J1"));
+  std::ofstream(store_->CardsDir("J1") / "front.png") << "face";
+  AdvanceTo("J1", JobState::kVerified);
+  auto report = store_->Complete("J1", Completed{});
+  ASSERT_TRUE(report.ok());
+  ASSERT_TRUE(store_->Acknowledge(ReportIdOf(*report)).ok());
+
+  clock_.Advance(std::chrono::hours(24 * 6));
+  ASSERT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 0);
+  EXPECT_TRUE(fs::exists(store_->photos().PathFor(shared_photo)));
+
+  clock_.Advance(std::chrono::hours(24 * 2));
+  ASSERT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 1);
+  EXPECT_FALSE(fs::exists(store_->photos().PathFor(shared_photo)));
+  EXPECT_FALSE(fs::exists(store_->CardsDir("J1")));
+  EXPECT_TRUE(fs::exists(store_->photos().PathFor(b.job.photo.sha256)));  // J2 not acked
+  auto rec = store_->Find("J1");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_TRUE((*rec)->purged);
+  EXPECT_EQ((*rec)->student_name, "");
+  EXPECT_EQ((*rec)->job_json, "");
+  EXPECT_EQ((*rec)->photo_sha256, shared_photo);  // the hash stays
+  EXPECT_EQ(store_->LoadJob("J1").status().code(), Code::kNotFound);
+  auto audit = store_->Audit("J1");
+  ASSERT_TRUE(audit.ok());
+  ASSERT_FALSE(audit->empty());
+  bool purged_event = false;
+  for (const auto& e : *audit) {
+    EXPECT_EQ(e.detail.find("李四"), std::string::npos);
+    purged_event |= e.event == "purged";
+  }
+  EXPECT_TRUE(purged_event);
+  EXPECT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 0);  // once
+}
+
+TEST_F(JobStoreTest, SharedPhotoSurvivesUntilLastJobIsPurged) {
+  auto a = Add("J1", 7);
+  auto b = Add("J2", 7);  // same photo bytes
+  ASSERT_EQ(a.job.photo.sha256, b.job.photo.sha256);
+  AdvanceTo("J1", JobState::kVerified);
+  auto r = store_->Complete("J1", Completed{});
+  ASSERT_TRUE(store_->Acknowledge(ReportIdOf(*r)).ok());
+  clock_.Advance(std::chrono::hours(24 * 8));
+  ASSERT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 1);
+  EXPECT_TRUE(fs::exists(store_->photos().PathFor(a.job.photo.sha256)));
+}
+
+TEST_F(JobStoreTest, DashboardQueries) {
+  Add("J1", 1, "王小明");
+  Add("J2", 2, "赵六");
+  Add("J3", 3, "钱七");
+  AdvanceTo("J3", JobState::kEncoded);
+  ASSERT_TRUE(store_->Reject("BAD", Status(Code::kExpired, "x", "card.valid_until")).ok());
+
+  JobQuery q;
+  q.state = JobState::kValidated;
+  auto v = store_->List(q);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->size(), 2u);
+  q = JobQuery{};
+  q.text = "小明";
+  v = store_->List(q);
+  ASSERT_EQ(v->size(), 1u);
+  EXPECT_EQ((*v)[0].job_id, "J1");
+  q = JobQuery{};
+  q.code = "J3";
+  EXPECT_EQ(store_->List(q)->size(), 1u);
+  q = JobQuery{};
+  q.school_code = "11010810";
+  EXPECT_EQ(store_->List(q)->size(), 3u);
+  q = JobQuery{};
+  q.limit = 2;
+  EXPECT_EQ(store_->List(q)->size(), 2u);
+
+  auto counts = store_->CountsByState();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)[JobState::kValidated], 2);
+  EXPECT_EQ((*counts)[JobState::kEncoded], 1);
+  EXPECT_EQ((*counts)[JobState::kRejected], 1);
+  EXPECT_EQ(*store_->CountInProduction(), 3);
+  const JobState states[] = {JobState::kEncoded};
+  auto in = store_->InStates(states);
+  ASSERT_EQ(in->size(), 1u);
+  EXPECT_EQ((*in)[0].job_id, "J3");
+}
+
+TEST_F(JobStoreTest, PhotoStoreRefusesBadNames) {
+  EXPECT_EQ(store_->photos().Write("../etc/passwd", Bytes{1}).code(), Code::kInvalidField);
+  EXPECT_EQ(store_->photos().Read(std::string(64, 'a')).status().code(), Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace cardbureau::server

@@ -1,0 +1,124 @@
+#include "cardbureau/server/photo_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace cardbureau::server {
+namespace {
+
+Status Errno(const std::string& what) {
+  return Status(Code::kIoError, what + ": " + std::strerror(errno));
+}
+
+// A C file descriptor owner (local: only this file needs one).
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { Close(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int Close() {
+    int rc = 0;
+    if (fd_ >= 0) rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+bool IsSha256Hex(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::atomic<uint64_t> g_temp_counter{0};
+
+}  // namespace
+
+Status FsyncDirectory(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return Errno("open dir " + dir.string());
+  if (::fsync(fd.get()) != 0) return Errno("fsync dir " + dir.string());
+  return Status::Ok();
+}
+
+Status WriteFileDurably(const std::filesystem::path& path, ByteView data, bool sync_dir) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(g_temp_counter++);
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return Errno("create " + tmp.string());
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Errno("write " + tmp.string());
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0 || fd.Close() != 0) {
+    Status s = Errno("fsync " + tmp.string());
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Errno("rename to " + path.string());
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (sync_dir) return FsyncDirectory(path.parent_path());
+  return Status::Ok();
+}
+
+Result<PhotoStore> PhotoStore::Open(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status(Code::kIoError, "cannot create " + dir.string() + ": " + ec.message());
+  return PhotoStore(dir);
+}
+
+std::filesystem::path PhotoStore::PathFor(const std::string& sha256_hex) const {
+  return dir_ / sha256_hex;
+}
+
+Status PhotoStore::Write(const std::string& sha256_hex, ByteView bytes) const {
+  if (!IsSha256Hex(sha256_hex)) {
+    return Status(Code::kInvalidField, "not a lower-case sha256", "photo.sha256");
+  }
+  auto path = PathFor(sha256_hex);
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return Status::Ok();
+  return WriteFileDurably(path, bytes, /*sync_dir=*/false);
+}
+
+Result<Bytes> PhotoStore::Read(const std::string& sha256_hex) const {
+  if (!IsSha256Hex(sha256_hex)) {
+    return Status(Code::kInvalidField, "not a lower-case sha256", "photo.sha256");
+  }
+  std::ifstream in(PathFor(sha256_hex), std::ios::binary);
+  if (!in) return Status(Code::kNotFound, "photo " + sha256_hex + " is not stored");
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Status PhotoStore::Remove(const std::string& sha256_hex) const {
+  if (!IsSha256Hex(sha256_hex)) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::remove(PathFor(sha256_hex), ec);
+  if (ec) return Status(Code::kIoError, "cannot remove photo " + sha256_hex + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace cardbureau::server
