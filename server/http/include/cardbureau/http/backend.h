@@ -1,0 +1,245 @@
+// DashboardBackend: everything the HTTP API and the dashboard need from the
+// rest of the bureau (job store, production line, stations), behind one
+// interface the http module owns.
+//
+// Implementations:
+//   - FakeBackend (fake_backend.h): in memory, with a simulated line; used by
+//     the tests, the fuzz target and `cardbureau dashboard-demo`.
+//   - The production implementation is written by whoever owns the job store
+//     and the line (server/app): it answers the job/batch queries from
+//     server::JobStore and the station/reprint/event parts from the line.
+//
+// Contract for every implementation:
+//   - Thread-safety: every method may be called concurrently from the HTTP
+//     server's threads and must be thread-safe.
+//   - Methods return quickly (no waiting for a card or a printer); long work
+//     (a reprint's production) is started and reported through events.
+//   - Errors are Status codes from the catalogue: NOT_FOUND for an unknown
+//     id, FAILED_PRECONDITION for an action the current state forbids
+//     (e.g. reprint of a job that has no produced card), STORAGE_ERROR /
+//     IO_ERROR for the disk. The HTTP layer maps them to 404 / 409 / 500.
+//   - Authorisation is NOT the backend's business: the HTTP layer checks the
+//     caller's role (and that an operator's reprint gets a qa approval)
+//     before calling; `actor` arguments are for the backend's own records.
+//   - Personal data: `student_name` is shown to authenticated staff only;
+//     implementations must not log it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cardbureau/core/status.h"
+
+namespace cardbureau::http {
+
+// Job states use the store's wire names: "received", "validated",
+// "rendered", "encoding", "encoded", "printed", "verified", "reported",
+// "acknowledged", "rejected", "failed", "cancelled". A reprint attempt that
+// waits for approval is not a job yet (see ReprintRequest).
+
+// One delivery batch (jobs grouped by school) with its reconciliation.
+struct BatchSummary {
+  std::string batch_id;
+  std::string school_code;
+  std::string school_name;
+  int64_t total = 0;        // jobs in the batch (reprint attempts included)
+  int64_t queued = 0;       // received/validated/rendered, not yet at a station
+  int64_t in_progress = 0;  // encoding .. verified
+  int64_t produced = 0;     // reported/acknowledged (a card exists)
+  int64_t failed = 0;       // failed/cancelled
+  int64_t rejected = 0;     // refused at intake
+  int64_t reprinted = 0;    // reprint attempts created in this batch
+  int64_t created_at_ms = 0;  // Unix ms
+};
+
+// A job row as the search lists it.
+struct JobSummary {
+  std::string job_id;
+  std::string batch_id;
+  std::string school_code;
+  std::string card_no;
+  std::string student_name;  // may be empty (purged); never logged
+  std::string state;         // wire name, see above
+  std::string last_code;     // catalogue code of the last failure, "" if none
+  std::string station;       // station that holds/held it, "" if none
+  std::string reprint_of;    // job_id this attempt reprints, "" if original
+  std::string reprinted_by;  // newest reprint attempt of this job, "" if none
+  bool card_voided = false;  // the card of this attempt was voided by a reprint
+  int64_t updated_at_ms = 0;
+};
+
+// Search filter; empty / nullopt = no filter on that field.
+struct JobSearch {
+  std::string state;        // exact state wire name
+  std::string school_code;  // exact
+  std::string code;         // exact job_id or card_no
+  std::string text;         // case-insensitive substring of id, card_no, school, name
+  int limit = 50;           // 1..500 (the HTTP layer clamps)
+  int offset = 0;
+};
+
+struct JobSearchResult {
+  std::vector<JobSummary> jobs;
+  int64_t total = 0;  // matches before limit/offset
+};
+
+// One step of a job's history, oldest first.
+struct TimelineEntry {
+  int64_t at_ms = 0;
+  std::string state;    // state entered
+  std::string station;  // "" when not at a station
+  std::string code;     // catalogue code for failures, else ""
+  std::string note;     // short free text (ids, reasons), never personal data
+};
+
+struct JobDetail {
+  JobSummary job;
+  std::vector<TimelineEntry> timeline;
+  bool has_front_preview = false;
+  bool has_back_preview = false;
+};
+
+enum class PreviewSide { kFront, kBack };
+
+struct StationFault {
+  int64_t at_ms = 0;
+  std::string code;     // catalogue code, e.g. "PRINTER_JAM"
+  std::string message;
+  std::string job_id;   // "" when not tied to a job
+};
+
+struct StationInfo {
+  std::string station_id;
+  // "idle", "busy", "paused", "faulted" (out of rotation), "offline".
+  std::string state;
+  std::string current_job;  // "" when none
+  int64_t produced = 0;     // cards completed since start
+  int64_t failed = 0;       // cards sent to the reject hopper since start
+  std::vector<StationFault> last_faults;  // newest first, at most 10
+};
+
+// A reprint: a new production attempt for a job whose card was produced,
+// linked to the old one, with a reason; the old card is recorded as voided
+// when the new attempt is created (i.e. on approval).
+struct ReprintRequest {
+  std::string reprint_id;
+  std::string job_id;           // the attempt being replaced
+  std::string reason;
+  std::string requested_by;     // token name
+  int64_t requested_at_ms = 0;
+  // "pending" (needs a qa approval), "approved" (new attempt created),
+  // "rejected" (declined; nothing happens).
+  std::string status;
+  std::string decided_by;       // "" while pending
+  int64_t decided_at_ms = 0;
+  std::string new_job_id;       // the new attempt, once approved
+};
+
+// Inputs of /metrics. Counters are since the backend started unless noted.
+struct MetricsSnapshot {
+  std::map<std::string, int64_t> jobs_by_state;     // every state, 0 included
+  std::map<std::string, int64_t> failures_by_code;  // terminal + card failures
+  int64_t cards_produced_last_hour = 0;             // completed in the last 3600 s
+  int64_t queue_depth = 0;                          // jobs waiting for a station
+  std::map<std::string, std::string> station_states;  // station_id -> state
+};
+
+// A progress event for the live stream. `kind` is "job", "station",
+// "batch" or "reprint"; `id` is the job/station/batch/reprint id.
+struct DashboardEvent {
+  std::string kind;
+  std::string id;
+  std::string state;     // the new state of that object
+  std::string batch_id;  // for job/batch events, "" otherwise
+  std::string code;      // failure code, "" otherwise
+  int64_t at_ms = 0;
+};
+
+using EventCallback = std::function<void(const DashboardEvent&)>;
+
+// Returned by Subscribe; destroying it unsubscribes. After the destructor
+// returns, the callback is not running and will not be called again.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+class DashboardBackend {
+ public:
+  virtual ~DashboardBackend() = default;
+
+  // Batches, newest first.
+  virtual Result<std::vector<BatchSummary>> Batches() = 0;
+  // NOT_FOUND for an unknown batch.
+  virtual Result<BatchSummary> Batch(std::string_view batch_id) = 0;
+
+  virtual Result<JobSearchResult> SearchJobs(const JobSearch& query) = 0;
+  // NOT_FOUND for an unknown job.
+  virtual Result<JobDetail> Job(std::string_view job_id) = 0;
+  // Path of a rendered face PNG, readable by this process. NOT_FOUND when
+  // the job is unknown, not rendered yet or purged.
+  virtual Result<std::filesystem::path> CardPreview(std::string_view job_id,
+                                                    PreviewSide side) = 0;
+
+  virtual Result<std::vector<StationInfo>> Stations() = 0;
+  // Takes a station out of rotation after its current card / puts it back.
+  // Idempotent. NOT_FOUND for an unknown station; FAILED_PRECONDITION to
+  // resume an "offline" station.
+  virtual Status SetStationPaused(std::string_view station_id, bool paused,
+                                  std::string_view actor) = 0;
+
+  // Records a reprint request. `approved` = the caller may approve it
+  // (qa/admin asked, or the HTTP layer already holds a qa approval): the new
+  // attempt is created at once and the old card voided. Otherwise it stays
+  // "pending". NOT_FOUND for an unknown job; FAILED_PRECONDITION when the
+  // job has no produced card, its card is already voided, or a reprint of it
+  // is already pending.
+  virtual Result<ReprintRequest> RequestReprint(std::string_view job_id, std::string_view reason,
+                                                std::string_view actor, bool approved) = 0;
+  // Approves (creates the new attempt, voids the old card) or rejects a
+  // pending request. NOT_FOUND for an unknown id; FAILED_PRECONDITION when
+  // it is not pending.
+  virtual Result<ReprintRequest> DecideReprint(std::string_view reprint_id, bool approve,
+                                               std::string_view actor) = 0;
+  // Newest first; `status` filters ("" = all).
+  virtual Result<std::vector<ReprintRequest>> Reprints(std::string_view status) = 0;
+  // NOT_FOUND for an unknown id.
+  virtual Result<ReprintRequest> Reprint(std::string_view reprint_id) = 0;
+
+  virtual Result<MetricsSnapshot> Metrics() = 0;
+
+  // Calls `callback` for every event from now on, on any thread (it must
+  // not block and must not call back into Subscribe/unsubscribe).
+  virtual std::unique_ptr<Subscription> Subscribe(EventCallback callback) = 0;
+};
+
+// A thread-safe fan-out of DashboardEvents, for backend implementations:
+// own one, return hub.Subscribe(cb) from Subscribe, call hub.Publish(e)
+// whenever something changes. Publish calls the callbacks in the caller's
+// thread; do not hold your own locks that a callback could need.
+class EventHub {
+ public:
+  EventHub();
+  ~EventHub();
+  EventHub(const EventHub&) = delete;
+  EventHub& operator=(const EventHub&) = delete;
+
+  std::unique_ptr<Subscription> Subscribe(EventCallback callback);
+  void Publish(const DashboardEvent& event);
+  size_t subscriber_count() const;
+
+  struct State;  // implementation detail (event_hub.cpp)
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace cardbureau::http

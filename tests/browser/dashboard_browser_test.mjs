@@ -1,0 +1,294 @@
+// Browser test of the operator dashboard in headless Chromium, driven over
+// the DevTools protocol on --remote-debugging-pipe (no npm packages).
+//
+// usage: node dashboard_browser_test.mjs DEMO_SERVER WEB_DIR ARTIFACT_DIR
+// Exit: 0 pass, 1 fail, 77 skip (chromium not installed).
+//
+// Story: an operator signs in, watches a batch progress to completion on the
+// live event stream, opens a produced job (card preview + timeline) and asks
+// for a reprint; it waits for QA. A QA user signs in, approves it, and the
+// new attempt is produced. Screenshots land in ARTIFACT_DIR.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const [demoServer, webDir, artifactDir] = process.argv.slice(2);
+if (!demoServer || !webDir || !artifactDir) {
+  console.error('usage: dashboard_browser_test.mjs DEMO_SERVER WEB_DIR ARTIFACT_DIR');
+  process.exit(2);
+}
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+if (!fs.existsSync(chromiumPath)) {
+  console.log(`SKIP: ${chromiumPath} not installed (apt-get install chromium)`);
+  process.exit(77);
+}
+
+const deadline = Date.now() + 55_000;
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-browser-'));
+const children = [];
+const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
+
+function cleanup() {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  }
+}
+process.on('exit', () => {
+  cleanup();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function fail(message) {
+  console.error('FAIL:', message);
+  process.exitCode = 1;
+  throw new Error(message);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- tokens + demo server ----
+const tokens = {};
+const entries = [];
+for (const [name, role] of [['wang', 'operator'], ['li', 'qa'], ['zhao', 'admin']]) {
+  tokens[role] = randomBytes(24).toString('base64url');
+  entries.push({ name, role, sha256: createHash('sha256').update(tokens[role]).digest('hex') });
+}
+const tokenFile = path.join(work, 'tokens.json');
+fs.writeFileSync(tokenFile, JSON.stringify({ tokens: entries }), { mode: 0o600 });
+
+async function startServer() {
+  const proc = spawn(demoServer, ['--http', '127.0.0.1:0', '--tokens', tokenFile,
+    '--data', path.join(work, 'data'), '--web', webDir, '--batches', '1', '--jobs', '8',
+    '--stations', '2', '--step-ms', '100', '--paused', 'true'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('demo server did not start')), 15_000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
+      if (m) { clearTimeout(t); resolve(m[1]); }
+    });
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`demo server exited ${code}`)); });
+  });
+}
+
+// ---- CDP over a pipe (fd 3 = to browser, fd 4 = from browser, NUL framed) ----
+class Cdp {
+  constructor(proc) {
+    this.out = proc.stdio[3];
+    this.nextId = 1;
+    this.pending = new Map();
+    let buf = Buffer.alloc(0);
+    proc.stdio[4].on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      let i;
+      while ((i = buf.indexOf(0)) >= 0) {
+        const msg = JSON.parse(buf.subarray(0, i).toString('utf8'));
+        buf = buf.subarray(i + 1);
+        if (msg.id && this.pending.has(msg.id)) {
+          const { resolve, reject, method } = this.pending.get(msg.id);
+          this.pending.delete(msg.id);
+          if (msg.error) reject(new Error(`${method}: ${msg.error.message}`));
+          else resolve(msg.result);
+        }
+      }
+    });
+  }
+  send(method, params = {}, sessionId = undefined) {
+    const id = this.nextId++;
+    const msg = { id, method, params };
+    if (sessionId) msg.sessionId = sessionId;
+    this.out.write(JSON.stringify(msg) + '\0');
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, method });
+      setTimeout(() => {
+        if (this.pending.delete(id)) reject(new Error(`${method}: CDP timeout`));
+      }, 15_000);
+    });
+  }
+}
+
+class Page {
+  constructor(cdp, sessionId) { this.cdp = cdp; this.sid = sessionId; }
+  send(method, params) { return this.cdp.send(method, params, this.sid); }
+  async eval(expression) {
+    const r = await this.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
+    if (r.exceptionDetails) throw new Error(`page exception in ${expression}: ${r.exceptionDetails.text}`);
+    return r.result.value;
+  }
+  async waitFor(expression, what, timeoutMs = 20_000) {
+    const end = Math.min(Date.now() + timeoutMs, deadline);
+    for (;;) {
+      const v = await this.eval(expression);
+      if (v) return v;
+      if (Date.now() > end) {
+        await this.screenshot('failure.png').catch(() => {});
+        fail(`timed out waiting for ${what}`);
+      }
+      await sleep(100);
+    }
+  }
+  // A real mouse click in the middle of the element.
+  async click(selector) {
+    const box = await this.waitFor(`(() => { const e = document.querySelector(${JSON.stringify(selector)});
+      if (!e || e.offsetParent === null) return null; e.scrollIntoView({block: 'center'});
+      const r = e.getBoundingClientRect(); return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()`,
+    `visible ${selector}`);
+    for (const type of ['mouseMoved', 'mousePressed', 'mouseReleased']) {
+      await this.send('Input.dispatchMouseEvent', { type, x: box.x, y: box.y, button: 'left', clickCount: 1 });
+    }
+  }
+  async type(selector, text) {
+    await this.click(selector);
+    await this.eval(`document.querySelector(${JSON.stringify(selector)}).value = ''`);
+    await this.send('Input.insertText', { text });
+  }
+  async screenshot(name) {
+    const { data } = await this.send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true });
+    fs.mkdirSync(artifactDir, { recursive: true });
+    const file = path.join(artifactDir, name);
+    fs.writeFileSync(file, Buffer.from(data, 'base64'));
+    log('screenshot', file);
+  }
+}
+
+async function startBrowser() {
+  const proc = spawn(chromiumPath, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+    '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--disable-dev-shm-usage', `--user-data-dir=${path.join(work, 'profile')}`,
+    '--remote-debugging-pipe', '--window-size=1280,1600', 'about:blank'],
+  { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  children.push(proc);
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  proc.on('exit', (code) => { if (code) log('chromium exited', code, stderr); });
+  const cdp = new Cdp(proc);
+  const { targetInfos } = await cdp.send('Target.getTargets');
+  let page = targetInfos.find((t) => t.type === 'page');
+  if (!page) page = { targetId: (await cdp.send('Target.createTarget', { url: 'about:blank' })).targetId };
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: page.targetId, flatten: true });
+  const p = new Page(cdp, sessionId);
+  await p.send('Page.enable');
+  await p.send('Runtime.enable');
+  await p.send('Emulation.setDeviceMetricsOverride', { width: 1280, height: 1600, deviceScaleFactor: 1, mobile: false });
+  return p;
+}
+
+async function signIn(page, base, token, expectUser) {
+  await page.send('Page.navigate', { url: base + '/' });
+  await page.waitFor(`document.readyState === 'complete' && !!document.querySelector('#token')`, 'login page');
+  await page.type('#token', token);
+  await page.click('#login-btn');
+  await page.waitFor(`document.querySelector('#user').textContent === ${JSON.stringify(expectUser)}`,
+    `signed in as ${expectUser}`);
+}
+
+async function main() {
+  const base = await startServer();
+  log('demo server at', base);
+  const page = await startBrowser();
+
+  // A wrong token is refused on the page.
+  await page.send('Page.navigate', { url: base + '/' });
+  await page.waitFor(`document.readyState === 'complete' && !!document.querySelector('#token')`, 'login page');
+  await page.type('#token', 'not-a-token');
+  await page.click('#login-btn');
+  await page.waitFor(`document.querySelector('#login-error').textContent.includes('Unknown token')`,
+    'wrong token refused');
+
+  // 1. Operator signs in and watches the batch progress to completion.
+  await signIn(page, base, tokens.operator, 'wang (operator)');
+  await page.waitFor(`document.querySelector('#live').textContent === 'live'`, 'live event stream');
+  // The demo starts with its stations paused: resume both from their tiles,
+  // then sample the progress bar until the batch is done.
+  await page.waitFor(`document.querySelectorAll('.station[data-state="paused"]').length === 2`,
+    'two paused station tiles');
+  const start = await page.eval(`document.querySelector('.batch progress').value`);
+  if (start !== 0) fail(`batch progressed while paused: ${start}`);
+  for (const id of ['station-1', 'station-2']) {
+    await page.click(`.station[data-station="${id}"] button.station-toggle`);
+    await page.waitFor(`document.querySelector('.station[data-station="${id}"]').dataset.state !== 'paused'`,
+      `${id} resumed`);
+  }
+  const seen = new Set();
+  for (;;) {
+    const s = await page.eval(`(() => { const b = document.querySelector('.batch[data-batch]');
+        return {done: b.dataset.done === '1', value: b.querySelector('progress').value}; })()`);
+    seen.add(s.value);
+    if (s.done) break;
+    if (Date.now() > deadline) fail('batch did not complete');
+    await sleep(50);
+  }
+  if (seen.size < 3) fail(`progress did not move live (values seen: ${[...seen].join(',')})`);
+  log('progress values seen live:', [...seen].join(','));
+  const bar = await page.eval(`(() => { const p = document.querySelector('.batch progress');
+      return {value: p.value, max: p.max}; })()`);
+  if (bar.value !== bar.max) fail(`progress bar not full: ${JSON.stringify(bar)}`);
+  log('batch complete, progress bar', bar);
+  const stationTiles = await page.eval(`document.querySelectorAll('.station').length`);
+  if (stationTiles !== 2) fail(`expected 2 station tiles, saw ${stationTiles}`);
+  await page.screenshot('01-batch-complete.png');
+
+  // 2. Open a produced job: preview + timeline; ask for a reprint.
+  await page.type('#search-q', 'B20261125-A-003');
+  await page.click('#search-btn');
+  await page.waitFor(`document.querySelectorAll('#results tbody tr').length === 1`, 'one search hit');
+  await page.click('#results tbody tr[data-job="B20261125-A-003"]');
+  await page.waitFor(`document.querySelector('#detail').dataset.job === 'B20261125-A-003'
+      && document.querySelector('#preview-front').dataset.loaded === '1'
+      && document.querySelector('#preview-front').naturalWidth > 0`, 'job detail with card preview');
+  const steps = await page.eval(`[...document.querySelectorAll('#timeline .state')].map(e => e.textContent)`);
+  if (steps[0] !== 'received' || steps[steps.length - 1] !== 'reported') {
+    fail(`unexpected timeline ${steps.join(',')}`);
+  }
+  await page.type('#reprint-reason', 'print smudged across the photo');
+  await page.click('#reprint-btn');
+  await page.waitFor(`(() => { const r = document.querySelector('#reprints tr[data-reprint]');
+      return r && r.dataset.status === 'pending'; })()`, 'reprint pending');
+  const opButtons = await page.eval(`document.querySelectorAll('#reprints button.approve').length`);
+  if (opButtons !== 0) fail('an operator sees an approve button');
+  const msg = await page.eval(`document.querySelector('#message').textContent`);
+  if (!msg.includes('waiting for QA approval')) fail(`unexpected message: ${msg}`);
+  await page.screenshot('02-reprint-requested.png');
+
+  // 3. QA signs in, approves; the new attempt is produced.
+  await page.click('#logout-btn');
+  await page.waitFor(`!document.querySelector('#login').hidden`, 'signed out');
+  await signIn(page, base, tokens.qa, 'li (qa)');
+  await page.click('#reprints tr[data-status="pending"] button.approve');
+  const newJob = await page.waitFor(`(() => { const r = document.querySelector('#reprints tr[data-reprint]');
+      return r && r.dataset.status === 'approved' && r.children[5].textContent; })()`, 'reprint approved');
+  log('reprint approved as', newJob);
+  await page.type('#search-q', newJob);
+  await page.click('#search-btn');
+  await page.click(`#results tbody tr[data-job="${newJob}"]`);
+  await page.waitFor(`document.querySelector('#detail').dataset.job === ${JSON.stringify(newJob)}
+      && document.querySelector('#detail').dataset.state === 'reported'
+      && document.querySelector('#preview-front').dataset.loaded === '1'`, 'reprint produced', 30_000);
+  const reprintOf = await page.eval(`[...document.querySelectorAll('#detail-fields dt')]
+      .find(e => e.textContent === 'Reprint of')?.nextElementSibling.textContent`);
+  if (reprintOf !== 'B20261125-A-003') fail(`reprint not linked to the old job: ${reprintOf}`);
+  await page.screenshot('dashboard.png');
+
+  // The audit trail recorded both people (checked through the API as admin).
+  const res = await fetch(base + '/api/audit', { headers: { Authorization: 'Bearer ' + tokens.admin } });
+  const { entries: audit } = await res.json();
+  const did = audit.map((e) => `${e.actor}:${e.action}:${e.outcome}`);
+  for (const want of ['wang:reprint.request:OK', 'li:reprint.approve:OK']) {
+    if (!did.includes(want)) fail(`audit trail lacks ${want}: ${did.join(' ')}`);
+  }
+  // The old card is voided.
+  const old = await (await fetch(base + '/api/jobs/B20261125-A-003',
+    { headers: { Authorization: 'Bearer ' + tokens.qa } })).json();
+  if (!old.card_voided || old.reprinted_by !== newJob) fail('old card not voided / linked');
+  log('PASS');
+}
+
+main().then(() => { cleanup(); process.exit(0); }, (e) => {
+  console.error(e.stack || String(e));
+  cleanup();
+  process.exit(1);
+});
