@@ -1,5 +1,8 @@
 #include "cardbureau/devices/mifare_layout.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace cardbureau::devices {
 namespace {
 
@@ -110,6 +113,25 @@ uint8_t MadCrc8(ByteView data) {
     }
   }
   return crc;
+}
+
+std::optional<Part3Atr> ParsePart3Atr(ByteView atr) {
+  static constexpr uint8_t kRid[] = {0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06};
+  for (size_t i = 0; i + sizeof kRid + 3 <= atr.size(); ++i) {
+    if (std::equal(std::begin(kRid), std::end(kRid), atr.begin() + static_cast<long>(i))) {
+      const size_t at = i + sizeof kRid;
+      return Part3Atr{atr[at], static_cast<uint16_t>(atr[at + 1] << 8 | atr[at + 2])};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<CardSize> MifareClassicSizeFromAtr(ByteView atr) {
+  auto p = ParsePart3Atr(atr);
+  if (!p || p->standard != 0x03) return std::nullopt;
+  if (p->card_name == 0x0001) return CardSize::k1K;
+  if (p->card_name == 0x0002) return CardSize::k4K;
+  return std::nullopt;
 }
 
 Bytes MifareClassicAtr(CardSize size) {

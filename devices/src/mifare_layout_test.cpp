@@ -177,5 +177,27 @@ TEST(AtrTest, SynthesizedAtrsMatchCardFormat) {
             "3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 02 00 00 00 00 69");
 }
 
+TEST(AtrTest, ClassifiesByRidAndCardName) {
+  EXPECT_EQ(MifareClassicSizeFromAtr(MifareClassicAtr(CardSize::k1K)), CardSize::k1K);
+  EXPECT_EQ(MifareClassicSizeFromAtr(MifareClassicAtr(CardSize::k4K)), CardSize::k4K);
+  // Other RFU / TCK bytes are tolerated.
+  Bytes odd = MifareClassicAtr(CardSize::k1K);
+  odd[15] = 0x12;
+  odd.back() = 0x00;
+  EXPECT_EQ(MifareClassicSizeFromAtr(odd), CardSize::k1K);
+  // Ultralight (card name 0003) is a Part 3 card but not MIFARE Classic.
+  Bytes ultralight = MifareClassicAtr(CardSize::k1K);
+  ultralight[14] = 0x03;
+  auto p = ParsePart3Atr(ultralight);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->standard, 0x03);
+  EXPECT_EQ(p->card_name, 0x0003);
+  EXPECT_FALSE(MifareClassicSizeFromAtr(ultralight).has_value());
+  // A contact card ATR has no Part 3 RID.
+  EXPECT_FALSE(ParsePart3Atr(Bytes{0x3B, 0x9F, 0x95, 0x81, 0x31, 0xFE, 0x9F}).has_value());
+  EXPECT_FALSE(ParsePart3Atr(Bytes{}).has_value());
+  EXPECT_FALSE(ParsePart3Atr(Bytes{0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06, 0x03}).has_value());
+}
+
 }  // namespace
 }  // namespace cardbureau::devices

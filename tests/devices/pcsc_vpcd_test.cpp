@@ -2,10 +2,16 @@
 // our emulated card connected to vpcd. Starts pcscd itself (root only).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 
 #include "cardbureau/devices/apdu.h"
 #include "cardbureau/devices/blank_stock.h"
+#include "cardbureau/devices/card_image.h"
+#include "cardbureau/devices/commands.h"
 #include "cardbureau/devices/loopback_channel.h"
 #include "cardbureau/devices/pcsc.h"
 #include "cardbureau/devices/vpcd_card.h"
@@ -243,6 +249,70 @@ TEST(PcscVpcdTest, CancelWakesAWait) {
   canceller.join();
   EXPECT_EQ(e.status().code(), Code::kCancelled);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+int RunCommand(const std::string& name, std::vector<std::string> args) {
+  for (auto& c : Commands()) {
+    if (c.name != name) continue;
+    args.insert(args.begin(), name);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    return c.run(static_cast<int>(args.size()), argv.data());
+  }
+  ADD_FAILURE() << "no command " << name;
+  return -1;
+}
+
+TEST(PcscVpcdTest, VcardAndReadersCommands) {
+  CB_START_PCSCD_OR_SKIP(pcscd);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("cb-vcard-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string image = (dir / "card.mfd").string();
+
+  // A refused fault spec is exit 1 and creates nothing.
+  EXPECT_EQ(RunCommand("vcard", {"--image", image, "--faults", "pull-after=0"}), 1);
+  EXPECT_FALSE(std::filesystem::exists(image));
+  EXPECT_EQ(RunCommand("vcard", {"--port", "35964"}), 2);  // --image missing
+
+  int rc = -1;
+  std::thread vcard([&] {
+    rc = RunCommand("vcard", {"--image", image, "--stock", "bjt-4k", "--seed", "7", "--uid",
+                              "04AABBCC", "--port", "35964"});
+  });
+  PcscReaders readers;
+  auto atr = readers.WaitForCard(kVirtualReader1, 10s);
+  ASSERT_TRUE(atr.ok() && atr->has_value()) << atr.status();
+  EXPECT_EQ(**atr, MifareClassicAtr(CardSize::k4K));
+
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(RunCommand("readers", {}), 0);
+  const std::string listed = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(listed.find("Virtual PCD 00 01: ATR 3B8F8001804F0CA0000003060300020000000069 "
+                        "(MIFARE Classic 4K) UID 04AABBCC"),
+            std::string::npos)
+      << listed;
+  EXPECT_NE(listed.find("Virtual PCD 00 00: no card"), std::string::npos) << listed;
+
+  {
+    auto channel = readers.Connect(kVirtualReader1);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    ASSERT_TRUE(TransmitChecked(**channel, Apdu::LoadKey(0, Bytes(6, 0xFF))).ok());
+    ASSERT_TRUE(TransmitChecked(**channel, Apdu::Authenticate(28, KeyType::kA, 0)).ok());
+    ASSERT_TRUE(TransmitChecked(**channel, Apdu::UpdateBlock(29, Bytes(16, 0x5A))).ok());
+  }
+  auto saved = LoadCardImage(image);  // saved after every write
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_EQ(saved->size(), 4096u);
+  EXPECT_EQ(Bytes(saved->begin() + 29 * 16, saved->begin() + 30 * 16), Bytes(16, 0x5A));
+  EXPECT_EQ(ToHex(ByteView(*saved).first(4)), "04AABBCC");
+
+  ::kill(::getpid(), SIGTERM);  // the command's handler turns this into a clean stop
+  vcard.join();
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(*LoadCardImage(image), *saved);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

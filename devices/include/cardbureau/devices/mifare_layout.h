@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/status.h"
@@ -70,6 +71,19 @@ bool KeyBReadable(uint8_t trailer_cond);
 // MAD CRC-8: polynomial 0x1D, initial value 0xC7, no reflection, no final
 // XOR, over the info byte and the AID bytes (i.e. a MAD sector's bytes 1..).
 uint8_t MadCrc8(ByteView data);
+
+// The card identification a contactless reader puts into a synthesized ATR
+// (PC/SC Part 3): historical bytes 80 4F 0C, RID A0 00 00 03 06, standard
+// byte SS, card name C0 C1, 4 RFU bytes.
+struct Part3Atr {
+  uint8_t standard = 0;    // 03 = ISO 14443-3 type A
+  uint16_t card_name = 0;  // 0001 MIFARE Classic 1K, 0002 4K, 0003 Ultralight, ...
+};
+// nullopt unless `atr` holds the Part 3 RID (other bytes are tolerated).
+std::optional<Part3Atr> ParsePart3Atr(ByteView atr);
+// MIFARE Classic size from an ATR: standard 03 with card name 0001 (1K) or
+// 0002 (4K); nullopt for anything else.
+std::optional<CardSize> MifareClassicSizeFromAtr(ByteView atr);
 
 // ATR a contactless reader synthesizes for a MIFARE Classic card
 // (PC/SC Part 3 with RID A0 00 00 03 06, standard 03, card name 00 01 / 00 02).
