@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -265,9 +266,10 @@ TEST_F(HttpApiTest, StationsPauseResumeByRole) {
   EXPECT_EQ(Post("/api/stations/s9/pause", "tok-op").status, 404);
   EXPECT_EQ(Send("GET", "/api/stations/s1/pause", "tok-op").status, 405);
 
+  backend_->AddBatch("B2", "11010810", "北京一零一中学", 1);
   backend_->InjectFault("s1", "PRINTER_JAM");
-  backend_->Step();
-  backend_->Step();
+  backend_->Step();  // s1 takes B2-001
+  backend_->Step();  // and jams
   auto s1 = Get("/api/stations").Json()["stations"].at(0);
   EXPECT_EQ(s1["failed"], 1);
   EXPECT_EQ(s1["last_faults"].at(0)["code"], "PRINTER_JAM");

@@ -79,7 +79,6 @@ class ApiTest : public ::testing::Test {
     auto t = TokenTable::Parse(R"({"tokens":[{"name":"ad","role":"admin","sha256":")" +
                                HashToken("tok") + R"("}]})");
     tokens_ = *t;
-    web_ = std::filesystem::temp_directory_path() / ("cb_web_" + std::to_string(::getpid()));
     std::filesystem::create_directories(web_ / "sub");
     std::ofstream(web_ / "index.html") << "<html>hi</html>";
     std::ofstream(web_ / "sub" / "app.js") << "1;";
@@ -98,7 +97,8 @@ class ApiTest : public ::testing::Test {
   SystemClock clock_;
   FakeBackend backend_{clock_};
   TokenTable tokens_;
-  std::filesystem::path web_;
+  std::filesystem::path web_ =
+      std::filesystem::temp_directory_path() / ("cb_web_" + std::to_string(::getpid()));
   Api api_{backend_, tokens_, nullptr, ApiOptions{web_}};
 };
 

@@ -10,7 +10,9 @@
 // internal lock is released. The clock must outlive the backend.
 #pragma once
 
+#include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -101,7 +103,7 @@ class FakeBackend final : public DashboardBackend {
   EventHub hub_;
   mutable std::mutex mu_;
   std::vector<FakeBatch> batches_;
-  std::vector<FakeJob> jobs_;  // stable order of creation
+  std::deque<FakeJob> jobs_;  // creation order; deque keeps FakeJob* valid on push_back
   std::vector<FakeStation> stations_;
   std::vector<ReprintRequest> reprints_;
   std::map<std::string, int64_t> failures_by_code_;
