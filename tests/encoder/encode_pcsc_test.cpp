@@ -62,9 +62,12 @@ void WaitForEmptyReader() {
 
 // A card pulled in the middle of an APDU: pcscd reports it as the card
 // gone (CARD_REMOVED) or, when the removal races the transmit, as a failed
-// transaction (READER_ERROR); either way the encode failed and is retried.
+// transaction (READER_ERROR) or an empty response (PROTOCOL_ERROR, seen when
+// vpcd answers the APDU that raced the pull with no bytes). Either way the
+// encode failed, nothing claims success, and the retry finishes the card.
 bool IsPulledCardError(const Status& s) {
-  return s.code() == Code::kCardRemoved || s.code() == Code::kReaderError;
+  return s.code() == Code::kCardRemoved || s.code() == Code::kReaderError ||
+         s.code() == Code::kProtocolError;
 }
 
 class EncodePcscTest : public ::testing::Test {

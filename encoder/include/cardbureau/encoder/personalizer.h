@@ -68,7 +68,8 @@ class Personalizer {
   // whose MAC does not verify), AUTH_FAILED (no key opens a student sector,
   // or the new key B does not), VERIFY_MISMATCH (a read-back differs, the
   // final MAC fails), CARD_REMOVED / READER_UNAVAILABLE / READER_ERROR /
-  // CARD_ERROR from the transport.
+  // PROTOCOL_ERROR / CARD_ERROR from the channel (a card pulled mid-APDU
+  // may surface as any of the first four, depending on the reader).
   Result<EncodeOutcome> Encode(devices::CardChannel& channel, const Job& job,
                                const EncodeParams& params) const;
 
