@@ -76,7 +76,6 @@
     $('#user').textContent = state.me.name + ' (' + state.me.role + ')';
     document.body.dataset.role = state.me.role;
     await refreshAll();
-    await search();
     startStream();
   }
 
@@ -255,7 +254,7 @@
 
   async function refreshAll() {
     try {
-      await Promise.all([loadBatches(), loadStations(), loadReprints()]);
+      await Promise.all([loadBatches(), loadStations(), loadReprints(), search()]);
       if (state.jobId) await showJob(state.jobId);
     } catch (e) {
       if (state.token) say(`${e.code || 'ERROR'}: ${e.message}`, true);

@@ -30,15 +30,21 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-browser-'));
 const children = [];
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
 
-function cleanup() {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+// Stops the browser and the demo server (by their own pids), waits for them
+// to exit, then removes the scratch directory.
+async function shutdown() {
+  await Promise.all(children.map((c) => new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    const hard = setTimeout(() => c.kill('SIGKILL'), 5000);
+    c.once('exit', () => { clearTimeout(hard); resolve(); });
+    c.kill('SIGTERM');
+  })));
+  try {
+    fs.rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  } catch (e) {
+    log('could not remove', work, e.message);
   }
 }
-process.on('exit', () => {
-  cleanup();
-  fs.rmSync(work, { recursive: true, force: true });
-});
 
 function fail(message) {
   console.error('FAIL:', message);
@@ -206,8 +212,9 @@ async function main() {
   // then sample the progress bar until the batch is done.
   await page.waitFor(`document.querySelectorAll('.station[data-state="paused"]').length === 2`,
     'two paused station tiles');
+  // Only the job refused at intake is finished while the stations are paused.
   const start = await page.eval(`document.querySelector('.batch progress').value`);
-  if (start !== 0) fail(`batch progressed while paused: ${start}`);
+  if (start !== 1) fail(`unexpected progress while paused: ${start}`);
   for (const id of ['station-1', 'station-2']) {
     await page.click(`.station[data-station="${id}"] button.station-toggle`);
     await page.waitFor(`document.querySelector('.station[data-station="${id}"]').dataset.state !== 'paused'`,
@@ -287,8 +294,8 @@ async function main() {
   log('PASS');
 }
 
-main().then(() => { cleanup(); process.exit(0); }, (e) => {
+main().then(async () => { await shutdown(); process.exit(0); }, async (e) => {
   console.error(e.stack || String(e));
-  cleanup();
+  await shutdown();
   process.exit(1);
 });
