@@ -1,30 +1,132 @@
 #!/usr/bin/env bash
-# The end-to-end demo on the embedded default (no pcscd, no hardware).
+# The end-to-end demo on the embedded default: no pcscd, no hardware.
+#
+# The reference centre (cardbureau centre) offers 56 jobs — 44 valid ones
+# over four schools and 12 invalid ones — and cancels one; the bureau
+# (cardbureau serve --production line) pulls them over ZeroMQ, stores them in
+# SQLite, validates, renders, encodes virtual MIFARE cards on two simulated
+# printers (loopback readers, with a jam and a pulled card injected),
+# verifies each card and reports back. Results land in out/.
+#
 # Usage: scripts/demo.sh PATH/TO/cardbureau
 set -euo pipefail
-bin=${1:?usage: demo.sh PATH/TO/cardbureau}
+bin=$(realpath "${1:?usage: demo.sh PATH/TO/cardbureau}")
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/out"
-mkdir -p "$out"
+data="$out/data"
 
-echo "== cardbureau demo: validating every fixture job =="
-printf '%-46s %s\n' "JOB FILE" "OUTCOME"
-ok=0; refused=0
-declare -A by_code=()
-for f in "$root"/fixtures/jobs/*.json; do
-  photo=$(python3 -c 'import json,sys
-try: print(json.load(open(sys.argv[1])).get("photo_file",""))
-except Exception: print("")' "$f")
-  args=("$f")
-  [ -n "$photo" ] && args+=(--photo "$root/fixtures/photos/$photo")
-  set +e
-  result=$("$bin" validate "${args[@]}" 2>&1)
-  rc=$?
-  set -e
-  printf '%-46s %s\n' "$(basename "$f")" "$result"
-  if [ $rc -eq 0 ]; then ok=$((ok + 1)); else
-    refused=$((refused + 1)); code=${result%% *}; by_code[$code]=$(( ${by_code[$code]:-0} + 1 )); fi
-done
+rm -rf "$out"
+mkdir -p "$data/keys" "$out/cards" "$out/batches" "$out/rejected"
+# Test-only keys (fixtures/keys/README.md); the keystore must be mode 600.
+cp "$root/fixtures/keys/keystore-test.json" "$root/fixtures/keys/qr-test-ed25519.pem" "$data/keys/"
+chmod 600 "$data/keys/"*
+python3 "$root/scripts/make_demo_jobs.py" "$out/jobs.jsonl" >/dev/null
+njobs=$(wc -l <"$out/jobs.jsonl")
+
+cat >"$data/line.json" <<JSON
+{
+  "keys": "keys/keystore-test.json",
+  "template": "bjt-student",
+  "profile": "evolis-300",
+  "render_threads": 1,
+  "max_tries": 3,
+  "batches_dir": "$out/batches",
+  "stations": [
+    {"name": "station-1", "printer": "sim", "reader": "loopback", "hopper": "$out/hopper/station-1",
+     "seed": 1000, "faults": {"jam_feed": [4], "cards": {"6": "pull-after=14"}}},
+    {"name": "station-2", "printer": "sim", "reader": "loopback", "hopper": "$out/hopper/station-2",
+     "seed": 5000, "faults": {"cards": {"3": "fail-auth=1,dead-sector=9"}}}
+  ]
+}
+JSON
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+endpoint="tcp://127.0.0.1:$port"
+
+echo "== cardbureau demo =="
+echo "centre:  $njobs jobs (44 valid, 12 invalid), one cancel; endpoint $endpoint"
+echo "bureau:  2 simulated printers on loopback readers; data in out/data"
 echo
-echo "valid: $ok   refused: $refused"
-for c in "${!by_code[@]}"; do printf '  %-28s %d\n' "$c" "${by_code[$c]}"; done | sort
+
+start=$(date +%s.%N)
+"$bin" centre --bind "$endpoint" --jobs "$out/jobs.jsonl" --photos "$root/fixtures/photos" \
+  --reports "$out/reports.jsonl" --until-done --cancel DEMO-0044@0 2>"$out/centre.log" &
+centre_pid=$!
+"$bin" serve --centre "$endpoint" --data "$data" --production line --bureau-id bj-bureau-01 \
+  >"$out/bureau.log" 2>&1 &
+bureau_pid=$!
+cleanup() { kill "$bureau_pid" "$centre_pid" 2>/dev/null || true; }
+trap cleanup EXIT
+
+# Progress: terminal reports received by the centre.
+while kill -0 "$centre_pid" 2>/dev/null; do
+  done_n=$( [ -f "$out/reports.jsonl" ] && wc -l <"$out/reports.jsonl" || echo 0)
+  printf '\r  reports %3d / %d  ' "$done_n" "$njobs"
+  if ! kill -0 "$bureau_pid" 2>/dev/null; then
+    echo; echo "demo: the bureau stopped early; see out/bureau.log" >&2; tail -20 "$out/bureau.log" >&2; exit 1
+  fi
+  sleep 0.5
+done
+set +e
+wait "$centre_pid"; centre_rc=$?
+set -e
+kill -TERM "$bureau_pid" 2>/dev/null || true
+wait "$bureau_pid" || true
+trap - EXIT
+end=$(date +%s.%N)
+printf '\r  reports %3d / %d  \n\n' "$(wc -l <"$out/reports.jsonl")" "$njobs"
+if [ "$centre_rc" -ne 0 ]; then
+  echo "demo: the centre exited with $centre_rc; see out/centre.log" >&2; tail -20 "$out/centre.log" >&2; exit 1
+fi
+
+# Gather each produced card: faces from the bureau's card folder, the chip
+# image from the printer's output hopper.
+for d in "$data"/cards/*/; do
+  job=$(basename "$d")
+  [ -f "$d/front.png" ] || continue
+  mkdir -p "$out/cards/$job"
+  cp "$d/front.png" "$d/back.png" "$out/cards/$job/"
+  card_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["card_id"])' "$d/production.json")
+  for h in "$out"/hopper/*/output/"$card_id"; do
+    [ -f "$h/card.mfd" ] && cp "$h/card.mfd" "$out/cards/$job/card.mfd"
+  done
+done
+for h in "$out"/hopper/*/reject/*/; do
+  [ -d "$h" ] && cp -r "$h" "$out/rejected/" 2>/dev/null || true
+done
+
+python3 - "$out/reports.jsonl" "$start" "$end" <<'PY'
+import collections, json, sys
+reports = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+secs = float(sys.argv[3]) - float(sys.argv[2])
+by_type = collections.Counter(r["type"] for r in reports)
+codes = collections.Counter(r.get("code") for r in reports if r["type"] in ("rejected", "failed"))
+jobs = collections.Counter(r["job_id"] for r in reports)
+produced = by_type.get("completed", 0)
+print("summary")
+print(f"  produced   {produced:4d}   (every card passed chip + face QA before `completed`)")
+print(f"  rejected   {by_type.get('rejected', 0):4d}")
+for code, n in sorted(codes.items(), key=lambda x: (-x[1], str(x[0]))):
+    print(f"    {code:<26} {n}")
+print(f"  failed     {by_type.get('failed', 0):4d}")
+print(f"  cancelled  {by_type.get('cancelled', 0):4d}")
+print(f"  one terminal report per job: {'yes' if all(n == 1 for n in jobs.values()) else 'NO'}")
+print(f"  time       {secs:6.1f} s   ({produced / secs * 3600:,.0f} cards/hour)")
+PY
+
+first=$(ls "$out/cards" | head -1)
+if [ -n "$first" ]; then
+  echo
+  echo "QA of one card (cardbureau verify):"
+  "$bin" verify --image "$out/cards/$first/card.mfd" --face "$out/cards/$first/front.png" \
+    --keys "$data/keys/keystore-test.json" | sed 's/^/  /'
+fi
+cat <<TXT
+
+Look at:
+  out/reports.jsonl             what the centre received (one JSON line per report)
+  out/cards/<job>/front.png     the printed faces; back.png; card.mfd = the chip image
+  out/batches/<school>/         manifest.pdf (cards N-up + manifest) and reconciliation.json
+  out/rejected/                 cards that went to the reject hopper (jam, pulled card, failed auth)
+  out/bureau.log, out/centre.log
+TXT

@@ -9,6 +9,7 @@
 #include "cardbureau/devices/commands.h"
 #include "cardbureau/encoder/commands.h"
 #include "cardbureau/layout/commands.h"
+#include "cardbureau/line/commands.h"
 #include "cardbureau/server/commands.h"
 
 namespace {
@@ -17,8 +18,12 @@ std::vector<cardbureau::Command> AllCommands() {
   std::vector<cardbureau::Command> all;
   for (auto* group : {&cardbureau::core::Commands, &cardbureau::layout::Commands,
                       &cardbureau::devices::Commands, &cardbureau::encoder::Commands,
-                      &cardbureau::server::Commands}) {
+                      &cardbureau::line::Commands}) {
     for (auto& c : group()) all.push_back(std::move(c));
+  }
+  // serve / centre, with the production line and the full intake validator.
+  for (auto& c : cardbureau::server::MakeCommands(cardbureau::line::MakeServeHooks())) {
+    all.push_back(std::move(c));
   }
   return all;
 }

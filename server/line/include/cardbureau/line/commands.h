@@ -1,0 +1,31 @@
+// The production line's wiring into the executable: the `serve` hooks
+// (`--production line`, and the intake validator with layout's glyph and
+// photo checks) and the `verify` QA command.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "cardbureau/core/command.h"
+#include "cardbureau/line/line.h"
+#include "cardbureau/line/line_config.h"
+#include "cardbureau/server/commands.h"
+
+namespace cardbureau::line {
+
+// Stations as configured (printers, readers, their hoppers).
+Result<std::vector<StationSetup>> BuildStations(const LineConfig& config);
+
+// The intake validator: core's field rules with the template's font chain
+// (UNRENDERABLE_GLYPH), photo bytes, face detection and quality gates, and
+// a trial render (names that do not fit are INVALID_FIELD at intake, not a
+// failure in production). Thread-safe (serialised internally).
+server::JobValidator MakeIntakeValidator(const Clock& clock);
+
+// hooks.productions["line"] (reads DATA/line.json) and hooks.validator.
+server::ServeHooks MakeServeHooks();
+
+// `verify`.
+std::vector<Command> Commands();
+
+}  // namespace cardbureau::line

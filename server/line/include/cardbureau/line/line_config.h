@@ -1,0 +1,68 @@
+// The production line's configuration: DATA/line.json for `cardbureau serve
+// --production line` (docs/config.md, "Production line").
+//
+//   {"keys": "path/to/keystore.json",          // relative to this file
+//    "template": "bjt-student", "profile": "evolis-300",
+//    "render_threads": 1, "max_tries": 3, "station_failure_limit": 3,
+//    "card_wait_ms": 5000, "batches_dir": "batches",
+//    "stations": [
+//      {"name": "st-1", "printer": "sim", "reader": "loopback",
+//       "hopper": "hopper/st-1", "seed": 1000, "time_per_card_ms": 0,
+//       "card_types": ["mifare-classic-1k", "mifare-classic-4k"],
+//       "faults": {"jam_feed": [3], "jam_print": [7], "ribbon_after": 40,
+//                  "cards": {"5": "pull-after=12"}}},
+//      {"name": "st-2", "printer": "hotfolder", "dir": "spool/st-2", "reader": "loopback"},
+//      {"name": "st-3", "printer": "cups", "queue": "evolis", "server": "localhost",
+//       "port": 631, "reader": "pcsc:OMNIKEY 5422 00 00"}]}
+//
+// Parsing is pure; every error is INVALID_CONFIG naming the key.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cardbureau/core/job.h"
+#include "cardbureau/core/status.h"
+#include "cardbureau/devices/fault_plan.h"
+
+namespace cardbureau::line {
+
+struct StationConfig {
+  std::string name;
+  std::string printer = "sim";    // sim | hotfolder | cups
+  std::string reader = "loopback";  // loopback | pcsc:<reader name>
+  std::filesystem::path hopper;   // sim: hopper folder
+  std::filesystem::path dir;      // hotfolder: spool folder
+  std::string queue;              // cups
+  std::string server = "localhost";
+  int port = 631;
+  uint64_t seed = 1;
+  int time_per_card_ms = 0;
+  std::set<CardType> card_types = {CardType::kMifareClassic1K, CardType::kMifareClassic4K};
+  std::set<int> jam_feed, jam_print;
+  std::optional<int> ribbon_after;
+  std::map<int, devices::FaultPlan> card_faults;
+};
+
+struct LineConfig {
+  std::filesystem::path keys;
+  std::string template_name = "bjt-student";
+  std::string profile = "evolis-300";
+  int render_threads = 1;
+  int max_tries = 3;
+  int station_failure_limit = 3;
+  int card_wait_ms = 5000;
+  std::filesystem::path batches_dir = "batches";
+  std::vector<StationConfig> stations;
+};
+
+// Relative paths are resolved against `base_dir`.
+Result<LineConfig> ParseLineConfig(std::string_view json_text, const std::filesystem::path& base_dir);
+Result<LineConfig> LoadLineConfig(const std::filesystem::path& path);
+
+}  // namespace cardbureau::line

@@ -1,0 +1,245 @@
+#include "cardbureau/line/commands.h"
+
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "cardbureau/core/validation.h"
+#include "cardbureau/devices/blank_stock.h"
+#include "cardbureau/devices/loopback_channel.h"
+#include "cardbureau/devices/mifare_emulator.h"
+#include "cardbureau/encoder/keystore.h"
+#include "cardbureau/layout/card_renderer.h"
+#include "cardbureau/layout/template.h"
+#include "cardbureau/line/qa.h"
+#include "cardbureau/printers/cups_printer.h"
+#include "cardbureau/printers/file_util.h"
+#include "cardbureau/printers/hotfolder_printer.h"
+#include "cardbureau/printers/sim_printer.h"
+
+namespace cardbureau::line {
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+
+Result<std::vector<StationSetup>> BuildStations(const LineConfig& config) {
+  std::vector<StationSetup> out;
+  for (const StationConfig& sc : config.stations) {
+    StationSetup st;
+    st.name = sc.name;
+    st.card_types = sc.card_types;
+    if (sc.reader != "loopback") {
+      return Status(Code::kInvalidConfig,
+                    "PC/SC readers are driven by `cardbureau encode`; the line's stations use the "
+                    "loopback reader of a sim printer in this build",
+                    "stations." + sc.name + ".reader");
+    }
+    auto slot = std::make_shared<printers::LoopbackSlot>();
+    if (sc.printer == "sim") {
+      printers::SimPrinterConfig pc;
+      pc.name = sc.name;
+      pc.hopper_dir = sc.hopper;
+      pc.seed = sc.seed;
+      pc.time_per_card = std::chrono::milliseconds(sc.time_per_card_ms);
+      pc.jam_on_feed = sc.jam_feed;
+      pc.jam_on_print = sc.jam_print;
+      pc.ribbon_runs_out_after = sc.ribbon_after;
+      pc.card_faults = sc.card_faults;
+      st.printer = std::make_unique<printers::SimPrinter>(pc, *slot);
+    } else if (sc.printer == "hotfolder") {
+      printers::HotfolderConfig hc;
+      hc.name = sc.name;
+      hc.dir = sc.dir;
+      st.printer = std::make_unique<printers::HotfolderPrinter>(hc);
+    } else {
+      printers::CupsConfig cc;
+      cc.name = sc.name;
+      cc.queue = sc.queue;
+      cc.server = sc.server;
+      cc.port = sc.port;
+      st.printer = std::make_unique<printers::CupsPrinter>(cc);
+    }
+    st.source = std::make_unique<LoopbackCardSource>(*slot);
+    st.keepalive = slot;
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+namespace {
+
+struct IntakeChecker {
+  std::mutex mu;
+  std::map<std::string, std::unique_ptr<layout::CardRenderer>> renderers;
+
+  Result<layout::CardRenderer*> For(const std::string& name) {
+    auto it = renderers.find(name);
+    if (it != renderers.end()) return it->second.get();
+    auto tmpl = layout::LoadTemplate(name);
+    if (!tmpl.ok()) return Status(Code::kInvalidField, "unknown card template " + name, "card.template");
+    CB_ASSIGN_OR_RETURN(auto profile, layout::FindProfile("evolis-300"));
+    CB_ASSIGN_OR_RETURN(auto r, layout::CardRenderer::Create(*tmpl, profile));
+    auto* raw = r.get();
+    renderers[name] = std::move(r);
+    return raw;
+  }
+};
+
+}  // namespace
+
+server::JobValidator MakeIntakeValidator(const Clock& clock) {
+  auto checker = std::make_shared<IntakeChecker>();
+  return [checker, &clock](Job& job, ByteView photo) -> Status {
+    std::lock_guard lock(checker->mu);
+    auto renderer = checker->For(job.card.template_name);
+    ValidationOptions options;
+    options.clock = &clock;
+    if (renderer.ok()) options.glyph_check = (*renderer)->glyph_check();
+    CB_RETURN_IF_ERROR(ValidateJob(job, options));
+    if (!renderer.ok()) return renderer.status();
+    CB_RETURN_IF_ERROR(ValidatePhotoBytes(job, photo));
+    CB_ASSIGN_OR_RETURN(auto checked, (*renderer)->photos().Check(photo));
+    auto trial = (*renderer)->PrepareWithPhoto(job, checked);
+    return trial.ok() ? Status::Ok() : trial.status();
+  };
+}
+
+server::ServeHooks MakeServeHooks() {
+  server::ServeHooks hooks;
+  hooks.validator = [](const Clock& clock) { return MakeIntakeValidator(clock); };
+  hooks.productions["line"] = [](server::ProductionSink& sink, const server::ServeConfig& cfg,
+                                 const Clock& clock) -> Result<std::unique_ptr<server::Production>> {
+    const fs::path path = cfg.data_dir / "line.json";
+    CB_ASSIGN_OR_RETURN(LineConfig lc, LoadLineConfig(path));
+    CB_ASSIGN_OR_RETURN(encoder::KeySet keys, encoder::LoadKeystore(lc.keys));
+    LineOptions o;
+    o.render_threads = lc.render_threads;
+    o.max_tries = lc.max_tries;
+    o.station_failure_limit = lc.station_failure_limit;
+    o.card_wait = std::chrono::milliseconds(lc.card_wait_ms);
+    o.template_name = lc.template_name;
+    o.profile = lc.profile;
+    o.keys = std::move(keys);
+    o.batches_dir = lc.batches_dir;
+    o.clock = &clock;
+    CB_ASSIGN_OR_RETURN(auto stations, BuildStations(lc));
+    CB_ASSIGN_OR_RETURN(auto line, Line::Create(sink, std::move(o), std::move(stations)));
+    return std::unique_ptr<server::Production>(std::move(line));
+  };
+  return hooks;
+}
+
+namespace {
+
+int RunVerify(int argc, char** argv) {
+  po::options_description opts(
+      "Usage: cardbureau verify --face FRONT.png --keys KEYSTORE (--image CARD.mfd | --reader NAME)\n"
+      "                         [--job JOB.json] [--json]\n\n"
+      "QA of a produced card: the chip record's MAC verifies, the QR on the face\n"
+      "decodes and its Ed25519 signature verifies, the QR's uid is the chip's UID\n"
+      "and its claims equal the chip record. --image checks a chip memory dump\n"
+      "(.mfd, e.g. out/cards/<job>/card.mfd of the demo) through the card\n"
+      "emulator; --reader reads a card on a PC/SC reader. Never writes the card.\n"
+      "Exit 0 when the card passes, 1 when it fails QA, 2 usage, 3 runtime error.\n\n"
+      "Options");
+  std::string face, keys_path, image, reader, job_path;
+  opts.add_options()("help,h", "show this help")("face", po::value(&face), "front face image (PNG/JPEG)")(
+      "keys", po::value(&keys_path), "keystore file (mode 600)")(
+      "image", po::value(&image), "chip memory dump (1024 or 4096 bytes)")(
+      "reader", po::value(&reader), "PC/SC reader name")(
+      "job", po::value(&job_path), "the job the card must carry")("json", "machine-readable output");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, opts), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "cardbureau verify: " << e.what() << "\n\n" << opts << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (face.empty() || keys_path.empty() || (image.empty() == reader.empty())) {
+    std::cerr << "cardbureau verify: --face, --keys and one of --image / --reader are required\n\n"
+              << opts << "\n";
+    return 2;
+  }
+  if (!reader.empty()) {
+    std::cerr << "cardbureau verify: PC/SC readers: use `cardbureau read --reader` for the chip; "
+                 "--reader is not wired in this build\n";
+    return 3;
+  }
+  auto keys = encoder::LoadKeystore(keys_path);
+  if (!keys.ok()) {
+    std::cerr << "cardbureau verify: " << keys.status() << "\n";
+    return keys.status().code() == Code::kIoError ? 3 : 1;
+  }
+  auto verifier = layout::QrVerifier::FromPemFile(keys->sign_key_path);
+  if (!verifier.ok()) {
+    std::cerr << "cardbureau verify: " << verifier.status() << "\n";
+    return 3;
+  }
+  cv::Mat front = cv::imread(face, cv::IMREAD_COLOR);
+  if (front.empty()) {
+    std::cerr << "cardbureau verify: cannot read face image " << face << "\n";
+    return 3;
+  }
+  std::optional<Job> job;
+  if (!job_path.empty()) {
+    auto text = printers::ReadFileLimited(job_path, kMaxJobJsonBytes);
+    auto parsed = text.ok() ? ParseJob(std::string(text->begin(), text->end())) : Result<Job>(text.status());
+    if (!parsed.ok()) {
+      std::cerr << "cardbureau verify: " << parsed.status() << "\n";
+      return 1;
+    }
+    job = *parsed;
+  }
+  auto dump = printers::ReadFileLimited(image, 4096);
+  if (!dump.ok()) {
+    std::cerr << "cardbureau verify: " << dump.status() << "\n";
+    return 3;
+  }
+  auto uid = devices::UidFromImage(*dump);
+  auto card = uid.ok() ? devices::MifareClassicEmulator::Create(*dump, *uid)
+                       : Result<std::shared_ptr<devices::MifareClassicEmulator>>(uid.status());
+  if (!card.ok()) {
+    std::cerr << "cardbureau verify: " << image << ": " << card.status() << "\n";
+    return 1;
+  }
+  devices::LoopbackChannel channel(*card);
+  auto qa = VerifyCard(channel, front, *keys, *verifier, job ? &*job : nullptr);
+  if (!qa.ok()) {
+    std::cerr << "cardbureau verify: " << qa.status() << "\n";
+    return 3;
+  }
+  if (vm.count("json")) {
+    nlohmann::json out = {{"uid", ToHex(qa->uid)}, {"chip", qa->chip_text()}, {"face", qa->face_text()},
+                          {"ok", qa->ok()}};
+    if (!qa->chip.ok()) out["chip_message"] = qa->chip.message();
+    if (!qa->face.ok()) out["face_message"] = qa->face.message();
+    if (qa->record) out["job_id"] = qa->record->job_id;
+    std::cout << out.dump() << "\n";
+  } else {
+    std::cout << "UID   " << ToHex(qa->uid) << "\n";
+    std::cout << "chip  " << (qa->chip.ok() ? "OK (record MAC verifies" + (qa->record ? ", job " + qa->record->job_id : "") + ")"
+                                             : qa->chip.ToString())
+              << "\n";
+    std::cout << "face  " << (qa->face.ok() ? "OK (QR signature verifies, UID and claims match the chip)"
+                                             : qa->face.ToString())
+              << "\n";
+    std::cout << (qa->ok() ? "PASS" : "FAIL") << "\n";
+  }
+  return qa->ok() ? 0 : 1;
+}
+
+}  // namespace
+
+std::vector<Command> Commands() {
+  return {{"verify", "QA a produced card: chip MAC, signed QR, UID binding, claims", RunVerify}};
+}
+
+}  // namespace cardbureau::line

@@ -1,0 +1,633 @@
+#include "cardbureau/line/line.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "cardbureau/encoder/personalizer.h"
+#include "cardbureau/layout/card_renderer.h"
+#include "cardbureau/layout/proof_pdf.h"
+#include "cardbureau/layout/qr.h"
+#include "cardbureau/layout/template.h"
+#include "cardbureau/line/qa.h"
+#include "cardbureau/printers/file_util.h"
+
+namespace cardbureau::line {
+
+namespace fs = std::filesystem;
+using server::JobState;
+
+namespace {
+
+Result<Bytes> EncodePng(const cv::Mat& image) {
+  std::vector<uchar> buf;
+  if (!cv::imencode(".png", image, buf, {cv::IMWRITE_PNG_COMPRESSION, 1})) {
+    return Status(Code::kInternal, "PNG encoding failed");
+  }
+  return Bytes(buf.begin(), buf.end());
+}
+
+// Station-level faults take a station out of rotation when repeated; card
+// faults (a bad card) do not.
+bool IsStationFault(Code c) {
+  switch (c) {
+    case Code::kPrinterJam:
+    case Code::kPrinterOutOfRibbon:
+    case Code::kPrinterError:
+    case Code::kReaderUnavailable:
+    case Code::kReaderError:
+    case Code::kCardTimeout:
+    case Code::kIoError:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Failures for which a fresh card cannot help.
+bool IsJobFault(Code c) {
+  return c == Code::kRecordTooLarge || c == Code::kUnrenderableGlyph || c == Code::kInvalidField ||
+         c == Code::kInvalidTemplate;
+}
+
+uint8_t IssueSequence(const Job& job) {
+  // The centre does not send the previous card's sequence: a reissue is the
+  // second issue unless the record of the replaced card says otherwise.
+  return job.kind == JobKind::kNew ? 1 : 2;
+}
+
+struct PreparedJob {
+  server::JobContext ctx;
+  layout::PreparedCard card;
+  int cards_used = 0;
+  bool encoding_recorded = false;
+  Status last_error;
+};
+
+// What the batch manifest needs of a produced card (images reloaded from
+// disk when the manifest is written, so memory stays flat).
+struct ProducedCard {
+  layout::RenderedCard meta;  // images left empty
+  fs::path dir;
+};
+
+struct Batch {
+  BatchSnapshot snap;
+  std::vector<ProducedCard> cards;
+};
+
+}  // namespace
+
+struct Line::Impl {
+  server::ProductionSink& sink;
+  LineOptions options;
+  layout::Template tmpl;
+  layout::RasterProfile profile;
+  std::unique_ptr<encoder::Personalizer> personalizer;
+  std::optional<layout::QrSigner> signer;
+  std::optional<layout::QrVerifier> verifier;
+  std::vector<std::unique_ptr<layout::CardRenderer>> renderers;
+
+  struct Station {
+    StationSetup setup;
+    StationSnapshot snap;
+    bool paused = false;
+    bool out_of_rotation = false;
+    std::thread thread;
+  };
+  std::vector<std::unique_ptr<Station>> stations;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::deque<server::JobContext> to_render;
+  std::deque<std::unique_ptr<PreparedJob>> ready;
+  int rendering = 0;
+  bool stopping = false;
+  std::vector<std::thread> render_threads;
+  LineStats stats;
+  std::map<std::string, Batch> batches;
+
+  Impl(server::ProductionSink& s, LineOptions o) : sink(s), options(std::move(o)) {}
+
+  const Clock& clock() const { return *options.clock; }
+
+  // ---- bookkeeping (all under mu) ----
+  Batch& BatchFor(const Job& job) {
+    Batch& b = batches[job.school.code];
+    b.snap.batch_id = job.school.code;
+    b.snap.school_name = job.school.name;
+    return b;
+  }
+  void Fault(Station& st, const Status& s) {
+    st.snap.last_faults.push_back(std::string(s.code_name()) + ": " + s.message());
+    if (st.snap.last_faults.size() > 5) st.snap.last_faults.erase(st.snap.last_faults.begin());
+    stats.failures_by_code[std::string(s.code_name())]++;
+    if (IsStationFault(s.code())) {
+      if (++st.snap.consecutive_failures >= options.station_failure_limit && !st.out_of_rotation) {
+        st.out_of_rotation = true;
+        std::cerr << "line: station " << st.snap.name << " taken out of rotation after "
+                  << st.snap.consecutive_failures << " failures (last: " << s.code_name() << ")\n";
+      }
+    }
+  }
+
+  // ---- render stage ----
+  void RenderLoop(size_t index) {
+    layout::CardRenderer& renderer = *renderers[index];
+    for (;;) {
+      server::JobContext ctx;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stopping || !to_render.empty(); });
+        if (stopping) return;
+        ctx = std::move(to_render.front());
+        to_render.pop_front();
+        ++rendering;
+      }
+      RenderOne(renderer, std::move(ctx));
+      {
+        std::lock_guard lock(mu);
+        --rendering;
+      }
+      cv.notify_all();
+    }
+  }
+
+  void RenderOne(layout::CardRenderer& renderer, server::JobContext ctx) {
+    const std::string id = ctx.job_id;
+    if (ctx.state == JobState::kEncoded || ctx.state == JobState::kPrinted ||
+        ctx.state == JobState::kVerified) {
+      ResumeAfterEncoding(ctx);
+      return;
+    }
+    auto photo = printers::ReadFileLimited(ctx.photo_path, kMaxPhotoBytes);
+    if (!photo.ok()) {
+      sink.Failed(id, Status(Code::kPhotoUnreadable, "stored photo: " + photo.status().message()), true);
+      CountFailed(ctx.job);
+      return;
+    }
+    auto prepared = renderer.Prepare(ctx.job, *photo);
+    if (!prepared.ok()) {
+      sink.Failed(id, prepared.status(), false);
+      CountFailed(ctx.job);
+      return;
+    }
+    if (ctx.state == JobState::kValidated) {
+      Status s = sink.Advance(id, JobState::kRendered);
+      if (!s.ok()) {
+        if (s.code() != Code::kCancelled) sink.Failed(id, s, true);
+        CountCancelled(ctx.job, s);
+        return;
+      }
+      ctx.state = JobState::kRendered;
+    }
+    auto job = std::make_unique<PreparedJob>();
+    job->ctx = std::move(ctx);
+    job->card = std::move(*prepared);
+    {
+      std::lock_guard lock(mu);
+      ready.push_back(std::move(job));
+    }
+    cv.notify_all();
+  }
+
+  void CountFailed(const Job& job) {
+    std::lock_guard lock(mu);
+    BatchFor(job).snap.failed++;
+    stats.failed++;
+  }
+  void CountCancelled(const Job& job, const Status& s) {
+    std::lock_guard lock(mu);
+    if (s.code() == Code::kCancelled) {
+      BatchFor(job).snap.cancelled++;
+    } else {
+      BatchFor(job).snap.failed++;
+      stats.failed++;
+    }
+  }
+
+  // A job that reached `encoded` or later in an earlier run: the chip must
+  // not be encoded again. With the card's production record (written before
+  // `encoded`) and the state `verified`, the outcome is known; otherwise an
+  // operator must check the card.
+  void ResumeAfterEncoding(const server::JobContext& ctx) {
+    std::ifstream in(ctx.cards_dir / "production.json");
+    nlohmann::json rec = nlohmann::json::parse(in, nullptr, false);
+    if (ctx.state == JobState::kVerified && rec.is_object() && rec.contains("uid")) {
+      server::CardOutcome out;
+      out.card.uid = rec.value("uid", "");
+      out.card.card_no = ctx.job.card.card_no;
+      out.card.card_type = rec.value("card_type", std::string(ToString(ctx.job.card.card_type)));
+      out.qa.chip = "ok";
+      out.qa.face = "ok";
+      out.station = rec.value("station", "");
+      out.produced_at = rec.value("produced_at", clock().NowIsoBeijing());
+      sink.Completed(ctx.job_id, out);
+      return;
+    }
+    sink.Failed(ctx.job_id,
+                Status(Code::kCardError, "production was interrupted after the chip was encoded (card " +
+                                             (rec.is_object() ? rec.value("uid", std::string("?")) : "?") +
+                                             "); an operator must check the card before a reprint"),
+                false);
+    CountFailed(ctx.job);
+  }
+
+  // ---- stations ----
+  std::unique_ptr<PreparedJob> TakeJob(Station& st) {
+    std::unique_lock lock(mu);
+    for (;;) {
+      if (stopping) return nullptr;
+      if (!st.paused && !st.out_of_rotation) {
+        for (auto it = ready.begin(); it != ready.end(); ++it) {
+          if (st.setup.card_types.count((*it)->ctx.job.card.card_type)) {
+            auto job = std::move(*it);
+            ready.erase(it);
+            st.snap.current_job = job->ctx.job_id;
+            return job;
+          }
+        }
+      }
+      cv.wait_for(lock, std::chrono::milliseconds(200));
+    }
+  }
+
+  void StationLoop(Station& st) {
+    while (auto job = TakeJob(st)) {
+      bool done = ProduceOne(st, *job);
+      std::lock_guard lock(mu);
+      st.snap.current_job.clear();
+      if (!done) {
+        // Back to the queue for another card (this or another station).
+        ready.push_front(std::move(job));
+      }
+      cv.notify_all();
+    }
+  }
+
+  // Ejects the current card to the reject hopper and records the fault.
+  void RejectCard(Station& st, PreparedJob& job, const Status& why) {
+    Status e = st.setup.printer->Eject(printers::Hopper::kReject);
+    std::lock_guard lock(mu);
+    Fault(st, why);
+    if (!e.ok()) Fault(st, e);
+    st.snap.rejected_cards++;
+    stats.cards_rejected++;
+    BatchFor(job.ctx.job).snap.cards_rejected++;
+    job.last_error = why;
+  }
+
+  // Returns true when the job is finished (completed, failed or cancelled),
+  // false to try again with a fresh card.
+  bool ProduceOne(Station& st, PreparedJob& job) {
+    const Job& j = job.ctx.job;
+    const std::string& id = job.ctx.job_id;
+    printers::Printer& printer = *st.setup.printer;
+
+    if (job.cards_used >= options.max_tries) {
+      sink.Failed(id, job.last_error.ok() ? Status(Code::kInternal, "no card tried") : job.last_error,
+                  true);
+      CountFailed(j);
+      return true;
+    }
+    const std::string card_id = id + "." + std::to_string(job.cards_used + 1);
+    Status s = printer.Feed(card_id, j.card.card_type);
+    if (!s.ok()) {
+      std::lock_guard lock(mu);
+      Fault(st, s);
+      return false;  // no card consumed for the job; try again
+    }
+    job.cards_used++;
+    {
+      std::lock_guard lock(mu);
+      BatchFor(j).snap.cards_used++;
+    }
+
+    auto channel = st.setup.source->WaitForCard(options.card_wait);
+    if (!channel.ok() || !channel->has_value()) {
+      RejectCard(st, job, channel.ok() ? Status(Code::kCardTimeout, "no card reached the reader")
+                                       : channel.status());
+      return false;
+    }
+    devices::CardChannel& card = ***channel;
+
+    if (!job.encoding_recorded) {
+      s = sink.Advance(id, JobState::kEncoding);
+      if (!s.ok()) return Abandon(st, job, s);
+      job.encoding_recorded = true;
+    }
+
+    const encoder::EncodeParams params{clock().TodayBeijing(), IssueSequence(j)};
+    auto outcome = personalizer->Encode(card, j, params);
+    if (!outcome.ok() && outcome.status().code() == Code::kCardRemoved && printer.Reseat().ok()) {
+      // The card slipped out of the field: put it back and resume on it.
+      {
+        std::lock_guard lock(mu);
+        Fault(st, outcome.status());
+      }
+      outcome = personalizer->Encode(card, j, params);
+    }
+    if (!outcome.ok()) {
+      RejectCard(st, job, outcome.status());
+      if (IsJobFault(outcome.status().code())) {
+        sink.Failed(id, outcome.status(), false);
+        CountFailed(j);
+        return true;
+      }
+      return false;
+    }
+
+    const std::string uid = ToHex(outcome->uid);
+    auto rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
+    if (!rendered.ok()) {
+      RejectCard(st, job, rendered.status());
+      sink.Failed(id, rendered.status(), false);
+      CountFailed(j);
+      return true;
+    }
+    // The face is checked against the chip before anything is printed.
+    auto payload = layout::DecodeQrFromImage(rendered->images.front);
+    s = payload.ok() ? CheckFaceAgainstChip(*payload, *verifier, outcome->record, outcome->uid)
+                     : payload.status();
+    if (!s.ok()) {
+      RejectCard(st, job, s);
+      return false;
+    }
+
+    printers::PrintData data;
+    data.job_id = id;
+    data.card_id = card_id;
+    for (auto [mat, out] : {std::pair{&rendered->images.front, &data.front_png},
+                            std::pair{&rendered->images.back, &data.back_png},
+                            std::pair{&rendered->images.front_k, &data.front_k_png},
+                            std::pair{&rendered->images.back_k, &data.back_k_png}}) {
+      auto png = EncodePng(*mat);
+      if (!png.ok()) {
+        RejectCard(st, job, png.status());
+        return false;
+      }
+      *out = std::move(*png);
+    }
+    s = printer.Print(data);
+    if (!s.ok()) {
+      RejectCard(st, job, s);  // the encoded card is voided
+      return false;
+    }
+
+    // The card exists: record it before the state says so.
+    const std::string produced_at = clock().NowIsoBeijing();
+    const std::string card_type = outcome->size == devices::CardSize::k4K ? "mifare-classic-4k"
+                                                                          : "mifare-classic-1k";
+    nlohmann::json prod = {{"job_id", id},       {"card_id", card_id},       {"uid", uid},
+                           {"card_type", card_type}, {"station", st.snap.name},
+                           {"produced_at", produced_at}, {"cards_used", job.cards_used}};
+    s = printers::WriteFileAtomic(job.ctx.cards_dir / "production.json", AsBytes(prod.dump(2)));
+    if (!s.ok()) {
+      RejectCard(st, job, s);
+      return false;
+    }
+    for (JobState next : {JobState::kEncoded, JobState::kPrinted}) {
+      s = sink.Advance(id, next);
+      if (!s.ok()) return Abandon(st, job, s);
+    }
+
+    // QA: the card as it leaves the printer.
+    auto qa = VerifyCard(card, rendered->images.front, options.keys, *verifier, &j);
+    if (!qa.ok() || !qa->ok()) {
+      Status why = !qa.ok() ? qa.status() : (!qa->chip.ok() ? qa->chip : qa->face);
+      RejectCard(st, job, why);
+      sink.Failed(id, Status(Code::kVerifyMismatch, "QA after printing: " + why.ToString()), true);
+      CountFailed(j);
+      return true;
+    }
+    s = sink.Advance(id, JobState::kVerified);
+    if (!s.ok()) return Abandon(st, job, s);
+
+    s = layout::WriteCardOutputs(*rendered, job.ctx.cards_dir.string());
+    if (!s.ok()) std::cerr << "line: " << id << ": card outputs not written: " << s << "\n";
+    Status ej = printer.Eject(printers::Hopper::kOutput);
+
+    server::CardOutcome out;
+    out.card.uid = uid;
+    out.card.card_no = j.card.card_no;
+    out.card.card_type = card_type;
+    out.qa.chip = qa->chip_text();
+    out.qa.face = qa->face_text();
+    out.station = st.snap.name;
+    out.produced_at = produced_at;
+    sink.Completed(id, out);
+
+    std::lock_guard lock(mu);
+    if (!ej.ok()) Fault(st, ej);
+    st.snap.produced++;
+    st.snap.consecutive_failures = 0;
+    stats.produced++;
+    Batch& b = BatchFor(j);
+    b.snap.produced++;
+    if (job.cards_used > 1) b.snap.reprinted++;
+    ProducedCard pc;
+    pc.meta.summary = rendered->summary;
+    pc.meta.texts = rendered->texts;
+    pc.meta.qr_payload = rendered->qr_payload;
+    pc.meta.profile = rendered->profile;
+    pc.dir = job.ctx.cards_dir;
+    b.cards.push_back(std::move(pc));
+    return true;
+  }
+
+  // The server refused a transition (cancelled meanwhile, or a store error):
+  // the card goes to the reject hopper and the job is dropped here.
+  bool Abandon(Station& st, PreparedJob& job, const Status& s) {
+    RejectCard(st, job, s);
+    if (s.code() != Code::kCancelled) sink.Failed(job.ctx.job_id, s, true);
+    CountCancelled(job.ctx.job, s);
+    return true;
+  }
+};
+
+Line::Line(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Line::~Line() { Stop(); }
+
+Result<std::unique_ptr<Line>> Line::Create(server::ProductionSink& sink, LineOptions options,
+                                           std::vector<StationSetup> stations) {
+  if (stations.empty()) return Status(Code::kInvalidConfig, "a line needs at least one station", "stations");
+  if (options.max_tries < 1) return Status(Code::kInvalidConfig, "must be at least 1", "max_tries");
+  auto impl = std::make_unique<Impl>(sink, std::move(options));
+  CB_ASSIGN_OR_RETURN(impl->tmpl, layout::LoadTemplate(impl->options.template_name));
+  CB_ASSIGN_OR_RETURN(impl->profile, layout::FindProfile(impl->options.profile));
+  if (impl->options.keys.sign_key_path.empty()) {
+    return Status(Code::kInvalidConfig, "the keystore names no sign_key", "sign_key");
+  }
+  CB_ASSIGN_OR_RETURN(auto signer, layout::QrSigner::FromPemFile(impl->options.keys.sign_key_path));
+  impl->signer.emplace(std::move(signer));
+  CB_ASSIGN_OR_RETURN(auto verifier, layout::QrVerifier::FromPemFile(impl->options.keys.sign_key_path));
+  impl->verifier.emplace(std::move(verifier));
+  impl->personalizer = std::make_unique<encoder::Personalizer>(impl->options.keys);
+  const int threads = std::max(1, impl->options.render_threads);
+  for (int i = 0; i < threads; ++i) {
+    CB_ASSIGN_OR_RETURN(auto r, layout::CardRenderer::Create(impl->tmpl, impl->profile, impl->options.photo));
+    impl->renderers.push_back(std::move(r));
+  }
+  std::set<std::string> names;
+  for (auto& setup : stations) {
+    if (!setup.printer || !setup.source) {
+      return Status(Code::kInvalidConfig, "station needs a printer and a reader", "stations." + setup.name);
+    }
+    if (!names.insert(setup.name).second) {
+      return Status(Code::kInvalidConfig, "duplicate station name " + setup.name, "stations");
+    }
+    auto st = std::make_unique<Impl::Station>();
+    st->snap.name = setup.name;
+    st->snap.printer_kind = std::string(setup.printer->kind());
+    st->snap.reader = setup.source->Describe();
+    st->setup = std::move(setup);
+    impl->stations.push_back(std::move(st));
+  }
+  Impl* raw = impl.get();
+  for (int i = 0; i < threads; ++i) {
+    raw->render_threads.emplace_back([raw, i] { raw->RenderLoop(static_cast<size_t>(i)); });
+  }
+  for (auto& st : raw->stations) {
+    Impl::Station* s = st.get();
+    st->thread = std::thread([raw, s] { raw->StationLoop(*s); });
+  }
+  return std::unique_ptr<Line>(new Line(std::move(impl)));
+}
+
+void Line::Start(server::JobContext job) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stats.jobs_started++;
+    impl_->BatchFor(job.job).snap.jobs++;
+    impl_->to_render.push_back(std::move(job));
+  }
+  impl_->cv.notify_all();
+}
+
+void Line::Stop() {
+  if (!impl_) return;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping && impl_->render_threads.empty()) return;
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  for (auto& t : impl_->render_threads) t.join();
+  impl_->render_threads.clear();
+  for (auto& st : impl_->stations) {
+    if (st->thread.joinable()) st->thread.join();
+  }
+  Status s = WriteBatchReports();
+  if (!s.ok()) std::cerr << "line: batch reports: " << s << "\n";
+}
+
+std::vector<StationSnapshot> Line::Stations() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<StationSnapshot> out;
+  for (const auto& st : impl_->stations) {
+    StationSnapshot s = st->snap;
+    s.state = st->out_of_rotation ? "out-of-rotation"
+              : st->paused        ? "paused"
+              : !s.current_job.empty() ? "busy"
+                                       : "idle";
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<BatchSnapshot> Line::Batches() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<BatchSnapshot> out;
+  for (const auto& [id, b] : impl_->batches) out.push_back(b.snap);
+  return out;
+}
+
+LineStats Line::Stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+size_t Line::QueueDepth() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->to_render.size() + impl_->ready.size() + static_cast<size_t>(impl_->rendering);
+}
+
+Status Line::PauseStation(const std::string& name) {
+  std::lock_guard lock(impl_->mu);
+  for (auto& st : impl_->stations) {
+    if (st->snap.name == name) {
+      st->paused = true;
+      return Status::Ok();
+    }
+  }
+  return Status(Code::kNotFound, "no station " + name);
+}
+
+Status Line::ResumeStation(const std::string& name) {
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = std::find_if(impl_->stations.begin(), impl_->stations.end(),
+                           [&](const auto& st) { return st->snap.name == name; });
+    if (it == impl_->stations.end()) return Status(Code::kNotFound, "no station " + name);
+    (*it)->paused = false;
+    (*it)->out_of_rotation = false;
+    (*it)->snap.consecutive_failures = 0;
+  }
+  impl_->cv.notify_all();
+  return Status::Ok();
+}
+
+Status Line::WriteBatchReports() {
+  if (impl_->options.batches_dir.empty()) return Status::Ok();
+  std::map<std::string, Batch> batches;
+  {
+    std::lock_guard lock(impl_->mu);
+    batches = impl_->batches;
+  }
+  for (const auto& [id, b] : batches) {
+    fs::path dir = impl_->options.batches_dir / id;
+    nlohmann::json rec = {{"batch", id},
+                          {"school", b.snap.school_name},
+                          {"jobs", b.snap.jobs},
+                          {"produced", b.snap.produced},
+                          {"failed", b.snap.failed},
+                          {"cancelled", b.snap.cancelled},
+                          {"cards_in", b.snap.cards_used},
+                          {"cards_rejected", b.snap.cards_rejected},
+                          {"reprinted", b.snap.reprinted},
+                          {"balanced", b.snap.cards_used == b.snap.produced + b.snap.cards_rejected}};
+    nlohmann::json cards = nlohmann::json::array();
+    for (const auto& c : b.cards) {
+      cards.push_back({{"job_id", c.meta.summary.job_id}, {"card_no", c.meta.summary.card_no}});
+    }
+    rec["cards"] = cards;
+    CB_RETURN_IF_ERROR(printers::WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2))));
+    if (b.cards.empty()) continue;
+    std::vector<layout::RenderedCard> loaded;
+    loaded.reserve(b.cards.size());
+    for (const auto& c : b.cards) {
+      layout::RenderedCard r = c.meta;
+      r.images.front = cv::imread((c.dir / "front.png").string(), cv::IMREAD_COLOR);
+      r.images.back = cv::imread((c.dir / "back.png").string(), cv::IMREAD_COLOR);
+      if (r.images.front.empty() || r.images.back.empty()) continue;  // purged meanwhile
+      loaded.push_back(std::move(r));
+    }
+    if (loaded.empty()) continue;
+    std::vector<const layout::RenderedCard*> ptrs;
+    for (const auto& r : loaded) ptrs.push_back(&r);
+    CB_ASSIGN_OR_RETURN(auto pdf, layout::ProofPdf::Create());
+    CB_RETURN_IF_ERROR(pdf.AddBatch(ptrs));
+    CB_RETURN_IF_ERROR(pdf.SaveToFile((dir / "manifest.pdf").string()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace cardbureau::line
