@@ -1,5 +1,6 @@
 #include "cardbureau/layout/card_renderer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -205,10 +206,13 @@ Result<PreparedCard> CardRenderer::PrepareWithPhoto(const Job& job, const Checke
   const int level = static_cast<int>(job.student.level);
   for (bool front : {true, false}) {
     const Layer& layer = (front ? front_layers_ : back_layers_).at(level);
-    cv::Mat bgr = layer.bgr.clone();
-    cv::Mat k = layer.k.clone();
-    card.texts.insert(card.texts.end(), layer.texts.begin(), layer.texts.end());
     const Face& face = front ? tmpl_.front : tmpl_.back;
+    const bool dynamic = std::any_of(face.elements.begin(), face.elements.end(), IsDynamic);
+    // A face without job data is shared with the cached layer (read-only
+    // by contract), which saves a 2 MB copy per card.
+    cv::Mat bgr = dynamic ? layer.bgr.clone() : layer.bgr;
+    cv::Mat k = dynamic ? layer.k.clone() : layer.k;
+    card.texts.insert(card.texts.end(), layer.texts.begin(), layer.texts.end());
     for (const auto& el : face.elements) {
       if (!IsDynamic(el)) continue;
       const cv::Rect box = ToPx(el.rect);

@@ -59,6 +59,9 @@ struct PlacedText {
   std::string text;   // UTF-8
 };
 
+// Read-only by contract: a face that shows no job data (the default back)
+// shares its pixels with the renderer's cached layer; clone() before
+// drawing on it.
 struct CardImages {
   cv::Mat front;    // CV_8UC3, BGR, profile size
   cv::Mat back;

@@ -28,7 +28,7 @@ struct PhotoConfig {
   int max_height = 4096;
   int min_side = 64;      // smaller images are PHOTO_UNREADABLE
   // Detection runs on a copy whose shorter side is at most this (speed).
-  int detect_max_side = 256;
+  int detect_max_side = 160;
   // Quality gates (measured on the face box in original pixels).
   int min_face_px = 80;          // PHOTO_TOO_SMALL below this face width
   double min_face_luma = 70.0;   // PHOTO_TOO_DARK below this mean luma (0..255)
