@@ -232,17 +232,21 @@ Result<std::unique_ptr<PcscChannel>> PcscChannel::Open(const std::string& reader
 
 Result<Bytes> PcscChannel::Transmit(ByteView apdu) {
   auto response = card_.Transmit(apdu);
-  if (response.ok() || response.status().code() == Code::kCardRemoved ||
-      response.status().code() == Code::kReaderUnavailable) {
+  if (response.ok() && response->size() >= 2) return response;
+  if (!response.ok() && (response.status().code() == Code::kCardRemoved ||
+                         response.status().code() == Code::kReaderUnavailable)) {
     return response;
   }
   // A contactless card that leaves the field mid-exchange shows up as a
-  // failed transaction first and as an empty reader a moment later (pcscd
-  // polls presence). Tell the two apart before reporting.
+  // failed transaction, or (vpcd) as an empty answer, first and as an empty
+  // reader a moment later (pcscd polls presence). Tell them apart before
+  // reporting.
   if (CardLeftField(std::chrono::milliseconds(1500))) {
-    return Status(Code::kCardRemoved, response.status().message() + " (card left the field)");
+    return Status(Code::kCardRemoved,
+                  (response.ok() ? std::string("empty response") : response.status().message()) +
+                      " (card left the field)");
   }
-  return response;
+  return response;  // an answer without status word: ParseResponse says PROTOCOL_ERROR
 }
 
 bool PcscChannel::CardLeftField(std::chrono::milliseconds within) {
@@ -461,6 +465,25 @@ Result<std::optional<Bytes>> PcscReaders::WaitForCard(const std::string& reader,
     if (event->kind == ReaderEventKind::kCardInserted && event->reader == reader) {
       return std::optional<Bytes>(event->atr);
     }
+  }
+}
+
+Result<std::optional<std::unique_ptr<PcscChannel>>> PcscReaders::WaitAndConnect(
+    const std::string& reader, std::chrono::milliseconds timeout, ShareMode mode) {
+  using Clock = std::chrono::steady_clock;
+  using Out = std::optional<std::unique_ptr<PcscChannel>>;
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    const auto remaining = std::max(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+        std::chrono::milliseconds(0));
+    CB_ASSIGN_OR_RETURN(std::optional<Bytes> atr, WaitForCard(reader, remaining));
+    if (!atr) return Out();
+    auto channel = Connect(reader, mode);
+    if (channel.ok()) return Out(std::move(*channel));
+    if (channel.status().code() != Code::kCardRemoved) return channel.status();
+    if (Clock::now() >= deadline) return Out();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // it came and went
   }
 }
 

@@ -72,6 +72,9 @@ TEST(PcscVpcdTest, WaitForCardTimesOutWithNoCardYet) {
   EXPECT_FALSE(atr->has_value());
   EXPECT_GE(std::chrono::steady_clock::now() - start, 290ms);
   EXPECT_EQ(PcscChannel::Open(kVirtualReader0).status().code(), Code::kCardRemoved);
+  auto channel = readers.WaitAndConnect(kVirtualReader0, 200ms);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  EXPECT_FALSE(channel->has_value());
 }
 
 TEST(PcscVpcdTest, InsertAndRemoveAreSeenAsEvents) {
@@ -120,24 +123,24 @@ TEST(PcscVpcdTest, ExchangesApdusOverAnExclusiveConnection) {
   auto card = StockCard(3);
   VpcdCard vcard(card);
   PcscReaders readers;
-  auto atr = readers.WaitForCard(kVirtualReader0, 10s);
-  ASSERT_TRUE(atr.ok() && atr->has_value()) << atr.status();
-  auto channel = readers.Connect(kVirtualReader0);
-  ASSERT_TRUE(channel.ok()) << channel.status();
-  EXPECT_EQ((*channel)->Atr(), MifareClassicAtr(CardSize::k1K));
+  auto connected = readers.WaitAndConnect(kVirtualReader0, 10s);
+  ASSERT_TRUE(connected.ok()) << connected.status();
+  ASSERT_TRUE(connected->has_value());
+  std::unique_ptr<PcscChannel>& channel = **connected;
+  EXPECT_EQ(channel->Atr(), MifareClassicAtr(CardSize::k1K));
 
-  auto uid = TransmitChecked(**channel, Apdu::GetUid());
+  auto uid = TransmitChecked(*channel, Apdu::GetUid());
   ASSERT_TRUE(uid.ok()) << uid.status();
   EXPECT_EQ(*uid, card->Uid());
-  ASSERT_TRUE(TransmitChecked(**channel, Apdu::LoadKey(0, Bytes(6, 0xFF))).ok());
-  ASSERT_TRUE(TransmitChecked(**channel, Apdu::Authenticate(32, KeyType::kA, 0)).ok());
-  ASSERT_TRUE(TransmitChecked(**channel, Apdu::UpdateBlock(33, Bytes(16, 0xC3))).ok());
-  auto back = TransmitChecked(**channel, Apdu::ReadBlock(33));
+  ASSERT_TRUE(TransmitChecked(*channel, Apdu::LoadKey(0, Bytes(6, 0xFF))).ok());
+  ASSERT_TRUE(TransmitChecked(*channel, Apdu::Authenticate(32, KeyType::kA, 0)).ok());
+  ASSERT_TRUE(TransmitChecked(*channel, Apdu::UpdateBlock(33, Bytes(16, 0xC3))).ok());
+  auto back = TransmitChecked(*channel, Apdu::ReadBlock(33));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, Bytes(16, 0xC3));
   const Bytes image = card->Image();
   EXPECT_EQ(Bytes(image.begin() + 33 * 16, image.begin() + 34 * 16), Bytes(16, 0xC3));
-  EXPECT_EQ(TransmitChecked(**channel, Apdu::Authenticate(4, KeyType::kA, 0)).status().code(),
+  EXPECT_EQ(TransmitChecked(*channel, Apdu::Authenticate(4, KeyType::kA, 0)).status().code(),
             Code::kAuthFailed);
 
   // Exclusive: nobody else gets the card meanwhile.
@@ -145,7 +148,7 @@ TEST(PcscVpcdTest, ExchangesApdusOverAnExclusiveConnection) {
   EXPECT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kReaderError) << second.status();
 
-  auto tx = (*channel)->BeginTransaction();
+  auto tx = channel->BeginTransaction();
   ASSERT_TRUE(tx.ok()) << tx.status();
   EXPECT_TRUE(tx->active());
   EXPECT_TRUE(tx->End().ok());

@@ -131,8 +131,10 @@ class PcscTransaction {
 // A card connected through pcscd. Owns its own context and card handle.
 // Not thread-safe (CardChannel contract). After pcscd restarts, Transmit
 // returns READER_UNAVAILABLE for good: connect again through PcscReaders.
-// A failed exchange after which the reader turns empty (checked for up to
-// 1.5 s) is reported as CARD_REMOVED, as a pulled contactless card looks.
+// A failed exchange, or an answer without status word, after which the
+// reader turns empty (checked for up to 1.5 s) is reported as CARD_REMOVED:
+// that is how a pulled contactless card looks (vpcd turns the card's
+// disconnect into an empty answer).
 class PcscChannel : public CardChannel {
  public:
   // Connects to the card in `reader` with a fresh context. Errors as
@@ -215,6 +217,13 @@ class PcscReaders {
   // talk to the card while it is being encoded).
   Result<std::unique_ptr<PcscChannel>> Connect(const std::string& reader,
                                                ShareMode mode = ShareMode::kExclusive);
+
+  // WaitForCard + Connect: nullopt ("no card yet") on time-out; a card that
+  // leaves between the two is waited for again. Errors as WaitForCard and
+  // Connect (READER_ERROR when another application holds the card).
+  Result<std::optional<std::unique_ptr<PcscChannel>>> WaitAndConnect(
+      const std::string& reader, std::chrono::milliseconds timeout,
+      ShareMode mode = ShareMode::kExclusive);
 
   // Makes a blocked WaitForEvent/WaitForCard return CANCELLED. Any thread.
   void Cancel();
