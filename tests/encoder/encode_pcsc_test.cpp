@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "cardbureau/devices/pcsc.h"
 #include "cardbureau/devices/vpcd_card.h"
 #include "cardbureau/encoder/card_reader.h"
+#include "cardbureau/encoder/commands.h"
 #include "cardbureau/testing/pcscd_guard.h"
 #include "encoder_test_support.h"
 
@@ -196,6 +200,63 @@ TEST_F(EncodePcscTest, RefusalsAndFaultsThroughPcscd) {
     ASSERT_NE(ch, nullptr);
     EXPECT_EQ(personalizer_.Encode(*ch, job, Params()).status().code(), Code::kAuthFailed);
   }
+}
+
+int RunCommand(const std::string& name, std::vector<std::string> args) {
+  for (const Command& c : Commands()) {
+    if (c.name != name) continue;
+    args.insert(args.begin(), name);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return c.run(static_cast<int>(argv.size()), argv.data());
+  }
+  ADD_FAILURE() << "no command " << name;
+  return -1;
+}
+
+// The operator's path: `cardbureau encode` then `cardbureau read --json`.
+TEST_F(EncodePcscTest, CliEncodeThenQaRead) {
+  CB_START_PCSCD_OR_SKIP(pcscd);
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("cb-enc-pcsc-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path keys = dir / "keystore.json";
+  fs::copy_file(kRepo / "fixtures/keys/keystore-test.json", keys,
+                fs::copy_options::overwrite_existing);
+  fs::permissions(keys, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string job = (kRepo / "fixtures/jobs/valid-junior-reissue.json").string();
+
+  WaitForEmptyReader();
+  auto card = NewCard(StockKind::kBjt1k, 27);
+  const Bytes before = card->Image();
+  devices::VpcdCard vcard(card);
+  ASSERT_TRUE(vcard.WaitUntilConnected(10s));
+
+  ::testing::internal::CaptureStdout();
+  const int enc = RunCommand("encode", {"--reader", kVirtualReader0, "--job", job, "--keys",
+                                        keys.string(), "--issued-on", "2026-11-25", "--timeout",
+                                        "10", "--json"});
+  const std::string enc_out = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(enc, 0) << enc_out;
+  const auto e = nlohmann::json::parse(enc_out);
+  EXPECT_EQ(e["uid"], ToHex(card->Uid()));
+  EXPECT_EQ(e["result"], "written");
+  EXPECT_EQ(e["job_id"], "RJ20261123-000002");
+
+  ::testing::internal::CaptureStdout();
+  const int rd = RunCommand("read", {"--reader", kVirtualReader0, "--keys", keys.string(),
+                                     "--timeout", "10", "--json"});
+  const std::string rd_out = ::testing::internal::GetCapturedStdout();
+  ASSERT_EQ(rd, 0) << rd_out;
+  const auto r = nlohmann::json::parse(rd_out);
+  EXPECT_EQ(r["uid"], ToHex(card->Uid()));
+  EXPECT_EQ(r["mac"], "OK");
+  EXPECT_EQ(r["record"]["job_id"], "RJ20261123-000002");
+  EXPECT_EQ(r["record"]["issued_on"], "2026-11-25");
+  EXPECT_EQ(r["sectors"][3]["state"], "not ours, not touched");
+  EXPECT_EQ(NonStudentBytes(card->Image(), kDefaultStudentSectors),
+            NonStudentBytes(before, kDefaultStudentSectors));
+  fs::remove_all(dir);
 }
 
 }  // namespace
