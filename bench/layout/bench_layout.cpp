@@ -71,6 +71,19 @@ void BM_CardToMemory(benchmark::State& state) {
 }
 BENCHMARK(BM_CardToMemory)->Unit(benchmark::kMillisecond);
 
+// As above with the JPEG photo (the protocol's default format).
+void BM_CardToMemoryJpegPhoto(benchmark::State& state) {
+  Fixture& f = F();
+  const Bytes jpeg = ToBytes(ReadText(kSource + "/fixtures/photos/astronaut.jpg"));
+  for (auto _ : state) {
+    auto p = f.renderer->Prepare(f.job, jpeg);
+    auto c = f.renderer->ComposeQr(std::move(p).value(), "04A1B2C3", 1, *f.signer);
+    benchmark::DoNotOptimize(c->images.front.data);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CardToMemoryJpegPhoto)->Unit(benchmark::kMillisecond);
+
 // Faces only: the photo already decoded and checked (as when a job's photo
 // was checked at intake).
 void BM_FacesFromCheckedPhoto(benchmark::State& state) {
@@ -109,6 +122,19 @@ void BM_CardWritten(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_CardWritten)->Unit(benchmark::kMillisecond);
+
+// Writing alone (PNGs, masks, raw buffers) for an already rendered card.
+void BM_WriteOutputsOnly(benchmark::State& state) {
+  Fixture& f = F();
+  RenderedCard c = f.Render();
+  const std::string dir = std::filesystem::temp_directory_path().string() + "/cardbureau-bench-layout-w";
+  for (auto _ : state) {
+    if (!WriteCardOutputs(c, dir).ok()) std::abort();
+  }
+  std::filesystem::remove_all(dir);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_WriteOutputsOnly)->Unit(benchmark::kMillisecond);
 
 // One proof PDF per card (new document, fonts embedded, saved to memory).
 void BM_ProofPdfPerCard(benchmark::State& state) {
