@@ -66,8 +66,8 @@ fs.writeFileSync(tokenFile, JSON.stringify({ tokens: entries }), { mode: 0o600 }
 
 async function startServer() {
   const proc = spawn(demoServer, ['--http', '127.0.0.1:0', '--tokens', tokenFile,
-    '--data', path.join(work, 'data'), '--web', webDir, '--batches', '1', '--jobs', '8',
-    '--stations', '2', '--step-ms', '100', '--paused', 'true'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--data', path.join(work, 'data'), '--web', webDir, '--batches', '1', '--jobs', '6',
+    '--stations', '2', '--step-ms', '80', '--paused', 'true'], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(proc);
   let out = '';
   return new Promise((resolve, reject) => {
