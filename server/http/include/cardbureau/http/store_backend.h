@@ -1,0 +1,63 @@
+// StoreBackend: the DashboardBackend parts that the durable job store
+// (server::JobStore) can answer — batches, job search, job detail and
+// timeline, card previews, jobs by state and queue depth.
+//
+// The store has no batch table, so a batch is "all jobs of one school":
+// batch_id = "school-<school_code>" (the line's delivery grouping); jobs
+// refused before their school was known belong to no batch. The
+// failure code of a failed/rejected job is read from its terminal report.
+//
+// Stations, reprints and live events belong to the production line, which
+// the store does not know: here Stations() is empty, SetStationPaused is
+// NOT_FOUND, RequestReprint/DecideReprint are FAILED_PRECONDITION, and
+// Subscribe() hands out subscriptions to events() — whoever drives the line
+// publishes there. The line's owner subclasses StoreBackend and overrides
+// those methods (and may extend Metrics()).
+//
+// Thread-safety: as JobStore (every method is thread-safe). The store must
+// outlive the backend.
+#pragma once
+
+#include "cardbureau/http/backend.h"
+#include "cardbureau/server/job_store.h"
+
+namespace cardbureau::http {
+
+class StoreBackend : public DashboardBackend {
+ public:
+  explicit StoreBackend(server::JobStore& store);
+
+  // Publish job/station/batch/reprint events here (e.g. on every Advance).
+  EventHub& events() { return hub_; }
+
+  Result<std::vector<BatchSummary>> Batches() override;
+  Result<BatchSummary> Batch(std::string_view batch_id) override;
+  Result<JobSearchResult> SearchJobs(const JobSearch& query) override;
+  Result<JobDetail> Job(std::string_view job_id) override;
+  Result<std::filesystem::path> CardPreview(std::string_view job_id, PreviewSide side) override;
+  Result<std::vector<StationInfo>> Stations() override;
+  Status SetStationPaused(std::string_view station_id, bool paused,
+                          std::string_view actor) override;
+  Result<ReprintRequest> RequestReprint(std::string_view job_id, std::string_view reason,
+                                        std::string_view actor, bool approved) override;
+  Result<ReprintRequest> DecideReprint(std::string_view reprint_id, bool approve,
+                                       std::string_view actor) override;
+  Result<std::vector<ReprintRequest>> Reprints(std::string_view status) override;
+  Result<ReprintRequest> Reprint(std::string_view reprint_id) override;
+  Result<MetricsSnapshot> Metrics() override;
+  std::unique_ptr<Subscription> Subscribe(EventCallback callback) override;
+
+  // "school-<code>".
+  static std::string BatchIdForSchool(std::string_view school_code);
+
+ protected:
+  server::JobStore& store() { return store_; }
+
+ private:
+  JobSummary Summarise(const server::JobRecord& r);
+
+  server::JobStore& store_;
+  EventHub hub_;
+};
+
+}  // namespace cardbureau::http

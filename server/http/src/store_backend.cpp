@@ -1,0 +1,214 @@
+#include "cardbureau/http/store_backend.h"
+
+#include <algorithm>
+#include <map>
+
+namespace cardbureau::http {
+
+namespace {
+
+// Enough for a bureau's working set; the dashboard is not a report engine.
+constexpr int kScanLimit = 100000;
+
+std::string CodeOfReport(const server::Message& m) {
+  if (const auto* f = std::get_if<server::Failed>(&m)) return f->code;
+  if (const auto* r = std::get_if<server::Rejected>(&m)) return r->code;
+  if (std::holds_alternative<server::Cancelled>(m)) return "CANCELLED";
+  return {};
+}
+
+void Count(BatchSummary& b, server::JobState s) {
+  using server::JobState;
+  b.total++;
+  switch (s) {
+    case JobState::kReceived:
+    case JobState::kValidated:
+    case JobState::kRendered:
+      b.queued++;
+      break;
+    case JobState::kEncoding:
+    case JobState::kEncoded:
+    case JobState::kPrinted:
+    case JobState::kVerified:
+      b.in_progress++;
+      break;
+    case JobState::kReported:
+    case JobState::kAcknowledged:
+      b.produced++;
+      break;
+    case JobState::kRejected:
+      b.rejected++;
+      break;
+    case JobState::kFailed:
+    case JobState::kCancelled:
+      b.failed++;
+      break;
+  }
+}
+
+}  // namespace
+
+StoreBackend::StoreBackend(server::JobStore& store) : store_(store) {}
+
+std::string StoreBackend::BatchIdForSchool(std::string_view school_code) {
+  return "school-" + std::string(school_code);
+}
+
+JobSummary StoreBackend::Summarise(const server::JobRecord& r) {
+  JobSummary j;
+  j.job_id = r.job_id;
+  j.batch_id = BatchIdForSchool(r.school_code);
+  j.school_code = r.school_code;
+  j.card_no = r.card_no;
+  j.student_name = r.student_name;
+  j.state = std::string(server::ToString(r.state));
+  j.updated_at_ms = r.updated_at_ms;
+  if (r.state == server::JobState::kFailed || r.state == server::JobState::kRejected ||
+      r.state == server::JobState::kCancelled) {
+    auto report = store_.TerminalReport(r.job_id);
+    if (report.ok() && report->has_value()) j.last_code = CodeOfReport(**report);
+  }
+  return j;
+}
+
+Result<std::vector<BatchSummary>> StoreBackend::Batches() {
+  server::JobQuery q;
+  q.limit = kScanLimit;
+  CB_ASSIGN_OR_RETURN(auto rows, store_.List(q));
+  std::map<std::string, BatchSummary> by_school;
+  for (const auto& r : rows) {
+    if (r.school_code.empty()) continue;  // refused before a school was known
+    BatchSummary& b = by_school[r.school_code];
+    if (b.batch_id.empty()) {
+      b.batch_id = BatchIdForSchool(r.school_code);
+      b.school_code = r.school_code;
+      b.created_at_ms = r.received_at_ms;
+    }
+    b.created_at_ms = std::min(b.created_at_ms, r.received_at_ms);
+    Count(b, r.state);
+  }
+  std::vector<BatchSummary> out;
+  for (auto& [code, b] : by_school) out.push_back(std::move(b));
+  std::sort(out.begin(), out.end(), [](const BatchSummary& a, const BatchSummary& b) {
+    return a.created_at_ms != b.created_at_ms ? a.created_at_ms > b.created_at_ms
+                                              : a.batch_id < b.batch_id;
+  });
+  return out;
+}
+
+Result<BatchSummary> StoreBackend::Batch(std::string_view batch_id) {
+  constexpr std::string_view kPrefix = "school-";
+  if (batch_id.substr(0, kPrefix.size()) != kPrefix || batch_id.size() == kPrefix.size()) {
+    return Status(Code::kNotFound, "no such batch");
+  }
+  server::JobQuery q;
+  q.school_code = std::string(batch_id.substr(kPrefix.size()));
+  q.limit = kScanLimit;
+  CB_ASSIGN_OR_RETURN(auto rows, store_.List(q));
+  if (rows.empty()) return Status(Code::kNotFound, "no such batch");
+  BatchSummary b;
+  b.batch_id = std::string(batch_id);
+  b.school_code = q.school_code;
+  b.created_at_ms = rows.front().received_at_ms;
+  for (const auto& r : rows) {
+    b.created_at_ms = std::min(b.created_at_ms, r.received_at_ms);
+    Count(b, r.state);
+  }
+  return b;
+}
+
+Result<JobSearchResult> StoreBackend::SearchJobs(const JobSearch& query) {
+  server::JobQuery q;
+  if (!query.state.empty()) {
+    q.state = server::JobStateFromString(query.state);
+    if (!q.state) return Status(Code::kBadRequest, "unknown state", "state");
+  }
+  q.school_code = query.school_code;
+  q.code = query.code;
+  q.text = query.text;
+  q.limit = kScanLimit;
+  CB_ASSIGN_OR_RETURN(auto rows, store_.List(q));
+  JobSearchResult out;
+  out.total = static_cast<int64_t>(rows.size());
+  const size_t begin = std::min(rows.size(), static_cast<size_t>(std::max(0, query.offset)));
+  const size_t end = std::min(rows.size(), begin + static_cast<size_t>(std::max(0, query.limit)));
+  for (size_t i = begin; i < end; ++i) out.jobs.push_back(Summarise(rows[i]));
+  return out;
+}
+
+Result<JobDetail> StoreBackend::Job(std::string_view job_id) {
+  CB_ASSIGN_OR_RETURN(auto rec, store_.Find(job_id));
+  if (!rec) return Status(Code::kNotFound, "no such job");
+  JobDetail d;
+  d.job = Summarise(*rec);
+  CB_ASSIGN_OR_RETURN(auto changes, store_.Timeline(job_id));
+  for (const auto& c : changes) {
+    TimelineEntry e;
+    e.at_ms = c.at_ms;
+    e.state = std::string(server::ToString(c.to));
+    e.note = c.note;
+    d.timeline.push_back(std::move(e));
+  }
+  if (!d.timeline.empty() && !d.job.last_code.empty()) d.timeline.back().code = d.job.last_code;
+  std::error_code ec;
+  const auto dir = store_.CardsDir(job_id);
+  d.has_front_preview = std::filesystem::is_regular_file(dir / "front.png", ec);
+  d.has_back_preview = std::filesystem::is_regular_file(dir / "back.png", ec);
+  return d;
+}
+
+Result<std::filesystem::path> StoreBackend::CardPreview(std::string_view job_id,
+                                                        PreviewSide side) {
+  CB_ASSIGN_OR_RETURN(auto rec, store_.Find(job_id));
+  if (!rec) return Status(Code::kNotFound, "no such job");
+  const auto path =
+      store_.CardsDir(job_id) / (side == PreviewSide::kFront ? "front.png" : "back.png");
+  std::error_code ec;
+  if (rec->purged || !std::filesystem::is_regular_file(path, ec)) {
+    return Status(Code::kNotFound, "no preview for this job (not rendered yet, or purged)");
+  }
+  return path;
+}
+
+Result<std::vector<StationInfo>> StoreBackend::Stations() { return std::vector<StationInfo>{}; }
+
+Status StoreBackend::SetStationPaused(std::string_view, bool, std::string_view) {
+  return Status(Code::kNotFound, "no such station (no production line attached)");
+}
+
+Result<ReprintRequest> StoreBackend::RequestReprint(std::string_view, std::string_view,
+                                                    std::string_view, bool) {
+  return Status(Code::kFailedPrecondition, "reprints need the production line (not attached)");
+}
+
+Result<ReprintRequest> StoreBackend::DecideReprint(std::string_view, bool, std::string_view) {
+  return Status(Code::kFailedPrecondition, "reprints need the production line (not attached)");
+}
+
+Result<std::vector<ReprintRequest>> StoreBackend::Reprints(std::string_view) {
+  return std::vector<ReprintRequest>{};
+}
+
+Result<ReprintRequest> StoreBackend::Reprint(std::string_view) {
+  return Status(Code::kNotFound, "no such reprint");
+}
+
+Result<MetricsSnapshot> StoreBackend::Metrics() {
+  MetricsSnapshot m;
+  for (auto s : server::AllJobStates()) m.jobs_by_state[std::string(server::ToString(s))] = 0;
+  CB_ASSIGN_OR_RETURN(auto counts, store_.CountsByState());
+  for (const auto& [state, n] : counts) {
+    m.jobs_by_state[std::string(server::ToString(state))] = n;
+    if (state == server::JobState::kReceived || state == server::JobState::kValidated ||
+        state == server::JobState::kRendered) {
+      m.queue_depth += n;
+    }
+  }
+  return m;
+}
+
+std::unique_ptr<Subscription> StoreBackend::Subscribe(EventCallback callback) {
+  return hub_.Subscribe(std::move(callback));
+}
+
+}  // namespace cardbureau::http

@@ -1,0 +1,149 @@
+#include "cardbureau/http/store_backend.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cardbureau/http/api.h"
+
+namespace cardbureau::http {
+namespace {
+
+using server::JobState;
+
+class StoreBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cb_store_backend_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto store = server::JobStore::Open(dir_, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    std::vector<server::IntakeJob> jobs = {Intake("J-1", "11010810", "1000751200000001"),
+                                           Intake("J-2", "11010810", "1000751200000002"),
+                                           Intake("J-3", "11010520", "1000751200000003")};
+    std::vector<std::string> skipped;
+    ASSERT_TRUE(store_->AddValidated(jobs, &skipped).ok());
+    ASSERT_TRUE(store_->Advance("J-1", JobState::kRendered).ok());
+    ASSERT_TRUE(store_->Advance("J-1", JobState::kEncoding, "station-1").ok());
+    ASSERT_TRUE(store_->Reject("J-9", Status(Code::kPhotoNoFace, "no face")).ok());
+    backend_ = std::make_unique<StoreBackend>(*store_);
+  }
+  void TearDown() override {
+    backend_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static server::IntakeJob Intake(std::string id, std::string school, std::string card_no) {
+    server::IntakeJob in;
+    in.job.job_id = std::move(id);
+    in.job.school.code = std::move(school);
+    in.job.school.name = "School";
+    in.job.card.card_no = std::move(card_no);
+    in.job.student.name = "测试学生";
+    in.job.photo.sha256 = std::string(64, 'a');
+    in.job_json = "{}";
+    return in;
+  }
+
+  SystemClock clock_;
+  std::filesystem::path dir_;
+  std::unique_ptr<server::JobStore> store_;
+  std::unique_ptr<StoreBackend> backend_;
+};
+
+TEST_F(StoreBackendTest, BatchesAreSchoolsWithCounts) {
+  auto batches = backend_->Batches();
+  ASSERT_TRUE(batches.ok()) << batches.status();
+  ASSERT_EQ(batches->size(), 2u);  // J-9 was refused before its school was known
+  auto b = backend_->Batch("school-11010810");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->total, 2);
+  EXPECT_EQ(b->in_progress, 1);
+  EXPECT_EQ(b->queued, 1);
+  EXPECT_EQ(backend_->Batch("school-99").status().code(), Code::kNotFound);
+  EXPECT_EQ(backend_->Batch("11010810").status().code(), Code::kNotFound);
+}
+
+TEST_F(StoreBackendTest, SearchDetailAndTimeline) {
+  JobSearch all;
+  EXPECT_EQ(backend_->SearchJobs(all)->total, 4);
+  JobSearch by_state;
+  by_state.state = "encoding";
+  auto enc = backend_->SearchJobs(by_state);
+  ASSERT_EQ(enc->jobs.size(), 1u);
+  EXPECT_EQ(enc->jobs[0].job_id, "J-1");
+  EXPECT_EQ(enc->jobs[0].batch_id, "school-11010810");
+  JobSearch bad;
+  bad.state = "flying";
+  EXPECT_EQ(backend_->SearchJobs(bad).status().code(), Code::kBadRequest);
+  JobSearch page;
+  page.limit = 1;
+  page.offset = 1;
+  auto p = backend_->SearchJobs(page);
+  EXPECT_EQ(p->total, 4);
+  EXPECT_EQ(p->jobs.size(), 1u);
+
+  auto d = backend_->Job("J-1");
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_FALSE(d->timeline.empty());
+  EXPECT_EQ(d->timeline.back().state, "encoding");
+  EXPECT_EQ(d->job.state, "encoding");
+  auto rejected = backend_->Job("J-9");
+  ASSERT_TRUE(rejected.ok());
+  EXPECT_EQ(rejected->job.state, "rejected");
+  EXPECT_EQ(rejected->job.last_code, "PHOTO_NO_FACE");
+  EXPECT_EQ(backend_->Job("nope").status().code(), Code::kNotFound);
+}
+
+TEST_F(StoreBackendTest, PreviewsComeFromTheCardsDirectory) {
+  EXPECT_EQ(backend_->CardPreview("J-1", PreviewSide::kFront).status().code(), Code::kNotFound);
+  const auto dir = store_->CardsDir("J-1");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "front.png") << "png";
+  auto p = backend_->CardPreview("J-1", PreviewSide::kFront);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(*p, dir / "front.png");
+  EXPECT_TRUE(backend_->Job("J-1")->has_front_preview);
+  EXPECT_FALSE(backend_->Job("J-1")->has_back_preview);
+  EXPECT_EQ(backend_->CardPreview("J-1", PreviewSide::kBack).status().code(), Code::kNotFound);
+}
+
+TEST_F(StoreBackendTest, MetricsAndLineOnlyParts) {
+  auto m = backend_->Metrics();
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->jobs_by_state.at("encoding"), 1);
+  EXPECT_EQ(m->jobs_by_state.at("rejected"), 1);
+  EXPECT_EQ(m->jobs_by_state.at("acknowledged"), 0);
+  EXPECT_EQ(m->queue_depth, 2);
+  EXPECT_TRUE(backend_->Stations()->empty());
+  EXPECT_EQ(backend_->SetStationPaused("s1", true, "x").code(), Code::kNotFound);
+  EXPECT_EQ(backend_->RequestReprint("J-1", "r", "x", true).status().code(),
+            Code::kFailedPrecondition);
+  int seen = 0;
+  auto sub = backend_->Subscribe([&](const DashboardEvent&) { ++seen; });
+  backend_->events().Publish({"job", "J-1", "encoded", "school-11010810", "", 1});
+  EXPECT_EQ(seen, 1);
+}
+
+TEST_F(StoreBackendTest, ServesTheApi) {
+  auto tokens = TokenTable::Parse(R"({"tokens":[{"name":"q","role":"qa","sha256":")" +
+                                  HashToken("t") + R"("}]})");
+  ASSERT_TRUE(tokens.ok());
+  Api api(*backend_, *tokens, nullptr);
+  HttpResponse r = api.Handle({"GET", "/api/jobs?school=11010520", "Bearer t", ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["total"], 1);
+  EXPECT_EQ(j["jobs"][0]["job_id"], "J-3");
+  EXPECT_EQ(api.Handle({"POST", "/api/jobs/J-1/reprint", "Bearer t", R"({"reason":"x"})"}).status,
+            409);
+}
+
+}  // namespace
+}  // namespace cardbureau::http
