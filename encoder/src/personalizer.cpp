@@ -275,6 +275,15 @@ Result<EncodeOutcome> Personalizer::Encode(devices::CardChannel& channel, const 
   // RECORD_TOO_LARGE is the job's fault: say so before touching the card.
   CB_ASSIGN_OR_RETURN(size_t record_size, EncodedRecordSize(wanted, config_.max_record_bytes));
   CB_ASSIGN_OR_RETURN(devices::CardSize size, CardSizeFromAtr(channel.Atr()));
+  const devices::CardSize wanted_size = job.card.card_type == CardType::kMifareClassic4K
+                                            ? devices::CardSize::k4K
+                                            : devices::CardSize::k1K;
+  if (size != wanted_size) {
+    return Status(Code::kCardStockInvalid,
+                  "the job asks for " + std::string(ToString(job.card.card_type)) +
+                      " but the card in the reader is MIFARE Classic " +
+                      (size == devices::CardSize::k4K ? "4K" : "1K"));
+  }
   CardSession session(channel);
   EncodeRun run(keys_, config_, session);
   auto out = run.Run(job, wanted, record_size, size);

@@ -422,6 +422,17 @@ TEST_F(EncodeLoopbackTest, RecordTooLargeBeforeAnyApdu) {
   EXPECT_EQ(card->counts().apdus, 0);
 }
 
+TEST_F(EncodeLoopbackTest, CardOfAnotherTypeThanTheJobIsStockInvalid) {
+  auto four_k = NewCard(StockKind::kBjt4k, 15);
+  auto out = Encode(four_k, junior_);  // a 1K job
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kCardStockInvalid);
+  EXPECT_EQ(four_k->counts().apdus, 0);
+  auto one_k = NewCard(StockKind::kBjt1k, 16);
+  EXPECT_EQ(Encode(one_k, senior4k_).status().code(), Code::kCardStockInvalid);
+  EXPECT_EQ(one_k->counts().apdus, 0);
+}
+
 TEST_F(EncodeLoopbackTest, QaReadOfBlankCardWithoutKeys) {
   auto card = NewCard(StockKind::kBjt1k, 13);
   const Bytes before = card->Image();

@@ -63,7 +63,8 @@ class Personalizer {
   // Never authenticates or writes block 0 or a sector the MAD does not give
   // to the student AID (enforced before any APDU is built).
   // Errors: RECORD_TOO_LARGE (before any APDU), CARD_STOCK_INVALID (ATR not
-  // MIFARE Classic, MAD CRC, too few student sectors),
+  // MIFARE Classic or not the job's card_type — both before any APDU —, MAD
+  // CRC, too few student sectors),
   // CARD_ALREADY_PERSONALIZED (a complete record of another job, or one
   // whose MAC does not verify), AUTH_FAILED (no key opens a student sector,
   // or the new key B does not), VERIFY_MISMATCH (a read-back differs, the
