@@ -23,7 +23,7 @@ struct ProofPdf::State {
   std::vector<FontFile> files;
   std::unique_ptr<FontChain> coverage;                 // which file has which code point
   std::map<int, HPDF_Font> fonts;                      // chain index -> loaded font
-  std::map<std::pair<const void*, bool>, HPDF_Image> images;  // per card image
+  std::map<std::pair<const void*, bool>, HPDF_Image> images;  // per call: card -> image
 };
 
 std::vector<FontFile> DefaultPdfFonts() {
@@ -202,6 +202,9 @@ Status ProofPdf::DrawFace(void* page, const RenderedCard& card, bool front, doub
 
 Status ProofPdf::AddCardProof(const RenderedCard& card) {
   CB_RETURN_IF_ERROR(Check("start of proof"));
+  // Images are cached by card address only within one call: a later card
+  // may live at the address of an earlier, destroyed one.
+  state_->images.clear();
   HPDF_Page page = HPDF_AddPage(Doc(doc_));
   HPDF_Page_SetSize(page, HPDF_PAGE_SIZE_A4, HPDF_PAGE_PORTRAIT);
   CB_RETURN_IF_ERROR(Check("page"));
@@ -222,6 +225,7 @@ Status ProofPdf::AddCardProof(const RenderedCard& card) {
 
 Status ProofPdf::AddBatch(const std::vector<const RenderedCard*>& cards) {
   CB_RETURN_IF_ERROR(Check("start of batch"));
+  state_->images.clear();
   std::vector<const RenderedCard*> sorted(cards.begin(), cards.end());
   std::stable_sort(sorted.begin(), sorted.end(), [](const RenderedCard* a, const RenderedCard* b) {
     return a->summary.school_code < b->summary.school_code;

@@ -156,6 +156,25 @@ TEST_F(PdfTest, BatchSheetsAndManifestGroupedBySchool) {
   }
 }
 
+TEST_F(PdfTest, CardsAtARecycledAddressGetTheirOwnImages) {
+  ASSERT_NE(cards_, nullptr);
+  auto pdf = ProofPdf::Create();
+  ASSERT_TRUE(pdf.ok());
+  RenderedCard slot = (*cards_)[0];
+  ASSERT_TRUE(pdf->AddCardProof(slot).ok());
+  slot = (*cards_)[3];  // same address, another card (senior, green)
+  ASSERT_TRUE(pdf->AddCardProof(slot).ok());
+  const std::string path = dir_ + "/recycled.pdf";
+  ASSERT_TRUE(pdf->SaveToFile(path).ok());
+  // 2 pages x 2 faces = 4 embedded images, not 2 reused ones.
+  const std::string list = RunTool("pdfimages -list " + path);
+  int images = 0;
+  for (size_t at = list.find(" image "); at != std::string::npos; at = list.find(" image ", at + 1)) {
+    ++images;
+  }
+  EXPECT_EQ(images, 4) << list;
+}
+
 TEST_F(PdfTest, ErrorsAreStatusNotCrashes) {
   auto pdf = ProofPdf::Create();
   ASSERT_TRUE(pdf.ok());
