@@ -1,5 +1,6 @@
 #include "cardbureau/devices/apdu.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <stdexcept>
@@ -43,8 +44,13 @@ Bytes Apdu::GetUid() { return {kCla, 0xCA, 0x00, 0x00, 0x00}; }
 
 Bytes Apdu::LoadKey(uint8_t slot, ByteView key6) {
   if (key6.size() != 6) throw std::invalid_argument("Apdu::LoadKey: key must be 6 bytes");
-  Bytes apdu = {kCla, 0x82, 0x00, slot, 0x06};
-  apdu.insert(apdu.end(), key6.begin(), key6.end());
+  Bytes apdu(5 + 6);
+  apdu[0] = kCla;
+  apdu[1] = 0x82;
+  apdu[2] = 0x00;
+  apdu[3] = slot;
+  apdu[4] = 0x06;
+  std::copy(key6.begin(), key6.end(), apdu.begin() + 5);
   return apdu;
 }
 
@@ -56,8 +62,13 @@ Bytes Apdu::ReadBlock(uint8_t block) { return {kCla, 0xB0, 0x00, block, 0x10}; }
 
 Bytes Apdu::UpdateBlock(uint8_t block, ByteView data16) {
   if (data16.size() != 16) throw std::invalid_argument("Apdu::UpdateBlock: data must be 16 bytes");
-  Bytes apdu = {kCla, 0xD6, 0x00, block, 0x10};
-  apdu.insert(apdu.end(), data16.begin(), data16.end());
+  Bytes apdu(5 + 16);
+  apdu[0] = kCla;
+  apdu[1] = 0xD6;
+  apdu[2] = 0x00;
+  apdu[3] = block;
+  apdu[4] = 0x10;
+  std::copy(data16.begin(), data16.end(), apdu.begin() + 5);
   return apdu;
 }
 

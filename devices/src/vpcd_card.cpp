@@ -1,6 +1,8 @@
 #include "cardbureau/devices/vpcd_card.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -62,7 +64,11 @@ Result<UniqueFd> ConnectTcp(const std::string& host, uint16_t port) {
       last = Errno("socket");
       continue;
     }
-    if (::connect(fd.handle(), ai->ai_addr, ai->ai_addrlen) == 0) return fd;
+    if (::connect(fd.handle(), ai->ai_addr, ai->ai_addrlen) == 0) {
+      const int one = 1;
+      ::setsockopt(fd.handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      return fd;
+    }
     last = Errno("connect " + host + ":" + service);
   }
   return last;
@@ -178,6 +184,11 @@ void VpcdCard::Run() {
       continue;
     }
     buffer.insert(buffer.end(), chunk, chunk + n);
+    // vpcd writes the length and the APDU with separate send()s; acknowledge
+    // at once so its Nagle algorithm does not hold the APDU for our delayed
+    // ACK (40 ms per exchange otherwise). Linux resets QUICKACK, so re-arm.
+    const int one = 1;
+    ::setsockopt(fd.handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 
     while (fd.valid()) {
       auto frame = ParseVpcdFrame(buffer);
@@ -187,19 +198,18 @@ void VpcdCard::Run() {
         break;
       }
       if (!frame->has_value()) break;
-      VpcdMessage message = std::move((*frame)->message);
-      buffer.erase(buffer.begin(), buffer.begin() + static_cast<long>((*frame)->consumed));
+      const VpcdFrame& f = **frame;
+      buffer.erase(buffer.begin(), buffer.begin() + static_cast<long>(f.consumed));
 
       Bytes reply;
-      if (message.is_control()) {
-        const VpcdControl control = std::get<VpcdControl>(message.body);
-        if (control != VpcdControl::kAtr) {
+      if (const auto* control = std::get_if<VpcdControl>(&f.message.body)) {
+        if (*control != VpcdControl::kAtr) {
           card_->Reset();  // power off / on / reset: no answer
           continue;
         }
         reply = card_->Atr();
       } else {
-        auto response = card_->Process(std::get<Bytes>(message.body));
+        auto response = card_->Process(std::get<Bytes>(f.message.body));
         if (!response.ok()) {  // pulled in the middle: the reader sees it vanish
           disconnect();
           break;

@@ -1,5 +1,6 @@
 #include "cardbureau/devices/vpcd_protocol.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace cardbureau::devices {
@@ -32,11 +33,10 @@ Result<std::optional<VpcdFrame>> ParseVpcdFrame(ByteView buffer) {
 
 Bytes EncodeVpcdFrame(ByteView payload) {
   if (payload.size() > 0xFFFF) throw std::length_error("vpcd frame over 65535 bytes");
-  Bytes out;
-  out.reserve(payload.size() + 2);
-  out.push_back(static_cast<uint8_t>(payload.size() >> 8));
-  out.push_back(static_cast<uint8_t>(payload.size() & 0xFF));
-  out.insert(out.end(), payload.begin(), payload.end());
+  Bytes out(payload.size() + 2);
+  out[0] = static_cast<uint8_t>(payload.size() >> 8);
+  out[1] = static_cast<uint8_t>(payload.size() & 0xFF);
+  std::copy(payload.begin(), payload.end(), out.begin() + 2);
   return out;
 }
 
