@@ -2,7 +2,7 @@
 // header before any pixel is decoded), find exactly one frontal face (Haar
 // cascade from opencv-data), quality gates, and the crop into the photo box.
 //
-// Crop rule (documented contract, see docs/layout.md): the crop has the photo
+// Crop rule (documented contract, see layout/README.md): the crop has the photo
 // box's aspect ratio; the detected face box is centred horizontally, its
 // centre sits at `face_center_y` (fraction of the crop height from the top)
 // and its width is `face_width_fraction` of the crop width. Scaling is
