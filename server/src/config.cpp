@@ -102,6 +102,7 @@ const std::map<std::string, Setter>& RootSetters() {
       CB_INT(report_retry_max_ms),
       CB_INT(retention_days),
       CB_INT(purge_interval_s),
+      CB_STR(validation),
       {"curve", [](const json& v, const std::string& k,
                    ServeConfig& c) { return ApplyObject(v, k, CurveSetters(), c); }},
       {"production", [](const json& v, const std::string& k, ServeConfig& c) {
@@ -157,6 +158,9 @@ Status CheckServeConfig(const ServeConfig& c) {
   if (c.production.hold != "none" && c.production.hold != "before-encoding" &&
       c.production.hold != "after-encoding") {
     return Bad("production.hold", "must be none, before-encoding or after-encoding");
+  }
+  if (c.validation != "full" && c.validation != "core") {
+    return Bad("validation", "must be full or core");
   }
   if (c.production.kind.empty()) return Bad("production.kind", "must not be empty");
   const auto& k = c.curve;

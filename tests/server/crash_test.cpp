@@ -1,1 +1,190 @@
+// Crash test with real processes: `cardbureau centre` and `cardbureau serve
+// --production fake`. The bureau is killed with SIGKILL at random moments of a
+// 200-job run and restarted, at least 10 times; the centre is killed and
+// restarted once mid-run. At the end the centre must hold exactly one terminal
+// report per job, and the fake production's durable log must show no job
+// encoded twice.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "harness.h"
+
+extern char** environ;
+
+namespace cardbureau::server {
+namespace {
+
+using namespace cbtest;
+
+const char* Binary() { return CARDBUREAU_BINARY_DIR "/bin/cardbureau"; }
+
+// A child process; SIGKILLed in the destructor if still running.
+class Child {
+ public:
+  Child(std::vector<std::string> args, const fs::path& log) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(Binary()));
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int rc = posix_spawn(&pid_, Binary(), &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) pid_ = -1;
+  }
+  ~Child() {
+    if (pid_ > 0) Kill();
+  }
+  bool ok() const { return pid_ > 0; }
+  void Kill() {
+    ::kill(pid_, SIGKILL);
+    Wait();
+  }
+  // Exit status (or 128+signal).
+  int Wait() {
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  // True (and the exit code in *code) when the child has exited.
+  bool Exited(int* code) {
+    int st = 0;
+    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r != pid_) return false;
+    pid_ = -1;
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return true;
+  }
+  int Terminate() {
+    ::kill(pid_, SIGTERM);
+    return Wait();
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::string Tail(const fs::path& p, size_t n = 30) {
+  auto lines = ReadLines(p);
+  std::string out;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) {
+    out += lines[i] + "\n";
+  }
+  return out;
+}
+
+TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
+  ASSERT_TRUE(fs::exists(Binary())) << Binary() << " not built";
+  constexpr int kJobs = 200;
+  TempDir dir;
+  WriteJobsFile(dir.path(), kJobs, 2000, "CR");
+  const std::string endpoint = FreeTcpEndpoint();
+  const fs::path reports = dir.path() / "reports.jsonl";
+  const fs::path produced = dir.path() / "produced.log";
+  const fs::path centre_log = dir.path() / "centre.log";
+  const fs::path serve_log = dir.path() / "serve.log";
+
+  auto start_centre = [&] {
+    return std::make_unique<Child>(
+        std::vector<std::string>{"centre", "--bind", endpoint, "--jobs",
+                                 (dir.path() / "jobs.jsonl").string(), "--photos",
+                                 (dir.path() / "photos").string(), "--reports", reports.string(),
+                                 "--until-done", "--redeliver-after", "1.5", "--heartbeat-ms",
+                                 "200", "--peer-timeout-ms", "3000", "--quiet"},
+        centre_log);
+  };
+  auto start_serve = [&] {
+    return std::make_unique<Child>(
+        std::vector<std::string>{"serve", "--centre", endpoint, "--data",
+                                 (dir.path() / "data").string(), "--bureau-id", "crash-bureau",
+                                 "--production", "fake", "--validation", "core",
+                                 "--fake-delay-ms", "12", "--fake-log",
+                                 produced.string(), "--stations", "2", "--queue-capacity", "16",
+                                 "--heartbeat-ms", "200", "--peer-timeout-ms", "2000",
+                                 "--reconnect-min-ms", "50", "--reconnect-max-ms", "400",
+                                 "--report-retry-min-ms", "300", "--report-retry-max-ms", "1000"},
+        serve_log);
+  };
+
+  const unsigned seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::uniform_int_distribution<int> pause_ms(150, 700);
+
+  auto centre = start_centre();
+  ASSERT_TRUE(centre->ok());
+  auto serve = start_serve();
+  ASSERT_TRUE(serve->ok());
+  int kills = 0;
+  for (int round = 0; round < 12; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    serve->Kill();
+    ++kills;
+    if (round == 5) {  // the centre crashes too, mid-run
+      int code = 0;
+      if (!centre->Exited(&code)) centre->Kill();
+      centre = start_centre();
+      ASSERT_TRUE(centre->ok());
+    }
+    serve = start_serve();
+    ASSERT_TRUE(serve->ok());
+  }
+  EXPECT_GE(kills, 10);
+
+  // Let the run finish: the centre exits 0 once every job has its report.
+  int centre_code = -1;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!centre->Exited(&centre_code) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(centre_code, 0) << "centre did not finish\n"
+                            << Tail(centre_log) << "--- serve:\n" << Tail(serve_log);
+  // Clean shutdown of the bureau on SIGTERM: exit 0.
+  EXPECT_EQ(serve->Terminate(), 0) << Tail(serve_log);
+
+  // Exactly one terminal report per job.
+  std::map<std::string, std::set<std::string>> report_ids;
+  std::map<std::string, std::string> outcome;
+  for (const auto& line : ReadLines(reports)) {
+    auto j = nlohmann::json::parse(line);
+    const std::string job = j["job_id"];
+    report_ids[job].insert(j["report_id"].get<std::string>());
+    outcome[job] = j["type"];
+  }
+  EXPECT_EQ(ReadLines(reports).size(), static_cast<size_t>(kJobs));
+  EXPECT_EQ(report_ids.size(), static_cast<size_t>(kJobs));
+  for (const auto& [job, ids] : report_ids) EXPECT_EQ(ids.size(), 1u) << job;
+
+  // No job produced (chip encoded) twice; every completed job was produced.
+  std::map<std::string, int> produced_count;
+  for (const auto& line : ReadLines(produced)) ++produced_count[line];
+  for (const auto& [job, n] : produced_count) EXPECT_EQ(n, 1) << job << " encoded " << n << "x";
+  int completed = 0;
+  for (const auto& [job, type] : outcome) {
+    if (type == "completed") {
+      ++completed;
+      EXPECT_EQ(produced_count.count(job), 1u) << job;
+    } else {
+      // Only a bureau killed between `encoding` and `encoded` fails a job.
+      EXPECT_EQ(type, "failed") << job;
+    }
+  }
+  EXPECT_GT(completed, kJobs / 2);
+  std::cerr << "crash test: " << kills << " kills, " << completed << " completed, "
+            << (kJobs - completed) << " failed (interrupted while encoding)\n";
+}
+
+}  // namespace
+}  // namespace cardbureau::server

@@ -48,6 +48,10 @@ struct ServeConfig {
   int64_t report_retry_max_ms = 30000;
   int64_t retention_days = 7;
   int64_t purge_interval_s = 60;
+  // "full": the executable's validator (ServeHooks::validator, e.g. face and
+  // photo-quality checks); "core": core's field rules + photo bytes only
+  // (tests and benchmarks with synthetic photos).
+  std::string validation = "full";
   CurveClientConfig curve;
   ProductionConfig production;
 };
