@@ -283,6 +283,7 @@ void Bureau::MaybePull() {
 Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
   auto& im = *impl_;
   std::vector<IntakeJob> intake;
+  std::vector<std::pair<std::string, ByteView>> photos;  // views into `jobs`
   std::vector<std::string> answer_from_store;  // repeated within this batch
   std::unordered_set<std::string> seen;
   int64_t dups = 0, rejected = 0;
@@ -314,17 +315,18 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
           verdict.field());
       continue;
     }
-    Status w = store_.photos().Write(job->photo.sha256, *jm.photo);
-    if (!w.ok()) {
-      // Not the job's fault: do not accept; the centre redelivers it.
-      Log("job " + jm.job_id + ": photo not stored: " + w.ToString());
-      continue;
-    }
     std::string text = JobToJsonString(*job);
+    photos.emplace_back(job->photo.sha256, ByteView(*jm.photo));
     intake.push_back(IntakeJob{std::move(job).value(), std::move(text)});
   }
   if (!intake.empty()) {
-    CB_RETURN_IF_ERROR(store_.photos().SyncDirectory());
+    // Photos first (durable), then the rows; `accepted` only after both.
+    Status w = store_.photos().WriteBatch(photos);
+    if (!w.ok()) {
+      // Not the jobs' fault: do not accept; the centre redelivers them.
+      Log("photos not stored (" + std::to_string(intake.size()) + " job(s)): " + w.ToString());
+      return Status::Ok();
+    }
     std::vector<std::string> skipped;
     CB_RETURN_IF_ERROR(store_.AddValidated(intake, &skipped));
     for (auto& in : intake) {

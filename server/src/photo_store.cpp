@@ -104,6 +104,48 @@ Status PhotoStore::Write(const std::string& sha256_hex, ByteView bytes) const {
   return WriteFileDurably(path, bytes, /*sync_dir=*/false);
 }
 
+Status PhotoStore::WriteBatch(const std::vector<std::pair<std::string, ByteView>>& photos) const {
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> renames;  // tmp, final
+  Status result;
+  for (const auto& [sha, bytes] : photos) {
+    if (!IsSha256Hex(sha)) {
+      result = Status(Code::kInvalidField, "not a lower-case sha256", "photo.sha256");
+      break;
+    }
+    auto path = PathFor(sha);
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) continue;
+    std::filesystem::path tmp = path;
+    tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(g_temp_counter++);
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (fd.get() < 0) {
+      result = Errno("create " + tmp.string());
+      break;
+    }
+    renames.emplace_back(tmp, path);
+    size_t off = 0;
+    while (off < bytes.size() && result.ok()) {
+      ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) result = Errno("write " + tmp.string());
+      if (n > 0) off += static_cast<size_t>(n);
+    }
+    if (!result.ok()) break;
+  }
+  if (result.ok() && !renames.empty()) {
+    Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0 || ::syncfs(dir.get()) != 0) result = Errno("syncfs " + dir_.string());
+  }
+  for (const auto& [tmp, path] : renames) {
+    if (result.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+      result = Errno("rename to " + path.string());
+    }
+    if (!result.ok()) ::unlink(tmp.c_str());
+  }
+  if (!result.ok()) return result;
+  return FsyncDirectory(dir_);
+}
+
 Result<Bytes> PhotoStore::Read(const std::string& sha256_hex) const {
   if (!IsSha256Hex(sha256_hex)) {
     return Status(Code::kInvalidField, "not a lower-case sha256", "photo.sha256");

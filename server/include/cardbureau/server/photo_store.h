@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/status.h"
@@ -33,6 +35,11 @@ class PhotoStore {
   // A file already present is kept (same content by construction).
   Status Write(const std::string& sha256_hex, ByteView bytes) const;
   Status SyncDirectory() const { return FsyncDirectory(dir_); }
+  // Durably stores many photos with two syncs in total: every temp file is
+  // written, then one syncfs() flushes them all, then each is renamed into
+  // place (files already present are kept), then the directory is fsynced.
+  // Each pair is (sha256_hex, bytes) and must already be verified.
+  Status WriteBatch(const std::vector<std::pair<std::string, ByteView>>& photos) const;
   Result<Bytes> Read(const std::string& sha256_hex) const;
   // Removes the file if present (missing is OK).
   Status Remove(const std::string& sha256_hex) const;
