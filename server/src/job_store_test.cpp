@@ -340,6 +340,25 @@ TEST_F(JobStoreTest, DashboardQueries) {
   EXPECT_EQ((*in)[0].job_id, "J3");
 }
 
+TEST_F(JobStoreTest, PhotoBatchWritesEveryPhotoDurably) {
+  auto a = cbtest::FakeJpeg(3000, 11);
+  auto b = cbtest::FakeJpeg(4000, 12);
+  std::vector<std::pair<std::string, ByteView>> batch{{Sha256Hex(a), ByteView(a)},
+                                                      {Sha256Hex(b), ByteView(b)}};
+  ASSERT_TRUE(store_->photos().WriteBatch(batch).ok());
+  EXPECT_EQ(*store_->photos().Read(Sha256Hex(a)), a);
+  EXPECT_EQ(*store_->photos().Read(Sha256Hex(b)), b);
+  ASSERT_TRUE(store_->photos().WriteBatch(batch).ok());  // already present: kept
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(store_->photos().dir())) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos);
+    ++files;
+  }
+  EXPECT_EQ(files, 2);
+  std::vector<std::pair<std::string, ByteView>> bad{{"../x", ByteView(a)}};
+  EXPECT_EQ(store_->photos().WriteBatch(bad).code(), Code::kInvalidField);
+}
+
 TEST_F(JobStoreTest, PhotoStoreRefusesBadNames) {
   EXPECT_EQ(store_->photos().Write("../etc/passwd", Bytes{1}).code(), Code::kInvalidField);
   EXPECT_EQ(store_->photos().Read(std::string(64, 'a')).status().code(), Code::kNotFound);
