@@ -58,10 +58,18 @@ bureau_pid=$!
 cleanup() { kill "$bureau_pid" "$centre_pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
-# Progress: terminal reports received by the centre.
+# Progress: terminal reports received by the centre (a bar on a terminal,
+# a line per change otherwise).
+last=-1
 while kill -0 "$centre_pid" 2>/dev/null; do
   done_n=$( [ -f "$out/reports.jsonl" ] && wc -l <"$out/reports.jsonl" || echo 0)
-  printf '\r  reports %3d / %d  ' "$done_n" "$njobs"
+  if [ "$done_n" -ne "$last" ]; then
+    last=$done_n
+    filled=$(( done_n * 40 / njobs ))
+    bar=$(printf '%*s' "$filled" '' | tr ' ' '#')$(printf '%*s' $((40 - filled)) '' | tr ' ' '.')
+    if [ -t 1 ]; then printf '\r  [%s] %3d / %d reports' "$bar" "$done_n" "$njobs";
+    else printf '  [%s] %3d / %d reports\n' "$bar" "$done_n" "$njobs"; fi
+  fi
   if ! kill -0 "$bureau_pid" 2>/dev/null; then
     echo; echo "demo: the bureau stopped early; see out/bureau.log" >&2; tail -20 "$out/bureau.log" >&2; exit 1
   fi
@@ -74,7 +82,8 @@ kill -TERM "$bureau_pid" 2>/dev/null || true
 wait "$bureau_pid" || true
 trap - EXIT
 end=$(date +%s.%N)
-printf '\r  reports %3d / %d  \n\n' "$(wc -l <"$out/reports.jsonl")" "$njobs"
+[ -t 1 ] && echo
+echo
 if [ "$centre_rc" -ne 0 ]; then
   echo "demo: the centre exited with $centre_rc; see out/centre.log" >&2; tail -20 "$out/centre.log" >&2; exit 1
 fi

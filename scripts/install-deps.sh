@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git python3
   libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
   libopencv-dev libopencv-contrib-dev opencv-data
   libfreetype-dev fonts-noto-cjk fonts-wqy-zenhei fonts-hanazono fontconfig

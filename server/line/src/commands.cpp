@@ -19,6 +19,7 @@
 #include "cardbureau/printers/file_util.h"
 #include "cardbureau/printers/hotfolder_printer.h"
 #include "cardbureau/printers/sim_printer.h"
+#include "cardbureau/printers/vpcd_inserter.h"
 
 namespace cardbureau::line {
 
@@ -31,13 +32,13 @@ Result<std::vector<StationSetup>> BuildStations(const LineConfig& config) {
     StationSetup st;
     st.name = sc.name;
     st.card_types = sc.card_types;
-    if (sc.reader != "loopback") {
-      return Status(Code::kInvalidConfig,
-                    "PC/SC readers are driven by `cardbureau encode`; the line's stations use the "
-                    "loopback reader of a sim printer in this build",
-                    "stations." + sc.name + ".reader");
-    }
     auto slot = std::make_shared<printers::LoopbackSlot>();
+    std::shared_ptr<printers::CardInserter> inserter = slot;
+    if (sc.vpcd_port) {
+      devices::VpcdOptions vo;
+      vo.port = static_cast<uint16_t>(sc.vpcd_port);
+      inserter = std::make_shared<printers::VpcdInserter>(vo);
+    }
     if (sc.printer == "sim") {
       printers::SimPrinterConfig pc;
       pc.name = sc.name;
@@ -48,7 +49,7 @@ Result<std::vector<StationSetup>> BuildStations(const LineConfig& config) {
       pc.jam_on_print = sc.jam_print;
       pc.ribbon_runs_out_after = sc.ribbon_after;
       pc.card_faults = sc.card_faults;
-      st.printer = std::make_unique<printers::SimPrinter>(pc, *slot);
+      st.printer = std::make_unique<printers::SimPrinter>(pc, *inserter);
     } else if (sc.printer == "hotfolder") {
       printers::HotfolderConfig hc;
       hc.name = sc.name;
@@ -62,8 +63,12 @@ Result<std::vector<StationSetup>> BuildStations(const LineConfig& config) {
       cc.port = sc.port;
       st.printer = std::make_unique<printers::CupsPrinter>(cc);
     }
-    st.source = std::make_unique<LoopbackCardSource>(*slot);
-    st.keepalive = slot;
+    if (sc.reader == "loopback") {
+      st.source = std::make_unique<LoopbackCardSource>(*slot);
+    } else {
+      st.source = std::make_unique<PcscCardSource>(sc.reader.substr(5));
+    }
+    st.keepalive = inserter;
     out.push_back(std::move(st));
   }
   return out;
@@ -168,11 +173,6 @@ int RunVerify(int argc, char** argv) {
               << opts << "\n";
     return 2;
   }
-  if (!reader.empty()) {
-    std::cerr << "cardbureau verify: PC/SC readers: use `cardbureau read --reader` for the chip; "
-                 "--reader is not wired in this build\n";
-    return 3;
-  }
   auto keys = encoder::LoadKeystore(keys_path);
   if (!keys.ok()) {
     std::cerr << "cardbureau verify: " << keys.status() << "\n";
@@ -198,20 +198,33 @@ int RunVerify(int argc, char** argv) {
     }
     job = *parsed;
   }
-  auto dump = printers::ReadFileLimited(image, 4096);
-  if (!dump.ok()) {
-    std::cerr << "cardbureau verify: " << dump.status() << "\n";
-    return 3;
+  std::unique_ptr<devices::CardChannel> channel;
+  if (!reader.empty()) {
+    PcscCardSource source(reader);
+    std::cerr << "waiting for a card on " << reader << " ...\n";
+    auto card = source.WaitForCard(std::chrono::seconds(30));
+    if (!card.ok() || !card->has_value()) {
+      std::cerr << "cardbureau verify: " << (card.ok() ? Status(Code::kCardTimeout, "no card within 30 s") : card.status())
+                << "\n";
+      return 3;
+    }
+    channel = std::move(**card);
+  } else {
+    auto dump = printers::ReadFileLimited(image, 4096);
+    if (!dump.ok()) {
+      std::cerr << "cardbureau verify: " << dump.status() << "\n";
+      return 3;
+    }
+    auto uid = devices::UidFromImage(*dump);
+    auto card = uid.ok() ? devices::MifareClassicEmulator::Create(*dump, *uid)
+                         : Result<std::shared_ptr<devices::MifareClassicEmulator>>(uid.status());
+    if (!card.ok()) {
+      std::cerr << "cardbureau verify: " << image << ": " << card.status() << "\n";
+      return 1;
+    }
+    channel = std::make_unique<devices::LoopbackChannel>(*card);
   }
-  auto uid = devices::UidFromImage(*dump);
-  auto card = uid.ok() ? devices::MifareClassicEmulator::Create(*dump, *uid)
-                       : Result<std::shared_ptr<devices::MifareClassicEmulator>>(uid.status());
-  if (!card.ok()) {
-    std::cerr << "cardbureau verify: " << image << ": " << card.status() << "\n";
-    return 1;
-  }
-  devices::LoopbackChannel channel(*card);
-  auto qa = VerifyCard(channel, front, *keys, *verifier, job ? &*job : nullptr);
+  auto qa = VerifyCard(*channel, front, *keys, *verifier, job ? &*job : nullptr);
   if (!qa.ok()) {
     std::cerr << "cardbureau verify: " << qa.status() << "\n";
     return 3;

@@ -51,6 +51,11 @@ bool IsStationFault(Code c) {
   }
 }
 
+// The card or its connection went away mid-operation.
+bool IsTransportLoss(Code c) {
+  return c == Code::kCardRemoved || c == Code::kReaderError || c == Code::kProtocolError;
+}
+
 // Failures for which a fresh card cannot help.
 bool IsJobFault(Code c) {
   return c == Code::kRecordTooLarge || c == Code::kUnrenderableGlyph || c == Code::kInvalidField ||
@@ -125,11 +130,13 @@ struct Line::Impl {
     b.snap.school_name = job.school.name;
     return b;
   }
-  void Fault(Station& st, const Status& s) {
+  // Records a fault; station faults count toward taking the station out of
+  // rotation unless `counts` is false (a fault the station recovered from).
+  void Fault(Station& st, const Status& s, bool counts = true) {
     st.snap.last_faults.push_back(std::string(s.code_name()) + ": " + s.message());
     if (st.snap.last_faults.size() > 5) st.snap.last_faults.erase(st.snap.last_faults.begin());
     stats.failures_by_code[std::string(s.code_name())]++;
-    if (IsStationFault(s.code())) {
+    if (counts && IsStationFault(s.code())) {
       if (++st.snap.consecutive_failures >= options.station_failure_limit && !st.out_of_rotation) {
         st.out_of_rotation = true;
         std::cerr << "line: station " << st.snap.name << " taken out of rotation after "
@@ -275,6 +282,7 @@ struct Line::Impl {
   // Ejects the current card to the reject hopper and records the fault.
   void RejectCard(Station& st, PreparedJob& job, const Status& why) {
     Status e = st.setup.printer->Eject(printers::Hopper::kReject);
+    st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
     std::lock_guard lock(mu);
     Fault(st, why);
     if (!e.ok()) Fault(st, e);
@@ -316,7 +324,7 @@ struct Line::Impl {
                                        : channel.status());
       return false;
     }
-    devices::CardChannel& card = ***channel;
+    std::unique_ptr<devices::CardChannel> card = std::move(**channel);
 
     if (!job.encoding_recorded) {
       s = sink.Advance(id, JobState::kEncoding);
@@ -325,14 +333,24 @@ struct Line::Impl {
     }
 
     const encoder::EncodeParams params{clock().TodayBeijing(), IssueSequence(j)};
-    auto outcome = personalizer->Encode(card, j, params);
-    if (!outcome.ok() && outcome.status().code() == Code::kCardRemoved && printer.Reseat().ok()) {
-      // The card slipped out of the field: put it back and resume on it.
+    auto outcome = personalizer->Encode(*card, j, params);
+    // The card slipped out of the field, or the transport lost it (vpcd and
+    // some readers report a pulled card as a failed transaction): put it
+    // back, reconnect and resume on the same card — the write order makes
+    // that safe.
+    for (int resume = 0; resume < 2 && !outcome.ok() && IsTransportLoss(outcome.status().code());
+         ++resume) {
       {
         std::lock_guard lock(mu);
-        Fault(st, outcome.status());
+        Fault(st, outcome.status(), /*counts=*/false);
       }
-      outcome = personalizer->Encode(card, j, params);
+      card.reset();
+      (void)printer.Reseat();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      auto again = st.setup.source->WaitForCard(options.card_wait);
+      if (!again.ok() || !again->has_value()) break;
+      card = std::move(**again);
+      outcome = personalizer->Encode(*card, j, params);
     }
     if (!outcome.ok()) {
       RejectCard(st, job, outcome.status());
@@ -399,7 +417,7 @@ struct Line::Impl {
     }
 
     // QA: the card as it leaves the printer.
-    auto qa = VerifyCard(card, rendered->images.front, options.keys, *verifier, &j);
+    auto qa = VerifyCard(*card, rendered->images.front, options.keys, *verifier, &j);
     if (!qa.ok() || !qa->ok()) {
       Status why = !qa.ok() ? qa.status() : (!qa->chip.ok() ? qa->chip : qa->face);
       RejectCard(st, job, why);
@@ -412,7 +430,9 @@ struct Line::Impl {
 
     s = layout::WriteCardOutputs(*rendered, job.ctx.cards_dir.string());
     if (!s.ok()) std::cerr << "line: " << id << ": card outputs not written: " << s << "\n";
+    card.reset();
     Status ej = printer.Eject(printers::Hopper::kOutput);
+    st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
 
     server::CardOutcome out;
     out.card.uid = uid;

@@ -62,7 +62,7 @@ Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& 
   const std::string prefix = "stations[" + std::to_string(index) + "].";
   if (!s.is_object()) return Bad("stations[" + std::to_string(index) + "]", "must be an object");
   CB_RETURN_IF_ERROR(CheckKeys(s, prefix, {"name", "printer", "reader", "hopper", "dir", "queue", "server",
-                                           "port", "seed", "time_per_card_ms", "card_types", "faults"}));
+                                           "port", "vpcd_port", "seed", "time_per_card_ms", "card_types", "faults"}));
   StationConfig c;
   CB_RETURN_IF_ERROR(GetString(s, "name", prefix, c.name));
   if (c.name.empty()) return Bad(prefix + "name", "is required");
@@ -74,7 +74,7 @@ Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& 
   if (c.reader != "loopback" && c.reader.rfind("pcsc:", 0) != 0) {
     return Bad(prefix + "reader", "must be loopback or pcsc:<reader name>");
   }
-  if (c.reader == "loopback" && c.printer != "sim") {
+  if (c.reader == "loopback" && c.printer != "sim" ) {
     return Bad(prefix + "reader", "the loopback reader exists only inside a sim printer");
   }
   std::string hopper = "hopper/" + c.name, dir;
@@ -87,6 +87,11 @@ Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& 
   if (c.printer == "cups" && c.queue.empty()) return Bad(prefix + "queue", "a cups printer needs its queue");
   CB_RETURN_IF_ERROR(GetString(s, "server", prefix, c.server));
   CB_RETURN_IF_ERROR(GetInt(s, "port", prefix, 1, 65535, c.port));
+  CB_RETURN_IF_ERROR(GetInt(s, "vpcd_port", prefix, 1, 65535, c.vpcd_port));
+  if (c.vpcd_port && c.printer != "sim") return Bad(prefix + "vpcd_port", "only a sim printer inserts through vpcd");
+  if (c.vpcd_port && c.reader == "loopback") {
+    return Bad(prefix + "reader", "a card inserted through vpcd is read with a pcsc: reader");
+  }
   int seed = 1;
   CB_RETURN_IF_ERROR(GetInt(s, "seed", prefix, 0, 1 << 30, seed));
   c.seed = static_cast<uint64_t>(seed);

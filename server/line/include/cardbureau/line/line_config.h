@@ -8,6 +8,7 @@
 //    "stations": [
 //      {"name": "st-1", "printer": "sim", "reader": "loopback",
 //       "hopper": "hopper/st-1", "seed": 1000, "time_per_card_ms": 0,
+//       "vpcd_port": 35963,   // optional: insert through vpcd, read with "pcsc:Virtual PCD 00 00"
 //       "card_types": ["mifare-classic-1k", "mifare-classic-4k"],
 //       "faults": {"jam_feed": [3], "jam_print": [7], "ribbon_after": 40,
 //                  "cards": {"5": "pull-after=12"}}},
@@ -41,6 +42,7 @@ struct StationConfig {
   std::string queue;              // cups
   std::string server = "localhost";
   int port = 631;
+  int vpcd_port = 0;  // sim: insert cards through vpcd on this port (0 = loopback slot)
   uint64_t seed = 1;
   int time_per_card_ms = 0;
   std::set<CardType> card_types = {CardType::kMifareClassic1K, CardType::kMifareClassic4K};

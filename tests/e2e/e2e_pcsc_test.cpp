@@ -1,0 +1,205 @@
+// End to end over the real pcscd + vpcd: the reference centre and the
+// bureau run as processes (`cardbureau centre`, `cardbureau serve
+// --production line`); two stations with simulated printers insert virtual
+// cards through vpcd and read them through pcscd ("Virtual PCD 00 00" and
+// "00 01"). 56 jobs (44 valid, 12 invalid, one cancelled), with a card
+// pulled mid-encode, a print jam and a failed authentication injected.
+// Every job must end with exactly one terminal report, every completed card
+// must pass QA, every rejected card must be accounted for.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "cardbureau/devices/blank_stock.h"
+#include "cardbureau/devices/loopback_channel.h"
+#include "cardbureau/devices/mifare_emulator.h"
+#include "cardbureau/encoder/keystore.h"
+#include "cardbureau/layout/qr.h"
+#include "cardbureau/line/qa.h"
+#include "cardbureau/printers/file_util.h"
+#include "cardbureau/testing/pcscd_guard.h"
+
+namespace cardbureau {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kRoot = CARDBUREAU_SOURCE_DIR;
+const fs::path kBin = fs::path(CARDBUREAU_BINARY_DIR) / "bin" / "cardbureau";
+
+pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* f = std::freopen(log.c_str(), "w", stderr);
+    (void)f;
+    (void)std::freopen(log.c_str(), "a", stdout);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits for `pid` up to `timeout`; returns the exit status or -1 on time-out.
+int WaitFor(pid_t pid, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return -1;
+}
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int FreePort() {
+  // A port in the dynamic range derived from the pid; the centre binds it.
+  return 20000 + (::getpid() % 20000);
+}
+
+TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
+  CB_START_PCSCD_OR_SKIP(pcscd);
+  const fs::path dir = fs::temp_directory_path() / ("cb-e2e-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "data" / "keys");
+  for (const char* f : {"keystore-test.json", "qr-test-ed25519.pem"}) {
+    fs::copy_file(kRoot / "fixtures/keys" / f, dir / "data/keys" / f);
+    fs::permissions(dir / "data/keys" / f, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  ASSERT_EQ(std::system(("python3 " + (kRoot / "scripts/make_demo_jobs.py").string() + " " +
+                         (dir / "jobs.jsonl").string() + " >/dev/null")
+                            .c_str()),
+            0);
+  json line = {
+      {"keys", "keys/keystore-test.json"},
+      {"max_tries", 3},
+      {"card_wait_ms", 8000},
+      {"batches_dir", (dir / "batches").string()},
+      {"stations",
+       {{{"name", "vpcd-0"}, {"printer", "sim"}, {"reader", "pcsc:Virtual PCD 00 00"},
+         {"vpcd_port", 35963}, {"hopper", (dir / "hopper/vpcd-0").string()}, {"seed", 100},
+         {"faults", {{"jam_print", {5}}, {"cards", {{"3", "pull-after=12"}}}}}},
+        {{"name", "vpcd-1"}, {"printer", "sim"}, {"reader", "pcsc:Virtual PCD 00 01"},
+         {"vpcd_port", 35964}, {"hopper", (dir / "hopper/vpcd-1").string()}, {"seed", 700},
+         {"faults", {{"cards", {{"2", "fail-auth=1,dead-sector=10"}}}}}}}}};
+  std::ofstream(dir / "data/line.json") << line.dump(2);
+
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
+  pid_t centre = Spawn({kBin.string(), "centre", "--bind", endpoint, "--jobs", (dir / "jobs.jsonl").string(),
+                        "--photos", (kRoot / "fixtures/photos").string(), "--reports",
+                        (dir / "reports.jsonl").string(), "--until-done", "--cancel", "DEMO-0044@0"},
+                       dir / "centre.log");
+  pid_t bureau = Spawn({kBin.string(), "serve", "--centre", endpoint, "--data", (dir / "data").string(),
+                        "--production", "line"},
+                       dir / "bureau.log");
+  int centre_rc = WaitFor(centre, std::chrono::seconds(600));
+  ::kill(bureau, SIGTERM);
+  int bureau_rc = WaitFor(bureau, std::chrono::seconds(60));
+  if (centre_rc != 0) {
+    ::kill(centre, SIGKILL);
+    ::waitpid(centre, nullptr, 0);
+  }
+  if (bureau_rc < 0) {
+    ::kill(bureau, SIGKILL);
+    ::waitpid(bureau, nullptr, 0);
+  }
+  ASSERT_EQ(centre_rc, 0) << "centre log:\n" << Slurp(dir / "centre.log") << "\nbureau log:\n"
+                          << Slurp(dir / "bureau.log");
+  EXPECT_EQ(bureau_rc, 0) << Slurp(dir / "bureau.log");
+
+  // Exactly one terminal report per job.
+  std::map<std::string, json> reports;
+  std::istringstream lines(Slurp(dir / "reports.jsonl"));
+  std::string l;
+  while (std::getline(lines, l)) {
+    if (l.empty()) continue;
+    json r = json::parse(l);
+    EXPECT_EQ(reports.count(r["job_id"]), 0u) << "second report for " << r["job_id"];
+    reports[r["job_id"]] = r;
+  }
+  ASSERT_EQ(reports.size(), 56u);
+  int completed = 0, rejected = 0, cancelled = 0;
+  auto keys = encoder::LoadKeystore(dir / "data/keys/keystore-test.json");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  auto verifier = layout::QrVerifier::FromPemFile(keys->sign_key_path);
+  ASSERT_TRUE(verifier.ok());
+  for (const auto& [id, r] : reports) {
+    const std::string type = r["type"];
+    if (type == "rejected") {
+      ++rejected;
+      EXPECT_EQ(id.rfind("DEMO-BAD-", 0), 0u) << id << " rejected: " << r.dump();
+      continue;
+    }
+    if (type == "cancelled") {
+      ++cancelled;
+      EXPECT_EQ(id, "DEMO-0044");
+      continue;
+    }
+    ASSERT_EQ(type, "completed") << r.dump();
+    ++completed;
+    EXPECT_EQ(r["qa"]["chip"], "ok");
+    EXPECT_EQ(r["qa"]["face"], "ok");
+    // The card from the output hopper passes QA (chip MAC, signed QR, UID).
+    auto prod = json::parse(Slurp(dir / "data/cards" / id / "production.json"));
+    fs::path mfd = dir / "hopper" / prod["station"].get<std::string>() / "output" /
+                   prod["card_id"].get<std::string>() / "card.mfd";
+    auto image = printers::ReadFileLimited(mfd, 4096);
+    ASSERT_TRUE(image.ok()) << mfd;
+    auto uid = devices::UidFromImage(*image);
+    ASSERT_TRUE(uid.ok());
+    EXPECT_EQ(ToHex(*uid), r["card"]["uid"]);
+    auto card = devices::MifareClassicEmulator::Create(*image, *uid);
+    ASSERT_TRUE(card.ok());
+    devices::LoopbackChannel channel(*card);
+    cv::Mat front = cv::imread((dir / "data/cards" / id / "front.png").string(), cv::IMREAD_COLOR);
+    auto qa = line::VerifyCard(channel, front, *keys, *verifier);
+    ASSERT_TRUE(qa.ok()) << qa.status();
+    EXPECT_TRUE(qa->ok()) << id << " chip " << qa->chip << " face " << qa->face;
+  }
+  EXPECT_EQ(completed, 43);
+  EXPECT_EQ(rejected, 12);
+  EXPECT_EQ(cancelled, 1);
+
+  // Every rejected card is accounted for: reject hoppers = reconciliations.
+  int rejected_cards = 0, reconciled = 0, used = 0, produced = 0;
+  for (const auto& h : {"vpcd-0", "vpcd-1"}) {
+    fs::path rej = dir / "hopper" / h / "reject";
+    if (!fs::exists(rej)) continue;
+    for (const auto& e : fs::directory_iterator(rej)) rejected_cards += fs::exists(e.path() / "card.mfd");
+  }
+  for (const auto& e : fs::directory_iterator(dir / "batches")) {
+    auto rec = json::parse(Slurp(e.path() / "reconciliation.json"));
+    EXPECT_TRUE(rec["balanced"].get<bool>()) << rec.dump();
+    reconciled += rec["cards_rejected"].get<int>();
+    used += rec["cards_in"].get<int>();
+    produced += rec["produced"].get<int>();
+  }
+  EXPECT_EQ(produced, 43);
+  EXPECT_EQ(rejected_cards, reconciled);
+  EXPECT_GE(reconciled, 2) << "the print jam and the failed authentication each cost a card";
+  EXPECT_EQ(used, produced + reconciled);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cardbureau
