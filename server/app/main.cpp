@@ -8,6 +8,7 @@
 #include "cardbureau/core/command.h"
 #include "cardbureau/devices/commands.h"
 #include "cardbureau/encoder/commands.h"
+#include "cardbureau/http/commands.h"
 #include "cardbureau/layout/commands.h"
 #include "cardbureau/line/commands.h"
 #include "cardbureau/server/commands.h"
@@ -18,7 +19,7 @@ std::vector<cardbureau::Command> AllCommands() {
   std::vector<cardbureau::Command> all;
   for (auto* group : {&cardbureau::core::Commands, &cardbureau::layout::Commands,
                       &cardbureau::devices::Commands, &cardbureau::encoder::Commands,
-                      &cardbureau::line::Commands}) {
+                      &cardbureau::line::Commands, &cardbureau::http::Commands}) {
     for (auto& c : group()) all.push_back(std::move(c));
   }
   // serve / centre, with the production line and the full intake validator.
