@@ -1,6 +1,6 @@
 // Encoder benchmark.
 //   bench_encoder                 # prints the APDU table, then the timings
-// Figures are recorded in docs/bench-encoder.md.
+// Figures are recorded in docs/benchmarks.md.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
