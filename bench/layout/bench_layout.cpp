@@ -1,15 +1,21 @@
 // Layout throughput on one core: cards per second (front + back with photo,
 // text and signed QR) to memory, with the outputs written, and proof-PDF
-// time per card. Run: build/release/bench/layout/bench_layout
+// time per card; "cold" cases use a new photo for every card, "warm" ones
+// the same photo (served by the photo check cache).
+// Run: build/<release dir>/bench/layout/bench_layout
 #include <benchmark/benchmark.h>
 
 #include <malloc.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <opencv2/core/utility.hpp>
 #include <fstream>
 #include <iterator>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <optional>
+#include <set>
+#include <vector>
 
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/validation.h"
@@ -28,6 +34,37 @@ std::string ReadText(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A renderer with its own photo cache, so the cases do not warm each other.
+std::unique_ptr<CardRenderer> MakeRenderer(PhotoCheckCache::Limits limits) {
+  PhotoConfig pc;
+  pc.cache = std::make_shared<PhotoCheckCache>(limits);
+  auto t = LoadTemplate("bjt-student");
+  return std::move(CardRenderer::Create(*t, *FindProfile("evolis-300"), pc)).value();
+}
+
+// `n` different photos: the fixture with a corner changed per photo,
+// re-encoded (PNG as libpng's defaults, JPEG at quality 90 as the fixture),
+// so each has its own SHA-256 and must be decoded and detected afresh.
+std::vector<Bytes> DistinctPhotos(const std::string& ext, int n) {
+  const cv::Mat base = cv::imread(kSource + "/fixtures/photos/astronaut.png", cv::IMREAD_COLOR);
+  std::vector<Bytes> out;
+  for (int i = 0; i < n; ++i) {
+    cv::Mat img = base.clone();
+    // A 16 x 16 corner block (far from the face) of a per-photo grey, large
+    // enough to survive JPEG quantisation.
+    img(cv::Rect(0, 0, 16, 16)).setTo(cv::Scalar::all(static_cast<double>(i * 15)));
+    std::vector<uchar> buf;
+    const std::vector<int> params =
+        ext == ".jpg" ? std::vector<int>{cv::IMWRITE_JPEG_QUALITY, 90} : std::vector<int>{};
+    if (!cv::imencode(ext, img, buf, params)) std::abort();
+    out.emplace_back(buf.begin(), buf.end());
+  }
+  std::set<Bytes> hashes;
+  for (const Bytes& p : out) hashes.insert(Sha256(p));
+  if (hashes.size() != out.size()) std::abort();  // must really be distinct
+  return out;
+}
+
 struct Fixture {
   std::unique_ptr<CardRenderer> renderer;
   Job job;
@@ -35,8 +72,7 @@ struct Fixture {
   std::optional<QrSigner> signer;
 
   Fixture() {
-    auto t = LoadTemplate("bjt-student");
-    renderer = std::move(CardRenderer::Create(*t, *FindProfile("evolis-300"))).value();
+    renderer = MakeRenderer({});
     job = *ParseJob(ReadText(kSource + "/fixtures/jobs/valid-primary-new.json"));
     static const ManualClock clock = ManualClock::AtBeijingDate({2026, 11, 25});
     ValidationOptions vo;
@@ -46,13 +82,14 @@ struct Fixture {
     photo = ToBytes(ReadText(kSource + "/fixtures/photos/astronaut.png"));
     signer.emplace(std::move(QrSigner::FromPemFile(kSource + "/fixtures/keys/qr-test-ed25519.pem")).value());
   }
-  RenderedCard Render() {
-    auto p = renderer->Prepare(job, photo);
-    if (!p.ok()) std::abort();
-    auto c = renderer->ComposeQr(std::move(p).value(), "04A1B2C3", 1, *signer);
+  RenderedCard Render(CardRenderer& r, ByteView p) {
+    auto prepared = r.Prepare(job, p);
+    if (!prepared.ok()) std::abort();
+    auto c = r.ComposeQr(std::move(prepared).value(), "04A1B2C3", 1, *signer);
     if (!c.ok()) std::abort();
     return std::move(c).value();
   }
+  RenderedCard Render() { return Render(*renderer, photo); }
 };
 
 Fixture& F() {
@@ -60,32 +97,45 @@ Fixture& F() {
   return f;
 }
 
-// Full card: photo decode + face detection + gates + crop, text, QR, both faces.
-void BM_CardToMemory(benchmark::State& state) {
+// Cold: every card a photo never seen before (16 distinct photos in turn
+// through a 4-entry cache: every lookup misses), so each card pays SHA-256,
+// decode, face detection, gates and crop, plus text, QR and both faces.
+void CardToMemoryCold(benchmark::State& state, const std::string& ext) {
   Fixture& f = F();
+  auto renderer = MakeRenderer({4, size_t{64} << 20});
+  const std::vector<Bytes> photos = DistinctPhotos(ext, 16);
+  size_t i = 0;
   for (auto _ : state) {
-    RenderedCard c = f.Render();
+    RenderedCard c = f.Render(*renderer, photos[i++ % photos.size()]);
+    benchmark::DoNotOptimize(c.images.front.data);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["photo_kB"] = static_cast<double>(photos[0].size()) / 1024.0;
+}
+void BM_CardToMemoryCold(benchmark::State& state) { CardToMemoryCold(state, ".png"); }
+void BM_CardToMemoryColdJpeg(benchmark::State& state) { CardToMemoryCold(state, ".jpg"); }
+BENCHMARK(BM_CardToMemoryCold)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CardToMemoryColdJpeg)->Unit(benchmark::kMillisecond);
+
+// Warm: the same photo every card (a retry, a reissue, or a photo checked
+// at intake by the same process): SHA-256 + cached crop, text, QR, faces.
+void CardToMemoryWarm(benchmark::State& state, const std::string& file) {
+  Fixture& f = F();
+  auto renderer = MakeRenderer({});
+  const Bytes photo = ToBytes(ReadText(kSource + "/fixtures/photos/" + file));
+  f.Render(*renderer, photo);  // the first sight fills the cache
+  for (auto _ : state) {
+    RenderedCard c = f.Render(*renderer, photo);
     benchmark::DoNotOptimize(c.images.front.data);
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_CardToMemory)->Unit(benchmark::kMillisecond);
+void BM_CardToMemoryWarm(benchmark::State& state) { CardToMemoryWarm(state, "astronaut.png"); }
+void BM_CardToMemoryWarmJpeg(benchmark::State& state) { CardToMemoryWarm(state, "astronaut.jpg"); }
+BENCHMARK(BM_CardToMemoryWarm)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CardToMemoryWarmJpeg)->Unit(benchmark::kMillisecond);
 
-// As above with the JPEG photo (the protocol's default format).
-void BM_CardToMemoryJpegPhoto(benchmark::State& state) {
-  Fixture& f = F();
-  const Bytes jpeg = ToBytes(ReadText(kSource + "/fixtures/photos/astronaut.jpg"));
-  for (auto _ : state) {
-    auto p = f.renderer->Prepare(f.job, jpeg);
-    auto c = f.renderer->ComposeQr(std::move(p).value(), "04A1B2C3", 1, *f.signer);
-    benchmark::DoNotOptimize(c->images.front.data);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_CardToMemoryJpegPhoto)->Unit(benchmark::kMillisecond);
-
-// Faces only: the photo already decoded and checked (as when a job's photo
-// was checked at intake).
+// Faces only: the photo already decoded and checked by the caller.
 void BM_FacesFromCheckedPhoto(benchmark::State& state) {
   Fixture& f = F();
   auto checked = f.renderer->photos().Check(f.photo);
@@ -99,29 +149,43 @@ void BM_FacesFromCheckedPhoto(benchmark::State& state) {
 }
 BENCHMARK(BM_FacesFromCheckedPhoto)->Unit(benchmark::kMillisecond);
 
-// Photo pipeline alone: decode + detect + gates.
-void BM_PhotoCheck(benchmark::State& state) {
-  Fixture& f = F();
+// Photo pipeline alone, uncached: decode + detect + gates.
+void PhotoCheckUncached(benchmark::State& state, const std::string& file) {
+  PhotoConfig pc;
+  pc.cache = nullptr;
+  auto proc = std::move(PhotoProcessor::Create(pc)).value();
+  const Bytes photo = ToBytes(ReadText(kSource + "/fixtures/photos/" + file));
   for (auto _ : state) {
-    auto checked = f.renderer->photos().Check(f.photo);
-    benchmark::DoNotOptimize(checked.ok());
+    auto checked = proc->Check(photo);
+    if (!checked.ok()) std::abort();
+    benchmark::DoNotOptimize(checked->image.data);
   }
   state.SetItemsProcessed(state.iterations());
 }
+void BM_PhotoCheck(benchmark::State& state) { PhotoCheckUncached(state, "astronaut.png"); }
+void BM_PhotoCheckJpeg(benchmark::State& state) { PhotoCheckUncached(state, "astronaut.jpg"); }
 BENCHMARK(BM_PhotoCheck)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PhotoCheckJpeg)->Unit(benchmark::kMillisecond);
 
-// Full card plus front/back PNG, K masks (PNG + packed) and raw panel buffers written.
-void BM_CardWritten(benchmark::State& state) {
+// Full card plus front/back PNG, K masks (PNG + packed) and raw panel
+// buffers written; cold (new photo every card) and warm (same photo).
+void CardWritten(benchmark::State& state, bool cold) {
   Fixture& f = F();
+  auto renderer = MakeRenderer({cold ? size_t{4} : size_t{1024}, size_t{64} << 20});
+  const std::vector<Bytes> photos = cold ? DistinctPhotos(".png", 16) : std::vector<Bytes>{f.photo};
   const std::string dir = std::filesystem::temp_directory_path().string() + "/cardbureau-bench-layout";
+  size_t i = 0;
   for (auto _ : state) {
-    RenderedCard c = f.Render();
+    RenderedCard c = f.Render(*renderer, photos[i++ % photos.size()]);
     if (!WriteCardOutputs(c, dir).ok()) std::abort();
   }
   std::filesystem::remove_all(dir);
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_CardWritten)->Unit(benchmark::kMillisecond);
+void BM_CardWrittenCold(benchmark::State& state) { CardWritten(state, true); }
+void BM_CardWrittenWarm(benchmark::State& state) { CardWritten(state, false); }
+BENCHMARK(BM_CardWrittenCold)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CardWrittenWarm)->Unit(benchmark::kMillisecond);
 
 // Writing alone (PNGs, masks, raw buffers) for an already rendered card.
 void BM_WriteOutputsOnly(benchmark::State& state) {

@@ -1,9 +1,17 @@
 #include "cardbureau/layout/card_renderer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <memory>
+#include <mutex>
+#include <utility>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -26,6 +34,36 @@ std::string FieldOf(const Element& el, bool front) {
 int PtToPx(double pt, int dpi) { return static_cast<int>(std::floor(pt / 72.0 * dpi + 1e-9)); }
 
 }  // namespace
+
+class StaticFaceOutputs {
+ public:
+  struct Encoded {
+    Status status;
+    Bytes png, k_png, k_packed;
+  };
+  StaticFaceOutputs(cv::Mat bgr, cv::Mat k) : bgr_(std::move(bgr)), k_(std::move(k)) {}
+  // The encoded outputs when `bgr` and `k` are still this face's pixels
+  // (the same buffers, which this object keeps alive, so an address cannot
+  // have been recycled); nullptr otherwise. Encodes on first use.
+  const Encoded* For(const cv::Mat& bgr, const cv::Mat& k) const {
+    if (bgr.data != bgr_.data || k.data != k_.data || bgr.size() != bgr_.size() ||
+        k.size() != k_.size() || bgr.type() != bgr_.type() || k.type() != k_.type() ||
+        bgr.step != bgr_.step || k.step != k_.step) {
+      return nullptr;
+    }
+    std::call_once(once_, [this] {
+      encoded_.status = EncodePngTo(bgr_, encoded_.png);
+      if (encoded_.status.ok()) encoded_.status = EncodePngTo(k_, encoded_.k_png);
+      encoded_.k_packed = PackMask(k_);
+    });
+    return &encoded_;
+  }
+
+ private:
+  const cv::Mat bgr_, k_;
+  mutable std::once_flag once_;
+  mutable Encoded encoded_;
+};
 
 const std::vector<RasterProfile>& Profiles() {
   static const std::vector<RasterProfile> k = {{"evolis-300", 300, 1016, 648},
@@ -83,6 +121,15 @@ Result<std::unique_ptr<CardRenderer>> CardRenderer::Create(const Template& tmpl,
   }
   if (r->name_font_.empty()) r->name_font_ = tmpl.fonts.begin()->first;
   CB_ASSIGN_OR_RETURN(r->photos_, PhotoProcessor::Create(photo));
+  for (const Face* face : {&tmpl.front, &tmpl.back}) {
+    for (const auto& el : face->elements) {
+      if (el.type != ElementType::kPhoto) continue;
+      const cv::Size box = r->ToPx(el.rect).size();
+      if (std::find(r->photo_boxes_.begin(), r->photo_boxes_.end(), box) == r->photo_boxes_.end()) {
+        r->photo_boxes_.push_back(box);
+      }
+    }
+  }
   for (const Face* face : {&tmpl.front, &tmpl.back}) {
     for (const auto& el : face->elements) {
       if (el.type != ElementType::kImage) continue;
@@ -182,6 +229,9 @@ Status CardRenderer::BuildStaticLayers() {
             break;
         }
       }
+      if (std::none_of(face.elements.begin(), face.elements.end(), IsDynamic)) {
+        layer.outputs = std::make_shared<const StaticFaceOutputs>(layer.bgr, layer.k);
+      }
       (front ? front_layers_ : back_layers_)[static_cast<int>(level)] = std::move(layer);
     }
   }
@@ -189,11 +239,43 @@ Status CardRenderer::BuildStaticLayers() {
 }
 
 Result<PreparedCard> CardRenderer::Prepare(const Job& job, ByteView photo) {
-  CB_ASSIGN_OR_RETURN(CheckedPhoto checked, photos_->Check(photo));
-  return PrepareWithPhoto(job, checked);
+  // The photo first (its refusal wins over text errors, as before), one
+  // crop per photo box size; with a cache, a photo seen before is neither
+  // decoded nor detected again.
+  std::vector<std::pair<cv::Size, cv::Mat>> crops;
+  for (const cv::Size& box : photo_boxes_) {
+    CB_ASSIGN_OR_RETURN(cv::Mat crop, photos_->CheckAndCrop(photo, box));
+    crops.emplace_back(box, std::move(crop));
+  }
+  if (photo_boxes_.empty()) CB_RETURN_IF_ERROR(photos_->Check(photo).status());
+  return Compose(job, crops);
 }
 
 Result<PreparedCard> CardRenderer::PrepareWithPhoto(const Job& job, const CheckedPhoto& photo) {
+  std::vector<std::pair<cv::Size, cv::Mat>> crops;
+  for (const cv::Size& box : photo_boxes_) crops.emplace_back(box, photos_->Crop(photo, box));
+  return Compose(job, crops);
+}
+
+cv::Mat CardRenderer::CopyToPooled(const cv::Mat& src, std::vector<cv::Mat>& pool) {
+  for (cv::Mat& m : pool) {
+    // Only the pool holds it: no card uses this buffer any more. Other
+    // threads release their references with an acq_rel atomic decrement,
+    // so this acquire load orders their last use before our writes; once
+    // at 1 it stays there, as only this (owning) thread hands out buffers.
+    if (m.u && std::atomic_ref<int>(m.u->refcount).load(std::memory_order_acquire) == 1 &&
+        m.size() == src.size() && m.type() == src.type()) {
+      src.copyTo(m);  // same size and type: no reallocation
+      return m;
+    }
+  }
+  cv::Mat fresh = src.clone();
+  if (pool.size() < kPoolSize) pool.push_back(fresh);
+  return fresh;
+}
+
+Result<PreparedCard> CardRenderer::Compose(const Job& job,
+                                           const std::vector<std::pair<cv::Size, cv::Mat>>& crops) {
   PreparedCard card;
   card.profile = profile_;
   card.summary = CardSummary{job.job_id,           job.student.name,     job.school.name,
@@ -209,9 +291,11 @@ Result<PreparedCard> CardRenderer::PrepareWithPhoto(const Job& job, const Checke
     const Face& face = front ? tmpl_.front : tmpl_.back;
     const bool dynamic = std::any_of(face.elements.begin(), face.elements.end(), IsDynamic);
     // A face without job data is shared with the cached layer (read-only
-    // by contract), which saves a 2 MB copy per card.
-    cv::Mat bgr = dynamic ? layer.bgr.clone() : layer.bgr;
-    cv::Mat k = dynamic ? layer.k.clone() : layer.k;
+    // by contract). A face with job data starts as a copy of its static
+    // layer in a buffer reused from an earlier card that has been released
+    // (fresh multi-megabyte buffers cost a page fault per 4 kB).
+    cv::Mat bgr = dynamic ? CopyToPooled(layer.bgr, bgr_pool_) : layer.bgr;
+    cv::Mat k = dynamic ? CopyToPooled(layer.k, k_pool_) : layer.k;
     card.texts.insert(card.texts.end(), layer.texts.begin(), layer.texts.end());
     for (const auto& el : face.elements) {
       if (!IsDynamic(el)) continue;
@@ -221,7 +305,12 @@ Result<PreparedCard> CardRenderer::PrepareWithPhoto(const Job& job, const Checke
                                     tmpl_.Resolve(el.color, job.student.level), card.texts,
                                     FieldOf(el, front)));
       } else if (el.type == ElementType::kPhoto) {
-        photos_->Crop(photo, box.size()).copyTo(bgr(box));
+        for (const auto& [size, crop] : crops) {
+          if (size == box.size()) {
+            crop.copyTo(bgr(box));
+            break;
+          }
+        }
       } else if (el.type == ElementType::kQr) {
         card.qr_box = box;
       }
@@ -229,9 +318,11 @@ Result<PreparedCard> CardRenderer::PrepareWithPhoto(const Job& job, const Checke
     if (front) {
       card.images.front = std::move(bgr);
       card.images.front_k = std::move(k);
+      if (!dynamic) card.images.front_static = layer.outputs;
     } else {
       card.images.back = std::move(bgr);
       card.images.back_k = std::move(k);
+      if (!dynamic) card.images.back_static = layer.outputs;
     }
   }
   return card;
@@ -263,9 +354,12 @@ Result<RenderedCard> CardRenderer::ComposeQr(PreparedCard card, std::string_view
   return out;
 }
 
-Bytes PackMask(const cv::Mat& mask) {
+namespace {
+
+// 1 bit per pixel into `out` (resized; its capacity is reused).
+void PackMaskInto(const cv::Mat& mask, Bytes& out) {
   const size_t stride = (static_cast<size_t>(mask.cols) + 7) / 8;
-  Bytes out(stride * static_cast<size_t>(mask.rows), 0);
+  out.assign(stride * static_cast<size_t>(mask.rows), 0);
   for (int y = 0; y < mask.rows; ++y) {
     const uint8_t* row = mask.ptr<uint8_t>(y);
     uint8_t* dst = out.data() + stride * static_cast<size_t>(y);
@@ -273,52 +367,109 @@ Bytes PackMask(const cv::Mat& mask) {
       if (row[x]) dst[x >> 3] = static_cast<uint8_t>(dst[x >> 3] | (0x80 >> (x & 7)));
     }
   }
+}
+
+// Owns a file descriptor: closed once, on Close() or destruction.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { (void)Close(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      (void)Close();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int handle() const { return fd_; }
+  // 0 or the errno of close(2); idempotent.
+  int Close() {
+    if (fd_ < 0) return 0;
+    const int rc = ::close(std::exchange(fd_, -1));
+    return rc == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+Status IoError(const std::string& what, const std::string& path, int err) {
+  return Status(Code::kIoError, "cannot " + what + " " + path + ": " + std::strerror(err));
+}
+
+// The whole buffer with one write(2) (continued only after a short write).
+Status WriteBytes(const std::string& path, const uint8_t* data, size_t n) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.handle() < 0) return IoError("open", path, errno);
+  while (n > 0) {
+    const ssize_t w = ::write(fd.handle(), data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return IoError("write", path, errno);
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  if (int err = fd.Close()) return IoError("close", path, err);
+  return Status::Ok();
+}
+
+// Per-thread scratch buffers for WriteCardOutputs: a card's outputs are
+// ~5 MB, and fresh buffers of that size cost a page fault per 4 kB.
+struct WriteScratch {
+  Bytes png;
+  Bytes packed;
+  cv::Mat rgb;
+};
+
+}  // namespace
+
+Bytes PackMask(const cv::Mat& mask) {
+  Bytes out;
+  PackMaskInto(mask, out);
   return out;
 }
 
 Status WritePng(const cv::Mat& image, const std::string& path) {
-  std::vector<int> params = {cv::IMWRITE_PNG_COMPRESSION, 1, cv::IMWRITE_PNG_STRATEGY,
-                             cv::IMWRITE_PNG_STRATEGY_RLE};
-  if (image.type() == CV_8UC1) {
-    params.push_back(cv::IMWRITE_PNG_BILEVEL);
-    params.push_back(1);
-  }
-  bool ok = false;
-  try {
-    ok = cv::imwrite(path, image, params);
-  } catch (const cv::Exception&) {
-    ok = false;
-  }
-  if (!ok) return Status(Code::kIoError, "cannot write " + path);
-  return Status::Ok();
+  Bytes png;
+  CB_RETURN_IF_ERROR(EncodePngTo(image, png));
+  return WriteBytes(path, png.data(), png.size());
 }
-
-namespace {
-Status WriteBytes(const std::string& path, const uint8_t* data, size_t n) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(n));
-  out.close();
-  if (!out) return Status(Code::kIoError, "cannot write " + path);
-  return Status::Ok();
-}
-}  // namespace
 
 Status WriteCardOutputs(const RenderedCard& card, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status(Code::kIoError, "cannot create " + dir + ": " + ec.message());
+  thread_local WriteScratch scratch;
   const std::string d = dir + "/";
   for (bool front : {true, false}) {
     const std::string side = front ? "front" : "back";
     const cv::Mat& bgr = front ? card.images.front : card.images.back;
     const cv::Mat& k = front ? card.images.front_k : card.images.back_k;
-    CB_RETURN_IF_ERROR(WritePng(bgr, d + side + ".png"));
-    CB_RETURN_IF_ERROR(WritePng(k, d + side + "-k.png"));
-    cv::Mat rgb;
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-    CB_RETURN_IF_ERROR(WriteBytes(d + side + ".rgb", rgb.data, rgb.total() * rgb.elemSize()));
-    Bytes packed = PackMask(k);
-    CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.bin", packed.data(), packed.size()));
+    const StaticFaceOutputs* pre = (front ? card.images.front_static : card.images.back_static).get();
+    const StaticFaceOutputs::Encoded* enc = pre ? pre->For(bgr, k) : nullptr;
+    if (enc) {
+      CB_RETURN_IF_ERROR(enc->status);
+      CB_RETURN_IF_ERROR(WriteBytes(d + side + ".png", enc->png.data(), enc->png.size()));
+      CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.png", enc->k_png.data(), enc->k_png.size()));
+    } else {
+      CB_RETURN_IF_ERROR(EncodePngTo(bgr, scratch.png));
+      CB_RETURN_IF_ERROR(WriteBytes(d + side + ".png", scratch.png.data(), scratch.png.size()));
+      CB_RETURN_IF_ERROR(EncodePngTo(k, scratch.png));
+      CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.png", scratch.png.data(), scratch.png.size()));
+    }
+    cv::cvtColor(bgr, scratch.rgb, cv::COLOR_BGR2RGB);  // reuses the buffer at the same size
+    CB_RETURN_IF_ERROR(WriteBytes(d + side + ".rgb", scratch.rgb.data,
+                                  scratch.rgb.total() * scratch.rgb.elemSize()));
+    if (enc) {
+      CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.bin", enc->k_packed.data(), enc->k_packed.size()));
+    } else {
+      PackMaskInto(k, scratch.packed);
+      CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.bin", scratch.packed.data(), scratch.packed.size()));
+    }
   }
   return Status::Ok();
 }

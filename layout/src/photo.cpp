@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -122,6 +123,94 @@ Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config) {
   return img;
 }
 
+// ---- PhotoCheckCache ----
+
+PhotoCheckCache::PhotoCheckCache(Limits limits) : limits_(limits) {}
+
+const std::shared_ptr<PhotoCheckCache>& PhotoCheckCache::Shared() {
+  static const std::shared_ptr<PhotoCheckCache> shared = std::make_shared<PhotoCheckCache>();
+  return shared;
+}
+
+std::optional<PhotoCheckCache::Found> PhotoCheckCache::Find(const std::string& key, cv::Size box) {
+  std::lock_guard lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) {
+    ++misses_;
+    return std::nullopt;
+  }
+  ++hits_;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  const Entry& e = *it->second;
+  Found f{e.status, e.metrics, {}};
+  for (const auto& [size, crop] : e.crops) {
+    if (size == box) f.crop = crop;
+  }
+  return f;
+}
+
+void PhotoCheckCache::PutVerdict(const std::string& key, const Status& status,
+                                 const PhotoMetrics& metrics) {
+  if (limits_.max_entries == 0) return;
+  std::lock_guard lock(mu_);
+  auto it = index_.find(key);
+  if (it != index_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return;  // same key, same settings: the verdict cannot differ
+  }
+  lru_.push_front(Entry{key, status, metrics, {}, 0});
+  index_.emplace(key, lru_.begin());
+  EvictLocked();
+}
+
+void PhotoCheckCache::PutCrop(const std::string& key, cv::Size box, const cv::Mat& crop) {
+  const size_t n = crop.total() * crop.elemSize();
+  if (n > limits_.max_crop_bytes) return;
+  std::lock_guard lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end() || !it->second->status.ok()) return;
+  Entry& e = *it->second;
+  for (const auto& c : e.crops) {
+    if (c.first == box) return;
+  }
+  e.crops.emplace_back(box, crop);
+  e.bytes += n;
+  bytes_ += n;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  EvictLocked();
+}
+
+void PhotoCheckCache::EvictLocked() {
+  while (!lru_.empty() &&
+         (lru_.size() > limits_.max_entries || bytes_ > limits_.max_crop_bytes)) {
+    Entry& last = lru_.back();
+    // Over the byte limit with a single entry left: drop its crops only.
+    if (lru_.size() == 1 && lru_.size() <= limits_.max_entries) {
+      bytes_ -= last.bytes;
+      last.bytes = 0;
+      last.crops.clear();
+      break;
+    }
+    bytes_ -= last.bytes;
+    index_.erase(last.key);
+    lru_.pop_back();
+  }
+}
+
+void PhotoCheckCache::Clear() {
+  std::lock_guard lock(mu_);
+  lru_.clear();
+  index_.clear();
+  bytes_ = 0;
+}
+
+PhotoCheckCache::Stats PhotoCheckCache::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{lru_.size(), bytes_, hits_, misses_};
+}
+
+// ---- PhotoProcessor ----
+
 Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig& config) {
   if (config.detect_max_side < 64 || config.min_face_px < 24 || config.face_width_fraction <= 0.05 ||
       config.face_width_fraction > 1.0 || config.face_center_y <= 0 || config.face_center_y >= 1) {
@@ -138,14 +227,84 @@ Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig
   if (!loaded) {
     return Status(Code::kInvalidConfig, "cannot load face cascade " + config.cascade_path);
   }
+  // Every setting that changes a verdict or a crop (not the cache itself).
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "|%zu|%d|%d|%d|%d|%d|%.17g|%.17g|%.17g|%.17g|", config.max_bytes,
+                config.max_width, config.max_height, config.min_side, config.detect_max_side,
+                config.min_face_px, config.min_face_luma, config.min_sharpness,
+                config.face_width_fraction, config.face_center_y);
+  p->config_fingerprint_ = buf + config.cascade_path;
   return p;
 }
 
 PhotoProcessor::~PhotoProcessor() = default;
 
+std::string PhotoProcessor::CacheKey(ByteView bytes) const {
+  const Bytes digest = Sha256(bytes);
+  std::string key(digest.begin(), digest.end());
+  key += config_fingerprint_;
+  return key;
+}
+
+namespace {
+// Verdicts worth remembering: a deterministic function of bytes + settings.
+bool IsPhotoVerdict(Code c) {
+  switch (c) {
+    case Code::kPhotoUnreadable:
+    case Code::kPhotoNoFace:
+    case Code::kPhotoMultipleFaces:
+    case Code::kPhotoTooSmall:
+    case Code::kPhotoTooDark:
+    case Code::kPhotoBlurred:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 Result<CheckedPhoto> PhotoProcessor::Check(ByteView bytes) {
-  CB_ASSIGN_OR_RETURN(cv::Mat img, DecodePhoto(bytes, config_));
-  return CheckImage(std::move(img));
+  if (!config_.cache) return CheckKeyed(bytes, nullptr);
+  const std::string key = CacheKey(bytes);
+  return CheckKeyed(bytes, &key);
+}
+
+Result<CheckedPhoto> PhotoProcessor::CheckKeyed(ByteView bytes, const std::string* key) {
+  if (key) {
+    if (auto found = config_.cache->Find(*key, cv::Size())) {
+      if (!found->status.ok()) return found->status;
+      CB_ASSIGN_OR_RETURN(cv::Mat img, DecodePhoto(bytes, config_));
+      return CheckedPhoto{std::move(img), found->metrics};
+    }
+  }
+  Result<CheckedPhoto> checked = [&]() -> Result<CheckedPhoto> {
+    CB_ASSIGN_OR_RETURN(cv::Mat img, DecodePhoto(bytes, config_));
+    return CheckImage(std::move(img));
+  }();
+  if (key) {
+    if (checked.ok()) {
+      config_.cache->PutVerdict(*key, Status::Ok(), checked->metrics);
+    } else if (IsPhotoVerdict(checked.status().code())) {
+      config_.cache->PutVerdict(*key, checked.status(), PhotoMetrics{});
+    }
+  }
+  return checked;
+}
+
+Result<cv::Mat> PhotoProcessor::CheckAndCrop(ByteView bytes, cv::Size box) {
+  if (!config_.cache) {
+    CB_ASSIGN_OR_RETURN(CheckedPhoto photo, CheckKeyed(bytes, nullptr));
+    return Crop(photo, box);
+  }
+  const std::string key = CacheKey(bytes);
+  if (auto found = config_.cache->Find(key, box)) {
+    if (!found->status.ok()) return found->status;
+    if (!found->crop.empty()) return found->crop;
+  }
+  CB_ASSIGN_OR_RETURN(CheckedPhoto photo, CheckKeyed(bytes, &key));
+  cv::Mat crop = Crop(photo, box);
+  config_.cache->PutCrop(key, box, crop);
+  return crop;
 }
 
 Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -59,6 +60,11 @@ struct PlacedText {
   std::string text;   // UTF-8
 };
 
+// The encoded outputs of a face that shows no job data, made once per
+// renderer and level (on first use) and shared by its cards. Opaque;
+// thread-safe.
+class StaticFaceOutputs;
+
 // Read-only by contract: a face that shows no job data (the default back)
 // shares its pixels with the renderer's cached layer; clone() before
 // drawing on it.
@@ -67,6 +73,10 @@ struct CardImages {
   cv::Mat back;
   cv::Mat front_k;  // CV_8UC1, 255 = print with the black resin panel
   cv::Mat back_k;
+  // Set for a face shared with the renderer's cached layer: WriteCardOutputs
+  // reuses its encoded PNGs and mask while the face still has the layer's
+  // pixels (same buffers), and encodes afresh otherwise.
+  std::shared_ptr<const StaticFaceOutputs> front_static, back_static;
 };
 
 struct PreparedCard {
@@ -109,8 +119,12 @@ class CardRenderer {
   GlyphCheck glyph_check() const;
 
   // Renders both faces except the QR. The job must already be validated
-  // (ValidateJob). Errors: UNRENDERABLE_GLYPH / INVALID_FIELD (text does not
-  // fit at the minimum size) with the job field, the PHOTO_* codes.
+  // (ValidateJob). The photo check and crop go through the photo config's
+  // cache (PhotoCheckCache): a photo checked before under the same settings
+  // is not decoded or detected again. Face buffers are reused from earlier
+  // cards once every copy of them has been released. Errors:
+  // UNRENDERABLE_GLYPH / INVALID_FIELD (text does not fit at the minimum
+  // size) with the job field, the PHOTO_* codes.
   Result<PreparedCard> Prepare(const Job& job, ByteView photo);
   // As Prepare, with a photo already checked by a PhotoProcessor.
   Result<PreparedCard> PrepareWithPhoto(const Job& job, const CheckedPhoto& photo);
@@ -134,8 +148,15 @@ class CardRenderer {
   struct Layer {
     cv::Mat bgr, k;
     std::vector<PlacedText> texts;
+    std::shared_ptr<const StaticFaceOutputs> outputs;  // faces without job data
   };
   Status BuildStaticLayers();
+  Result<PreparedCard> Compose(const Job& job,
+                               const std::vector<std::pair<cv::Size, cv::Mat>>& crops);
+  // A copy of `src` in a pooled buffer no card references any more (or a
+  // fresh one, kept in the pool while it has room).
+  static cv::Mat CopyToPooled(const cv::Mat& src, std::vector<cv::Mat>& pool);
+  static constexpr size_t kPoolSize = 8;
   Status DrawText(const Element& el, const std::string& utf8, bool front, cv::Mat& bgr,
                   cv::Mat& k, Rgb color, std::vector<PlacedText>& texts,
                   const std::string& field) const;
@@ -150,14 +171,25 @@ class CardRenderer {
   std::map<int, Layer> front_layers_;       // by SchoolLevel
   std::map<int, Layer> back_layers_;
   std::string name_font_;
+  std::vector<cv::Size> photo_boxes_;       // distinct photo box sizes, px
+  std::vector<cv::Mat> bgr_pool_, k_pool_;  // face buffers reused across cards
 };
 
 // Writes front.png, back.png, front-k.png, back-k.png (1-bit PNG),
 // front.rgb, back.rgb (raw RGB888 panel buffers, row-major, no header) and
 // front-k.bin, back-k.bin (1 bit per pixel, MSB first, rows padded to a
-// byte) into `dir` (created if missing). Errors: IO_ERROR.
+// byte) into `dir` (created if missing), each file with one write(2).
+// Thread-safe; keeps per-thread scratch buffers (~2 raster sizes) for
+// reuse. Errors: IO_ERROR.
 Status WriteCardOutputs(const RenderedCard& card, const std::string& dir);
-// PNG of one BGR or grey image (fast compression). Errors: IO_ERROR.
+// PNG of a CV_8UC3 BGR image (8-bit RGB PNG) or a CV_8UC1 mask (1-bit grey
+// PNG, nonzero = white), fast: no row filter, zlib level 1, run-length
+// strategy (card faces are flat colour). Pure; thread-safe. Errors: INTERNAL
+// for another image type or a zlib failure.
+Result<Bytes> EncodePng(const cv::Mat& image);
+// As EncodePng, into `out` (cleared first; its capacity is reused).
+Status EncodePngTo(const cv::Mat& image, Bytes& out);
+// EncodePng written to `path`. Errors: as EncodePng, IO_ERROR.
 Status WritePng(const cv::Mat& image, const std::string& path);
 // 1 bit per pixel, MSB first, rows padded to a whole byte.
 Bytes PackMask(const cv::Mat& mask);

@@ -10,8 +10,15 @@
 // edge pixels are replicated.
 #pragma once
 
+#include <cstdint>
+#include <list>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/objdetect.hpp>
@@ -21,6 +28,74 @@
 #include "cardbureau/core/status.h"
 
 namespace cardbureau::layout {
+
+struct PhotoMetrics {
+  cv::Rect face;         // in decoded-image pixels
+  double face_luma = 0;  // mean luma of the face box
+  double sharpness = 0;  // Laplacian variance (see PhotoConfig)
+};
+
+// A bounded, thread-safe LRU cache of photo check results, so that a retry
+// or a reissue of a job whose photo was already checked (at intake, or by an
+// earlier attempt) does not decode, detect and gate it again. Keyed by the
+// SHA-256 of the photo bytes plus every PhotoConfig setting that affects the
+// result (PhotoProcessor::CacheKey). Holds per key the verdict (metrics, or
+// the PHOTO_* refusal) and, per photo box size, the finished crop (BGR).
+// Bounded by entries and by crop bytes; least recently used entries go
+// first. The crops are minors' photos: kept in memory only, never logged or
+// written. Cached Mats are immutable: copy before drawing on them.
+class PhotoCheckCache {
+ public:
+  struct Limits {
+    size_t max_entries = 1024;
+    size_t max_crop_bytes = size_t{64} << 20;
+  };
+  struct Stats {
+    size_t entries = 0;
+    size_t crop_bytes = 0;
+    uint64_t hits = 0;    // Find() that returned a verdict
+    uint64_t misses = 0;  // Find() that did not
+  };
+  struct Found {
+    Status status;         // OK, or the cached PHOTO_* refusal
+    PhotoMetrics metrics;  // when status is OK
+    cv::Mat crop;          // empty when not cached for the asked box size
+  };
+
+  explicit PhotoCheckCache(Limits limits);
+  PhotoCheckCache() : PhotoCheckCache(Limits{}) {}
+  PhotoCheckCache(const PhotoCheckCache&) = delete;
+  PhotoCheckCache& operator=(const PhotoCheckCache&) = delete;
+
+  // The process-wide cache PhotoConfig uses by default (default limits).
+  static const std::shared_ptr<PhotoCheckCache>& Shared();
+
+  std::optional<Found> Find(const std::string& key, cv::Size box);
+  // Records a verdict: OK with metrics, or a refusal (any status).
+  void PutVerdict(const std::string& key, const Status& status, const PhotoMetrics& metrics);
+  // Adds a crop to an existing OK verdict (ignored otherwise, or when the
+  // crop alone is over the byte limit).
+  void PutCrop(const std::string& key, cv::Size box, const cv::Mat& crop);
+  void Clear();
+  Stats stats() const;
+
+ private:
+  struct Entry {
+    std::string key;
+    Status status;
+    PhotoMetrics metrics;
+    std::vector<std::pair<cv::Size, cv::Mat>> crops;
+    size_t bytes = 0;
+  };
+  void EvictLocked();
+
+  const Limits limits_;
+  mutable std::mutex mu_;
+  std::list<Entry> lru_;  // most recent first
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+  size_t bytes_ = 0;
+  uint64_t hits_ = 0, misses_ = 0;
+};
 
 struct PhotoConfig {
   size_t max_bytes = kMaxPhotoBytes;
@@ -38,6 +113,10 @@ struct PhotoConfig {
   double face_width_fraction = 0.50;
   double face_center_y = 0.42;
   std::string cascade_path = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
+  // Where check results are cached (see PhotoCheckCache); by default the
+  // process-wide cache, shared by every PhotoProcessor with the same
+  // settings. nullptr: no caching.
+  std::shared_ptr<PhotoCheckCache> cache = PhotoCheckCache::Shared();
 };
 
 struct ImageInfo {
@@ -55,12 +134,6 @@ Result<ImageInfo> ReadImageInfo(ByteView bytes, const PhotoConfig& config);
 // IEND, JPEG without EOI) and anything OpenCV cannot decode. Pure;
 // thread-safe. Errors: PHOTO_UNREADABLE.
 Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config);
-
-struct PhotoMetrics {
-  cv::Rect face;         // in decoded-image pixels
-  double face_luma = 0;  // mean luma of the face box
-  double sharpness = 0;  // Laplacian variance (see PhotoConfig)
-};
 
 struct CheckedPhoto {
   cv::Mat image;  // BGR, as decoded
@@ -80,19 +153,31 @@ class PhotoProcessor {
 
   // Decode + detect + gates. Errors: PHOTO_UNREADABLE, PHOTO_NO_FACE,
   // PHOTO_MULTIPLE_FACES, PHOTO_TOO_SMALL, PHOTO_TOO_DARK, PHOTO_BLURRED
-  // (field "photo").
+  // (field "photo"). With a cache, a photo already checked under the same
+  // settings is only decoded (its verdict and metrics come from the cache).
   Result<CheckedPhoto> Check(ByteView bytes);
-  // Gates on an already decoded BGR image.
+  // Gates on an already decoded BGR image (never cached).
   Result<CheckedPhoto> CheckImage(cv::Mat bgr);
+  // Check + Crop for a box of `box` pixels. With a cache, a photo checked
+  // and cropped to this size before is neither decoded nor detected again;
+  // the returned Mat may then be shared with the cache (read-only: copy it
+  // before drawing on it). Errors: as Check.
+  Result<cv::Mat> CheckAndCrop(ByteView bytes, cv::Size box);
 
   // The crop rule applied into a box of `box` pixels (BGR). Pure.
   cv::Mat Crop(const CheckedPhoto& photo, cv::Size box) const;
+
+  // The cache key of `bytes` under this processor's settings: SHA-256 of
+  // the bytes plus the settings that affect the result.
+  std::string CacheKey(ByteView bytes) const;
 
   const PhotoConfig& config() const { return config_; }
 
  private:
   explicit PhotoProcessor(const PhotoConfig& c) : config_(c) {}
+  Result<CheckedPhoto> CheckKeyed(ByteView bytes, const std::string* key);
   PhotoConfig config_;
+  std::string config_fingerprint_;
   std::unique_ptr<cv::CascadeClassifier> cascade_;
 };
 
