@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cardbureau/core/command.h"
+#include "cardbureau/dashboard/service.h"
 #include "cardbureau/devices/commands.h"
 #include "cardbureau/encoder/commands.h"
 #include "cardbureau/http/commands.h"
@@ -23,7 +24,9 @@ std::vector<cardbureau::Command> AllCommands() {
     for (auto& c : group()) all.push_back(std::move(c));
   }
   // serve / centre, with the production line and the full intake validator.
-  for (auto& c : cardbureau::server::MakeCommands(cardbureau::line::MakeServeHooks())) {
+  auto hooks = cardbureau::line::MakeServeHooks();
+  hooks.http = cardbureau::dashboard::MakeHttpService;
+  for (auto& c : cardbureau::server::MakeCommands(std::move(hooks))) {
     all.push_back(std::move(c));
   }
   return all;

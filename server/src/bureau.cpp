@@ -43,6 +43,7 @@ struct Bureau::Impl {
   struct Event {
     std::optional<Message> send;  // report or progress
     std::string finished_job;     // leaves the production queue
+    std::string start_job;        // an internal attempt to hand to production
   };
 
   zmq::context_t ctx{1};
@@ -61,6 +62,10 @@ struct Bureau::Impl {
   mutable std::mutex stats_mu;
   BureauStats stats;
   bool stopping = false;
+  std::mutex internal_mu;
+  std::unordered_set<std::string> internal;  // reprint attempts in production
+  std::mutex observer_mu;
+  JobObserver observer;
 };
 
 Bureau::Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator)
@@ -100,11 +105,57 @@ BureauStats Bureau::stats() const {
   return impl_->stats;
 }
 
+void Bureau::SetObserver(JobObserver observer) {
+  std::lock_guard lock(impl_->observer_mu);
+  impl_->observer = std::move(observer);
+}
+
+void Bureau::Notify(const std::string& job_id, JobState state, std::string_view code) {
+  std::lock_guard lock(impl_->observer_mu);
+  if (impl_->observer) impl_->observer(JobEvent{job_id, state, std::string(code)});
+}
+
+bool Bureau::IsInternal(const std::string& job_id) {
+  std::lock_guard lock(impl_->internal_mu);
+  return impl_->internal.count(job_id) > 0;
+}
+
+void Bureau::StartAttempt(const std::string& job_id) {
+  Impl::Event e;
+  e.start_job = job_id;
+  std::lock_guard lock(impl_->events_mu);
+  impl_->events.push_back(std::move(e));
+}
+
+void Bureau::StartStored(const JobRecord& rec) {
+  auto& im = *impl_;
+  im.active.insert(rec.job_id);
+  if (rec.internal()) {
+    std::lock_guard lock(im.internal_mu);
+    im.internal.insert(rec.job_id);
+  }
+  if (!production_) return;
+  auto job = store_.LoadJob(rec.job_id);
+  if (!job.ok()) {
+    Failed(rec.job_id, job.status(), false);
+    return;
+  }
+  JobContext ctx;
+  ctx.job_id = rec.job_id;
+  ctx.photo_path = store_.photos().PathFor(rec.photo_sha256);
+  ctx.cards_dir = store_.CardsDir(rec.job_id);
+  ctx.state = rec.state;
+  ctx.job = std::move(job).value();
+  production_->Start(std::move(ctx));
+}
+
 // ---- ProductionSink ----
 
 Status Bureau::Advance(const std::string& job_id, JobState to) {
   Status s = store_.Advance(job_id, to);
   if (s.ok()) {
+    Notify(job_id, to);
+    if (IsInternal(job_id)) return s;  // the centre does not know reprint attempts
     Impl::Event e;
     e.send = Message(Progress{job_id, std::string(ToString(to)), clock_.NowIsoBeijing()});
     std::lock_guard lock(impl_->events_mu);
@@ -125,8 +176,10 @@ void Bureau::Completed(const std::string& job_id, const CardOutcome& outcome) {
   auto r = store_.Complete(job_id, std::move(report));
   Impl::Event e;
   e.finished_job = job_id;
+  const bool internal = IsInternal(job_id);
   if (r.ok()) {
-    e.send = std::move(r).value();
+    Notify(job_id, internal ? JobState::kAcknowledged : JobState::kReported);
+    if (!internal) e.send = std::move(r).value();
   } else if (r.status().code() != Code::kCancelled) {
     // The job stays `verified`; the next run hands it to production again.
     Log("job " + job_id + ": cannot store completion: " + r.status().ToString());
@@ -140,7 +193,8 @@ void Bureau::Failed(const std::string& job_id, const Status& why, bool retryable
   Impl::Event e;
   e.finished_job = job_id;
   if (r.ok()) {
-    e.send = std::move(r).value();
+    Notify(job_id, JobState::kFailed, why.code_name());
+    if (!IsInternal(job_id)) e.send = std::move(r).value();
   } else {
     Log("job " + job_id + ": cannot store failure: " + r.status().ToString());
   }
@@ -310,6 +364,7 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
     if (!verdict.ok()) {
       CB_ASSIGN_OR_RETURN(Message report, store_.Reject(jm.job_id, verdict));
       QueueReport(report);
+      Notify(jm.job_id, JobState::kRejected, verdict.code_name());
       ++rejected;
       Log("job " + jm.job_id + ": rejected " + std::string(verdict.code_name()) + " " +
           verdict.field());
@@ -332,6 +387,7 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
     for (auto& in : intake) {
       Send(Accepted{in.job.job_id});
       if (std::find(skipped.begin(), skipped.end(), in.job.job_id) != skipped.end()) continue;
+      Notify(in.job.job_id, JobState::kValidated);
       im.active.insert(in.job.job_id);
       if (production_) {
         JobContext ctx;
@@ -376,6 +432,11 @@ Status Bureau::HandleMessage(Message& m) {
   } else if (auto* cancel = std::get_if<Cancel>(&m)) {
     CB_ASSIGN_OR_RETURN(Message report, store_.Cancel(cancel->job_id, cancel->reason));
     im.active.erase(cancel->job_id);
+    if (std::holds_alternative<Cancelled>(report)) {
+      Notify(cancel->job_id, JobState::kCancelled, "CANCELLED");
+    } else if (const auto* f = std::get_if<server::Failed>(&report)) {
+      Notify(cancel->job_id, JobState::kFailed, f->code);
+    }
     Log("job " + cancel->job_id + ": cancel answered with " + std::string(TypeName(report)));
     QueueReport(report);
   } else if (auto* err = std::get_if<Error>(&m)) {
@@ -426,7 +487,19 @@ Status Bureau::DrainEvents() {
         Send(*e.send);  // progress: best effort
       }
     }
-    if (!e.finished_job.empty()) im.active.erase(e.finished_job);
+    if (!e.finished_job.empty()) {
+      im.active.erase(e.finished_job);
+      std::lock_guard lock(im.internal_mu);
+      im.internal.erase(e.finished_job);
+    }
+    if (!e.start_job.empty() && !im.stopping) {
+      CB_ASSIGN_OR_RETURN(auto rec, store_.Find(e.start_job));
+      if (!rec || rec->state != JobState::kValidated || im.active.count(rec->job_id)) {
+        Log("attempt " + e.start_job + " is not ready for production; ignored");
+      } else {
+        StartStored(*rec);
+      }
+    }
   }
   return Status::Ok();
 }
@@ -448,28 +521,15 @@ Status Bureau::Recover() {
                            "the bureau stopped while the chip was being encoded; the card is "
                            "quarantined for an operator"),
                     false));
-    im.outbox[ReportIdOf(report)] = Impl::Pending{EncodeFrame0(report), SteadyClock::now(), 0};
+    if (!rec.internal()) {
+      im.outbox[ReportIdOf(report)] = Impl::Pending{EncodeFrame0(report), SteadyClock::now(), 0};
+    }
     Log("job " + rec.job_id + ": interrupted during encoding, reported failed");
   }
   const JobState resumable[] = {JobState::kValidated, JobState::kRendered, JobState::kEncoded,
                                 JobState::kPrinted, JobState::kVerified};
   CB_ASSIGN_OR_RETURN(auto jobs, store_.InStates(resumable));
-  for (auto& rec : jobs) {
-    im.active.insert(rec.job_id);
-    if (!production_) continue;
-    auto job = store_.LoadJob(rec.job_id);
-    if (!job.ok()) {
-      Failed(rec.job_id, job.status(), false);
-      continue;
-    }
-    JobContext ctx;
-    ctx.job_id = rec.job_id;
-    ctx.photo_path = store_.photos().PathFor(rec.photo_sha256);
-    ctx.cards_dir = store_.CardsDir(rec.job_id);
-    ctx.state = rec.state;
-    ctx.job = std::move(job).value();
-    production_->Start(std::move(ctx));
-  }
+  for (auto& rec : jobs) StartStored(rec);
   if (!pending.empty() || !interrupted.empty() || !jobs.empty()) {
     Log("recovered " + std::to_string(jobs.size()) + " job(s) in production, " +
         std::to_string(im.outbox.size()) + " unacked report(s)");

@@ -85,7 +85,11 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
       "fake-hold", po::value<std::string>(), "fake: none, before-encoding, after-encoding")(
       "curve-centre-key", po::value<std::string>(), "CURVE: centre public key (Z85)")(
       "curve-public-key", po::value<std::string>(), "CURVE: this bureau's public key (Z85)")(
-      "curve-secret-file", po::value<std::string>(), "CURVE: this bureau's secret key file");
+      "curve-secret-file", po::value<std::string>(), "CURVE: this bureau's secret key file")(
+      "http", po::value<std::string>(),
+      "serve the operator dashboard on HOST:PORT (e.g. 127.0.0.1:8080; docs/dashboard.md)")(
+      "tokens", po::value<std::string>(), "dashboard: bearer-token file (hashed, mode 0600)")(
+      "web", po::value<std::string>(), "dashboard: page files (default: the source tree's web/)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -135,6 +139,9 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
   str("curve-centre-key", cfg.curve.centre_public_key);
   str("curve-public-key", cfg.curve.public_key);
   path("curve-secret-file", cfg.curve.secret_key_file);
+  str("http", cfg.http.listen);
+  path("tokens", cfg.http.tokens_file);
+  path("web", cfg.http.web_dir);
   if (cfg.centre.empty()) {
     std::cerr << "cardbureau serve: --centre (or \"centre\" in the config) is required\n";
     return 2;
@@ -172,10 +179,20 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
                                                                        : CoreJobValidator(clock);
   auto bureau = Bureau::Create(cfg, **store, clock, validator, factory);
   if (!bureau.ok()) return Refused("serve", bureau.status());
+  std::unique_ptr<Service> dashboard;
+  if (cfg.http.enabled()) {
+    if (!hooks.http) {
+      return Refused("serve", Status(Code::kInvalidConfig, "this build has no dashboard", "http"));
+    }
+    auto made = hooks.http(ServeContext{cfg, **store, **bureau, clock});
+    if (!made.ok()) return Refused("serve", made.status());
+    dashboard = std::move(made).value();
+  }
   InstallSignalHandlers();
   std::cerr << "serve: bureau " << cfg.bureau_id << " -> " << cfg.centre << " (data "
             << cfg.data_dir.string() << ", production " << kind << ")\n";
   Status s = (*bureau)->Run(g_stop);
+  dashboard.reset();
   bureau->reset();
   if (!s.ok()) return Refused("serve", s);
   std::cerr << "serve: stopped cleanly\n";

@@ -85,6 +85,18 @@ const std::map<std::string, Setter>& ProductionSetters() {
   return s;
 }
 
+const std::map<std::string, Setter>& HttpSetters() {
+  static const std::map<std::string, Setter> s = {
+      {"listen", [](const json& v, const std::string& k,
+                    ServeConfig& c) { return GetStr(v, k, c.http.listen); }},
+      {"tokens", [](const json& v, const std::string& k,
+                    ServeConfig& c) { return GetPath(v, k, c.http.tokens_file); }},
+      {"web", [](const json& v, const std::string& k, ServeConfig& c) {
+         return GetPath(v, k, c.http.web_dir);
+       }}};
+  return s;
+}
+
 const std::map<std::string, Setter>& RootSetters() {
   static const std::map<std::string, Setter> s = {
       CB_STR(bureau_id),
@@ -107,6 +119,9 @@ const std::map<std::string, Setter>& RootSetters() {
                    ServeConfig& c) { return ApplyObject(v, k, CurveSetters(), c); }},
       {"production", [](const json& v, const std::string& k, ServeConfig& c) {
          return ApplyObject(v, k, ProductionSetters(), c);
+       }},
+      {"http", [](const json& v, const std::string& k, ServeConfig& c) {
+         return ApplyObject(v, k, HttpSetters(), c);
        }}};
   return s;
 }
@@ -174,6 +189,9 @@ Status CheckServeConfig(const ServeConfig& c) {
     if (!CheckZ85Key(k.public_key, "key").ok()) {
       return Bad("curve.public_key", "must be 40 Z85 chars");
     }
+  }
+  if (c.http.enabled() && c.http.tokens_file.empty()) {
+    return Bad("http.tokens", "the dashboard needs a token file (docs/dashboard.md)");
   }
   return Status::Ok();
 }

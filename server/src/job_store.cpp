@@ -90,12 +90,31 @@ CREATE TABLE audit(
   detail TEXT NOT NULL DEFAULT '');
 CREATE INDEX audit_job ON audit(job_id);
 )sql",
+    R"sql(
+ALTER TABLE jobs ADD COLUMN reprint_of TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN reprinted_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN voided_at INTEGER;
+CREATE TABLE reprints(
+  reprint_id TEXT PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  decided_by TEXT NOT NULL DEFAULT '',
+  decided_at INTEGER,
+  new_job_id TEXT NOT NULL DEFAULT '');
+CREATE INDEX reprints_job ON reprints(job_id);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 constexpr const char* kJobColumns =
     "job_id, state, school_code, card_no, student_name, job_json, photo_sha256, report_id, "
-    "received_at, updated_at, acked_at, purged_at";
+    "received_at, updated_at, acked_at, purged_at, reprint_of, reprinted_by, voided_at";
+constexpr const char* kReprintColumns =
+    "reprint_id, job_id, reason, requested_by, requested_at, status, decided_by, decided_at, "
+    "new_job_id";
 
 }  // namespace
 
@@ -296,6 +315,9 @@ Result<std::vector<JobRecord>> JobStore::Rows(Statement* st) {
     r.updated_at_ms = st->Int(9);
     if (!st->IsNull(10)) r.acked_at_ms = st->Int(10);
     r.purged = !st->IsNull(11);
+    r.reprint_of = st->Text(12);
+    r.reprinted_by = st->Text(13);
+    if (!st->IsNull(14)) r.voided_at_ms = st->Int(14);
     out.push_back(std::move(r));
   }
   return out;
@@ -453,6 +475,11 @@ Result<Message> JobStore::Complete(std::string_view job_id, Completed report) {
   Message m(std::move(report));
   CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kReported, "", now));
   CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
+  if (existing->internal()) {
+    CB_RETURN_IF_ERROR(AcknowledgeInternalLocked(job_id, m, now));
+    CB_RETURN_IF_ERROR(
+        SetState(job_id, JobState::kReported, JobState::kAcknowledged, "reprint attempt", now));
+  }
   CB_RETURN_IF_ERROR(tx.Commit());
   return m;
 }
@@ -473,6 +500,7 @@ Result<Message> JobStore::Fail(std::string_view job_id, const Status& why, bool 
   CB_RETURN_IF_ERROR(
       SetState(job_id, existing->state, JobState::kFailed, std::string(why.code_name()), now));
   CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
+  if (existing->internal()) CB_RETURN_IF_ERROR(AcknowledgeInternalLocked(job_id, m, now));
   CB_RETURN_IF_ERROR(tx.Commit());
   return m;
 }
@@ -634,6 +662,206 @@ Result<Job> JobStore::LoadJob(std::string_view job_id) {
     text = std::move(rec->job_json);
   }
   return ParseJob(text);
+}
+
+// ---- reprints ----
+
+Status JobStore::AcknowledgeInternalLocked(std::string_view job_id, const Message& report,
+                                           int64_t now) {
+  CB_ASSIGN_OR_RETURN(Statement * up, Stmt("UPDATE outbox SET acked_at=? WHERE report_id=?"));
+  up->Bind(1, now).Bind(2, ReportIdOf(report));
+  CB_RETURN_IF_ERROR(up->Run());
+  CB_ASSIGN_OR_RETURN(Statement * uj, Stmt("UPDATE jobs SET acked_at=? WHERE job_id=?"));
+  uj->Bind(1, now).Bind(2, job_id);
+  CB_RETURN_IF_ERROR(uj->Run());
+  return InsertAudit(job_id, "ack", "internal (reprint attempt; not sent to the centre)", now);
+}
+
+Status JobStore::CheckReprintableLocked(const JobRecord& job) {
+  const std::string id = job.job_id;
+  if (job.purged || job.job_json.empty()) {
+    return Status(Code::kFailedPrecondition,
+                  "job " + id + ": its data was purged after the retention period");
+  }
+  if (job.voided_at_ms || !job.reprinted_by.empty()) {
+    return Status(Code::kFailedPrecondition,
+                  "job " + id + ": its card was already replaced by " + job.reprinted_by);
+  }
+  const bool produced = job.state == JobState::kReported || job.state == JobState::kAcknowledged;
+  const bool failed_attempt = job.state == JobState::kFailed && job.internal();
+  if (!produced && !failed_attempt) {
+    return Status(Code::kFailedPrecondition,
+                  "job " + id + " has no produced card (state " +
+                      std::string(ToString(job.state)) + ")");
+  }
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT count(*) FROM reprints WHERE job_id=? AND status='pending'"));
+  st->Bind(1, job.job_id);
+  CB_ASSIGN_OR_RETURN(bool row, st->Step());
+  const bool pending = row && st->Int(0) > 0;
+  st->Reset();
+  if (pending) {
+    return Status(Code::kFailedPrecondition, "job " + id + ": a reprint is already pending");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> JobStore::CreateAttemptLocked(const JobRecord& old,
+                                                  std::string_view reprint_id, int64_t now) {
+  // "<root>~R<n>": n counts every attempt of the root job, so ids never repeat.
+  const std::string root = old.job_id.substr(0, old.job_id.find('~'));
+  CB_ASSIGN_OR_RETURN(Statement * count,
+                      Stmt("SELECT count(*) FROM jobs WHERE substr(job_id,1,?)=?"));
+  count->Bind(1, static_cast<int64_t>(root.size() + 2)).Bind(2, root + "~R");
+  CB_ASSIGN_OR_RETURN(bool row, count->Step());
+  const int64_t n = (row ? count->Int(0) : 0) + 1;
+  count->Reset();
+  const std::string new_id = root + "~R" + std::to_string(n);
+  CB_ASSIGN_OR_RETURN(
+      Statement * ins,
+      Stmt("INSERT INTO jobs(job_id, state, school_code, card_no, student_name, job_json, "
+           "photo_sha256, received_at, updated_at, reprint_of) VALUES(?,?,?,?,?,?,?,?,?,?)"));
+  ins->Bind(1, new_id)
+      .Bind(2, ToString(JobState::kValidated))
+      .Bind(3, old.school_code)
+      .Bind(4, old.card_no)
+      .Bind(5, old.student_name)
+      .Bind(6, old.job_json)
+      .Bind(7, old.photo_sha256)
+      .Bind(8, now)
+      .Bind(9, now)
+      .Bind(10, old.job_id);
+  CB_RETURN_IF_ERROR(ins->Run());
+  const std::string note = "reprint " + std::string(reprint_id) + " of " + old.job_id;
+  CB_RETURN_IF_ERROR(InsertAudit(new_id, "received", note, now));
+  CB_RETURN_IF_ERROR(InsertHistory(new_id, std::nullopt, JobState::kReceived, note, now));
+  CB_RETURN_IF_ERROR(InsertHistory(new_id, JobState::kReceived, JobState::kValidated, "", now));
+  CB_ASSIGN_OR_RETURN(Statement * up,
+                      Stmt("UPDATE jobs SET voided_at=?, reprinted_by=? WHERE job_id=?"));
+  up->Bind(1, now).Bind(2, new_id).Bind(3, old.job_id);
+  CB_RETURN_IF_ERROR(up->Run());
+  // The old job keeps its state; its timeline shows the void.
+  CB_RETURN_IF_ERROR(InsertHistory(old.job_id, old.state, old.state,
+                                   "card voided; reprinted as " + new_id, now));
+  return new_id;
+}
+
+Result<std::optional<ReprintRecord>> JobStore::FindReprintLocked(std::string_view reprint_id) {
+  static const std::string sql =
+      std::string("SELECT ") + kReprintColumns + " FROM reprints WHERE reprint_id=?";
+  CB_ASSIGN_OR_RETURN(Statement * st, Stmt(sql.c_str()));
+  st->Bind(1, reprint_id);
+  CB_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<ReprintRecord>();
+  ReprintRecord r{st->Text(0), st->Text(1), st->Text(2), st->Text(3), st->Int(4),
+                  st->Text(5), st->Text(6), st->IsNull(7) ? 0 : st->Int(7), st->Text(8)};
+  st->Reset();
+  return std::optional<ReprintRecord>(std::move(r));
+}
+
+Result<ReprintRecord> JobStore::RequestReprint(std::string_view job_id, std::string_view reason,
+                                               std::string_view actor, bool approve) {
+  if (reason.empty() || reason.size() > 500) {
+    return Status(Code::kInvalidField, "a reprint needs a reason (1-500 bytes)", "reason");
+  }
+  if (actor.empty()) return Status(Code::kInvalidField, "a reprint needs an actor", "actor");
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(auto job, FindLocked(job_id));
+  if (!job) return Status(Code::kNotFound, "no job " + std::string(job_id));
+  CB_RETURN_IF_ERROR(CheckReprintableLocked(*job));
+  ReprintRecord r;
+  r.reprint_id = "rp-" + NewReportId().substr(2);
+  r.job_id = std::string(job_id);
+  r.reason = std::string(reason);
+  r.requested_by = std::string(actor);
+  r.requested_at_ms = now;
+  r.status = approve ? "approved" : "pending";
+  if (approve) {
+    r.decided_by = r.requested_by;
+    r.decided_at_ms = now;
+    CB_ASSIGN_OR_RETURN(r.new_job_id, CreateAttemptLocked(*job, r.reprint_id, now));
+  }
+  CB_ASSIGN_OR_RETURN(
+      Statement * st,
+      Stmt("INSERT INTO reprints(reprint_id, job_id, reason, requested_by, requested_at, status, "
+           "decided_by, decided_at, new_job_id) VALUES(?,?,?,?,?,?,?,?,?)"));
+  st->Bind(1, r.reprint_id).Bind(2, r.job_id).Bind(3, r.reason).Bind(4, r.requested_by);
+  st->Bind(5, r.requested_at_ms).Bind(6, r.status).Bind(7, r.decided_by);
+  if (approve) {
+    st->Bind(8, r.decided_at_ms);
+  } else {
+    st->BindNull(8);
+  }
+  st->Bind(9, r.new_job_id);
+  CB_RETURN_IF_ERROR(st->Run());
+  CB_RETURN_IF_ERROR(InsertAudit(job_id, "reprint", r.reprint_id + " " + r.status, now));
+  CB_RETURN_IF_ERROR(tx.Commit());
+  return r;
+}
+
+Result<ReprintRecord> JobStore::DecideReprint(std::string_view reprint_id, bool approve,
+                                              std::string_view actor) {
+  if (actor.empty()) return Status(Code::kInvalidField, "a decision needs an actor", "actor");
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(auto found, FindReprintLocked(reprint_id));
+  if (!found) return Status(Code::kNotFound, "no reprint " + std::string(reprint_id));
+  ReprintRecord r = std::move(*found);
+  if (r.status != "pending") {
+    return Status(Code::kFailedPrecondition,
+                  "reprint " + r.reprint_id + " was already " + r.status);
+  }
+  r.status = approve ? "approved" : "rejected";
+  r.decided_by = std::string(actor);
+  r.decided_at_ms = now;
+  if (approve) {
+    CB_ASSIGN_OR_RETURN(auto job, FindLocked(r.job_id));
+    if (!job) return Status(Code::kNotFound, "no job " + r.job_id);
+    // The request itself is the pending one; check the rest.
+    CB_ASSIGN_OR_RETURN(Statement * mark,
+                        Stmt("UPDATE reprints SET status='deciding' WHERE reprint_id=?"));
+    mark->Bind(1, r.reprint_id);
+    CB_RETURN_IF_ERROR(mark->Run());
+    CB_RETURN_IF_ERROR(CheckReprintableLocked(*job));
+    CB_ASSIGN_OR_RETURN(r.new_job_id, CreateAttemptLocked(*job, r.reprint_id, now));
+  }
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("UPDATE reprints SET status=?, decided_by=?, decided_at=?, "
+                           "new_job_id=? WHERE reprint_id=?"));
+  st->Bind(1, r.status).Bind(2, r.decided_by).Bind(3, r.decided_at_ms).Bind(4, r.new_job_id);
+  st->Bind(5, r.reprint_id);
+  CB_RETURN_IF_ERROR(st->Run());
+  CB_RETURN_IF_ERROR(InsertAudit(r.job_id, "reprint", r.reprint_id + " " + r.status, now));
+  CB_RETURN_IF_ERROR(tx.Commit());
+  return r;
+}
+
+Result<std::vector<ReprintRecord>> JobStore::Reprints(std::string_view status) {
+  std::lock_guard lock(mu_);
+  static const std::string sql = std::string("SELECT ") + kReprintColumns +
+                                 " FROM reprints WHERE (?1='' OR status=?1) "
+                                 "ORDER BY requested_at DESC, reprint_id LIMIT 1000";
+  CB_ASSIGN_OR_RETURN(Statement * st, Stmt(sql.c_str()));
+  st->Bind(1, status);
+  std::vector<ReprintRecord> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.push_back(ReprintRecord{st->Text(0), st->Text(1), st->Text(2), st->Text(3), st->Int(4),
+                                st->Text(5), st->Text(6), st->IsNull(7) ? 0 : st->Int(7),
+                                st->Text(8)});
+  }
+  return out;
+}
+
+Result<ReprintRecord> JobStore::FindReprint(std::string_view reprint_id) {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(auto r, FindReprintLocked(reprint_id));
+  if (!r) return Status(Code::kNotFound, "no reprint " + std::string(reprint_id));
+  return std::move(*r);
 }
 
 Result<int> JobStore::PurgeExpired(std::chrono::seconds retention) {

@@ -366,3 +366,173 @@ TEST_F(JobStoreTest, PhotoStoreRefusesBadNames) {
 
 }  // namespace
 }  // namespace cardbureau::server
+
+namespace cardbureau::server {
+namespace {
+
+class ReprintStoreTest : public JobStoreTest {
+ protected:
+  // A job produced and reported (not yet acked).
+  std::string Produced(const std::string& id) {
+    Add(id);
+    AdvanceTo(id, JobState::kVerified);
+    Completed c;
+    c.card = {"04A1B2C3", "1000751234567890", "mifare-classic-1k"};
+    EXPECT_TRUE(store_->Complete(id, c).ok());
+    return id;
+  }
+  JobRecord Rec(const std::string& id) {
+    auto r = store_->Find(id);
+    EXPECT_TRUE(r.ok() && r->has_value());
+    return r.ok() && r->has_value() ? **r : JobRecord{};
+  }
+};
+
+TEST_F(ReprintStoreTest, PendingRequestThenApprovalCreatesLinkedAttemptAndVoidsOldCard) {
+  Produced("J1");
+  auto req = store_->RequestReprint("J1", "ribbon smear on the photo", "wang", false);
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->status, "pending");
+  EXPECT_TRUE(req->new_job_id.empty());
+  EXPECT_FALSE(Rec("J1").voided_at_ms.has_value());  // nothing happens before approval
+  EXPECT_EQ(store_->Reprints("pending")->size(), 1u);
+  // A second request while one is pending is refused.
+  EXPECT_EQ(store_->RequestReprint("J1", "again", "wang", false).status().code(),
+            Code::kFailedPrecondition);
+
+  auto ok = store_->DecideReprint(req->reprint_id, true, "li");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->status, "approved");
+  EXPECT_EQ(ok->decided_by, "li");
+  EXPECT_EQ(ok->new_job_id, "J1~R1");
+  // Deciding twice is refused.
+  EXPECT_EQ(store_->DecideReprint(req->reprint_id, false, "li").status().code(),
+            Code::kFailedPrecondition);
+
+  Reopen();  // all of it is durable
+  const JobRecord old = Rec("J1");
+  EXPECT_TRUE(old.voided_at_ms.has_value());
+  EXPECT_EQ(old.reprinted_by, "J1~R1");
+  EXPECT_EQ(old.state, JobState::kReported);  // the centre's view is unchanged
+  const JobRecord attempt = Rec("J1~R1");
+  EXPECT_EQ(attempt.state, JobState::kValidated);
+  EXPECT_EQ(attempt.reprint_of, "J1");
+  EXPECT_TRUE(attempt.internal());
+  EXPECT_EQ(attempt.school_code, old.school_code);
+  EXPECT_EQ(attempt.photo_sha256, old.photo_sha256);
+  auto job = store_->LoadJob("J1~R1");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->student.name, "张三");
+  // The old job's timeline shows the void.
+  auto tl = store_->Timeline("J1");
+  ASSERT_TRUE(tl.ok());
+  EXPECT_NE(tl->back().note.find("voided"), std::string::npos);
+  auto stored = store_->FindReprint(req->reprint_id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->new_job_id, "J1~R1");
+  // A voided card cannot be reprinted again (its attempt can).
+  EXPECT_EQ(store_->RequestReprint("J1", "x", "li", true).status().code(),
+            Code::kFailedPrecondition);
+}
+
+TEST_F(ReprintStoreTest, AttemptReportsAreStoredAckedAndNeverQueuedForTheCentre) {
+  Produced("J1");
+  const auto before = store_->PendingReports();
+  ASSERT_EQ(before->size(), 1u);  // J1's own completed report
+  auto r = store_->RequestReprint("J1", "chip fails at the school reader", "li", true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->status, "approved");
+  const std::string id = r->new_job_id;
+  AdvanceTo(id, JobState::kVerified);
+  Completed c;
+  c.card = {"04FFEE01", "1000751234567890", "mifare-classic-1k"};
+  auto done = store_->Complete(id, c);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(StateOf(id), JobState::kAcknowledged);
+  EXPECT_TRUE(Rec(id).acked_at_ms.has_value());
+  auto pending = store_->PendingReports();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].job_id, "J1");
+  // A failed attempt is reprintable; the next id counts on.
+  auto r2 = store_->RequestReprint(id, "smudge", "li", true);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(r2->new_job_id, "J1~R2");
+  ASSERT_TRUE(store_->Fail("J1~R2", Status(Code::kPrinterJam, "jam"), true).ok());
+  EXPECT_EQ(store_->PendingReports()->size(), 1u);
+  auto r3 = store_->RequestReprint("J1~R2", "jammed", "li", true);
+  ASSERT_TRUE(r3.ok()) << r3.status();
+  EXPECT_EQ(r3->new_job_id, "J1~R3");
+}
+
+TEST_F(ReprintStoreTest, RefusesWhatCannotBeReprinted) {
+  Add("J1");  // validated: no card yet
+  EXPECT_EQ(store_->RequestReprint("J1", "x", "li", true).status().code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(store_->RequestReprint("nope", "x", "li", true).status().code(), Code::kNotFound);
+  Produced("J2");
+  EXPECT_EQ(store_->RequestReprint("J2", "", "li", true).status().code(), Code::kInvalidField);
+  EXPECT_EQ(store_->RequestReprint("J2", "x", "", true).status().code(), Code::kInvalidField);
+  ASSERT_TRUE(store_->Fail("J1", Status(Code::kPrinterJam, "jam"), true).ok());
+  // A failed centre job is the centre's to resend, not a reprint.
+  EXPECT_EQ(store_->RequestReprint("J1", "x", "li", true).status().code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(store_->DecideReprint("rp-none", true, "li").status().code(), Code::kNotFound);
+  // Rejected requests leave the job alone.
+  auto req = store_->RequestReprint("J2", "x", "wang", false);
+  ASSERT_TRUE(req.ok());
+  auto no = store_->DecideReprint(req->reprint_id, false, "li");
+  ASSERT_TRUE(no.ok());
+  EXPECT_EQ(no->status, "rejected");
+  EXPECT_TRUE(no->new_job_id.empty());
+  EXPECT_FALSE(Rec("J2").voided_at_ms.has_value());
+  EXPECT_EQ(store_->Reprints("")->size(), 1u);
+  EXPECT_EQ(store_->Reprints("pending")->size(), 0u);
+}
+
+TEST_F(ReprintStoreTest, PurgedJobCannotBeReprinted) {
+  Produced("J1");
+  auto rep = store_->TerminalReport("J1");
+  ASSERT_TRUE(store_->Acknowledge(ReportIdOf(**rep)).ok());
+  clock_.Advance(std::chrono::hours(24 * 8));
+  ASSERT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 1);
+  EXPECT_EQ(store_->RequestReprint("J1", "x", "li", true).status().code(),
+            Code::kFailedPrecondition);
+}
+
+TEST(JobStoreMigration, SchemaOneStoreIsUpgradedWithItsJobs) {
+  TempDir dir;
+  {
+    // A store as schema 1 left it (the v1 tables, one job).
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "bureau.db").c_str(), &db), SQLITE_OK);
+    const char* v1 =
+        "CREATE TABLE jobs(job_id TEXT PRIMARY KEY, state TEXT NOT NULL, school_code TEXT NOT "
+        "NULL DEFAULT '', card_no TEXT NOT NULL DEFAULT '', student_name TEXT, job_json TEXT, "
+        "photo_sha256 TEXT NOT NULL DEFAULT '', report_id TEXT, received_at INTEGER NOT NULL, "
+        "updated_at INTEGER NOT NULL, acked_at INTEGER, purged_at INTEGER);"
+        "CREATE TABLE job_history(id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, from_state "
+        "TEXT, to_state TEXT NOT NULL, at INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE outbox(report_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, type TEXT NOT "
+        "NULL, frame0 TEXT NOT NULL, created_at INTEGER NOT NULL, acked_at INTEGER);"
+        "CREATE TABLE audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, job_id TEXT NOT NULL, "
+        "event TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');"
+        "INSERT INTO jobs(job_id, state, school_code, received_at, updated_at) "
+        "VALUES('OLD1','validated','11010810',1,1);"
+        "PRAGMA user_version=1;";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto clock = ManualClock::AtBeijingDate(CivilDate{2026, 11, 25});
+  auto store = JobStore::Open(dir.path(), clock);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->SchemaVersion(), 2);
+  auto rec = (*store)->Find("OLD1");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->state, JobState::kValidated);
+  EXPECT_FALSE((*rec)->internal());
+  EXPECT_FALSE((*rec)->voided_at_ms.has_value());
+  EXPECT_TRUE((*store)->Reprints("")->empty());
+}
+
+}  // namespace
+}  // namespace cardbureau::server

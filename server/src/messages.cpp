@@ -221,6 +221,11 @@ Result<Message> FromCentre(const std::string& type, const json& j, const Frames&
   if (type == "cancel") {
     Cancel c;
     CB_ASSIGN_OR_RETURN(c.job_id, Str(j, "job_id"));
+    // Also keeps the centre away from the bureau's own reprint attempts ("~").
+    if (!IsValidJobId(c.job_id)) {
+      return Status(Code::kInvalidField, "job_id must be 1-64 chars of [A-Za-z0-9._-]",
+                    "job_id");
+    }
     c.reason = OptStr(j, "reason");
     return Message(c);
   }

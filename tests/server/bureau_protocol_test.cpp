@@ -1,6 +1,9 @@
 // The bureau side of protocol.md, driven by a raw ROUTER playing the centre.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <mutex>
+
 #include "harness.h"
 
 namespace cardbureau::server {
@@ -48,6 +51,7 @@ class BureauProtocol : public ::testing::Test {
     auto b = Bureau::Create(cfg, *store_, SystemClock::Instance(), nullptr, factory);
     ASSERT_TRUE(b.ok()) << b.status();
     bureau_ = std::move(b).value();
+    if (observer_) bureau_->SetObserver(observer_);
     stop_ = false;
     thread_ = std::thread([this] { run_status_ = bureau_->Run(stop_); });
   }
@@ -88,6 +92,7 @@ class BureauProtocol : public ::testing::Test {
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<Bureau> bureau_;
   FakeProduction* fake_ = nullptr;
+  JobObserver observer_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   Status run_status_;
@@ -393,6 +398,76 @@ TEST_F(BureauProtocol, CleanStopParksInFlightJobsAndResumes) {
   ASSERT_TRUE(done.has_value());
   EXPECT_EQ(done->job_id, "J1");
   EXPECT_EQ(ReadLines(dir_.path() / "produced.log"), std::vector<std::string>{"J1"});
+}
+
+TEST_F(BureauProtocol, ReprintAttemptIsProducedButNeverReportedToTheCentre) {
+  std::mutex mu;
+  std::vector<JobEvent> seen;
+  observer_ = [&](const JobEvent& e) {
+    std::lock_guard lock(mu);
+    seen.push_back(e);
+  };
+  StartBureau();
+  Handshake();
+  SendJob("J1");
+  auto done = centre_->Expect<Completed>();
+  ASSERT_TRUE(done.has_value());
+  centre_->Send(Ack{done->report_id});
+  for (int i = 0; i < 100 && StateOf("J1") != JobState::kAcknowledged; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(StateOf("J1"), JobState::kAcknowledged);
+
+  auto reprint = store_->RequestReprint("J1", "photo smeared", "li", /*approve=*/true);
+  ASSERT_TRUE(reprint.ok()) << reprint.status();
+  const std::string attempt = reprint->new_job_id;
+  bureau_->StartAttempt(attempt);
+  // Everything the centre receives meanwhile: nothing may name the attempt.
+  std::vector<Message> received;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (StateOf(attempt) != JobState::kAcknowledged &&
+         std::chrono::steady_clock::now() < deadline) {
+    if (auto m = centre_->Recv(50ms, /*skip_noise=*/false)) received.push_back(std::move(*m));
+  }
+  ASSERT_EQ(StateOf(attempt), JobState::kAcknowledged);
+  for (auto until = std::chrono::steady_clock::now() + 700ms;
+       std::chrono::steady_clock::now() < until;) {
+    if (auto m = centre_->Recv(50ms, /*skip_noise=*/false)) received.push_back(std::move(*m));
+  }
+  for (const auto& m : received) {
+    std::visit(
+        [&](const auto& x) {
+          if constexpr (requires { x.job_id; }) {
+            EXPECT_NE(x.job_id, attempt) << "the centre was told about " << TypeName(m);
+          }
+        },
+        m);
+  }
+  // The attempt was produced (a second card for J1's data), the old card voided.
+  EXPECT_EQ(ReadLines(dir_.path() / "produced.log"), (std::vector<std::string>{"J1", attempt}));
+  auto old = store_->Find("J1");
+  ASSERT_TRUE(old.ok() && old->has_value());
+  EXPECT_TRUE((*old)->voided_at_ms.has_value());
+  EXPECT_TRUE(store_->PendingReports()->empty());
+  // The observer saw the attempt's durable states, ending acknowledged.
+  std::lock_guard lock(mu);
+  std::vector<JobState> attempt_states;
+  for (const auto& e : seen) {
+    if (e.job_id == attempt) attempt_states.push_back(e.state);
+  }
+  ASSERT_FALSE(attempt_states.empty());
+  EXPECT_EQ(attempt_states.back(), JobState::kAcknowledged);
+  EXPECT_TRUE(std::find(attempt_states.begin(), attempt_states.end(), JobState::kEncoding) !=
+              attempt_states.end());
+}
+
+TEST_F(BureauProtocol, CancelWithAnInvalidJobIdIsAnsweredWithError) {
+  StartBureau();
+  Handshake();
+  centre_->Send(Cancel{"J1~R1", "not a protocol id"});
+  auto err = centre_->Expect<Error>();
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->code, "INVALID_FIELD");
 }
 
 }  // namespace

@@ -17,10 +17,11 @@ std::string CodeOfReport(const server::Message& m) {
   return {};
 }
 
-void Count(BatchSummary& b, server::JobState s) {
+void Count(BatchSummary& b, const server::JobRecord& r) {
   using server::JobState;
   b.total++;
-  switch (s) {
+  if (r.internal()) b.reprinted++;
+  switch (r.state) {
     case JobState::kReceived:
     case JobState::kValidated:
     case JobState::kRendered:
@@ -63,6 +64,9 @@ JobSummary StoreBackend::Summarise(const server::JobRecord& r) {
   j.student_name = r.student_name;
   j.state = std::string(server::ToString(r.state));
   j.updated_at_ms = r.updated_at_ms;
+  j.reprint_of = r.reprint_of;
+  j.reprinted_by = r.reprinted_by;
+  j.card_voided = r.voided_at_ms.has_value();
   if (r.state == server::JobState::kFailed || r.state == server::JobState::kRejected ||
       r.state == server::JobState::kCancelled) {
     auto report = store_.TerminalReport(r.job_id);
@@ -85,7 +89,7 @@ Result<std::vector<BatchSummary>> StoreBackend::Batches() {
       b.created_at_ms = r.received_at_ms;
     }
     b.created_at_ms = std::min(b.created_at_ms, r.received_at_ms);
-    Count(b, r.state);
+    Count(b, r);
   }
   std::vector<BatchSummary> out;
   for (auto& [code, b] : by_school) out.push_back(std::move(b));
@@ -112,7 +116,7 @@ Result<BatchSummary> StoreBackend::Batch(std::string_view batch_id) {
   b.created_at_ms = rows.front().received_at_ms;
   for (const auto& r : rows) {
     b.created_at_ms = std::min(b.created_at_ms, r.received_at_ms);
-    Count(b, r.state);
+    Count(b, r);
   }
   return b;
 }

@@ -135,6 +135,11 @@ struct Line::Impl {
   void Fault(Station& st, const Status& s, bool counts = true) {
     st.snap.last_faults.push_back(std::string(s.code_name()) + ": " + s.message());
     if (st.snap.last_faults.size() > 5) st.snap.last_faults.erase(st.snap.last_faults.begin());
+    st.snap.faults.push_back(StationFaultRecord{
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock().Now().time_since_epoch())
+            .count(),
+        std::string(s.code_name()), s.message(), st.snap.current_job});
+    if (st.snap.faults.size() > 10) st.snap.faults.erase(st.snap.faults.begin());
     stats.failures_by_code[std::string(s.code_name())]++;
     if (counts && IsStationFault(s.code())) {
       if (++st.snap.consecutive_failures >= options.station_failure_limit && !st.out_of_rotation) {

@@ -65,6 +65,16 @@ struct BureauStats {
   int64_t credit_requested = 0;
 };
 
+// A durable job state change, for observers (the dashboard's event stream).
+struct JobEvent {
+  std::string job_id;
+  JobState state = JobState::kReceived;
+  std::string code;  // failure/refusal code for rejected/failed/cancelled, else ""
+};
+// Called on the protocol thread or a production thread, after the change is
+// committed. Must be quick and must not call back into the Bureau.
+using JobObserver = std::function<void(const JobEvent&)>;
+
 class Bureau final : public ProductionSink {
  public:
   // Creates a production through `make_production` (called once with this
@@ -87,6 +97,16 @@ class Bureau final : public ProductionSink {
 
   BureauStats stats() const;
   Production* production() { return production_.get(); }
+
+  // Set before Run(); receives every durable job state change.
+  void SetObserver(JobObserver observer);
+
+  // Hands a bureau-internal attempt (a reprint, created by
+  // JobStore::RequestReprint/DecideReprint in state `validated`) to
+  // production, on the protocol thread's next turn. Thread-safe. Its
+  // progress and terminal report are never sent to the centre. The job is
+  // also picked up by Recover() after a restart.
+  void StartAttempt(const std::string& job_id);
 
   // ProductionSink (thread-safe).
   Status Advance(const std::string& job_id, JobState to) override;
@@ -118,6 +138,9 @@ class Bureau final : public ProductionSink {
   void MaybePull();
   Status DrainEvents();
   Status Recover();
+  void StartStored(const JobRecord& rec);
+  bool IsInternal(const std::string& job_id);
+  void Notify(const std::string& job_id, JobState state, std::string_view code = {});
 };
 
 }  // namespace cardbureau::server

@@ -28,9 +28,26 @@ using ValidatorMaker = std::function<JobValidator(const Clock& clock)>;
 //   hooks.validator = [](const Clock& c) { ... core + layout photo checks ... };
 //   for (auto& c : cardbureau::server::MakeCommands(hooks)) ...
 // "fake" (FakeProduction) and "none" (jobs wait in the store) are built in.
+// Something that runs beside the bureau for the life of `serve` (the HTTP
+// dashboard). Destroyed after Bureau::Run returns (production stopped) and
+// before the Bureau and the store.
+class Service {
+ public:
+  virtual ~Service() = default;
+};
+struct ServeContext {
+  const ServeConfig& config;
+  JobStore& store;
+  Bureau& bureau;  // bureau.production() is the line (or null)
+  const Clock& clock;
+};
+// Makes the `serve --http` dashboard; called on the main thread before Run.
+using ServiceMaker = std::function<Result<std::unique_ptr<Service>>(const ServeContext& context)>;
+
 struct ServeHooks {
   std::map<std::string, ProductionMaker> productions;
   ValidatorMaker validator;
+  ServiceMaker http;  // null: `--http` is refused (INVALID_CONFIG)
 };
 
 std::vector<Command> MakeCommands(ServeHooks hooks);

@@ -33,6 +33,14 @@ struct ProductionConfig {
   std::string hold = "none";  // fake: "none", "before-encoding", "after-encoding"
 };
 
+// The operator dashboard (`serve --http`). Off unless `listen` is set.
+struct HttpConfig {
+  std::string listen;                 // "HOST:PORT", e.g. 127.0.0.1:8080; "" = no dashboard
+  std::filesystem::path tokens_file;  // hashed bearer tokens (docs/dashboard.md), mode 0600
+  std::filesystem::path web_dir;      // the page's files; "" = the source tree's web/
+  bool enabled() const { return !listen.empty(); }
+};
+
 struct ServeConfig {
   std::string bureau_id = "bj-bureau-01";
   std::string centre;                // ZeroMQ endpoint, e.g. tcp://centre:5570
@@ -54,6 +62,7 @@ struct ServeConfig {
   std::string validation = "full";
   CurveClientConfig curve;
   ProductionConfig production;
+  HttpConfig http;
 };
 
 // Applies the JSON object `text` on top of `base`. INVALID_CONFIG naming the

@@ -6,7 +6,17 @@
 // job_store.cpp): jobs (one row per job_id, its state), job_history (every
 // transition), outbox (terminal reports until acked; kept afterwards so a
 // duplicate job is answered with the same report_id), audit (ids, states,
-// hashes; never names or photos).
+// hashes; never names or photos), reprints (schema 2: operator reprint
+// requests and their decisions).
+//
+// Reprints (schema 2): a reprint is a new production attempt for a job whose
+// card was produced, made inside the bureau (the centre's protocol has no
+// message for it). The attempt is a job row with id "<job_id>~R<n>" ('~' is
+// not allowed in protocol job ids, so it never collides with a centre job),
+// `reprint_of` = the replaced job, the same job data and photo. Creating it
+// records the old card as voided (`voided_at`, `reprinted_by`) in the same
+// transaction. An attempt's terminal report is stored already acknowledged:
+// it is never sent to the centre, which holds exactly one report per job.
 //
 // States and the allowed transitions (IsAllowedTransition):
 //   received -> validated -> rendered -> encoding -> encoded -> printed
@@ -72,7 +82,7 @@ bool IsInProduction(JobState s);
 // received, validated, rendered: nothing irreversible done to a card yet.
 bool IsBeforeEncoding(JobState s);
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct JobRecord {
   std::string job_id;
@@ -87,6 +97,24 @@ struct JobRecord {
   int64_t updated_at_ms = 0;
   std::optional<int64_t> acked_at_ms;
   bool purged = false;
+  std::string reprint_of;    // schema 2: the job this attempt reprints, "" = centre job
+  std::string reprinted_by;  // the newest attempt that replaced this job's card
+  std::optional<int64_t> voided_at_ms;  // this job's card was voided by a reprint
+  bool internal() const { return !reprint_of.empty(); }
+};
+
+// An operator's reprint request (dashboard). status: "pending" (waits for a
+// qa approval), "approved" (new_job_id created), "rejected".
+struct ReprintRecord {
+  std::string reprint_id;
+  std::string job_id;
+  std::string reason;
+  std::string requested_by;
+  int64_t requested_at_ms = 0;
+  std::string status;
+  std::string decided_by;
+  int64_t decided_at_ms = 0;
+  std::string new_job_id;
 };
 
 struct StateChange {
@@ -163,8 +191,11 @@ class JobStore {
   // is cancelled/failed, FAILED_PRECONDITION for other forbidden moves.
   Status Advance(std::string_view job_id, JobState to, std::string_view note = {});
   // verified -> reported with a `completed` report (report_id assigned here).
+  // For a reprint attempt (internal) the report is stored already acked and
+  // the job goes on to `acknowledged`: nothing is sent to the centre.
   Result<Message> Complete(std::string_view job_id, Completed report);
-  // Any in-production state -> failed with a `failed` report.
+  // Any in-production state -> failed with a `failed` report (stored acked
+  // for a reprint attempt, as above).
   Result<Message> Fail(std::string_view job_id, const Status& why, bool retryable);
 
   // ---- reports ----
@@ -188,6 +219,25 @@ class JobStore {
   // The parsed job for production (NOT_FOUND when purged or unknown).
   Result<Job> LoadJob(std::string_view job_id);
 
+  // ---- reprints (see the header comment) ----
+  // Records a reprint request for `job_id`. With `approve` the attempt is
+  // created at once (status "approved", new_job_id set, old card voided);
+  // otherwise it is "pending". NOT_FOUND for an unknown job;
+  // FAILED_PRECONDITION when the job has no produced card (a reprint attempt
+  // that failed may be reprinted again), its card is already voided, its data
+  // was purged, or a request for it is pending. INVALID_FIELD for an empty
+  // reason or actor.
+  Result<ReprintRecord> RequestReprint(std::string_view job_id, std::string_view reason,
+                                       std::string_view actor, bool approve);
+  // Approves (creates the attempt, as above) or rejects a pending request.
+  // NOT_FOUND for an unknown id; FAILED_PRECONDITION when it is not pending
+  // or (on approval) the job no longer qualifies.
+  Result<ReprintRecord> DecideReprint(std::string_view reprint_id, bool approve,
+                                      std::string_view actor);
+  // Newest first; `status` "" = all.
+  Result<std::vector<ReprintRecord>> Reprints(std::string_view status);
+  Result<ReprintRecord> FindReprint(std::string_view reprint_id);
+
   // ---- retention ----
   // For jobs acked at least `retention` ago: deletes the photo (unless an
   // unpurged job shares it), DATA/cards/<job_id>/, the name and job JSON.
@@ -210,6 +260,11 @@ class JobStore {
   Status InsertReport(std::string_view job_id, const Message& report, int64_t now);
   Result<std::optional<Message>> TerminalReportLocked(std::string_view job_id);
   Result<std::vector<JobRecord>> Rows(Statement* st);
+  Status CheckReprintableLocked(const JobRecord& job);
+  Result<std::string> CreateAttemptLocked(const JobRecord& old, std::string_view reprint_id,
+                                          int64_t now);
+  Result<std::optional<ReprintRecord>> FindReprintLocked(std::string_view reprint_id);
+  Status AcknowledgeInternalLocked(std::string_view job_id, const Message& report, int64_t now);
 
   std::mutex mu_;
   Database db_;

@@ -62,6 +62,13 @@ struct LineOptions {
   const Clock* clock = &SystemClock::Instance();
 };
 
+struct StationFaultRecord {
+  int64_t at_ms = 0;  // Unix ms (the line's clock)
+  std::string code;   // catalogue code
+  std::string message;
+  std::string job_id;  // the job at the station then, "" if none
+};
+
 struct StationSnapshot {
   std::string name;
   std::string printer_kind;
@@ -71,7 +78,8 @@ struct StationSnapshot {
   int produced = 0;
   int rejected_cards = 0;
   int consecutive_failures = 0;
-  std::vector<std::string> last_faults;  // newest last, at most 5
+  std::vector<std::string> last_faults;  // "CODE: message", newest last, at most 5
+  std::vector<StationFaultRecord> faults;  // the same, structured, newest last, at most 10
 };
 
 struct BatchSnapshot {

@@ -1,0 +1,69 @@
+#include "cardbureau/dashboard/service.h"
+
+#include <cstdio>
+
+#include "cardbureau/dashboard/line_backend.h"
+#include "cardbureau/http/api.h"
+#include "cardbureau/http/audit_trail.h"
+#include "cardbureau/http/auth.h"
+#include "cardbureau/http/server.h"
+
+namespace cardbureau::dashboard {
+
+namespace {
+
+class HttpService final : public server::Service {
+ public:
+  HttpService(server::Bureau& bureau, http::TokenTable tokens,
+              std::unique_ptr<http::AuditTrail> audit, std::unique_ptr<LineBackend> backend,
+              http::ApiOptions api_options, http::HttpServerOptions server_options)
+      : bureau_(bureau), tokens_(std::move(tokens)), audit_(std::move(audit)),
+        backend_(std::move(backend)), api_(*backend_, tokens_, audit_.get(), std::move(api_options)),
+        server_(api_, std::move(server_options)) {}
+
+  ~HttpService() override {
+    server_.Stop();
+    bureau_.SetObserver(nullptr);
+  }
+
+  Status Start() {
+    LineBackend* backend = backend_.get();
+    bureau_.SetObserver([backend](const server::JobEvent& e) { backend->OnJobEvent(e); });
+    return server_.Start();
+  }
+  uint16_t port() const { return server_.port(); }
+
+ private:
+  server::Bureau& bureau_;
+  http::TokenTable tokens_;
+  std::unique_ptr<http::AuditTrail> audit_;
+  std::unique_ptr<LineBackend> backend_;
+  http::Api api_;
+  http::HttpServer server_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<server::Service>> MakeHttpService(const server::ServeContext& ctx) {
+  const server::HttpConfig& hc = ctx.config.http;
+  http::HttpServerOptions server_options;
+  CB_RETURN_IF_ERROR(http::ParseListenAddress(hc.listen, &server_options));
+  CB_ASSIGN_OR_RETURN(http::TokenTable tokens, http::TokenTable::Load(hc.tokens_file));
+  CB_ASSIGN_OR_RETURN(auto audit, http::AuditTrail::Open(ctx.config.data_dir, ctx.clock));
+  auto* line = dynamic_cast<line::Line*>(ctx.bureau.production());
+  server::Bureau* bureau = &ctx.bureau;
+  auto backend = std::make_unique<LineBackend>(
+      ctx.store, line, [bureau](const std::string& id) { bureau->StartAttempt(id); }, ctx.clock);
+  http::ApiOptions api_options;
+  api_options.web_root =
+      hc.web_dir.empty() ? std::filesystem::path(CARDBUREAU_SOURCE_DIR) / "web" : hc.web_dir;
+  auto service =
+      std::make_unique<HttpService>(ctx.bureau, std::move(tokens), std::move(audit),
+                                    std::move(backend), std::move(api_options), server_options);
+  CB_RETURN_IF_ERROR(service->Start());
+  std::fprintf(stderr, "serve: dashboard on http://%s:%u\n", server_options.address.c_str(),
+               static_cast<unsigned>(service->port()));
+  return std::unique_ptr<server::Service>(std::move(service));
+}
+
+}  // namespace cardbureau::dashboard
