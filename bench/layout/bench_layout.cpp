@@ -135,11 +135,34 @@ void BM_CardToMemoryWarmJpeg(benchmark::State& state) { CardToMemoryWarm(state, 
 BENCHMARK(BM_CardToMemoryWarm)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CardToMemoryWarmJpeg)->Unit(benchmark::kMillisecond);
 
+// Verdict cached, crop not (a photo checked at intake whose crop has been
+// evicted): decode + crop, no detection. 16 distinct photos whose verdicts
+// were cached by a first render; the cache keeps no crops.
+void CardToMemoryVerdictCached(benchmark::State& state, const std::string& ext) {
+  Fixture& f = F();
+  auto renderer = MakeRenderer({1024, 0});
+  const std::vector<Bytes> photos = DistinctPhotos(ext, 16);
+  for (const Bytes& p : photos) f.Render(*renderer, p);
+  size_t i = 0;
+  for (auto _ : state) {
+    RenderedCard c = f.Render(*renderer, photos[i++ % photos.size()]);
+    benchmark::DoNotOptimize(c.images.front.data);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+void BM_CardToMemoryVerdictCached(benchmark::State& state) { CardToMemoryVerdictCached(state, ".png"); }
+void BM_CardToMemoryVerdictCachedJpeg(benchmark::State& state) {
+  CardToMemoryVerdictCached(state, ".jpg");
+}
+BENCHMARK(BM_CardToMemoryVerdictCached)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CardToMemoryVerdictCachedJpeg)->Unit(benchmark::kMillisecond);
+
 // Faces only: the photo already decoded and checked by the caller.
 void BM_FacesFromCheckedPhoto(benchmark::State& state) {
   Fixture& f = F();
   auto checked = f.renderer->photos().Check(f.photo);
   if (!checked.ok()) std::abort();
+  checked->cache_key.clear();  // crop every card (no crop cache)
   for (auto _ : state) {
     auto p = f.renderer->PrepareWithPhoto(f.job, *checked);
     auto c = f.renderer->ComposeQr(std::move(p).value(), "04A1B2C3", 1, *f.signer);

@@ -253,7 +253,7 @@ Result<PreparedCard> CardRenderer::Prepare(const Job& job, ByteView photo) {
 
 Result<PreparedCard> CardRenderer::PrepareWithPhoto(const Job& job, const CheckedPhoto& photo) {
   std::vector<std::pair<cv::Size, cv::Mat>> crops;
-  for (const cv::Size& box : photo_boxes_) crops.emplace_back(box, photos_->Crop(photo, box));
+  for (const cv::Size& box : photo_boxes_) crops.emplace_back(box, photos_->CropCached(photo, box));
   return Compose(job, crops);
 }
 

@@ -181,19 +181,18 @@ void PhotoCheckCache::PutCrop(const std::string& key, cv::Size box, const cv::Ma
 }
 
 void PhotoCheckCache::EvictLocked() {
-  while (!lru_.empty() &&
-         (lru_.size() > limits_.max_entries || bytes_ > limits_.max_crop_bytes)) {
-    Entry& last = lru_.back();
-    // Over the byte limit with a single entry left: drop its crops only.
-    if (lru_.size() == 1 && lru_.size() <= limits_.max_entries) {
-      bytes_ -= last.bytes;
-      last.bytes = 0;
-      last.crops.clear();
-      break;
-    }
-    bytes_ -= last.bytes;
-    index_.erase(last.key);
+  while (lru_.size() > limits_.max_entries) {
+    bytes_ -= lru_.back().bytes;
+    index_.erase(lru_.back().key);
     lru_.pop_back();
+  }
+  // Over the byte limit: drop the least recently used crops first, keeping
+  // their (small) verdicts, so a photo checked long ago is still not
+  // detected again.
+  for (auto it = lru_.rbegin(); bytes_ > limits_.max_crop_bytes && it != lru_.rend(); ++it) {
+    bytes_ -= it->bytes;
+    it->bytes = 0;
+    it->crops.clear();
   }
 }
 
@@ -274,7 +273,7 @@ Result<CheckedPhoto> PhotoProcessor::CheckKeyed(ByteView bytes, const std::strin
     if (auto found = config_.cache->Find(*key, cv::Size())) {
       if (!found->status.ok()) return found->status;
       CB_ASSIGN_OR_RETURN(cv::Mat img, DecodePhoto(bytes, config_));
-      return CheckedPhoto{std::move(img), found->metrics};
+      return CheckedPhoto{std::move(img), found->metrics, *key};
     }
   }
   Result<CheckedPhoto> checked = [&]() -> Result<CheckedPhoto> {
@@ -283,12 +282,27 @@ Result<CheckedPhoto> PhotoProcessor::CheckKeyed(ByteView bytes, const std::strin
   }();
   if (key) {
     if (checked.ok()) {
+      checked->cache_key = *key;
       config_.cache->PutVerdict(*key, Status::Ok(), checked->metrics);
     } else if (IsPhotoVerdict(checked.status().code())) {
       config_.cache->PutVerdict(*key, checked.status(), PhotoMetrics{});
     }
   }
   return checked;
+}
+
+cv::Mat PhotoProcessor::CropCached(const CheckedPhoto& photo, cv::Size box) {
+  // Only a key made under this processor's settings names this crop rule.
+  const bool keyed = config_.cache && photo.cache_key.size() > 32 &&
+                     photo.cache_key.compare(32, std::string::npos, config_fingerprint_) == 0;
+  if (keyed) {
+    if (auto found = config_.cache->Find(photo.cache_key, box); found && !found->crop.empty()) {
+      return found->crop;
+    }
+  }
+  cv::Mat crop = Crop(photo, box);
+  if (keyed) config_.cache->PutCrop(photo.cache_key, box, crop);
+  return crop;
 }
 
 Result<cv::Mat> PhotoProcessor::CheckAndCrop(ByteView bytes, cv::Size box) {

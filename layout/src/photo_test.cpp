@@ -5,6 +5,8 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <thread>
+#include <vector>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -20,7 +22,9 @@ Bytes ReadFixture(const std::string& name) {
 class PhotoTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto p = PhotoProcessor::Create(PhotoConfig{});
+    PhotoConfig c;
+    c.cache = nullptr;  // every check below really decodes, detects and gates
+    auto p = PhotoProcessor::Create(c);
     ASSERT_TRUE(p.ok()) << p.status();
     proc_ = std::move(p).value();
   }
@@ -53,11 +57,13 @@ TEST_F(PhotoTest, VariantsAreRejectedWithTheirCodes) {
 
 TEST_F(PhotoTest, ThresholdsComeFromConfig) {
   PhotoConfig lax;
+  lax.cache = nullptr;
   lax.min_face_px = 30;
   auto p = PhotoProcessor::Create(lax);
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE((*p)->Check(ReadFixture("astronaut-small.png")).ok());
   PhotoConfig strict;
+  strict.cache = nullptr;
   strict.min_sharpness = 1e9;
   p = PhotoProcessor::Create(strict);
   ASSERT_TRUE(p.ok());
@@ -144,6 +150,170 @@ TEST_F(PhotoTest, CropPutsTheFaceAtTheDocumentedPlaceWithoutStretching) {
   EXPECT_NEAR(r.height, r.width, 2);  // not stretched
   EXPECT_NEAR(r.x + r.width / 2.0, box.width / 2.0, 2);
   EXPECT_NEAR(r.y + r.height / 2.0, c.face_center_y * box.height, 2);
+}
+
+
+// ---- PhotoCheckCache ----
+
+std::unique_ptr<PhotoProcessor> CachedProcessor(std::shared_ptr<PhotoCheckCache> cache,
+                                                double min_sharpness = PhotoConfig{}.min_sharpness) {
+  PhotoConfig c;
+  c.cache = std::move(cache);
+  c.min_sharpness = min_sharpness;
+  auto p = PhotoProcessor::Create(c);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return std::move(p).value();
+}
+
+TEST(PhotoCacheTest, SecondCheckIsServedFromTheCacheWithTheSameResult) {
+  auto cache = std::make_shared<PhotoCheckCache>();
+  auto proc = CachedProcessor(cache);
+  const Bytes png = ReadFixture("astronaut.png");
+  auto first = proc->Check(png);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(cache->stats().hits, 0u);
+  auto second = proc->Check(png);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(cache->stats().hits, 1u);
+  EXPECT_EQ(second->metrics.face, first->metrics.face);
+  EXPECT_EQ(second->metrics.face_luma, first->metrics.face_luma);
+  EXPECT_EQ(second->metrics.sharpness, first->metrics.sharpness);
+  EXPECT_EQ(cv::norm(second->image, first->image, cv::NORM_INF), 0);  // decoded again
+  EXPECT_EQ(second->cache_key, proc->CacheKey(png));
+  // A refusal is remembered with its code and message.
+  const Bytes dark = ReadFixture("astronaut-dark.png");
+  const Status d1 = proc->Check(dark).status();
+  const Status d2 = proc->Check(dark).status();
+  EXPECT_EQ(d1.code(), Code::kPhotoTooDark);
+  EXPECT_EQ(d2.code(), d1.code());
+  EXPECT_EQ(d2.message(), d1.message());
+  EXPECT_EQ(d2.field(), "photo");
+  EXPECT_EQ(cache->stats().hits, 2u);
+  EXPECT_EQ(cache->stats().entries, 2u);
+}
+
+TEST(PhotoCacheTest, KeysSeparatePhotosAndSettings) {
+  auto cache = std::make_shared<PhotoCheckCache>();
+  auto normal = CachedProcessor(cache);
+  auto strict = CachedProcessor(cache, 1e9);
+  const Bytes png = ReadFixture("astronaut.png");
+  EXPECT_TRUE(normal->Check(png).ok());
+  // Same photo, same cache, other settings: checked afresh, refused.
+  EXPECT_EQ(strict->Check(png).status().code(), Code::kPhotoBlurred);
+  EXPECT_TRUE(normal->Check(png).ok());
+  EXPECT_NE(normal->CacheKey(png), strict->CacheKey(png));
+  // One byte more (a trailing zero after EOI) is another photo.
+  const Bytes jpg = ReadFixture("astronaut.jpg");
+  Bytes jpg2 = jpg;
+  jpg2.push_back(0);
+  EXPECT_NE(normal->CacheKey(jpg), normal->CacheKey(jpg2));
+  EXPECT_EQ(normal->CacheKey(jpg), normal->CacheKey(jpg));
+}
+
+TEST(PhotoCacheTest, CheckAndCropEqualsCheckThenCropAndIsReused) {
+  auto cache = std::make_shared<PhotoCheckCache>();
+  auto proc = CachedProcessor(cache);
+  PhotoConfig off;
+  off.cache = nullptr;
+  auto plain = std::move(PhotoProcessor::Create(off)).value();
+  const Bytes png = ReadFixture("astronaut.png");
+  const cv::Size box(248, 319);
+  auto checked = plain->Check(png);
+  ASSERT_TRUE(checked.ok());
+  const cv::Mat expected = plain->Crop(*checked, box);
+  auto a = proc->CheckAndCrop(png, box);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(cv::norm(*a, expected, cv::NORM_INF), 0);
+  auto b = proc->CheckAndCrop(png, box);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->data, a->data);  // the cached crop, not a new one
+  EXPECT_EQ(cache->stats().crop_bytes, expected.total() * expected.elemSize());
+  // Another box size is cropped afresh (and correctly).
+  auto c = proc->CheckAndCrop(png, cv::Size(100, 120));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(cv::norm(*c, plain->Crop(*checked, cv::Size(100, 120)), cv::NORM_INF), 0);
+  // Refusals come back from the cache too.
+  EXPECT_EQ(proc->CheckAndCrop(ReadFixture("chelsea.png"), box).status().code(), Code::kPhotoNoFace);
+  EXPECT_EQ(proc->CheckAndCrop(ReadFixture("chelsea.png"), box).status().code(), Code::kPhotoNoFace);
+  // A CheckedPhoto from Check() carries its key: CropCached fills the cache.
+  auto fresh = std::make_shared<PhotoCheckCache>();
+  auto proc2 = CachedProcessor(fresh);
+  auto checked2 = proc2->Check(png);
+  ASSERT_TRUE(checked2.ok());
+  const cv::Mat c1 = proc2->CropCached(*checked2, box);
+  EXPECT_EQ(cv::norm(c1, expected, cv::NORM_INF), 0);
+  EXPECT_EQ(proc2->CropCached(*checked2, box).data, c1.data);
+  // A photo without a key (or another processor's key) is cropped, not cached.
+  CheckedPhoto unkeyed = *checked2;
+  unkeyed.cache_key.clear();
+  EXPECT_NE(proc2->CropCached(unkeyed, box).data, c1.data);
+}
+
+TEST(PhotoCacheTest, BoundedByEntriesAndCropBytes) {
+  PhotoCheckCache cache(PhotoCheckCache::Limits{2, 1000});
+  const PhotoMetrics m{cv::Rect(1, 2, 3, 4), 100, 200};
+  cache.PutVerdict("a", Status::Ok(), m);
+  cache.PutVerdict("b", Status::Ok(), m);
+  ASSERT_TRUE(cache.Find("a", {}).has_value());  // a is now the most recent
+  cache.PutVerdict("c", Status(Code::kPhotoNoFace, "no face found", "photo"), {});
+  EXPECT_FALSE(cache.Find("b", {}).has_value());  // least recently used went
+  ASSERT_TRUE(cache.Find("a", {}).has_value());
+  EXPECT_EQ(cache.Find("a", {})->metrics.face, m.face);
+  EXPECT_EQ(cache.Find("c", {})->status.code(), Code::kPhotoNoFace);
+  EXPECT_EQ(cache.stats().entries, 2u);
+  // Crops: 20x10x3 = 600 bytes each; two do not fit in 1000 bytes, so the
+  // older crop is dropped and its verdict kept. No crop on a refusal.
+  const cv::Mat crop(10, 20, CV_8UC3, cv::Scalar(1, 2, 3));
+  cache.PutCrop("c", cv::Size(20, 10), crop);
+  EXPECT_EQ(cache.stats().crop_bytes, 0u);
+  cache.PutCrop("a", cv::Size(20, 10), crop);
+  EXPECT_EQ(cache.stats().crop_bytes, 600u);
+  EXPECT_FALSE(cache.Find("a", cv::Size(20, 10))->crop.empty());
+  EXPECT_TRUE(cache.Find("a", cv::Size(21, 10))->crop.empty());
+  cache.PutVerdict("d", Status::Ok(), m);  // evicts c (a was just used)
+  cache.PutCrop("d", cv::Size(20, 10), crop);
+  EXPECT_EQ(cache.stats().crop_bytes, 600u);
+  auto a = cache.Find("a", cv::Size(20, 10));
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(a->status.ok());
+  EXPECT_TRUE(a->crop.empty());  // crop dropped, verdict kept
+  EXPECT_FALSE(cache.Find("d", cv::Size(20, 10))->crop.empty());
+  // A crop alone over the limit is not kept.
+  cache.PutCrop("a", cv::Size(40, 20), cv::Mat(20, 40, CV_8UC3));
+  EXPECT_EQ(cache.stats().crop_bytes, 600u);
+  cache.Clear();
+  EXPECT_EQ(cache.stats().entries, 0u);
+  EXPECT_EQ(cache.stats().crop_bytes, 0u);
+  EXPECT_FALSE(cache.Find("d", {}).has_value());
+  // No entries allowed: nothing is kept.
+  PhotoCheckCache off(PhotoCheckCache::Limits{0, 0});
+  off.PutVerdict("a", Status::Ok(), m);
+  EXPECT_FALSE(off.Find("a", {}).has_value());
+}
+
+TEST(PhotoCacheTest, ConcurrentUseFromSeveralProcessors) {
+  auto cache = std::make_shared<PhotoCheckCache>(PhotoCheckCache::Limits{3, 1 << 20});
+  const std::vector<Bytes> photos = {ReadFixture("astronaut.png"), ReadFixture("astronaut.jpg"),
+                                     ReadFixture("astronaut-dark.png"), ReadFixture("coffee.png")};
+  const std::vector<Code> expected = {Code::kOk, Code::kOk, Code::kPhotoTooDark, Code::kPhotoNoFace};
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(3, 0);
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      auto proc = CachedProcessor(cache);  // one processor per thread, as documented
+      for (int round = 0; round < 3; ++round) {
+        for (size_t i = 0; i < photos.size(); ++i) {
+          auto r = proc->CheckAndCrop(photos[(i + static_cast<size_t>(t)) % photos.size()],
+                                      cv::Size(60, 80));
+          const Code want = expected[(i + static_cast<size_t>(t)) % photos.size()];
+          if ((r.ok() ? Code::kOk : r.status().code()) != want) ++wrong[static_cast<size_t>(t)];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong, std::vector<int>(3, 0));
+  EXPECT_LE(cache->stats().entries, 3u);
 }
 
 }  // namespace

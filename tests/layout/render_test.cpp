@@ -364,6 +364,112 @@ TEST_F(RenderTest, RenderersOnWorkerThreads) {
   }
 }
 
+// Face buffers are reused across cards, but never while a card (or a copy
+// of it, as the production line keeps) still holds them.
+TEST_F(RenderTest, FaceBuffersAreReusedOnlyAfterRelease) {
+  auto r = MakeRenderer();  // a fresh pool
+  ASSERT_NE(r, nullptr);
+  auto job_a = LoadJob("valid-primary-new.json", r.get());
+  auto job_b = LoadJob("valid-junior-reissue.json", r.get());
+  ASSERT_TRUE(job_a.ok() && job_b.ok());
+  const Bytes photo = ReadPhoto("astronaut.png");
+  auto a = r->Prepare(*job_a, photo);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const cv::Mat a_front = a->images.front.clone(), a_k = a->images.front_k.clone();
+  const uchar* a_addr = a->images.front.data;
+  PreparedCard held = *a;  // shares pixels, as the line's retry copy does
+  a = Status(Code::kInternal, "released");
+  auto rendered = r->ComposeQr(held, "04A1B2C3", 1, signer_);  // draws into the shared buffer
+  ASSERT_TRUE(rendered.ok());
+  auto b = r->Prepare(*job_b, photo);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_NE(b->images.front.data, a_addr);
+  // The held card's pixels outside the QR box are untouched by card b.
+  cv::Mat outside = cv::Mat::ones(a_front.size(), CV_8UC1);
+  outside(held.qr_box).setTo(0);
+  cv::Mat diff;
+  cv::absdiff(held.images.front, a_front, diff);
+  cv::cvtColor(diff, diff, cv::COLOR_BGR2GRAY);
+  EXPECT_EQ(cv::countNonZero(diff & outside), 0);
+  cv::absdiff(held.images.front_k, a_k, diff);
+  EXPECT_EQ(cv::countNonZero(diff & outside), 0);
+  // Released everywhere: the next card reuses the buffer and is drawn
+  // exactly as the first time (nothing left over from the QR).
+  held = PreparedCard{};
+  rendered = Status(Code::kInternal, "released");
+  auto again = r->Prepare(*job_a, photo);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->images.front.data, a_addr);
+  EXPECT_EQ(cv::norm(again->images.front, a_front, cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(again->images.front_k, a_k, cv::NORM_INF), 0);
+}
+
+// The photo check cache changes nothing in the faces.
+TEST_F(RenderTest, CachedPhotoGivesIdenticalFaces) {
+  auto tmpl = LoadTemplate("bjt-student");
+  ASSERT_TRUE(tmpl.ok());
+  PhotoConfig uncached;
+  uncached.cache = nullptr;
+  PhotoConfig cached;
+  cached.cache = std::make_shared<PhotoCheckCache>();
+  auto plain = CardRenderer::Create(*tmpl, renderer_->profile(), uncached);
+  auto with_cache = CardRenderer::Create(*tmpl, renderer_->profile(), cached);
+  ASSERT_TRUE(plain.ok() && with_cache.ok());
+  auto job = LoadJob("valid-primary-new.json", renderer_);
+  ASSERT_TRUE(job.ok());
+  for (const char* file : {"astronaut.png", "astronaut.jpg"}) {
+    const Bytes photo = ReadPhoto(file);
+    auto want = (*plain)->Prepare(*job, photo);
+    ASSERT_TRUE(want.ok()) << want.status();
+    for (int i = 0; i < 2; ++i) {  // a miss, then a hit
+      auto got = (*with_cache)->Prepare(*job, photo);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(cv::norm(got->images.front, want->images.front, cv::NORM_INF), 0) << file << i;
+    }
+  }
+  EXPECT_EQ(cached.cache->stats().entries, 2u);
+  EXPECT_GE(cached.cache->stats().hits, 2u);
+  // A refused photo stays refused from the cache, with the same code.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ((*with_cache)->Prepare(*job, ReadPhoto("astronaut-two.png")).status().code(),
+              Code::kPhotoMultipleFaces);
+  }
+}
+
+// The back (no job data) is written from encodings made once per renderer,
+// but only while the card still shows the layer's own pixels.
+TEST_F(RenderTest, StaticBackOutputsOnlyForUnchangedPixels) {
+  auto job = LoadJob("valid-senior-4k.json", renderer_);
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto card = Render(*job);
+  ASSERT_TRUE(card.ok()) << card.status();
+  ASSERT_NE(card->images.back_static, nullptr);
+  EXPECT_EQ(card->images.front_static, nullptr);  // the front shows job data
+  const std::string base = std::string(CARDBUREAU_BINARY_DIR) + "/layout-test-out/static";
+  std::filesystem::remove_all(base);
+  for (int i = 0; i < 2; ++i) {  // first use encodes, second reuses
+    ASSERT_TRUE(WriteCardOutputs(*card, base + "/same").ok());
+    cv::Mat png = cv::imread(base + "/same/back.png", cv::IMREAD_COLOR);
+    ASSERT_FALSE(png.empty());
+    EXPECT_EQ(cv::norm(png, card->images.back, cv::NORM_INF), 0);
+    cv::Mat k = cv::imread(base + "/same/back-k.png", cv::IMREAD_GRAYSCALE);
+    EXPECT_EQ(cv::countNonZero(k != card->images.back_k), 0);
+    EXPECT_EQ(ToBytes(ReadText(base + "/same/back-k.bin")), PackMask(card->images.back_k));
+  }
+  // Drawn on (after a clone, as the contract asks): encoded afresh.
+  RenderedCard changed = *card;
+  changed.images.back = card->images.back.clone();
+  changed.images.back_k = card->images.back_k.clone();
+  cv::rectangle(changed.images.back, cv::Rect(100, 100, 200, 50), cv::Scalar(0, 0, 255), cv::FILLED);
+  cv::rectangle(changed.images.back_k, cv::Rect(100, 100, 200, 50), cv::Scalar(255), cv::FILLED);
+  ASSERT_TRUE(WriteCardOutputs(changed, base + "/changed").ok());
+  cv::Mat png = cv::imread(base + "/changed/back.png", cv::IMREAD_COLOR);
+  EXPECT_EQ(cv::norm(png, changed.images.back, cv::NORM_INF), 0);
+  cv::Mat k = cv::imread(base + "/changed/back-k.png", cv::IMREAD_GRAYSCALE);
+  EXPECT_EQ(cv::countNonZero(k != changed.images.back_k), 0);
+  EXPECT_EQ(ToBytes(ReadText(base + "/changed/back-k.bin")), PackMask(changed.images.back_k));
+}
+
 // Every fixture job through the full pipeline (core validation with the
 // font chain's glyph check, photo bytes, then layout's photo gates and
 // rendering) against the "full" column of fixtures/jobs/expected.tsv.

@@ -126,7 +126,8 @@ class CardRenderer {
   // UNRENDERABLE_GLYPH / INVALID_FIELD (text does not fit at the minimum
   // size) with the job field, the PHOTO_* codes.
   Result<PreparedCard> Prepare(const Job& job, ByteView photo);
-  // As Prepare, with a photo already checked by a PhotoProcessor.
+  // As Prepare, with a photo already checked by a PhotoProcessor (its crop
+  // is cached for a later Prepare when the photo carries a cache key).
   Result<PreparedCard> PrepareWithPhoto(const Job& job, const CheckedPhoto& photo);
 
   // Signs the claims with the chip UID (hex, any case) and issue sequence

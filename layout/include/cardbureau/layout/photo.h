@@ -41,13 +41,13 @@ struct PhotoMetrics {
 // SHA-256 of the photo bytes plus every PhotoConfig setting that affects the
 // result (PhotoProcessor::CacheKey). Holds per key the verdict (metrics, or
 // the PHOTO_* refusal) and, per photo box size, the finished crop (BGR).
-// Bounded by entries and by crop bytes; least recently used entries go
-// first. The crops are minors' photos: kept in memory only, never logged or
+// Bounded by entries (least recently used go first) and by crop bytes
+// (least recently used crops are dropped first, their verdicts kept). The crops are minors' photos: kept in memory only, never logged or
 // written. Cached Mats are immutable: copy before drawing on them.
 class PhotoCheckCache {
  public:
   struct Limits {
-    size_t max_entries = 1024;
+    size_t max_entries = 4096;
     size_t max_crop_bytes = size_t{64} << 20;
   };
   struct Stats {
@@ -135,9 +135,12 @@ Result<ImageInfo> ReadImageInfo(ByteView bytes, const PhotoConfig& config);
 // thread-safe. Errors: PHOTO_UNREADABLE.
 Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config);
 
+// Treat as immutable once made: with a cache_key, crops made from it are
+// cached under that key.
 struct CheckedPhoto {
   cv::Mat image;  // BGR, as decoded
   PhotoMetrics metrics;
+  std::string cache_key;  // set by PhotoProcessor::Check when it has a cache
 };
 
 // Owns a cascade classifier. NOT thread-safe (OpenCV cascades are not):
@@ -166,6 +169,10 @@ class PhotoProcessor {
 
   // The crop rule applied into a box of `box` pixels (BGR). Pure.
   cv::Mat Crop(const CheckedPhoto& photo, cv::Size box) const;
+  // Crop through the cache when `photo` was checked under these settings
+  // (its cache_key): a crop made before is returned shared (read-only),
+  // a new one is cached for the next Prepare of the same photo.
+  cv::Mat CropCached(const CheckedPhoto& photo, cv::Size box);
 
   // The cache key of `bytes` under this processor's settings: SHA-256 of
   // the bytes plus the settings that affect the result.
