@@ -362,7 +362,14 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
       verdict = validator_(*job, *jm.photo);
     }
     if (!verdict.ok()) {
-      CB_ASSIGN_OR_RETURN(Message report, store_.Reject(jm.job_id, verdict));
+      // Only a well-formed school code (8-12 digits) files the refusal
+      // under its school's batch.
+      const std::string code = job.ok() ? job->school.code : std::string();
+      const bool school_ok = code.size() >= 8 && code.size() <= 12 &&
+                             std::all_of(code.begin(), code.end(),
+                                         [](char c) { return c >= '0' && c <= '9'; });
+      const std::string school = school_ok ? code : std::string();
+      CB_ASSIGN_OR_RETURN(Message report, store_.Reject(jm.job_id, verdict, school));
       QueueReport(report);
       Notify(jm.job_id, JobState::kRejected, verdict.code_name());
       ++rejected;

@@ -17,6 +17,22 @@ TEST(ServeConfig, DefaultsAreValid) {
   EXPECT_EQ(c.peer_timeout_ms, 10000);
 }
 
+TEST(ServeConfig, DashboardNeedsATokenFile) {
+  auto c = ParseServeConfig(R"({"http": {"listen": "127.0.0.1:8080", "web": "/srv/web"}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->http.enabled());
+  EXPECT_EQ(c->http.web_dir, "/srv/web");
+  Status s = CheckServeConfig(*c);
+  EXPECT_EQ(s.code(), Code::kInvalidConfig);
+  EXPECT_EQ(s.field(), "http.tokens");
+  c = ParseServeConfig(R"({"http": {"listen": "127.0.0.1:0", "tokens": "/etc/cb/tokens.json"}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->http.tokens_file, "/etc/cb/tokens.json");
+  EXPECT_TRUE(CheckServeConfig(*c).ok());
+  EXPECT_EQ(ParseServeConfig(R"({"http": {"port": 80}})").status().code(), Code::kInvalidConfig);
+  EXPECT_FALSE(ServeConfig{}.http.enabled());  // off by default
+}
+
 TEST(ServeConfig, ParsesEveryKey) {
   auto c = ParseServeConfig(R"({
     "bureau_id": "sh-bureau-02", "centre": "tcp://10.0.0.1:5570", "data_dir": "/var/lib/cb",

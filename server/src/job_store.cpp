@@ -371,7 +371,8 @@ Status JobStore::AddValidated(std::span<const IntakeJob> jobs, std::vector<std::
   return tx.Commit();
 }
 
-Result<Message> JobStore::Reject(std::string_view job_id, const Status& why) {
+Result<Message> JobStore::Reject(std::string_view job_id, const Status& why,
+                                 std::string_view school_code) {
   std::lock_guard lock(mu_);
   const int64_t now = NowMs();
   CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
@@ -385,9 +386,10 @@ Result<Message> JobStore::Reject(std::string_view job_id, const Status& why) {
     return *report;
   }
   CB_ASSIGN_OR_RETURN(Statement * st,
-                      Stmt("INSERT INTO jobs(job_id, state, received_at, updated_at) "
-                           "VALUES(?,?,?,?)"));
+                      Stmt("INSERT INTO jobs(job_id, state, received_at, updated_at, "
+                           "school_code) VALUES(?,?,?,?,?)"));
   st->Bind(1, job_id).Bind(2, ToString(JobState::kReceived)).Bind(3, now).Bind(4, now);
+  st->Bind(5, school_code);
   CB_RETURN_IF_ERROR(st->Run());
   CB_RETURN_IF_ERROR(InsertHistory(job_id, std::nullopt, JobState::kReceived, "", now));
   CB_RETURN_IF_ERROR(SetState(job_id, JobState::kReceived, JobState::kRejected,

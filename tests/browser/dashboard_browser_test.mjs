@@ -1,22 +1,28 @@
 // Browser test of the operator dashboard in headless Chromium, driven over
-// the DevTools protocol on --remote-debugging-pipe (no npm packages).
+// the DevTools protocol on --remote-debugging-pipe (no npm packages), on a
+// real demo run: `cardbureau serve --production line --http` (two simulated
+// printers on loopback readers, SQLite store, the real line) fed by the
+// reference centre (`cardbureau centre`) with jobs of one school.
 //
-// usage: node dashboard_browser_test.mjs DEMO_SERVER WEB_DIR ARTIFACT_DIR
+// usage: node dashboard_browser_test.mjs CARDBUREAU SOURCE_DIR ARTIFACT_DIR
 // Exit: 0 pass, 1 fail, 77 skip (chromium not installed).
 //
-// Story: an operator signs in, watches a batch progress to completion on the
-// live event stream, opens a produced job (card preview + timeline) and asks
-// for a reprint; it waits for QA. A QA user signs in, approves it, and the
-// new attempt is produced. Screenshots land in ARTIFACT_DIR.
-import { spawn } from 'node:child_process';
+// Story: an operator signs in, pauses both stations, the centre delivers the
+// batch, the operator resumes the stations and watches the batch progress to
+// completion on the live event stream, opens a produced job (card preview +
+// timeline) and asks for a reprint; it waits for QA. A QA user signs in,
+// approves it, and the new attempt is produced by the line. Screenshots land
+// in ARTIFACT_DIR.
+import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-const [demoServer, webDir, artifactDir] = process.argv.slice(2);
-if (!demoServer || !webDir || !artifactDir) {
-  console.error('usage: dashboard_browser_test.mjs DEMO_SERVER WEB_DIR ARTIFACT_DIR');
+const [cardbureau, sourceDir, artifactDir] = process.argv.slice(2);
+if (!cardbureau || !sourceDir || !artifactDir) {
+  console.error('usage: dashboard_browser_test.mjs CARDBUREAU SOURCE_DIR ARTIFACT_DIR');
   process.exit(2);
 }
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -25,17 +31,17 @@ if (!fs.existsSync(chromiumPath)) {
   process.exit(77);
 }
 
-const deadline = Date.now() + 55_000;
+const deadline = Date.now() + 110_000;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-browser-'));
 const children = [];
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
 
-// Stops the browser and the demo server (by their own pids), waits for them
-// to exit, then removes the scratch directory.
+// Stops the browser, the centre and the bureau (by their own pids), waits
+// for them to exit, then removes the scratch directory.
 async function shutdown() {
   await Promise.all(children.map((c) => new Promise((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    const hard = setTimeout(() => c.kill('SIGKILL'), 5000);
+    const hard = setTimeout(() => c.kill('SIGKILL'), 8000);
     c.once('exit', () => { clearTimeout(hard); resolve(); });
     c.kill('SIGTERM');
   })));
@@ -54,7 +60,7 @@ function fail(message) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// ---- tokens + demo server ----
+// ---- tokens, jobs, the bureau's data directory ----
 const tokens = {};
 const entries = [];
 for (const [name, role] of [['wang', 'operator'], ['li', 'qa'], ['zhao', 'admin']]) {
@@ -64,21 +70,66 @@ for (const [name, role] of [['wang', 'operator'], ['li', 'qa'], ['zhao', 'admin'
 const tokenFile = path.join(work, 'tokens.json');
 fs.writeFileSync(tokenFile, JSON.stringify({ tokens: entries }), { mode: 0o600 });
 
-async function startServer() {
-  const proc = spawn(demoServer, ['--http', '127.0.0.1:0', '--tokens', tokenFile,
-    '--data', path.join(work, 'data'), '--web', webDir, '--batches', '1', '--jobs', '6',
-    '--stations', '2', '--step-ms', '80', '--paused', 'true'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const data = path.join(work, 'data');
+fs.mkdirSync(path.join(data, 'keys'), { recursive: true });
+for (const f of ['keystore-test.json', 'qr-test-ed25519.pem']) {  // test-only keys
+  fs.copyFileSync(path.join(sourceDir, 'fixtures/keys', f), path.join(data, 'keys', f));
+  fs.chmodSync(path.join(data, 'keys', f), 0o600);
+}
+fs.writeFileSync(path.join(data, 'line.json'), JSON.stringify({
+  keys: 'keys/keystore-test.json', template: 'bjt-student', profile: 'evolis-300',
+  render_threads: 1, max_tries: 3, batches_dir: path.join(work, 'batches'),
+  stations: ['station-1', 'station-2'].map((name, i) => ({
+    name, printer: 'sim', reader: 'loopback', hopper: path.join(work, 'hopper', name),
+    seed: 1000 * (i + 1), time_per_card_ms: 700 })),
+}));
+
+// One school's batch from the demo jobs: six valid jobs and one refused at
+// intake (no face in the photo).
+const allJobs = path.join(work, 'all-jobs.jsonl');
+execFileSync('python3', [path.join(sourceDir, 'scripts/make_demo_jobs.py'), allJobs]);
+const parsed = fs.readFileSync(allJobs, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const school = parsed.find((j) => j.job_id === 'DEMO-BAD-no-face').school.code;
+const batchJobs = parsed.filter((j) => j.school.code === school && !j.job_id.startsWith('DEMO-BAD-')).slice(0, 6);
+batchJobs.push(parsed.find((j) => j.job_id === 'DEMO-BAD-no-face'));
+const jobsFile = path.join(work, 'jobs.jsonl');
+fs.writeFileSync(jobsFile, batchJobs.map((j) => JSON.stringify(j)).join('\n') + '\n');
+const firstJob = batchJobs[0].job_id;
+log(`batch school-${school}: ${batchJobs.map((j) => j.job_id).join(' ')}`);
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+const centreEndpoint = `tcp://127.0.0.1:${await freePort()}`;
+
+async function startBureau() {
+  const proc = spawn(cardbureau, ['serve', '--centre', centreEndpoint, '--data', data,
+    '--production', 'line', '--bureau-id', 'bj-bureau-browser', '--http', '127.0.0.1:0',
+    '--tokens', tokenFile, '--web', path.join(sourceDir, 'web')],
+  { stdio: ['ignore', 'inherit', 'pipe'] });
   children.push(proc);
-  let out = '';
+  let err = '';
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('demo server did not start')), 15_000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
+    const t = setTimeout(() => reject(new Error(`bureau did not start: ${err}`)), 30_000);
+    proc.stderr.on('data', (d) => {
+      process.stderr.write(d);
+      err += d;
+      const m = err.match(/dashboard on (http:\/\/[\d.]+:\d+)/);
       if (m) { clearTimeout(t); resolve(m[1]); }
     });
-    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`demo server exited ${code}`)); });
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`bureau exited ${code}: ${err}`)); });
   });
+}
+
+function startCentre() {
+  const proc = spawn(cardbureau, ['centre', '--bind', centreEndpoint, '--jobs', jobsFile,
+    '--photos', path.join(sourceDir, 'fixtures/photos'), '--reports', path.join(work, 'reports.jsonl'),
+    '--quiet'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  children.push(proc);
+  return proc;
 }
 
 // ---- CDP over a pipe (fd 3 = to browser, fd 4 = from browser, NUL framed) ----
@@ -193,8 +244,8 @@ async function signIn(page, base, token, expectUser) {
 }
 
 async function main() {
-  const base = await startServer();
-  log('demo server at', base);
+  const base = await startBureau();
+  log('bureau dashboard at', base);
   const page = await startBrowser();
 
   // A wrong token is refused on the page.
@@ -205,16 +256,28 @@ async function main() {
   await page.waitFor(`document.querySelector('#login-error').textContent.includes('Unknown token')`,
     'wrong token refused');
 
-  // 1. Operator signs in and watches the batch progress to completion.
+  // 1. Operator signs in and pauses both stations from their tiles.
   await signIn(page, base, tokens.operator, 'wang (operator)');
   await page.waitFor(`document.querySelector('#live').textContent === 'live'`, 'live event stream');
-  // The demo starts with its stations paused: resume both from their tiles,
-  // then sample the progress bar until the batch is done.
-  await page.waitFor(`document.querySelectorAll('.station[data-state="paused"]').length === 2`,
-    'two paused station tiles');
-  // Only the job refused at intake is finished while the stations are paused.
-  const start = await page.eval(`document.querySelector('.batch progress').value`);
+  await page.waitFor(`document.querySelectorAll('.station').length === 2`, 'two station tiles');
+  for (const id of ['station-1', 'station-2']) {
+    await page.click(`.station[data-station="${id}"] button.station-toggle`);
+    await page.waitFor(`document.querySelector('.station[data-station="${id}"]').dataset.state === 'paused'`,
+      `${id} paused`);
+  }
+  // The centre delivers the batch; while the stations are paused only the
+  // job refused at intake is finished.
+  startCentre();
+  const batchSel = `.batch[data-batch="school-${school}"]`;
+  await page.waitFor(`(() => { const b = document.querySelector('${batchSel}');
+      return b && b.querySelector('progress').max === ${batchJobs.length}; })()`,
+  'the batch with all its jobs', 30_000);
+  await sleep(1500);
+  const start = await page.eval(`document.querySelector('${batchSel} progress').value`);
   if (start !== 1) fail(`unexpected progress while paused: ${start}`);
+  await page.screenshot('00-batch-waiting.png');
+
+  // The operator resumes the stations and watches the batch to completion.
   for (const id of ['station-1', 'station-2']) {
     await page.click(`.station[data-station="${id}"] button.station-toggle`);
     await page.waitFor(`document.querySelector('.station[data-station="${id}"]').dataset.state !== 'paused'`,
@@ -222,7 +285,7 @@ async function main() {
   }
   const seen = new Set();
   for (;;) {
-    const s = await page.eval(`(() => { const b = document.querySelector('.batch[data-batch]');
+    const s = await page.eval(`(() => { const b = document.querySelector('${batchSel}');
         return {done: b.dataset.done === '1', value: b.querySelector('progress').value}; })()`);
     seen.add(s.value);
     if (s.done) break;
@@ -231,24 +294,28 @@ async function main() {
   }
   if (seen.size < 3) fail(`progress did not move live (values seen: ${[...seen].join(',')})`);
   log('progress values seen live:', [...seen].join(','));
-  const bar = await page.eval(`(() => { const p = document.querySelector('.batch progress');
+  const bar = await page.eval(`(() => { const p = document.querySelector('${batchSel} progress');
       return {value: p.value, max: p.max}; })()`);
   if (bar.value !== bar.max) fail(`progress bar not full: ${JSON.stringify(bar)}`);
   log('batch complete, progress bar', bar);
-  const stationTiles = await page.eval(`document.querySelectorAll('.station').length`);
-  if (stationTiles !== 2) fail(`expected 2 station tiles, saw ${stationTiles}`);
+  const produced = await page.eval(`document.querySelector('${batchSel} .counts').textContent`);
+  if (!produced.startsWith(`${batchJobs.length - 1}/${batchJobs.length} produced`)) {
+    fail(`unexpected batch counts: ${produced}`);
+  }
+  const tiles = await page.eval(`[...document.querySelectorAll('.station')].map(e => e.textContent).join(' | ')`);
+  log('station tiles:', tiles);
   await page.screenshot('01-batch-complete.png');
 
   // 2. Open a produced job: preview + timeline; ask for a reprint.
-  await page.type('#search-q', 'B20261125-A-003');
+  await page.type('#search-q', firstJob);
   await page.click('#search-btn');
   await page.waitFor(`document.querySelectorAll('#results tbody tr').length === 1`, 'one search hit');
-  await page.click('#results tbody tr[data-job="B20261125-A-003"]');
-  await page.waitFor(`document.querySelector('#detail').dataset.job === 'B20261125-A-003'
+  await page.click(`#results tbody tr[data-job="${firstJob}"]`);
+  await page.waitFor(`document.querySelector('#detail').dataset.job === '${firstJob}'
       && document.querySelector('#preview-front').dataset.loaded === '1'
       && document.querySelector('#preview-front').naturalWidth > 0`, 'job detail with card preview');
   const steps = await page.eval(`[...document.querySelectorAll('#timeline .state')].map(e => e.textContent)`);
-  if (steps[0] !== 'received' || steps[steps.length - 1] !== 'reported') {
+  if (steps[0] !== 'received' || !['reported', 'acknowledged'].includes(steps[steps.length - 1])) {
     fail(`unexpected timeline ${steps.join(',')}`);
   }
   await page.type('#reprint-reason', 'print smudged across the photo');
@@ -273,11 +340,11 @@ async function main() {
   await page.click('#search-btn');
   await page.click(`#results tbody tr[data-job="${newJob}"]`);
   await page.waitFor(`document.querySelector('#detail').dataset.job === ${JSON.stringify(newJob)}
-      && document.querySelector('#detail').dataset.state === 'reported'
+      && document.querySelector('#detail').dataset.state === 'acknowledged'
       && document.querySelector('#preview-front').dataset.loaded === '1'`, 'reprint produced', 30_000);
   const reprintOf = await page.eval(`[...document.querySelectorAll('#detail-fields dt')]
       .find(e => e.textContent === 'Reprint of')?.nextElementSibling.textContent`);
-  if (reprintOf !== 'B20261125-A-003') fail(`reprint not linked to the old job: ${reprintOf}`);
+  if (reprintOf !== firstJob) fail(`reprint not linked to the old job: ${reprintOf}`);
   await page.screenshot('dashboard.png');
 
   // The audit trail recorded both people (checked through the API as admin).
@@ -288,9 +355,24 @@ async function main() {
     if (!did.includes(want)) fail(`audit trail lacks ${want}: ${did.join(' ')}`);
   }
   // The old card is voided.
-  const old = await (await fetch(base + '/api/jobs/B20261125-A-003',
+  const old = await (await fetch(`${base}/api/jobs/${firstJob}`,
     { headers: { Authorization: 'Bearer ' + tokens.qa } })).json();
   if (!old.card_voided || old.reprinted_by !== newJob) fail('old card not voided / linked');
+  // The line produced it on a real station: the batch counts the attempt and
+  // /metrics reflects the run.
+  const batch = await (await fetch(`${base}/api/batches/school-${school}`,
+    { headers: { Authorization: 'Bearer ' + tokens.qa } })).json();
+  if (batch.total !== batchJobs.length + 1 || batch.reprinted !== 1 || batch.produced !== batchJobs.length) {
+    fail(`batch after the reprint: ${JSON.stringify(batch)}`);
+  }
+  const metrics = await (await fetch(`${base}/metrics`,
+    { headers: { Authorization: 'Bearer ' + tokens.admin } })).text();
+  const perHour = Number((metrics.match(/^cardbureau_cards_per_hour (\d+)$/m) || [])[1]);
+  if (!(perHour >= batchJobs.length)) fail(`cards_per_hour ${perHour} in:\n${metrics}`);
+  if (!/^cardbureau_station_up\{station="station-1"\} 1$/m.test(metrics)) fail(`station-1 not up:\n${metrics}`);
+  if (!/^cardbureau_failures_total\{code="PHOTO_NO_FACE"\} 1$/m.test(metrics)) {
+    fail(`the refused job is not counted:\n${metrics}`);
+  }
   log('PASS');
 }
 

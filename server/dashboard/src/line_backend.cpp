@@ -1,6 +1,8 @@
 #include "cardbureau/dashboard/line_backend.h"
 
 #include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace cardbureau::dashboard {
 
@@ -108,6 +110,43 @@ void LineBackend::PollStations() {
     lock.lock();
     cv_.wait_for(lock, poll_, [this] { return stop_; });
   }
+}
+
+std::map<std::string, std::string> LineBackend::JobsAtStations() {
+  std::map<std::string, std::string> out;
+  if (!line_) return out;
+  for (const auto& s : line_->Stations()) {
+    if (!s.current_job.empty()) out[s.current_job] = s.name;
+  }
+  return out;
+}
+
+void LineBackend::FillStation(http::JobSummary& job,
+                              const std::map<std::string, std::string>& at_station) {
+  if (auto it = at_station.find(job.job_id); it != at_station.end()) {
+    job.station = it->second;
+    return;
+  }
+  std::ifstream in(store().CardsDir(job.job_id) / "production.json");
+  if (!in) return;
+  const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return;
+  if (auto st = j.find("station"); st != j.end() && st->is_string()) {
+    job.station = st->get<std::string>();
+  }
+}
+
+Result<http::JobSearchResult> LineBackend::SearchJobs(const http::JobSearch& query) {
+  CB_ASSIGN_OR_RETURN(http::JobSearchResult r, StoreBackend::SearchJobs(query));
+  const auto at = JobsAtStations();
+  for (auto& j : r.jobs) FillStation(j, at);
+  return r;
+}
+
+Result<http::JobDetail> LineBackend::Job(std::string_view job_id) {
+  CB_ASSIGN_OR_RETURN(http::JobDetail d, StoreBackend::Job(job_id));
+  FillStation(d.job, JobsAtStations());
+  return d;
 }
 
 Result<std::vector<http::StationInfo>> LineBackend::Stations() {

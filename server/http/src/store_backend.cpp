@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 
 namespace cardbureau::http {
 
@@ -17,7 +18,19 @@ std::string CodeOfReport(const server::Message& m) {
   return {};
 }
 
+// The school's name is in the stored job JSON (gone once purged).
+void NameSchool(BatchSummary& b, const server::JobRecord& r) {
+  if (!b.school_name.empty() || r.job_json.empty()) return;
+  const auto j = nlohmann::json::parse(r.job_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return;
+  const auto school = j.find("school");
+  if (school == j.end() || !school->is_object()) return;
+  const auto name = school->find("name");
+  if (name != school->end() && name->is_string()) b.school_name = name->get<std::string>();
+}
+
 void Count(BatchSummary& b, const server::JobRecord& r) {
+  NameSchool(b, r);
   using server::JobState;
   b.total++;
   if (r.internal()) b.reprinted++;
@@ -58,7 +71,7 @@ std::string StoreBackend::BatchIdForSchool(std::string_view school_code) {
 JobSummary StoreBackend::Summarise(const server::JobRecord& r) {
   JobSummary j;
   j.job_id = r.job_id;
-  j.batch_id = BatchIdForSchool(r.school_code);
+  if (!r.school_code.empty()) j.batch_id = BatchIdForSchool(r.school_code);
   j.school_code = r.school_code;
   j.card_no = r.card_no;
   j.student_name = r.student_name;

@@ -179,7 +179,10 @@ class JobStore {
   // with a new report_id; returns the report. If the job already exists its
   // stored terminal report is returned instead (or FAILED_PRECONDITION when
   // it has none).
-  Result<Message> Reject(std::string_view job_id, const Status& why);
+  // `school_code` (when the job parsed far enough to have one) puts the
+  // refused job into its school's batch for the dashboard.
+  Result<Message> Reject(std::string_view job_id, const Status& why,
+                         std::string_view school_code = {});
   // Cancels (protocol `cancel`): before encoding -> cancelled; encoding or
   // later -> failed TOO_LATE; already terminal -> the stored report; unknown
   // job -> a cancelled tombstone, so a late delivery is answered with it.

@@ -44,6 +44,10 @@ class LineBackend final : public http::StoreBackend {
   // Feed from Bureau::SetObserver.
   void OnJobEvent(const server::JobEvent& event);
 
+  // The store's answers plus the station: the one holding the job now, else
+  // the one that produced its card (DATA/cards/<job>/production.json).
+  Result<http::JobSearchResult> SearchJobs(const http::JobSearch& query) override;
+  Result<http::JobDetail> Job(std::string_view job_id) override;
   Result<std::vector<http::StationInfo>> Stations() override;
   Status SetStationPaused(std::string_view station_id, bool paused,
                           std::string_view actor) override;
@@ -60,6 +64,8 @@ class LineBackend final : public http::StoreBackend {
 
  private:
   int64_t NowMs() const;
+  void FillStation(http::JobSummary& job, const std::map<std::string, std::string>& at_station);
+  std::map<std::string, std::string> JobsAtStations();
   void PollStations();
   void PublishReprint(const http::ReprintRequest& r);
   Result<http::ReprintRequest> Started(Result<server::ReprintRecord> r);

@@ -1,0 +1,371 @@
+// LineBackend over a real JobStore and a real Line (loopback sim stations):
+// stations and pause/resume, the reprint flow (durable request, approval,
+// the new attempt produced by the line, the old card voided), live events,
+// metrics, and the Api in front of it.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cardbureau/core/validation.h"
+#include "cardbureau/dashboard/line_backend.h"
+#include "cardbureau/encoder/keystore.h"
+#include "cardbureau/http/api.h"
+#include "cardbureau/http/audit_trail.h"
+#include "cardbureau/http/auth.h"
+#include "cardbureau/printers/sim_printer.h"
+
+namespace cardbureau::dashboard {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using server::JobState;
+
+const fs::path kRoot = CARDBUREAU_SOURCE_DIR;
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// What the Bureau does for production, minus the centre: durable steps in
+// the store, every change reported to the backend.
+class StoreSink : public server::ProductionSink {
+ public:
+  explicit StoreSink(server::JobStore& store) : store_(store) {}
+  void Attach(LineBackend* backend) { backend_ = backend; }
+
+  Status Advance(const std::string& id, JobState to) override {
+    Status s = store_.Advance(id, to);
+    if (s.ok()) Notify(id, to, "");
+    return s;
+  }
+  void Completed(const std::string& id, const server::CardOutcome& out) override {
+    server::Completed c;
+    c.card = out.card;
+    c.qa = out.qa;
+    c.station = out.station;
+    c.produced_at = out.produced_at;
+    auto r = store_.Complete(id, c);
+    EXPECT_TRUE(r.ok()) << r.status();
+    auto rec = store_.Find(id);
+    Notify(id, (*rec)->state, "");
+    Done();
+  }
+  void Failed(const std::string& id, const Status& why, bool retryable) override {
+    EXPECT_TRUE(store_.Fail(id, why, retryable).ok());
+    Notify(id, JobState::kFailed, std::string(why.code_name()));
+    Done();
+  }
+  bool WaitFinished(int n, std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return finished_ >= n; });
+  }
+
+ private:
+  void Notify(const std::string& id, JobState s, const std::string& code) {
+    if (backend_) backend_->OnJobEvent(server::JobEvent{id, s, code});
+  }
+  void Done() {
+    std::lock_guard lock(mu_);
+    ++finished_;
+    cv_.notify_all();
+  }
+  server::JobStore& store_;
+  LineBackend* backend_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int finished_ = 0;
+};
+
+class DashboardBackendTest : public ::testing::Test {
+ protected:
+  DashboardBackendTest() : clock_(SystemClock::Instance()) {}
+
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dashboard-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "keys");
+    for (const char* f : {"keystore-test.json", "qr-test-ed25519.pem"}) {  // test-only keys
+      fs::copy_file(kRoot / "fixtures/keys" / f, dir_ / "keys" / f);
+      fs::permissions(dir_ / "keys" / f, fs::perms::owner_read | fs::perms::owner_write);
+    }
+    auto store = server::JobStore::Open(dir_ / "data", clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(store).value();
+    sink_ = std::make_unique<StoreSink>(*store_);
+
+    auto keys = encoder::LoadKeystore(dir_ / "keys/keystore-test.json");
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    line::LineOptions o;
+    o.keys = *keys;
+    o.card_wait = 500ms;
+    o.batches_dir = dir_ / "batches";
+    std::vector<line::StationSetup> stations;
+    for (const char* name : {"station-1", "station-2"}) {
+      auto slot = std::make_shared<printers::LoopbackSlot>();
+      printers::SimPrinterConfig pc;
+      pc.name = name;
+      pc.hopper_dir = dir_ / "hopper" / name;
+      pc.seed = name[8] == '1' ? 100 : 900;
+      line::StationSetup st;
+      st.name = name;
+      st.printer = std::make_unique<printers::SimPrinter>(pc, *slot);
+      st.source = std::make_unique<line::LoopbackCardSource>(*slot);
+      st.keepalive = slot;
+      stations.push_back(std::move(st));
+    }
+    auto line = line::Line::Create(*sink_, std::move(o), std::move(stations));
+    ASSERT_TRUE(line.ok()) << line.status();
+    line_ = std::move(line).value();
+    backend_ = std::make_unique<LineBackend>(
+        *store_, line_.get(), [this](const std::string& id) { StartStored(id); }, clock_, 20ms);
+    sink_->Attach(backend_.get());
+    sub_ = backend_->Subscribe([this](const http::DashboardEvent& e) {
+      std::lock_guard lock(events_mu_);
+      events_.push_back(e);
+    });
+  }
+
+  void TearDown() override {
+    if (line_) line_->Stop();
+    sub_.reset();
+    backend_.reset();
+    line_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Stores a valid job (fixture data, the astronaut photo) as intake does.
+  void AddJob(const std::string& id) {
+    const std::string photo = Slurp(kRoot / "fixtures/photos/astronaut.png");
+    auto job = ParseJob(Slurp(kRoot / "fixtures/jobs/valid-junior-reissue.json"));
+    ASSERT_TRUE(job.ok()) << job.status();
+    job->job_id = id;
+    job->photo.format = PhotoFormat::kPng;
+    job->photo.sha256 = Sha256Hex(AsBytes(photo));
+    ValidationOptions vo;
+    vo.clock = &clock_;
+    ASSERT_TRUE(ValidateJob(*job, vo).ok());
+    ASSERT_TRUE(store_->photos().Write(job->photo.sha256, AsBytes(photo)).ok());
+    std::vector<server::IntakeJob> in{{*job, JobToJsonString(*job)}};
+    ASSERT_TRUE(store_->AddValidated(in, nullptr).ok());
+  }
+
+  // What Bureau::StartAttempt / Recover do: hand a stored job to the line.
+  void StartStored(const std::string& id) {
+    auto rec = store_->Find(id);
+    ASSERT_TRUE(rec.ok() && rec->has_value());
+    auto job = store_->LoadJob(id);
+    ASSERT_TRUE(job.ok()) << job.status();
+    server::JobContext ctx;
+    ctx.job_id = id;
+    ctx.job = *job;
+    ctx.photo_path = store_->photos().PathFor((*rec)->photo_sha256);
+    ctx.cards_dir = store_->CardsDir(id);
+    ctx.state = (*rec)->state;
+    line_->Start(std::move(ctx));
+  }
+
+  JobState StateOf(const std::string& id) {
+    auto r = store_->Find(id);
+    return r.ok() && r->has_value() ? (*r)->state : JobState::kReceived;
+  }
+
+  std::vector<http::DashboardEvent> Events() {
+    std::lock_guard lock(events_mu_);
+    return events_;
+  }
+
+  const Clock& clock_;
+  fs::path dir_;
+  std::unique_ptr<server::JobStore> store_;
+  std::unique_ptr<StoreSink> sink_;
+  std::unique_ptr<line::Line> line_;
+  std::unique_ptr<LineBackend> backend_;
+  std::unique_ptr<http::Subscription> sub_;
+  std::mutex events_mu_;
+  std::vector<http::DashboardEvent> events_;
+};
+
+TEST_F(DashboardBackendTest, StationsComeFromTheLineAndPauseHoldsWork) {
+  auto stations = backend_->Stations();
+  ASSERT_TRUE(stations.ok());
+  ASSERT_EQ(stations->size(), 2u);
+  EXPECT_EQ((*stations)[0].station_id, "station-1");
+  EXPECT_EQ((*stations)[0].state, "idle");
+  EXPECT_EQ(backend_->SetStationPaused("nope", true, "wang").code(), Code::kNotFound);
+  ASSERT_TRUE(backend_->SetStationPaused("station-1", true, "wang").ok());
+  ASSERT_TRUE(backend_->SetStationPaused("station-2", true, "wang").ok());
+  EXPECT_EQ((*backend_->Stations())[1].state, "paused");
+
+  AddJob("J1");
+  StartStored("J1");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(server::IsBeforeEncoding(StateOf("J1"))) << ToString(StateOf("J1"));
+  auto metrics = backend_->Metrics();
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->station_states.at("station-1"), "paused");
+  EXPECT_EQ(metrics->queue_depth, 1);
+
+  ASSERT_TRUE(backend_->SetStationPaused("station-2", false, "wang").ok());
+  ASSERT_TRUE(sink_->WaitFinished(1, 60s));
+  EXPECT_EQ(StateOf("J1"), JobState::kReported);
+  // The line counts the card just after reporting it.
+  for (int i = 0; i < 100 && (*backend_->Stations())[1].produced == 0; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  stations = backend_->Stations();
+  EXPECT_EQ((*stations)[0].produced, 0);  // still paused
+  EXPECT_EQ((*stations)[1].produced, 1);
+  // The job's station is known from its production record.
+  auto detail = backend_->Job("J1");
+  ASSERT_TRUE(detail.ok());
+  EXPECT_EQ(detail->job.station, "station-2");
+  EXPECT_TRUE(detail->has_front_preview);
+  // Station changes reached the event stream (the poller saw busy and paused).
+  std::this_thread::sleep_for(100ms);
+  bool saw_paused = false, saw_busy = false;
+  for (const auto& e : Events()) {
+    if (e.kind == "station" && e.state == "paused") saw_paused = true;
+    if (e.kind == "station" && e.id == "station-2" && e.state == "busy") saw_busy = true;
+  }
+  EXPECT_TRUE(saw_paused);
+  EXPECT_TRUE(saw_busy);
+}
+
+TEST_F(DashboardBackendTest, ApprovedReprintIsProducedByTheLineAndVoidsTheOldCard) {
+  AddJob("J1");
+  StartStored("J1");
+  ASSERT_TRUE(sink_->WaitFinished(1, 60s));
+  ASSERT_EQ(StateOf("J1"), JobState::kReported);
+
+  // An operator's request waits; nothing is produced.
+  auto pending = backend_->RequestReprint("J1", "ribbon streak over the photo", "wang", false);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ(pending->status, "pending");
+  EXPECT_EQ(backend_->Reprints("pending")->size(), 1u);
+  EXPECT_EQ(backend_->RequestReprint("J1", "again", "wang", false).status().code(),
+            Code::kFailedPrecondition);
+  EXPECT_FALSE(backend_->Job("J1")->job.card_voided);
+
+  // QA approves: the attempt is created, started, and produced.
+  auto approved = backend_->DecideReprint(pending->reprint_id, true, "li");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_EQ(approved->status, "approved");
+  const std::string attempt = approved->new_job_id;
+  EXPECT_EQ(attempt, "J1~R1");
+  ASSERT_TRUE(sink_->WaitFinished(2, 60s));
+  EXPECT_EQ(StateOf(attempt), JobState::kAcknowledged);  // internal: never sent
+
+  auto old = backend_->Job("J1");
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->job.card_voided);
+  EXPECT_EQ(old->job.reprinted_by, attempt);
+  auto fresh = backend_->Job(attempt);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->job.reprint_of, "J1");
+  EXPECT_TRUE(fresh->has_front_preview);
+  EXPECT_FALSE(fresh->job.station.empty());
+  // The two cards carry different chips: the production records differ.
+  const auto a = nlohmann::json::parse(Slurp(store_->CardsDir("J1") / "production.json"));
+  const auto b = nlohmann::json::parse(Slurp(store_->CardsDir(attempt) / "production.json"));
+  EXPECT_NE(a["uid"], b["uid"]);
+  EXPECT_EQ(b["job_id"], attempt);
+
+  // The batch counts the attempt as a reprint.
+  auto batches = backend_->Batches();
+  ASSERT_TRUE(batches.ok());
+  ASSERT_EQ(batches->size(), 1u);
+  EXPECT_EQ((*batches)[0].total, 2);
+  EXPECT_EQ((*batches)[0].produced, 2);
+  EXPECT_EQ((*batches)[0].reprinted, 1);
+  EXPECT_FALSE((*batches)[0].school_name.empty());
+
+  // Events: the reprint's request and approval, and the attempt's states.
+  std::vector<std::string> reprint_states, attempt_states;
+  for (const auto& e : Events()) {
+    if (e.kind == "reprint") reprint_states.push_back(e.state);
+    if (e.kind == "job" && e.id == attempt) attempt_states.push_back(e.state);
+  }
+  EXPECT_EQ(reprint_states, (std::vector<std::string>{"pending", "approved"}));
+  ASSERT_FALSE(attempt_states.empty());
+  EXPECT_EQ(attempt_states.front(), "validated");
+  EXPECT_EQ(attempt_states.back(), "acknowledged");
+
+  auto m = backend_->Metrics();
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->cards_produced_last_hour, 2);
+  EXPECT_EQ(m->jobs_by_state.at("acknowledged"), 1);
+  EXPECT_EQ(m->jobs_by_state.at("reported"), 1);
+}
+
+TEST_F(DashboardBackendTest, ApiOverTheRealBackendKeepsTheQaApprovalRule) {
+  AddJob("J1");
+  StartStored("J1");
+  ASSERT_TRUE(sink_->WaitFinished(1, 60s));
+  const std::string op_token = "operator-token-for-tests-only-0001";
+  const std::string qa_token = "qa-token-for-tests-only-000000001";
+  nlohmann::json file = {{"tokens",
+                          {{{"name", "wang"}, {"role", "operator"}, {"sha256", http::HashToken(op_token)}},
+                           {{"name", "li"}, {"role", "qa"}, {"sha256", http::HashToken(qa_token)}}}}};
+  auto tokens = http::TokenTable::Parse(file.dump());
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  auto audit = http::AuditTrail::Open(dir_ / "data", clock_);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  http::Api api(*backend_, *tokens, audit->get());
+  auto call = [&](const std::string& method, const std::string& target, const std::string& token,
+                  const std::string& body = "") {
+    http::HttpRequest r;
+    r.method = method;
+    r.target = target;
+    r.authorization = "Bearer " + token;
+    r.body = body;
+    return api.Handle(r);
+  };
+  auto asked = call("POST", "/api/jobs/J1/reprint", op_token, R"({"reason":"smudge"})");
+  EXPECT_EQ(asked.status, 202) << asked.body;
+  const auto id = nlohmann::json::parse(asked.body)["reprint_id"].get<std::string>();
+  // The operator cannot approve; QA can.
+  EXPECT_EQ(call("POST", "/api/reprints/" + id + "/approve", op_token).status, 403);
+  auto ok = call("POST", "/api/reprints/" + id + "/approve", qa_token);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  ASSERT_TRUE(sink_->WaitFinished(2, 60s));
+  auto job = call("GET", "/api/jobs/J1~R1", qa_token);
+  EXPECT_EQ(job.status, 200) << job.body;
+  EXPECT_EQ(nlohmann::json::parse(job.body)["state"], "acknowledged");
+  auto total = [&] {
+    int n = 0;
+    const auto listed_now = backend_->Stations();
+    for (const auto& st : *listed_now) n += static_cast<int>(st.produced);
+    return n;
+  };
+  for (int i = 0; i < 100 && total() < 2; ++i) std::this_thread::sleep_for(20ms);
+  auto stations = call("GET", "/api/stations", op_token);
+  ASSERT_EQ(stations.status, 200);
+  int produced = 0;
+  const auto listed = nlohmann::json::parse(stations.body);
+  for (const auto& s : listed["stations"]) {
+    produced += s["produced"].get<int>();
+  }
+  EXPECT_EQ(produced, 2);
+  auto metrics = call("GET", "/metrics", qa_token);
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("cardbureau_cards_per_hour 2"), std::string::npos) << metrics.body;
+  auto verified = http::VerifyAuditFile((*audit)->path());
+  ASSERT_TRUE(verified.ok());
+  EXPECT_EQ(verified->entries, 3);  // request, refused approval, approval
+  EXPECT_FALSE(verified->broken_line.has_value());
+}
+
+}  // namespace
+}  // namespace cardbureau::dashboard
