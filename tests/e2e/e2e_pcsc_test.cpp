@@ -24,6 +24,7 @@
 #include "cardbureau/devices/blank_stock.h"
 #include "cardbureau/devices/loopback_channel.h"
 #include "cardbureau/devices/mifare_emulator.h"
+#include "cardbureau/devices/vpcd_card.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/layout/qr.h"
 #include "cardbureau/line/qa.h"
@@ -179,6 +180,51 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
   EXPECT_EQ(completed, 43);
   EXPECT_EQ(rejected, 12);
   EXPECT_EQ(cancelled, 1);
+
+  // QA staff's `cardbureau verify --reader`: a produced card goes back onto
+  // a PC/SC reader (its chip image on the virtual card over vpcd + pcscd)
+  // and is checked against its face; the wrong face fails.
+  {
+    std::vector<std::string> done;
+    for (const auto& [id, r] : reports) {
+      if (r["type"] == "completed") done.push_back(id);
+    }
+    ASSERT_GE(done.size(), 2u);
+    auto prod = json::parse(Slurp(dir / "data/cards" / done[0] / "production.json"));
+    auto image = printers::ReadFileLimited(dir / "hopper" / prod["station"].get<std::string>() /
+                                               "output" / prod["card_id"].get<std::string>() /
+                                               "card.mfd",
+                                           4096);
+    ASSERT_TRUE(image.ok());
+    auto uid = devices::UidFromImage(*image);
+    ASSERT_TRUE(uid.ok());
+    auto card = devices::MifareClassicEmulator::Create(*image, *uid);
+    ASSERT_TRUE(card.ok());
+    devices::VpcdCard on_reader(*card);  // port 35963 = "Virtual PCD 00 00"
+    ASSERT_TRUE(on_reader.WaitUntilConnected(std::chrono::seconds(10)));
+    auto verify = [&](const std::string& face_job, const std::string& log) {
+      pid_t p = Spawn({kBin.string(), "verify", "--reader", "Virtual PCD 00 00", "--face",
+                       (dir / "data/cards" / face_job / "front.png").string(), "--keys",
+                       (dir / "data/keys/keystore-test.json").string(), "--json"},
+                      dir / log);
+      int rc = WaitFor(p, std::chrono::seconds(60));
+      if (rc < 0) {
+        ::kill(p, SIGKILL);
+        ::waitpid(p, nullptr, 0);
+      }
+      return rc;
+    };
+    EXPECT_EQ(verify(done[0], "verify-ok.log"), 0) << Slurp(dir / "verify-ok.log");
+    const std::string ok_out = Slurp(dir / "verify-ok.log");
+    EXPECT_NE(ok_out.find("\"ok\":true"), std::string::npos) << ok_out;
+    EXPECT_NE(ok_out.find(done[0]), std::string::npos) << ok_out;
+    EXPECT_NE(ok_out.find(ToHex(*uid)), std::string::npos) << ok_out;
+    // Another card's face: its QR names another UID and other claims.
+    EXPECT_EQ(verify(done[1], "verify-wrong-face.log"), 1) << Slurp(dir / "verify-wrong-face.log");
+    EXPECT_NE(Slurp(dir / "verify-wrong-face.log").find("\"ok\":false"), std::string::npos);
+    // The card was only read: its memory is unchanged.
+    EXPECT_EQ((*card)->Image(), *image);
+  }
 
   // Every rejected card is accounted for: reject hoppers = reconciliations.
   int rejected_cards = 0, reconciled = 0, used = 0, produced = 0;
