@@ -223,6 +223,21 @@ void BM_WriteOutputsOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_WriteOutputsOnly)->Unit(benchmark::kMillisecond);
 
+// PNG encoding of one rendered front face (the per-card PNG work; the back
+// is encoded once per renderer).
+void BM_EncodeFrontPng(benchmark::State& state) {
+  Fixture& f = F();
+  RenderedCard c = f.Render();
+  Bytes out;
+  for (auto _ : state) {
+    if (!EncodePngTo(c.images.front, out).ok()) std::abort();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["png_kB"] = static_cast<double>(out.size()) / 1024.0;
+}
+BENCHMARK(BM_EncodeFrontPng)->Unit(benchmark::kMillisecond);
+
 // One proof PDF per card (new document, fonts embedded, saved to memory).
 void BM_ProofPdfPerCard(benchmark::State& state) {
   Fixture& f = F();
