@@ -243,6 +243,25 @@ async function signIn(page, base, token, expectUser) {
     `signed in as ${expectUser}`);
 }
 
+// Pauses or resumes a station from its tile. Tiles are re-rendered on every
+// station event, so a click can land on a tile that is being replaced; the
+// state is checked before each (re)try, so a slow success is never undone.
+async function setStation(page, id, paused) {
+  const stateOf = `document.querySelector('.station[data-station="${id}"]')?.dataset.state`;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (((await page.eval(stateOf)) === 'paused') === paused) return;
+    await page.click(`.station[data-station="${id}"] button.station-toggle`);
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      if (((await page.eval(stateOf)) === 'paused') === paused) return;
+      await sleep(100);
+    }
+    log(`${id}: click did not take (tile re-rendered?), again`);
+  }
+  await page.screenshot('failure.png').catch(() => {});
+  fail(`${id} not ${paused ? 'paused' : 'resumed'}`);
+}
+
 async function main() {
   const base = await startBureau();
   log('bureau dashboard at', base);
@@ -260,11 +279,7 @@ async function main() {
   await signIn(page, base, tokens.operator, 'wang (operator)');
   await page.waitFor(`document.querySelector('#live').textContent === 'live'`, 'live event stream');
   await page.waitFor(`document.querySelectorAll('.station').length === 2`, 'two station tiles');
-  for (const id of ['station-1', 'station-2']) {
-    await page.click(`.station[data-station="${id}"] button.station-toggle`);
-    await page.waitFor(`document.querySelector('.station[data-station="${id}"]').dataset.state === 'paused'`,
-      `${id} paused`);
-  }
+  for (const id of ['station-1', 'station-2']) await setStation(page, id, true);
   // The centre delivers the batch; while the stations are paused only the
   // job refused at intake is finished.
   startCentre();
@@ -278,11 +293,7 @@ async function main() {
   await page.screenshot('00-batch-waiting.png');
 
   // The operator resumes the stations and watches the batch to completion.
-  for (const id of ['station-1', 'station-2']) {
-    await page.click(`.station[data-station="${id}"] button.station-toggle`);
-    await page.waitFor(`document.querySelector('.station[data-station="${id}"]').dataset.state !== 'paused'`,
-      `${id} resumed`);
-  }
+  for (const id of ['station-1', 'station-2']) await setStation(page, id, false);
   const seen = new Set();
   for (;;) {
     const s = await page.eval(`(() => { const b = document.querySelector('${batchSel}');
