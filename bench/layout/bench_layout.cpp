@@ -5,8 +5,6 @@
 // Run: build/<release dir>/bench/layout/bench_layout
 #include <benchmark/benchmark.h>
 
-#include <malloc.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -297,13 +295,6 @@ BENCHMARK(BM_ProofPdfBatchOf20)->Unit(benchmark::kMillisecond);
 int main(int argc, char** argv) {
   // Per-core figures: OpenCV must not spread one card over both cores.
   cv::setNumThreads(1);
-  // CARDBUREAU_BENCH_MALLOPT=1: keep freed raster buffers in the heap
-  // instead of returning them to the kernel, so each card does not pay
-  // ~1500 fresh page faults (expensive on virtual machines).
-  if (const char* m = std::getenv("CARDBUREAU_BENCH_MALLOPT"); m && *m == '1') {
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
