@@ -11,6 +11,7 @@
 #include <iterator>
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <optional>
 #include <set>
 #include <vector>
@@ -212,6 +213,31 @@ class CardDirs {
   std::string base_;
   size_t n_ = 0;
 };
+
+// A phone-sized JPEG (the astronaut scaled to 3200 x 3200, q90), checked
+// uncached: decoded at 1/2 scale (default) or at full size.
+void PhotoCheckLargeJpeg(benchmark::State& state, int reduce_side) {
+  cv::Mat big;
+  cv::resize(cv::imread(kSource + "/fixtures/photos/astronaut.png", cv::IMREAD_COLOR), big,
+             cv::Size(3200, 3200), 0, 0, cv::INTER_CUBIC);
+  std::vector<uchar> buf;
+  if (!cv::imencode(".jpg", big, buf, {cv::IMWRITE_JPEG_QUALITY, 90})) std::abort();
+  const Bytes photo(buf.begin(), buf.end());
+  PhotoConfig pc;
+  pc.cache = nullptr;
+  pc.reduce_jpeg_min_side = reduce_side;
+  auto proc = std::move(PhotoProcessor::Create(pc)).value();
+  for (auto _ : state) {
+    auto checked = proc->Check(photo);
+    if (!checked.ok()) std::abort();
+    benchmark::DoNotOptimize(checked->image.data);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+void BM_PhotoCheckLargeJpeg(benchmark::State& state) { PhotoCheckLargeJpeg(state, 1536); }
+void BM_PhotoCheckLargeJpegFullDecode(benchmark::State& state) { PhotoCheckLargeJpeg(state, 0); }
+BENCHMARK(BM_PhotoCheckLargeJpeg)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PhotoCheckLargeJpegFullDecode)->Unit(benchmark::kMillisecond);
 
 // Full card plus front/back PNG, K masks (PNG + packed) and raw panel
 // buffers written; cold (new photo every card) and warm (same photo).

@@ -105,21 +105,36 @@ Result<ImageInfo> ReadImageInfo(ByteView bytes, const PhotoConfig& config) {
   return info;
 }
 
-Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config) {
+int JpegReduction(const ImageInfo& info, const PhotoConfig& config) {
+  if (info.format != PhotoFormat::kJpeg || config.reduce_jpeg_min_side <= 0) return 1;
+  const int shorter = std::min(info.width, info.height);
+  int n = 1;
+  while (n < 8 && shorter / (2 * n) >= config.reduce_jpeg_min_side) n *= 2;
+  return n;
+}
+
+Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* reduction) {
   CB_ASSIGN_OR_RETURN(ImageInfo info, ReadImageInfo(bytes, config));
+  const int n = JpegReduction(info, config);
+  const int flags = n == 8   ? cv::IMREAD_REDUCED_COLOR_8
+                    : n == 4 ? cv::IMREAD_REDUCED_COLOR_4
+                    : n == 2 ? cv::IMREAD_REDUCED_COLOR_2
+                             : cv::IMREAD_COLOR;
   cv::Mat img;
   try {
     // imdecode does not modify the buffer; the Mat header is read-only use.
     const cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8UC1,
                       const_cast<uint8_t*>(bytes.data()));
-    img = cv::imdecode(buf, cv::IMREAD_COLOR);
+    img = cv::imdecode(buf, flags);
   } catch (const cv::Exception&) {
     return Unreadable("image decoder failed");
   }
   if (img.empty()) return Unreadable("image could not be decoded");
-  if (img.cols != info.width || img.rows != info.height) {
+  // libjpeg's scaled decode rounds up.
+  if (img.cols != (info.width + n - 1) / n || img.rows != (info.height + n - 1) / n) {
     return Unreadable("decoded size differs from header");
   }
+  if (reduction) *reduction = n;
   return img;
 }
 
@@ -212,6 +227,8 @@ PhotoCheckCache::Stats PhotoCheckCache::stats() const {
 
 Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig& config) {
   if (config.detect_max_side < 64 || config.min_face_px < 24 || config.face_width_fraction <= 0.05 ||
+      config.reduce_jpeg_min_side < 0 ||
+      (config.reduce_jpeg_min_side > 0 && config.reduce_jpeg_min_side < 4 * config.detect_max_side) ||
       config.face_width_fraction > 1.0 || config.face_center_y <= 0 || config.face_center_y >= 1) {
     return Status(Code::kInvalidConfig, "photo thresholds out of range", "photo");
   }
@@ -228,9 +245,9 @@ Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig
   }
   // Every setting that changes a verdict or a crop (not the cache itself).
   char buf[512];
-  std::snprintf(buf, sizeof buf, "|%zu|%d|%d|%d|%d|%d|%.17g|%.17g|%.17g|%.17g|", config.max_bytes,
-                config.max_width, config.max_height, config.min_side, config.detect_max_side,
-                config.min_face_px, config.min_face_luma, config.min_sharpness,
+  std::snprintf(buf, sizeof buf, "|%zu|%d|%d|%d|%d|%d|%d|%.17g|%.17g|%.17g|%.17g|",
+                config.max_bytes, config.max_width, config.max_height, config.min_side,
+                config.detect_max_side, config.reduce_jpeg_min_side, config.min_face_px, config.min_face_luma, config.min_sharpness,
                 config.face_width_fraction, config.face_center_y);
   p->config_fingerprint_ = buf + config.cascade_path;
   return p;
@@ -277,8 +294,9 @@ Result<CheckedPhoto> PhotoProcessor::CheckKeyed(ByteView bytes, const std::strin
     }
   }
   Result<CheckedPhoto> checked = [&]() -> Result<CheckedPhoto> {
-    CB_ASSIGN_OR_RETURN(cv::Mat img, DecodePhoto(bytes, config_));
-    return CheckImage(std::move(img));
+    int reduction = 1;
+    CB_ASSIGN_OR_RETURN(cv::Mat img, DecodePhoto(bytes, config_, &reduction));
+    return CheckImage(std::move(img), reduction);
   }();
   if (key) {
     if (checked.ok()) {
@@ -321,7 +339,8 @@ Result<cv::Mat> PhotoProcessor::CheckAndCrop(ByteView bytes, cv::Size box) {
   return crop;
 }
 
-Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr) {
+Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr, int reduction) {
+  if (reduction < 1) reduction = 1;
   cv::Mat gray;
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
   const int shorter = std::min(gray.cols, gray.rows);
@@ -355,9 +374,10 @@ Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr) {
                               static_cast<int>(std::lround(f.width / scale)),
                               static_cast<int>(std::lround(f.height / scale))) &
                      cv::Rect(0, 0, bgr.cols, bgr.rows);
-  if (out.metrics.face.width < config_.min_face_px) {
+  out.metrics.reduction = reduction;
+  if (out.metrics.face.width * reduction < config_.min_face_px) {
     return Status(Code::kPhotoTooSmall,
-                  "face is " + std::to_string(out.metrics.face.width) + " px wide; at least " +
+                  "face is " + std::to_string(out.metrics.face.width * reduction) + " px wide; at least " +
                       std::to_string(config_.min_face_px) + " required",
                   "photo");
   }

@@ -153,6 +153,57 @@ TEST_F(PhotoTest, CropPutsTheFaceAtTheDocumentedPlaceWithoutStretching) {
 }
 
 
+// A large JPEG is decoded at reduced size; the verdict, the face size gate
+// (in the photo's own pixels) and the crop stay those of a full decode.
+TEST(PhotoReducedDecodeTest, LargeJpegDecodedReducedWithTheSameResult) {
+  const cv::Mat small = cv::imdecode(ReadFixture("astronaut.png"), cv::IMREAD_COLOR);
+  cv::Mat big;
+  cv::resize(small, big, cv::Size(3200, 3200), 0, 0, cv::INTER_CUBIC);
+  std::vector<uchar> buf;
+  ASSERT_TRUE(cv::imencode(".jpg", big, buf, {cv::IMWRITE_JPEG_QUALITY, 90}));
+  const Bytes jpg(buf.begin(), buf.end());
+  auto make = [](int reduce_side, int min_face_px) {
+    PhotoConfig c;
+    c.cache = nullptr;
+    c.reduce_jpeg_min_side = reduce_side;
+    c.min_face_px = min_face_px;
+    return std::move(PhotoProcessor::Create(c)).value();
+  };
+  auto full = make(0, 80)->Check(jpg);
+  auto reduced = make(1536, 80)->Check(jpg);
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_TRUE(reduced.ok()) << reduced.status();
+  EXPECT_EQ(full->image.cols, 3200);
+  EXPECT_EQ(full->metrics.reduction, 1);
+  EXPECT_EQ(reduced->image.cols, 1600);
+  EXPECT_EQ(reduced->metrics.reduction, 2);
+  EXPECT_NEAR(reduced->metrics.face.width * 2, full->metrics.face.width, full->metrics.face.width / 10);
+  EXPECT_NEAR(reduced->metrics.face_luma, full->metrics.face_luma, 3);
+  const cv::Size box(248, 319);
+  auto proc = make(1536, 80);
+  cv::Mat diff;
+  cv::absdiff(proc->Crop(*reduced, box), proc->Crop(*full, box), diff);
+  EXPECT_LT(cv::mean(diff)[0], 12.0);
+  // The size gate counts the photo's pixels, not the reduced ones.
+  const int face_px = reduced->metrics.face.width * 2;
+  ASSERT_GT(face_px, 400);
+  EXPECT_TRUE(make(1536, face_px - 20)->Check(jpg).ok());  // > reduced width
+  const Status too_small = make(1536, face_px + 20)->Check(jpg).status();
+  EXPECT_EQ(too_small.code(), Code::kPhotoTooSmall);
+  EXPECT_NE(too_small.message().find("face is " + std::to_string(face_px) + " px"), std::string::npos)
+      << too_small;
+  // Fixture-sized photos are never reduced; PNGs never are.
+  ImageInfo info{PhotoFormat::kJpeg, 512, 512};
+  EXPECT_EQ(JpegReduction(info, PhotoConfig{}), 1);
+  info = {PhotoFormat::kJpeg, 4096, 3072};
+  EXPECT_EQ(JpegReduction(info, PhotoConfig{}), 2);
+  info = {PhotoFormat::kPng, 4096, 3072};
+  EXPECT_EQ(JpegReduction(info, PhotoConfig{}), 1);
+  PhotoConfig bad;
+  bad.reduce_jpeg_min_side = 100;  // under 4x the detection copy
+  EXPECT_EQ(PhotoProcessor::Create(bad).status().code(), Code::kInvalidConfig);
+}
+
 // ---- PhotoCheckCache ----
 
 std::unique_ptr<PhotoProcessor> CachedProcessor(std::shared_ptr<PhotoCheckCache> cache,

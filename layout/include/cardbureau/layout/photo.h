@@ -30,9 +30,10 @@
 namespace cardbureau::layout {
 
 struct PhotoMetrics {
-  cv::Rect face;         // in decoded-image pixels
+  cv::Rect face;         // in decoded-image pixels (see `reduction`)
   double face_luma = 0;  // mean luma of the face box
   double sharpness = 0;  // Laplacian variance (see PhotoConfig)
+  int reduction = 1;     // the image was decoded at 1/reduction of its size
 };
 
 // A bounded, thread-safe LRU cache of photo check results, so that a retry
@@ -104,6 +105,12 @@ struct PhotoConfig {
   int min_side = 64;      // smaller images are PHOTO_UNREADABLE
   // Detection runs on a copy whose shorter side is at most this (speed).
   int detect_max_side = 160;
+  // A JPEG whose shorter side is at least twice this is decoded at 1/2,
+  // 1/4 or 1/8 scale (libjpeg's scaled IDCT, several times faster), the
+  // largest reduction that keeps the shorter side >= this. 1536 keeps a
+  // face of the minimum 1/6 of the side at >= 256 px, more than the photo
+  // box needs at 600 dpi. 0: always decode at full size.
+  int reduce_jpeg_min_side = 1536;
   // Quality gates (measured on the face box in original pixels).
   int min_face_px = 80;          // PHOTO_TOO_SMALL below this face width
   double min_face_luma = 70.0;   // PHOTO_TOO_DARK below this mean luma (0..255)
@@ -131,9 +138,13 @@ struct ImageInfo {
 Result<ImageInfo> ReadImageInfo(ByteView bytes, const PhotoConfig& config);
 
 // Decodes to BGR after ReadImageInfo, refusing truncated files (PNG without
-// IEND, JPEG without EOI) and anything OpenCV cannot decode. Pure;
-// thread-safe. Errors: PHOTO_UNREADABLE.
-Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config);
+// IEND, JPEG without EOI) and anything OpenCV cannot decode. A large JPEG
+// is decoded reduced (PhotoConfig::reduce_jpeg_min_side); `reduction`, when
+// given, receives the factor (1, 2, 4 or 8). Pure; thread-safe. Errors:
+// PHOTO_UNREADABLE.
+Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* reduction = nullptr);
+// The reduction DecodePhoto applies to an image of `info` (1 = none).
+int JpegReduction(const ImageInfo& info, const PhotoConfig& config);
 
 // Treat as immutable once made: with a cache_key, crops made from it are
 // cached under that key.
@@ -159,8 +170,10 @@ class PhotoProcessor {
   // (field "photo"). With a cache, a photo already checked under the same
   // settings is only decoded (its verdict and metrics come from the cache).
   Result<CheckedPhoto> Check(ByteView bytes);
-  // Gates on an already decoded BGR image (never cached).
-  Result<CheckedPhoto> CheckImage(cv::Mat bgr);
+  // Gates on an already decoded BGR image (never cached). `reduction`: the
+  // image is 1/reduction of the photo's size (the face size gate is in the
+  // photo's pixels).
+  Result<CheckedPhoto> CheckImage(cv::Mat bgr, int reduction = 1);
   // Check + Crop for a box of `box` pixels. With a cache, a photo checked
   // and cropped to this size before is neither decoded nor detected again;
   // the returned Mat may then be shared with the cache (read-only: copy it
