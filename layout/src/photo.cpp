@@ -264,9 +264,10 @@ std::string PhotoProcessor::CacheKey(ByteView bytes) const {
 
 namespace {
 // Verdicts worth remembering: a deterministic function of bytes + settings.
+// PHOTO_UNREADABLE is not: it also covers a decoder failure that may be
+// transient (memory), and such photos are refused at intake anyway.
 bool IsPhotoVerdict(Code c) {
   switch (c) {
-    case Code::kPhotoUnreadable:
     case Code::kPhotoNoFace:
     case Code::kPhotoMultipleFaces:
     case Code::kPhotoTooSmall:

@@ -241,6 +241,11 @@ TEST(PhotoCacheTest, SecondCheckIsServedFromTheCacheWithTheSameResult) {
   EXPECT_EQ(d2.field(), "photo");
   EXPECT_EQ(cache->stats().hits, 2u);
   EXPECT_EQ(cache->stats().entries, 2u);
+  // Unreadable photos are not remembered (a decoder failure may be transient).
+  const Bytes truncated(png.begin(), png.begin() + static_cast<long>(png.size() / 2));
+  EXPECT_EQ(proc->Check(truncated).status().code(), Code::kPhotoUnreadable);
+  EXPECT_EQ(proc->Check(truncated).status().code(), Code::kPhotoUnreadable);
+  EXPECT_EQ(cache->stats().entries, 2u);
 }
 
 TEST(PhotoCacheTest, KeysSeparatePhotosAndSettings) {

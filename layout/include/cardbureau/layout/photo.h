@@ -41,7 +41,8 @@ struct PhotoMetrics {
 // earlier attempt) does not decode, detect and gate it again. Keyed by the
 // SHA-256 of the photo bytes plus every PhotoConfig setting that affects the
 // result (PhotoProcessor::CacheKey). Holds per key the verdict (metrics, or
-// the PHOTO_* refusal) and, per photo box size, the finished crop (BGR).
+// the face-gate refusal: NO_FACE, MULTIPLE_FACES, TOO_SMALL, TOO_DARK,
+// BLURRED; never UNREADABLE) and, per photo box size, the crop (BGR).
 // Bounded by entries (least recently used go first) and by crop bytes
 // (least recently used crops are dropped first, their verdicts kept). The crops are minors' photos: kept in memory only, never logged or
 // written. Cached Mats are immutable: copy before drawing on them.
