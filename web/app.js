@@ -92,8 +92,17 @@
   }
 
   // ---- batches ----
+  // Refreshes can overlap (live events and the operator's own actions): each
+  // view keeps a counter and only its newest answer is drawn, so a slow,
+  // stale answer never overwrites a newer one.
+  const seqs = {};
+  const nextSeq = (view) => (seqs[view] = (seqs[view] || 0) + 1);
+  const isLatest = (view, n) => seqs[view] === n;
+
   async function loadBatches() {
+    const seq = nextSeq('batches');
     const { batches } = await api('/api/batches');
+    if (!isLatest('batches', seq)) return;
     const box = $('#batches');
     box.replaceChildren();
     if (batches.length === 0) box.append(el('p', { class: 'hint', text: 'No batches yet.' }));
@@ -116,7 +125,9 @@
 
   // ---- stations ----
   async function loadStations() {
+    const seq = nextSeq('stations');
     const { stations } = await api('/api/stations');
+    if (!isLatest('stations', seq)) return;
     const box = $('#stations');
     box.replaceChildren();
     for (const s of stations) {
@@ -144,7 +155,9 @@
 
   // ---- reprints ----
   async function loadReprints() {
+    const seq = nextSeq('reprints');
     const { reprints } = await api('/api/reprints');
+    if (!isLatest('reprints', seq)) return;
     const body = $('#reprints tbody');
     body.replaceChildren();
     for (const r of reprints.slice(0, 20)) {
@@ -173,6 +186,7 @@
 
   // ---- jobs ----
   async function search() {
+    const seq = nextSeq('jobs');
     const p = new URLSearchParams();
     const q = $('#search-q').value.trim();
     if (q) p.set('q', q);
@@ -180,6 +194,7 @@
     if ($('#search-school').value.trim()) p.set('school', $('#search-school').value.trim());
     p.set('limit', '100');
     const { jobs, total } = await api('/api/jobs?' + p.toString());
+    if (!isLatest('jobs', seq)) return;
     const body = $('#results tbody');
     body.replaceChildren();
     for (const j of jobs) {

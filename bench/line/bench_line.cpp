@@ -2,8 +2,16 @@
 // virtual card, compose and check the QR, "print" to a sim printer, QA read
 // back) with sim printers at zero mechanical time, for 1, 2 and 4 stations.
 //
+// Every job has its own photo (the fixture JPEG with one pixel changed per
+// job, re-encoded), as at a real bureau. Two runs per station count:
+//   cold   the line checks each photo itself (decode, face detection,
+//          gates, crop);
+//   intake the photos were checked at intake first (the `serve` intake
+//          validator, as in production), so the line reuses the verdict
+//          and crop from the process-wide photo cache.
+//
 // Usage: bench_line [JOBS] [RENDER_THREADS]   (default 40 jobs, 2 render threads)
-// Prints one line per station count.
+// Prints one line per station count and mode.
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -12,7 +20,13 @@
 #include <mutex>
 #include <sstream>
 
+#include <set>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include "cardbureau/core/validation.h"
+#include "cardbureau/line/commands.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/line/line.h"
 #include "cardbureau/printers/sim_printer.h"
@@ -79,7 +93,56 @@ int main(int argc, char** argv) {
 
   std::printf("line benchmark: %d jobs, %d render thread(s), sim printers at zero mechanical time, "
               "loopback readers\n", jobs, render_threads);
+  // One distinct photo per job and run, so no run finds another's photos
+  // in the cache.
+  const cv::Mat astronaut = cv::imread((root / "fixtures/photos/astronaut.jpg").string());
+  if (astronaut.empty()) return 3;
+  int photo_seq = 0;
+  auto make_photos = [&](int n) {
+    std::vector<std::pair<fs::path, std::string>> out;  // path, bytes
+    fs::create_directories(dir / "photos");
+    for (int i = 0; i < n; ++i, ++photo_seq) {
+      cv::Mat m = astronaut.clone();
+      // A small mark in the top row, away from the face; bytes differ per job.
+      const int x = (photo_seq * 4) % (m.cols - 4), y = (photo_seq * 4 / (m.cols - 4)) % 8;
+      cv::rectangle(m, cv::Rect(x, y, 4, 4),
+                    cv::Scalar(photo_seq * 37 % 256, photo_seq * 91 % 256, photo_seq * 53 % 256),
+                    cv::FILLED);
+      std::vector<uchar> buf;
+      cv::imencode(".jpg", m, buf, {cv::IMWRITE_JPEG_QUALITY, 92});
+      const fs::path p = dir / "photos" / ("p" + std::to_string(photo_seq) + ".jpg");
+      std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(buf.data()),
+                                              static_cast<std::streamsize>(buf.size()));
+      out.emplace_back(p, std::string(buf.begin(), buf.end()));
+    }
+    return out;
+  };
+  auto intake = line::MakeIntakeValidator(SystemClock::Instance());
+
   for (int stations : {1, 2, 4}) {
+   for (const bool warm : {false, true}) {
+    const auto photos = make_photos(jobs);
+    std::set<std::string> distinct;
+    for (const auto& p : photos) distinct.insert(p.second);
+    if (distinct.size() != photos.size()) {
+      std::fprintf(stderr, "photos are not distinct\n");
+      return 3;
+    }
+    double intake_secs = 0;
+    if (warm) {
+      const auto i0 = std::chrono::steady_clock::now();
+      for (const auto& [path, bytes] : photos) {
+        Job j = *base;
+        j.photo.format = PhotoFormat::kJpeg;
+        j.photo.sha256 = Sha256Hex(AsBytes(bytes));
+        Status s = intake(j, AsBytes(bytes));
+        if (!s.ok()) {
+          std::fprintf(stderr, "intake refused a photo: %s\n", s.ToString().c_str());
+          return 3;
+        }
+      }
+      intake_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
+    }
     CountingSink sink;
     line::LineOptions o;
     o.keys = *keys;
@@ -89,7 +152,7 @@ int main(int argc, char** argv) {
       auto slot = std::make_shared<printers::LoopbackSlot>();
       printers::SimPrinterConfig pc;
       pc.name = "st" + std::to_string(s);
-      pc.hopper_dir = dir / ("run" + std::to_string(stations)) / pc.name;
+      pc.hopper_dir = dir / ("run" + std::to_string(stations) + (warm ? "w" : "c")) / pc.name;
       pc.seed = static_cast<uint64_t>(s * 100000 + 1);
       line::StationSetup st;
       st.name = pc.name;
@@ -106,20 +169,25 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < jobs; ++i) {
       server::JobContext ctx;
-      ctx.job_id = "B" + std::to_string(stations) + "-" + std::to_string(i);
+      ctx.job_id = "B" + std::to_string(stations) + (warm ? "w-" : "c-") + std::to_string(i);
       ctx.job = *base;
       ctx.job.job_id = ctx.job_id;
-      ctx.photo_path = root / "fixtures/photos/astronaut.jpg";
+      ctx.photo_path = photos[static_cast<size_t>(i)].first;
       ctx.job.photo.format = PhotoFormat::kJpeg;
-      ctx.cards_dir = dir / ("cards" + std::to_string(stations)) / ctx.job_id;
+      ctx.job.photo.sha256 = Sha256Hex(AsBytes(photos[static_cast<size_t>(i)].second));
+      ctx.cards_dir = dir / "cards" / ctx.job_id;
       fs::create_directories(ctx.cards_dir);
       (*ln)->Start(std::move(ctx));
     }
     sink.Wait(jobs);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     (*ln)->Stop();
-    std::printf("  %d station(s): %d cards in %.2f s = %.1f cards/s (%d failed)\n", stations, jobs, secs,
-                jobs / secs, sink.failed());
+    std::printf("  %d station(s), %-6s: %d cards in %.2f s = %.1f cards/s (%d failed)", stations,
+                warm ? "intake" : "cold", jobs, secs, jobs / secs, sink.failed());
+    if (warm) std::printf("  [intake checks before: %.2f s]", intake_secs);
+    std::printf("\n");
+    std::fflush(stdout);
+   }
   }
   fs::remove_all(dir);
   return 0;
