@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cardbureau/core/file.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/validation.h"
 
@@ -15,20 +16,6 @@ namespace cardbureau::core {
 namespace {
 
 namespace po = boost::program_options;
-
-Result<std::string> ReadFile(const std::string& path, size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kIoError, "cannot open " + path);
-  std::string data;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    data.append(buf, static_cast<size_t>(in.gcount()));
-    if (data.size() > limit) {
-      return Status(Code::kInputTooLarge, path + " is over " + std::to_string(limit) + " bytes");
-    }
-  }
-  return data;
-}
 
 int RunValidate(int argc, char** argv) {
   po::options_description opts(
@@ -74,7 +61,7 @@ int RunValidate(int argc, char** argv) {
 
   Status status;
   std::string job_id;
-  auto text = ReadFile(job_path, kMaxJobJsonBytes);
+  auto text = ReadFileWithLimit(job_path, kMaxJobJsonBytes);
   if (!text.ok()) {
     status = text.status();
   } else {
@@ -87,7 +74,7 @@ int RunValidate(int argc, char** argv) {
       if (fixed) vo.clock = &*fixed;
       status = ValidateJob(*job, vo);
       if (status.ok() && !photo_path.empty()) {
-        auto photo = ReadFile(photo_path, kMaxPhotoBytes);
+        auto photo = ReadFileWithLimit(photo_path, kMaxPhotoBytes);
         status = photo.ok() ? ValidatePhotoBytes(*job, AsBytes(*photo))
                             : Status(Code::kPhotoUnreadable, photo.status().message(), "photo");
       }

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
 
+#include "cardbureau/core/file.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/layout/card_renderer.h"
@@ -19,20 +20,6 @@ namespace cardbureau::layout {
 namespace {
 
 namespace po = boost::program_options;
-
-Result<std::string> ReadFile(const std::string& path, size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kIoError, "cannot open " + path);
-  std::string data;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    data.append(buf, static_cast<size_t>(in.gcount()));
-    if (data.size() > limit) {
-      return Status(Code::kInputTooLarge, path + " is over " + std::to_string(limit) + " bytes");
-    }
-  }
-  return data;
-}
 
 // Exit code for a failed Status: 3 for runtime failures, 1 for refusals.
 int Fail(const char* cmd, const Status& s) {
@@ -112,11 +99,11 @@ int RunRender(int argc, char** argv) {
     return 2;
   }
 
-  auto text = ReadFile(job_path, kMaxJobJsonBytes);
+  auto text = ReadFileWithLimit(job_path, kMaxJobJsonBytes);
   if (!text.ok()) return Fail("render", text.status());
   auto job = ParseJob(*text);
   if (!job.ok()) return Fail("render", job.status());
-  auto photo = ReadFile(photo_path, kMaxPhotoBytes);
+  auto photo = ReadFileWithLimit(photo_path, kMaxPhotoBytes);
   if (!photo.ok()) {
     if (photo.status().code() == Code::kInputTooLarge) {
       return Fail("render", Status(Code::kPhotoUnreadable, photo.status().message(), "photo"));

@@ -86,8 +86,9 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
       "curve-centre-key", po::value<std::string>(), "CURVE: centre public key (Z85)")(
       "curve-public-key", po::value<std::string>(), "CURVE: this bureau's public key (Z85)")(
       "curve-secret-file", po::value<std::string>(), "CURVE: this bureau's secret key file")(
-      "http", po::value<std::string>(),
-      "serve the operator dashboard on HOST:PORT (e.g. 127.0.0.1:8080; docs/dashboard.md)")(
+      "http", po::value<std::string>()->implicit_value("127.0.0.1:8080"),
+      "serve the operator dashboard on HOST:PORT (--http alone: 127.0.0.1:8080; "
+      "docs/dashboard.md)")(
       "tokens", po::value<std::string>(), "dashboard: bearer-token file (hashed, mode 0600)")(
       "web", po::value<std::string>(), "dashboard: page files (default: the source tree's web/)");
   po::variables_map vm;
