@@ -18,6 +18,7 @@
 #include "cardbureau/http/audit_trail.h"
 #include "cardbureau/http/auth.h"
 #include "cardbureau/printers/sim_printer.h"
+#include "cardbureau/testing/files.h"
 
 namespace cardbureau::dashboard {
 namespace {
@@ -28,12 +29,7 @@ using server::JobState;
 
 const fs::path kRoot = CARDBUREAU_SOURCE_DIR;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cardbureau::testing::Slurp;
 
 // What the Bureau does for production, minus the centre: durable steps in
 // the store, every change reported to the backend.
@@ -94,11 +90,7 @@ class DashboardBackendTest : public ::testing::Test {
            ("dashboard-test-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "keys");
-    for (const char* f : {"keystore-test.json", "qr-test-ed25519.pem"}) {  // test-only keys
-      fs::copy_file(kRoot / "fixtures/keys" / f, dir_ / "keys" / f);
-      fs::permissions(dir_ / "keys" / f, fs::perms::owner_read | fs::perms::owner_write);
-    }
+    cardbureau::testing::CopyTestKeys(kRoot, dir_ / "keys");
     auto store = server::JobStore::Open(dir_ / "data", clock_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();

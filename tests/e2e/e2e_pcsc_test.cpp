@@ -30,6 +30,7 @@
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/file_util.h"
 #include "cardbureau/testing/pcscd_guard.h"
+#include "cardbureau/testing/files.h"
 
 namespace cardbureau {
 namespace {
@@ -66,12 +67,7 @@ int WaitFor(pid_t pid, std::chrono::seconds timeout) {
   return -1;
 }
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cardbureau::testing::Slurp;
 
 int FreePort() {
   // A port in the dynamic range derived from the pid; the centre binds it.
@@ -82,11 +78,7 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
   CB_START_PCSCD_OR_SKIP(pcscd);
   const fs::path dir = fs::temp_directory_path() / ("cb-e2e-" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  fs::create_directories(dir / "data" / "keys");
-  for (const char* f : {"keystore-test.json", "qr-test-ed25519.pem"}) {
-    fs::copy_file(kRoot / "fixtures/keys" / f, dir / "data/keys" / f);
-    fs::permissions(dir / "data/keys" / f, fs::perms::owner_read | fs::perms::owner_write);
-  }
+  cardbureau::testing::CopyTestKeys(kRoot, dir / "data" / "keys");
   ASSERT_EQ(std::system(("python3 " + (kRoot / "scripts/make_demo_jobs.py").string() + " " +
                          (dir / "jobs.jsonl").string() + " >/dev/null")
                             .c_str()),

@@ -22,6 +22,7 @@
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/file_util.h"
 #include "cardbureau/printers/sim_printer.h"
+#include "cardbureau/testing/files.h"
 
 namespace cardbureau::line {
 namespace {
@@ -31,12 +32,7 @@ using server::JobState;
 
 const fs::path kRoot = CARDBUREAU_SOURCE_DIR;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cardbureau::testing::Slurp;
 
 // Records every transition and terminal call; enforces the server's
 // transition table; can cancel jobs.
@@ -92,11 +88,7 @@ class LineTest : public ::testing::Test {
            ("line-test-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "keys");
-    for (const char* f : {"keystore-test.json", "qr-test-ed25519.pem"}) {
-      fs::copy_file(kRoot / "fixtures/keys" / f, dir_ / "keys" / f);
-      fs::permissions(dir_ / "keys" / f, fs::perms::owner_read | fs::perms::owner_write);
-    }
+    cardbureau::testing::CopyTestKeys(kRoot, dir_ / "keys");
     auto keys = encoder::LoadKeystore(dir_ / "keys/keystore-test.json");
     ASSERT_TRUE(keys.ok()) << keys.status();
     keys_ = *keys;
