@@ -233,15 +233,21 @@ Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig
     return Status(Code::kInvalidConfig, "photo thresholds out of range", "photo");
   }
   std::unique_ptr<PhotoProcessor> p(new PhotoProcessor(config));
-  p->cascade_ = std::make_unique<cv::CascadeClassifier>();
-  bool loaded = false;
-  try {
-    loaded = p->cascade_->load(config.cascade_path);
-  } catch (const cv::Exception&) {
-    loaded = false;
+  if (config.fast_detector) {
+    // A cascade HaarCascade cannot evaluate exactly goes to OpenCV below.
+    if (auto fast = HaarCascade::Load(config.cascade_path); fast.ok()) p->fast_ = std::move(fast).value();
   }
-  if (!loaded) {
-    return Status(Code::kInvalidConfig, "cannot load face cascade " + config.cascade_path);
+  if (!p->fast_) {
+    p->cascade_ = std::make_unique<cv::CascadeClassifier>();
+    bool loaded = false;
+    try {
+      loaded = p->cascade_->load(config.cascade_path);
+    } catch (const cv::Exception&) {
+      loaded = false;
+    }
+    if (!loaded) {
+      return Status(Code::kInvalidConfig, "cannot load face cascade " + config.cascade_path);
+    }
   }
   // Every setting that changes a verdict or a crop (not the cache itself).
   char buf[512];
@@ -254,6 +260,10 @@ Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig
 }
 
 PhotoProcessor::~PhotoProcessor() = default;
+
+std::string PhotoProcessor::detector() const {
+  return fast_ ? std::string("haar-") + HaarCascade::Kernel() : std::string("opencv");
+}
 
 std::string PhotoProcessor::CacheKey(ByteView bytes) const {
   const Bytes digest = Sha256(bytes);
@@ -357,7 +367,11 @@ Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr, int reduction) {
   // A passport-style photo has its face at >= 1/6 of the shorter side;
   // smaller candidates are not searched (most of the detector's time).
   const int min_px = std::max(24, std::min(small.cols, small.rows) / 6);
-  cascade_->detectMultiScale(eq, faces, 1.1, 5, 0, cv::Size(min_px, min_px));
+  if (fast_) {
+    fast_->Detect(eq, 1.1, 5, cv::Size(min_px, min_px), &faces);
+  } else {
+    cascade_->detectMultiScale(eq, faces, 1.1, 5, 0, cv::Size(min_px, min_px));
+  }
   if (faces.empty()) {
     if (cv::mean(gray)[0] < config_.min_face_luma) {
       return Status(Code::kPhotoTooDark, "no face found in a very dark photo", "photo");

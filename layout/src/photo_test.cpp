@@ -73,6 +73,45 @@ TEST_F(PhotoTest, ThresholdsComeFromConfig) {
   EXPECT_EQ(PhotoProcessor::Create(bad).status().code(), Code::kInvalidConfig);
 }
 
+// The fast detector is what runs by default, and it changes no verdict and
+// no measurement: every fixture photo gets the same code, face box, luma
+// and sharpness as with OpenCV's CascadeClassifier.
+TEST(PhotoDetectorTest, FastDetectorGivesOpenCvsVerdicts) {
+  PhotoConfig fast_cfg, cv_cfg;
+  fast_cfg.cache = cv_cfg.cache = nullptr;
+  cv_cfg.fast_detector = false;
+  auto fast = PhotoProcessor::Create(fast_cfg);
+  auto ref = PhotoProcessor::Create(cv_cfg);
+  ASSERT_TRUE(fast.ok() && ref.ok());
+  EXPECT_EQ((*fast)->detector().rfind("haar-", 0), 0u) << (*fast)->detector();
+  EXPECT_EQ((*ref)->detector(), "opencv");
+  int accepted = 0;
+  for (const char* name : {"astronaut.png", "astronaut.jpg", "astronaut-small.png",
+                           "astronaut-dark.png", "astronaut-blurred.png", "astronaut-two.png",
+                           "chelsea.png", "coffee.png"}) {
+    const Bytes photo = ReadFixture(name);
+    auto a = (*fast)->Check(photo);
+    auto b = (*ref)->Check(photo);
+    ASSERT_EQ(a.status().code(), b.status().code()) << name << ": " << a.status() << " vs " << b.status();
+    EXPECT_EQ(a.status().message(), b.status().message()) << name;
+    if (a.ok()) {
+      ++accepted;
+      EXPECT_EQ(a->metrics.face, b->metrics.face) << name;
+      EXPECT_EQ(a->metrics.face_luma, b->metrics.face_luma) << name;
+      EXPECT_EQ(a->metrics.sharpness, b->metrics.sharpness) << name;
+    }
+  }
+  EXPECT_EQ(accepted, 2);  // the PNG and the JPEG astronaut
+  // A cascade HaarCascade does not evaluate (trees of two nodes) falls back
+  // to OpenCV and still works.
+  PhotoConfig alt2 = fast_cfg;
+  alt2.cascade_path = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml";
+  auto fallback = PhotoProcessor::Create(alt2);
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  EXPECT_EQ((*fallback)->detector(), "opencv");
+  EXPECT_TRUE((*fallback)->Check(ReadFixture("astronaut.png")).ok());
+}
+
 TEST(PhotoDecodeTest, RefusesNonImagesTruncatedAndHostile) {
   const PhotoConfig c;
   Bytes png = ReadFixture("astronaut.png");
