@@ -1,5 +1,7 @@
 #include "cardbureau/layout/photo.h"
 
+#include "jpeg_decode.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -121,17 +123,32 @@ Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* redu
                     : n == 2 ? cv::IMREAD_REDUCED_COLOR_2
                              : cv::IMREAD_COLOR;
   cv::Mat img;
-  try {
-    // imdecode does not modify the buffer; the Mat header is read-only use.
-    const cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8UC1,
-                      const_cast<uint8_t*>(bytes.data()));
-    img = cv::imdecode(buf, flags);
-  } catch (const cv::Exception&) {
-    return Unreadable("image decoder failed");
+  bool decoded = false;
+  if (info.format == PhotoFormat::kJpeg) {
+    JpegDecodeResult j = DecodeJpegBgr(bytes, n);
+    if (j.status == JpegDecodeResult::kFailed) {
+      return Unreadable("image decoder failed" + (j.message.empty() ? "" : ": " + j.message));
+    }
+    if (j.status == JpegDecodeResult::kOk) {
+      img = std::move(j.image);
+      decoded = true;
+    }
+  }
+  if (!decoded) {
+    try {
+      // imdecode does not modify the buffer; the Mat header is read-only use.
+      const cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8UC1,
+                        const_cast<uint8_t*>(bytes.data()));
+      img = cv::imdecode(buf, flags);
+    } catch (const cv::Exception&) {
+      return Unreadable("image decoder failed");
+    }
   }
   if (img.empty()) return Unreadable("image could not be decoded");
-  // libjpeg's scaled decode rounds up.
-  if (img.cols != (info.width + n - 1) / n || img.rows != (info.height + n - 1) / n) {
+  // libjpeg's scaled decode rounds up; an EXIF orientation of 5-8 swaps
+  // the sides (a phone's portrait photo).
+  const int w = (info.width + n - 1) / n, h = (info.height + n - 1) / n;
+  if (!(img.cols == w && img.rows == h) && !(img.cols == h && img.rows == w)) {
     return Unreadable("decoded size differs from header");
   }
   if (reduction) *reduction = n;

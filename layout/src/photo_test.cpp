@@ -112,6 +112,73 @@ TEST(PhotoDetectorTest, FastDetectorGivesOpenCvsVerdicts) {
   EXPECT_TRUE((*fallback)->Check(ReadFixture("astronaut.png")).ok());
 }
 
+// DecodePhoto decodes JPEGs with libjpeg-turbo straight to BGR; the pixels
+// must be cv::imdecode's, at every reduction, for baseline, progressive and
+// greyscale files, and with every EXIF orientation.
+Bytes WithExifOrientation(const Bytes& jpg, int orientation) {
+  const uint8_t app1[] = {0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,
+                          'I', 'I', 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00,  // TIFF, IFD0 at 8
+                          0x01, 0x00,                                     // one entry
+                          0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00,  // 0x0112 SHORT x1
+                          static_cast<uint8_t>(orientation), 0x00, 0x00, 0x00,
+                          0x00, 0x00, 0x00, 0x00};  // no next IFD
+  Bytes out(jpg.begin(), jpg.begin() + 2);
+  out.insert(out.end(), app1, app1 + sizeof app1);
+  out.insert(out.end(), jpg.begin() + 2, jpg.end());
+  return out;
+}
+
+TEST(PhotoDecodeTest, JpegPixelsAreOpenCvs) {
+  PhotoConfig c;
+  c.reduce_jpeg_min_side = 0;
+  auto same = [](const Bytes& b, const cv::Mat& got, int flags, const std::string& what) {
+    const cv::Mat buf(1, static_cast<int>(b.size()), CV_8UC1, const_cast<uint8_t*>(b.data()));
+    const cv::Mat want = cv::imdecode(buf, flags);
+    ASSERT_FALSE(want.empty()) << what;
+    ASSERT_EQ(got.size(), want.size()) << what;
+    ASSERT_EQ(got.type(), want.type()) << what;
+    EXPECT_EQ(cv::norm(got, want, cv::NORM_INF), 0) << what;
+  };
+  const Bytes jpg = ReadFixture("astronaut.jpg");
+  auto full = DecodePhoto(jpg, c);
+  ASSERT_TRUE(full.ok()) << full.status();
+  same(jpg, *full, cv::IMREAD_COLOR, "baseline");
+  // Reduced decodes (large photos): DecodePhoto picks 1/2 .. 1/8 itself.
+  for (int n : {2, 4, 8}) {
+    PhotoConfig r;
+    r.min_side = 32;
+    r.detect_max_side = 64;
+    r.reduce_jpeg_min_side = 512 / n;
+    int got_n = 0;
+    auto img = DecodePhoto(jpg, r, &got_n);
+    ASSERT_TRUE(img.ok()) << img.status();
+    EXPECT_EQ(got_n, n);
+    same(jpg, *img,
+         n == 2 ? cv::IMREAD_REDUCED_COLOR_2 : n == 4 ? cv::IMREAD_REDUCED_COLOR_4 : cv::IMREAD_REDUCED_COLOR_8,
+         "1/" + std::to_string(n));
+  }
+  const cv::Mat astro = cv::imdecode(jpg, cv::IMREAD_COLOR);
+  std::vector<uchar> enc;
+  ASSERT_TRUE(cv::imencode(".jpg", astro, enc, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}));
+  const Bytes progressive(enc.begin(), enc.end());
+  same(progressive, *DecodePhoto(progressive, c), cv::IMREAD_COLOR, "progressive");
+  cv::Mat grey;
+  cv::cvtColor(astro, grey, cv::COLOR_BGR2GRAY);
+  ASSERT_TRUE(cv::imencode(".jpg", grey, enc));
+  const Bytes grey_jpg(enc.begin(), enc.end());
+  same(grey_jpg, *DecodePhoto(grey_jpg, c), cv::IMREAD_COLOR, "greyscale");
+  // A non-square photo with each EXIF orientation (5-8 swap the sides).
+  ASSERT_TRUE(cv::imencode(".jpg", astro(cv::Rect(0, 0, 320, 200)), enc));
+  const Bytes wide(enc.begin(), enc.end());
+  for (int o = 1; o <= 8; ++o) {
+    const Bytes b = WithExifOrientation(wide, o);
+    auto img = DecodePhoto(b, c);
+    ASSERT_TRUE(img.ok()) << "orientation " << o << ": " << img.status();
+    EXPECT_EQ(img->cols, o >= 5 ? 200 : 320) << o;
+    same(b, *img, cv::IMREAD_COLOR, "orientation " + std::to_string(o));
+  }
+}
+
 TEST(PhotoDecodeTest, RefusesNonImagesTruncatedAndHostile) {
   const PhotoConfig c;
   Bytes png = ReadFixture("astronaut.png");
