@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <opencv2/imgproc.hpp>
+
 #include <fstream>
 #include <iterator>
 
@@ -143,6 +145,33 @@ TEST(QrSymbolTest, DrawnSymbolDecodesWithZbar) {
   EXPECT_EQ(*from_mask, payload);
   EXPECT_EQ(DecodeQrFromImage(cv::Mat(100, 100, CV_8UC1, cv::Scalar(255))).status().code(),
             Code::kQrUnreadable);
+}
+
+// DrawQr writes module rows directly; the pixels are those of one
+// cv::rectangle(FILLED) per dark module, also where the box is clipped.
+TEST(QrSymbolTest, DrawnPixelsAreOneRectanglePerModule) {
+  auto sym = EncodeQr("HC1:cardbureau-test-payload-0123456789", 200, 300);
+  ASSERT_TRUE(sym.ok());
+  for (const cv::Rect box : {cv::Rect(50, 40, 201, 205), cv::Rect(-30, 250, 200, 200)}) {
+    cv::Mat img(400, 400, CV_8UC3, cv::Scalar(40, 200, 240)), k(400, 400, CV_8UC1, cv::Scalar(7));
+    DrawQr(*sym, img, &k, box);
+    cv::Mat want = cv::Mat(400, 400, CV_8UC3, cv::Scalar(40, 200, 240)), want_k(400, 400, CV_8UC1, cv::Scalar(7));
+    const int m = QrModulePx(*sym, std::min(box.width, box.height));
+    const int span = m * sym->size;
+    const int ox = box.x + (box.width - span) / 2, oy = box.y + (box.height - span) / 2;
+    cv::rectangle(want, box, cv::Scalar(255, 255, 255), cv::FILLED);
+    cv::rectangle(want_k, box, cv::Scalar(0), cv::FILLED);
+    for (int y = 0; y < sym->size; ++y) {
+      for (int x = 0; x < sym->size; ++x) {
+        if (!sym->dark(x, y)) continue;
+        const cv::Rect r(ox + x * m, oy + y * m, m, m);
+        cv::rectangle(want, r, cv::Scalar(0, 0, 0), cv::FILLED);
+        cv::rectangle(want_k, r, cv::Scalar(255), cv::FILLED);
+      }
+    }
+    EXPECT_EQ(cv::norm(img, want, cv::NORM_INF), 0) << box;
+    EXPECT_EQ(cv::norm(k, want_k, cv::NORM_INF), 0) << box;
+  }
 }
 
 }  // namespace
