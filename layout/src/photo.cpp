@@ -1,6 +1,7 @@
 #include "cardbureau/layout/photo.h"
 
 #include "jpeg_decode.h"
+#include "png_decode.h"
 
 #include <algorithm>
 #include <cmath>
@@ -131,6 +132,13 @@ Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* redu
     }
     if (j.status == JpegDecodeResult::kOk) {
       img = std::move(j.image);
+      decoded = true;
+    }
+  }
+  if (info.format == PhotoFormat::kPng) {
+    PngDecodeResult p = DecodePngBgr(bytes);
+    if (p.ok) {
+      img = std::move(p.image);
       decoded = true;
     }
   }

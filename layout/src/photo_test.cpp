@@ -1,6 +1,9 @@
 #include "cardbureau/layout/photo.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstring>
 
 #include <chrono>
 #include <fstream>
@@ -177,6 +180,79 @@ TEST(PhotoDecodeTest, JpegPixelsAreOpenCvs) {
     EXPECT_EQ(img->cols, o >= 5 ? 200 : 320) << o;
     same(b, *img, cv::IMREAD_COLOR, "orientation " + std::to_string(o));
   }
+}
+
+// PNG photos: our libdeflate decoder for the common kinds, OpenCV for the
+// rest; either way the pixels are cv::imdecode's. Every zlib level (libpng
+// picks other filters and block types at each), grey, RGBA, 16-bit (OpenCV's
+// path), odd sizes, several IDAT chunks, and the fixture (mostly Paeth rows).
+Bytes SplitIdat(const Bytes& png, size_t piece) {
+  // Re-chunks the image data into IDATs of `piece` bytes (CRCs recomputed).
+  Bytes data;
+  Bytes out(png.begin(), png.begin() + 8);
+  size_t i = 8;
+  while (i + 12 <= png.size()) {
+    const uint32_t len = (uint32_t{png[i]} << 24) | (uint32_t{png[i + 1]} << 16) |
+                         (uint32_t{png[i + 2]} << 8) | png[i + 3];
+    const bool is_idat = std::memcmp(&png[i + 4], "IDAT", 4) == 0;
+    if (is_idat) {
+      data.insert(data.end(), png.begin() + static_cast<long>(i + 8), png.begin() + static_cast<long>(i + 8 + len));
+    } else {
+      if (std::memcmp(&png[i + 4], "IEND", 4) == 0) {
+        for (size_t at = 0; at < data.size(); at += piece) {
+          const size_t n = std::min(piece, data.size() - at);
+          Bytes chunk = {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
+                         static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n), 'I', 'D', 'A', 'T'};
+          chunk.insert(chunk.end(), data.begin() + static_cast<long>(at), data.begin() + static_cast<long>(at + n));
+          const uLong crc = crc32(0, chunk.data() + 4, static_cast<uInt>(n + 4));
+          for (int k = 3; k >= 0; --k) chunk.push_back(static_cast<uint8_t>(crc >> (8 * k)));
+          out.insert(out.end(), chunk.begin(), chunk.end());
+        }
+      }
+      out.insert(out.end(), png.begin() + static_cast<long>(i), png.begin() + static_cast<long>(i + 12 + len));
+    }
+    i += 12 + len;
+  }
+  return out;
+}
+
+TEST(PhotoDecodeTest, PngPixelsAreOpenCvs) {
+  PhotoConfig c;
+  auto same = [&](const Bytes& b, const std::string& what) {
+    auto got = DecodePhoto(b, c);
+    ASSERT_TRUE(got.ok()) << what << ": " << got.status();
+    const cv::Mat buf(1, static_cast<int>(b.size()), CV_8UC1, const_cast<uint8_t*>(b.data()));
+    const cv::Mat want = cv::imdecode(buf, cv::IMREAD_COLOR);
+    ASSERT_EQ(got->size(), want.size()) << what;
+    ASSERT_EQ(got->type(), want.type()) << what;
+    EXPECT_EQ(cv::norm(*got, want, cv::NORM_INF), 0) << what;
+  };
+  const Bytes fixture = ReadFixture("astronaut.png");
+  same(fixture, "fixture");
+  const cv::Mat astro = cv::imdecode(fixture, cv::IMREAD_COLOR);
+  const cv::Mat odd = astro(cv::Rect(3, 5, 317, 211)).clone();
+  std::vector<uchar> enc;
+  for (int level = 0; level <= 9; ++level) {
+    ASSERT_TRUE(cv::imencode(".png", odd, enc, {cv::IMWRITE_PNG_COMPRESSION, level}));
+    same(Bytes(enc.begin(), enc.end()), "level " + std::to_string(level));
+  }
+  ASSERT_TRUE(cv::imencode(".png", astro, enc));  // OpenCV's default: Sub rows, RLE
+  const Bytes default_png(enc.begin(), enc.end());
+  same(default_png, "default");
+  same(SplitIdat(default_png, 1000), "IDAT in 1000-byte chunks");
+  cv::Mat grey, rgba, deep;
+  cv::cvtColor(odd, grey, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(odd, rgba, cv::COLOR_BGR2BGRA);
+  for (int y = 0; y < rgba.rows; ++y) rgba.at<cv::Vec4b>(y, y % rgba.cols)[3] = 17;
+  odd.convertTo(deep, CV_16UC3, 257.0);
+  for (const auto& [what, m] : {std::pair<std::string, cv::Mat>{"grey", grey}, {"rgba", rgba}, {"16-bit", deep}}) {
+    ASSERT_TRUE(cv::imencode(".png", m, enc, {cv::IMWRITE_PNG_COMPRESSION, 6}));
+    same(Bytes(enc.begin(), enc.end()), what);
+  }
+  // A corrupt IDAT CRC is refused as OpenCV refuses it.
+  Bytes bad = default_png;
+  bad[8 + 25 + 8 + 100] ^= 0x01;  // inside the first IDAT's data
+  EXPECT_EQ(DecodePhoto(bad, c).status().code(), Code::kPhotoUnreadable);
 }
 
 TEST(PhotoDecodeTest, RefusesNonImagesTruncatedAndHostile) {
