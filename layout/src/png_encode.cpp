@@ -6,11 +6,13 @@
 // level 1 spend ~4 ns a byte searching for matches a face does not have
 // (photo pixels stay literals either way). The price is a larger file than
 // a searching compressor makes (about 1.5x here). Masks are 1-bit grey
-// (filter None). zlib is only used for the Adler-32 and CRC-32 checksums.
-#include <zlib.h>
+// (filter None). libdeflate computes the Adler-32 and CRC-32 checksums
+// (SIMD; zlib's Adler-32 was a sixth of the encoding time).
+#include <libdeflate.h>
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <utility>
 
@@ -33,7 +35,7 @@ void PutChunk(Bytes& out, const char type[4], const uint8_t* data, size_t n) {
   const size_t type_at = out.size();
   out.insert(out.end(), type, type + 4);
   if (n) out.insert(out.end(), data, data + n);
-  PutBe32(out, static_cast<uint32_t>(crc32(0L, out.data() + type_at, static_cast<uInt>(4 + n))));
+  PutBe32(out, libdeflate_crc32(0, out.data() + type_at, 4 + n));
 }
 
 // Bit codes of the fixed-Huffman DEFLATE alphabet, bit-reversed for the
@@ -93,10 +95,9 @@ class BitWriter {
     nbits_ += n;
     if (nbits_ >= 32) {
       const uint32_t word = static_cast<uint32_t>(acc_);
-      out_[0] = static_cast<uint8_t>(word);
-      out_[1] = static_cast<uint8_t>(word >> 8);
-      out_[2] = static_cast<uint8_t>(word >> 16);
-      out_[3] = static_cast<uint8_t>(word >> 24);
+      const uint8_t le[4] = {static_cast<uint8_t>(word), static_cast<uint8_t>(word >> 8),
+                             static_cast<uint8_t>(word >> 16), static_cast<uint8_t>(word >> 24)};
+      std::memcpy(out_, le, 4);  // one store
       out_ += 4;
       acc_ >>= 32;
       nbits_ -= 32;
@@ -134,8 +135,23 @@ void RunLengthZlib(const Bytes& in, Bytes& out) {
   while (p < end) {
     const uint8_t b = *p++;
     bits.Put(codes.lit_bits[b], codes.lit_len[b]);
+    // The run of b after it, 8 bytes at a time (the first differing byte is
+    // the lowest one on a little-endian machine).
+    static_assert(std::endian::native == std::endian::little);
     const uint8_t* q = p;
+    const uint64_t pattern = 0x0101010101010101ull * b;
+    while (end - q >= 8) {
+      uint64_t word;
+      std::memcpy(&word, q, 8);
+      const uint64_t diff = word ^ pattern;
+      if (diff) {
+        q += std::countr_zero(diff) / 8;  // little-endian: the first differing byte
+        goto found;
+      }
+      q += 8;
+    }
     while (q < end && *q == b) ++q;
+  found:
     size_t run = static_cast<size_t>(q - p);
     while (run >= 3) {
       const size_t len = run < 258 ? run : 258;
@@ -147,12 +163,7 @@ void RunLengthZlib(const Bytes& in, Bytes& out) {
   }
   bits.Put(codes.end_bits, codes.end_len);
   uint8_t* tail = bits.Finish();
-  uint32_t adler = 1;
-  for (size_t at = 0; at < in.size();) {
-    const size_t n = std::min<size_t>(in.size() - at, 1u << 30);
-    adler = static_cast<uint32_t>(adler32(adler, in.data() + at, static_cast<uInt>(n)));
-    at += n;
-  }
+  const uint32_t adler = libdeflate_adler32(1, in.data(), in.size());
   for (int i = 0; i < 4; ++i) *tail++ = static_cast<uint8_t>(adler >> (24 - 8 * i));
   out.resize(static_cast<size_t>(tail - out.data()));
 }
