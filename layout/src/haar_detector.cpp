@@ -3,6 +3,7 @@
 #include "haar_kernel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -10,10 +11,8 @@
 #include <opencv2/objdetect.hpp>
 
 // Every float operation here mirrors OpenCV's scalar code; a fused
-// multiply-add would round differently.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// multiply-add would round differently (CMake also builds this file and the
+// kernels with -ffp-contract=off).
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #endif
@@ -33,7 +32,8 @@ Status Refuse(const std::string& path, const std::string& why) {
   return Status(Code::kInvalidConfig, "face cascade " + path + ": " + why, "cascade_path");
 }
 
-bool g_best_kernel = true;
+// Tests switch kernels; detection threads only read it.
+std::atomic<bool> g_best_kernel{true};
 
 bool HasAvx2() {
 #ifdef CB_HAAR_AVX2
@@ -46,7 +46,7 @@ bool HasAvx2() {
 
 void EvalRow(const haar::RowArgs& a) {
 #ifdef CB_HAAR_AVX2
-  if (g_best_kernel && HasAvx2()) {
+  if (g_best_kernel.load(std::memory_order_relaxed) && HasAvx2()) {
     haar::EvalRowAvx2(a);
     return;
   }
@@ -82,8 +82,8 @@ int AlignUp(int v, int a) { return (v + a - 1) / a * a; }
 
 HaarCascade::~HaarCascade() = default;
 
-const char* HaarCascade::Kernel() { return g_best_kernel && HasAvx2() ? "avx2" : "generic"; }
-void HaarCascade::UseBestKernel(bool best) { g_best_kernel = best; }
+const char* HaarCascade::Kernel() { return g_best_kernel.load() && HasAvx2() ? "avx2" : "generic"; }
+void HaarCascade::UseBestKernel(bool best) { g_best_kernel.store(best); }
 
 Result<std::unique_ptr<HaarCascade>> HaarCascade::Load(const std::string& path) {
   cv::FileStorage fs;
