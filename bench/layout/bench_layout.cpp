@@ -225,12 +225,9 @@ BENCHMARK(BM_ImdecodeJpeg)->Unit(benchmark::kMillisecond);
 // bit for bit), with its AVX2 and its generic kernel.
 cv::Mat DetectionCopy() {
   const cv::Mat bgr = cv::imread(kSource + "/fixtures/photos/astronaut.png", cv::IMREAD_COLOR);
-  cv::Mat gray, small, eq;
+  cv::Mat gray;
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
-  const double s = 160.0 / std::min(gray.cols, gray.rows);
-  cv::resize(gray, small, cv::Size(), s, s, cv::INTER_AREA);
-  cv::equalizeHist(small, eq);
-  return eq;
+  return DetectionImage(gray, PhotoConfig().detect_max_side);
 }
 const std::string kCascade = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
 void BM_DetectOpenCv(benchmark::State& state) {

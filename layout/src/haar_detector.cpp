@@ -280,8 +280,10 @@ void HaarCascade::Detect(const cv::Mat& gray, double scale_factor, int min_neigh
   if (stride1 != stride1_ || stride2 != stride2_ || plane2 != plane2_) {
     PrepareOffsets(stride1, stride2, plane2);
   }
-  if (max_w1 > 0) plane1_.assign(static_cast<size_t>(stride1) * (max_h + 1) + 64, 0);
-  if (max_w2 > 0) plane2buf_.assign(static_cast<size_t>(plane2) * 2 + stride2 + 64, 0);
+  // Grown, never cleared: every value a live lane reads is written below;
+  // padding and stale values are read only by dead lanes.
+  if (max_w1 > 0) plane1_.resize(std::max(plane1_.size(), static_cast<size_t>(stride1) * (max_h + 1) + 64));
+  if (max_w2 > 0) plane2buf_.resize(std::max(plane2buf_.size(), static_cast<size_t>(plane2) * 2 + stride2 + 64));
 
   std::vector<cv::Rect> candidates;
   const cv::Rect norm(1, 1, win.width - 2, win.height - 2);
@@ -365,8 +367,7 @@ void HaarCascade::Detect(const cv::Mat& gray, double scale_factor, int min_neigh
       // The walk of CascadeClassifierInvoker: after a first-stage
       // rejection (runAt 0; an invalid window is -1) the next window is
       // skipped. Only visited windows that passed stage 0 go on.
-      std::fill(visited_.begin(), visited_.end(), 0u);
-      visited_.resize(static_cast<size_t>(groups), 0u);
+      visited_.assign(static_cast<size_t>(groups), 0u);
       bool more = false;
       for (int k = 0; k < n;) {
         const uint32_t bit = 1u << (k & 7);

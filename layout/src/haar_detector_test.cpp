@@ -1,4 +1,5 @@
 #include "cardbureau/layout/haar_detector.h"
+#include "cardbureau/layout/photo.h"
 
 #include <gtest/gtest.h>
 
@@ -24,19 +25,11 @@ std::vector<cv::Rect> Sorted(std::vector<cv::Rect> v) {
   return v;
 }
 
-// The detection image PhotoProcessor makes: grey, shorter side at most
-// 160 (INTER_AREA), histogram-equalised.
-cv::Mat DetectionImage(const cv::Mat& bgr, int max_side = 160) {
-  cv::Mat gray, small, eq;
+// The detection image PhotoProcessor makes (DetectionImage) of a BGR photo.
+cv::Mat DetectionCopyOf(const cv::Mat& bgr, int max_side = 160) {
+  cv::Mat gray;
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
-  const int shorter = std::min(gray.cols, gray.rows);
-  small = gray;
-  if (shorter > max_side) {
-    const double s = static_cast<double>(max_side) / shorter;
-    cv::resize(gray, small, cv::Size(), s, s, cv::INTER_AREA);
-  }
-  cv::equalizeHist(small, eq);
-  return eq;
+  return layout::DetectionImage(gray, max_side);
 }
 
 // Fixture photos and variants of them that move faces across scales,
@@ -49,7 +42,7 @@ std::vector<std::pair<std::string, cv::Mat>> Corpus() {
                            "chelsea.png", "coffee.png"}) {
     cv::Mat img = cv::imread(dir + name, cv::IMREAD_COLOR);
     EXPECT_FALSE(img.empty()) << name;
-    if (!img.empty()) out.emplace_back(name, DetectionImage(img));
+    if (!img.empty()) out.emplace_back(name, DetectionCopyOf(img));
   }
   const cv::Mat astro = cv::imread(dir + "astronaut.png", cv::IMREAD_COLOR);
   if (astro.empty()) return out;
@@ -64,13 +57,13 @@ std::vector<std::pair<std::string, cv::Mat>> Corpus() {
     const int w = std::uniform_int_distribution<int>(300, 512)(rng);
     const int h = std::uniform_int_distribution<int>(300, 512)(rng);
     cv::Mat cropped = warped(cv::Rect(0, 0, w, h)).clone();
-    out.emplace_back("variant-" + std::to_string(i), DetectionImage(cropped, 120 + 9 * i));
+    out.emplace_back("variant-" + std::to_string(i), DetectionCopyOf(cropped, 120 + 9 * i));
   }
   cv::Mat noise(150, 170, CV_8UC1);
   cv::randu(noise, 0, 256);
   out.emplace_back("noise", noise);
   out.emplace_back("flat", cv::Mat(100, 90, CV_8UC1, cv::Scalar(128)));
-  out.emplace_back("window-sized", DetectionImage(astro, 25));
+  out.emplace_back("window-sized", DetectionCopyOf(astro, 25));
   return out;
 }
 
@@ -163,7 +156,7 @@ TEST_F(HaarCascadeTest, FindsTheAstronautsFace) {
   const cv::Mat img =
       cv::imread(std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/photos/astronaut.png");
   ASSERT_FALSE(img.empty());
-  const cv::Mat det = DetectionImage(img);
+  const cv::Mat det = DetectionCopyOf(img);
   std::vector<cv::Rect> faces;
   (*fast)->Detect(det, 1.1, 5, cv::Size(26, 26), &faces);
   ASSERT_EQ(faces.size(), 1u);

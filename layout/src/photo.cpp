@@ -163,6 +163,20 @@ Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* redu
   return img;
 }
 
+cv::Mat DetectionImage(const cv::Mat& gray, int max_side, double* scale) {
+  const int shorter = std::min(gray.cols, gray.rows);
+  double s = 1.0;
+  cv::Mat small = gray;
+  if (shorter > max_side) {
+    s = static_cast<double>(max_side) / shorter;
+    cv::resize(gray, small, cv::Size(), s, s, cv::INTER_AREA);
+  }
+  cv::Mat eq;
+  cv::equalizeHist(small, eq);
+  if (scale) *scale = s;
+  return eq;
+}
+
 // ---- PhotoCheckCache ----
 
 PhotoCheckCache::PhotoCheckCache(Limits limits) : limits_(limits) {}
@@ -379,19 +393,12 @@ Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr, int reduction) {
   if (reduction < 1) reduction = 1;
   cv::Mat gray;
   cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
-  const int shorter = std::min(gray.cols, gray.rows);
   double scale = 1.0;
-  cv::Mat small = gray;
-  if (shorter > config_.detect_max_side) {
-    scale = static_cast<double>(config_.detect_max_side) / shorter;
-    cv::resize(gray, small, cv::Size(), scale, scale, cv::INTER_AREA);
-  }
-  cv::Mat eq;
-  cv::equalizeHist(small, eq);
+  const cv::Mat eq = DetectionImage(gray, config_.detect_max_side, &scale);
   std::vector<cv::Rect> faces;
   // A passport-style photo has its face at >= 1/6 of the shorter side;
   // smaller candidates are not searched (most of the detector's time).
-  const int min_px = std::max(24, std::min(small.cols, small.rows) / 6);
+  const int min_px = std::max(24, std::min(eq.cols, eq.rows) / 6);
   if (fast_) {
     fast_->Detect(eq, 1.1, 5, cv::Size(min_px, min_px), &faces);
   } else {

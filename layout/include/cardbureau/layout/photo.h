@@ -150,6 +150,10 @@ Result<ImageInfo> ReadImageInfo(ByteView bytes, const PhotoConfig& config);
 // given, receives the factor (1, 2, 4 or 8). Pure; thread-safe. Errors:
 // PHOTO_UNREADABLE.
 Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* reduction = nullptr);
+// The copy faces are detected on: `gray` scaled (INTER_AREA) so that its
+// shorter side is at most `max_side`, histogram-equalised; `scale`, when
+// given, receives the factor applied (1 = none). Pure; thread-safe.
+cv::Mat DetectionImage(const cv::Mat& gray, int max_side, double* scale = nullptr);
 // The reduction DecodePhoto applies to an image of `info` (1 = none).
 int JpegReduction(const ImageInfo& info, const PhotoConfig& config);
 
