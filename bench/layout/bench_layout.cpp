@@ -263,26 +263,19 @@ BENCHMARK(BM_DetectFastGeneric)->Unit(benchmark::kMillisecond);
 
 // A new directory per card, as the line writes each card into its job's
 // own directory (rewriting the same files would make ext4 wait for the
-// previous card's writeback on every truncation). Every 64 cards the
-// directories are removed with the timer paused. (Keeping them all instead
-// was measured too: no faster on this VM, where copying ~5 MB a card into
-// fresh page-cache pages is most of the writing's CPU either way.)
-// Output folders for the written cases. A bureau keeps a card's outputs
-// until the job is purged (days later), so the timed loop only creates:
-// every folder of the process is removed at exit. Deleting inside the run
+// previous card's writeback on every truncation). A bureau keeps a card's
+// outputs until the job is purged (days later), so the timed loop only
+// creates; all folders of the process go at exit. Deleting inside the run
 // would measure the filesystem instead: on ext4 without a journal (this
 // project's VM), every file created after many deletions first walks the
 // recently deleted inodes of its group (`recently_deleted` in ext4's inode
 // allocator, for the last 60-360 s), 5-10 ms per card here. Only when the
-// disk runs low (< 2 GiB free) are this case's folders removed mid-run, with
-// the timer paused; the `mid_run_cleanups` counter reports it.
+// disk runs low (< 2 GiB free) are a case's folders removed mid-run, with
+// the timer paused; Report() gives that count as `mid_run_cleanups`.
 class CardDirs {
  public:
   explicit CardDirs(const std::string& name)
-      : base_(std::filesystem::temp_directory_path().string() + "/" + name + "-" +
-              std::to_string(::getpid()) + "-" + std::to_string(Serial()++)) {
-    Trash().push_back(base_);
-  }
+      : base_(Root().path + "/" + name + "-" + std::to_string(Root().cases++)) {}
   std::string Next(benchmark::State& state) {
     if (n_ > 0 && n_ % 64 == 0 && LowOnDisk()) {
       state.PauseTiming();
@@ -290,28 +283,28 @@ class CardDirs {
       ++cleanups_;
       state.ResumeTiming();
     }
-    state.counters["mid_run_cleanups"] = static_cast<double>(cleanups_);
     return base_ + "/" + std::to_string(n_++);
+  }
+  void Report(benchmark::State& state) const {
+    state.counters["mid_run_cleanups"] = static_cast<double>(cleanups_);
   }
 
  private:
-  struct Folders : std::vector<std::string> {
-    ~Folders() {
-      for (const auto& f : *this) {
-        std::error_code ec;
-        std::filesystem::remove_all(f, ec);
-      }
+  // One folder per process for every case's output, removed at exit.
+  struct RunRoot {
+    std::string path = std::filesystem::temp_directory_path().string() +
+                       "/cardbureau-bench-layout-" + std::to_string(::getpid());
+    int cases = 0;
+    ~RunRoot() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
     }
   };
-  static Folders& Trash() {
-    static Folders folders;
-    return folders;
+  static RunRoot& Root() {
+    static RunRoot root;
+    return root;
   }
-  static int& Serial() {
-    static int n = 0;
-    return n;
-  }
-  bool LowOnDisk() const {
+  static bool LowOnDisk() {
     struct statvfs fs {};
     if (::statvfs(std::filesystem::temp_directory_path().c_str(), &fs) != 0) return true;
     return static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize) < 2.0 * (1u << 30);
@@ -352,12 +345,13 @@ void CardWritten(benchmark::State& state, bool cold) {
   Fixture& f = F();
   auto renderer = MakeRenderer({cold ? size_t{4} : size_t{1024}, size_t{64} << 20});
   const std::vector<Bytes> photos = cold ? DistinctPhotos(".png", 16) : std::vector<Bytes>{f.photo};
-  CardDirs dirs("cardbureau-bench-layout");
+  CardDirs dirs("written");
   size_t i = 0;
   for (auto _ : state) {
     RenderedCard c = f.Render(*renderer, photos[i++ % photos.size()]);
     if (!WriteCardOutputs(c, dirs.Next(state)).ok()) std::abort();
   }
+  dirs.Report(state);
   state.SetItemsProcessed(state.iterations());
 }
 void BM_CardWrittenCold(benchmark::State& state) { CardWritten(state, true); }
@@ -369,10 +363,11 @@ BENCHMARK(BM_CardWrittenWarm)->Unit(benchmark::kMillisecond);
 void BM_WriteOutputsOnly(benchmark::State& state) {
   Fixture& f = F();
   RenderedCard c = f.Render();
-  CardDirs dirs("cardbureau-bench-layout-w");
+  CardDirs dirs("write-only");
   for (auto _ : state) {
     if (!WriteCardOutputs(c, dirs.Next(state)).ok()) std::abort();
   }
+  dirs.Report(state);
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_WriteOutputsOnly)->Unit(benchmark::kMillisecond);
