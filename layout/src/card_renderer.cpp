@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -17,6 +20,13 @@
 
 namespace cardbureau::layout {
 namespace {
+
+// O_DIRECT wants buffer, offset and length aligned to the logical block
+// size (512 B on most disks); 4 kB covers 4Kn disks too.
+constexpr size_t kDirectIoAlign = 4096;
+// Smaller files are written buffered: a synchronous device write per file
+// would cost more than the page-cache copy saves.
+constexpr size_t kDirectIoMin = 128 * 1024;
 
 cv::Scalar ToScalar(Rgb c) { return cv::Scalar(c.b, c.g, c.r); }
 
@@ -356,15 +366,33 @@ Result<RenderedCard> CardRenderer::ComposeQr(PreparedCard card, std::string_view
 
 namespace {
 
-// 1 bit per pixel into `out` (resized; its capacity is reused).
+// 1 bit per pixel into `out` (resized; its capacity is reused). Eight
+// pixels at a time: each nonzero byte of a 64-bit load is reduced to its
+// top bit, and one multiply gathers the eight bits, the first pixel (the
+// lowest byte on a little-endian machine) into the MSB.
 void PackMaskInto(const cv::Mat& mask, Bytes& out) {
-  const size_t stride = (static_cast<size_t>(mask.cols) + 7) / 8;
-  out.assign(stride * static_cast<size_t>(mask.rows), 0);
+  static_assert(std::endian::native == std::endian::little);
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full, kHigh = 0x8080808080808080ull;
+  constexpr uint64_t kGather = 0x8040201008040201ull;
+  const size_t cols = static_cast<size_t>(mask.cols);
+  const size_t stride = (cols + 7) / 8;
+  out.resize(stride * static_cast<size_t>(mask.rows));
   for (int y = 0; y < mask.rows; ++y) {
     const uint8_t* row = mask.ptr<uint8_t>(y);
     uint8_t* dst = out.data() + stride * static_cast<size_t>(y);
-    for (int x = 0; x < mask.cols; ++x) {
-      if (row[x]) dst[x >> 3] = static_cast<uint8_t>(dst[x >> 3] | (0x80 >> (x & 7)));
+    size_t x = 0;
+    for (; x + 8 <= cols; x += 8) {
+      uint64_t w;
+      std::memcpy(&w, row + x, 8);
+      const uint64_t nonzero = ((((w & kLow7) + kLow7) | w) & kHigh) >> 7;
+      dst[x / 8] = static_cast<uint8_t>((nonzero * kGather) >> 56);
+    }
+    if (x < cols) {
+      uint8_t b = 0;
+      for (size_t i = x; i < cols; ++i) {
+        if (row[i]) b = static_cast<uint8_t>(b | (0x80 >> (i - x)));
+      }
+      dst[x / 8] = b;
     }
   }
 }
@@ -401,29 +429,96 @@ Status IoError(const std::string& what, const std::string& path, int err) {
 }
 
 // The whole buffer with one write(2) (continued only after a short write).
-Status WriteBytes(const std::string& path, const uint8_t* data, size_t n) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.handle() < 0) return IoError("open", path, errno);
+// With `direct`, the file is opened O_DIRECT and its whole 4 kB blocks are
+// written from `data` (which must then be 4 kB aligned) without passing
+// through the page cache; the last partial block follows buffered. A
+// filesystem that refuses O_DIRECT (EINVAL at open or on the first write,
+// e.g. tmpfs before Linux 6.6) gets the buffered write instead.
+Status WriteBytes(const std::string& path, const uint8_t* data, size_t n, bool direct = false) {
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  UniqueFd fd(direct ? ::open(path.c_str(), kFlags | O_DIRECT, 0644) : -1);
+  if (fd.handle() < 0) {
+    if (direct && errno != EINVAL) return IoError("open", path, errno);
+    direct = false;
+    fd = UniqueFd(::open(path.c_str(), kFlags, 0644));
+    if (fd.handle() < 0) return IoError("open", path, errno);
+  }
+  // Drops O_DIRECT for the rest of the file.
+  auto buffered = [&]() -> Status {
+    const int fl = ::fcntl(fd.handle(), F_GETFL);
+    if (fl < 0 || ::fcntl(fd.handle(), F_SETFL, fl & ~O_DIRECT) < 0) return IoError("write", path, errno);
+    direct = false;
+    return Status::Ok();
+  };
   while (n > 0) {
-    const ssize_t w = ::write(fd.handle(), data, n);
+    size_t chunk = n;
+    if (direct) {
+      chunk = n & ~(kDirectIoAlign - 1);
+      if (chunk == 0) {
+        CB_RETURN_IF_ERROR(buffered());
+        chunk = n;
+      }
+    }
+    const ssize_t w = ::write(fd.handle(), data, chunk);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EINVAL && direct) {  // alignment the device refuses
+        CB_RETURN_IF_ERROR(buffered());
+        continue;
+      }
       return IoError("write", path, errno);
     }
     data += w;
     n -= static_cast<size_t>(w);
+    if (direct && (static_cast<size_t>(w) & (kDirectIoAlign - 1)) != 0) CB_RETURN_IF_ERROR(buffered());
   }
   if (int err = fd.Close()) return IoError("close", path, err);
   return Status::Ok();
 }
+
+// A growable buffer aligned for O_DIRECT.
+class AlignedBuffer {
+ public:
+  uint8_t* Reserve(size_t n) {
+    if (n > cap_) {
+      const size_t cap = (n + kDirectIoAlign - 1) & ~(kDirectIoAlign - 1);
+      void* p = std::aligned_alloc(kDirectIoAlign, cap);
+      if (!p) throw std::bad_alloc();
+      buf_.reset(static_cast<uint8_t*>(p));
+      cap_ = cap;
+    }
+    return buf_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> buf_;
+  size_t cap_ = 0;
+};
 
 // Per-thread scratch buffers for WriteCardOutputs: a card's outputs are
 // ~5 MB, and fresh buffers of that size cost a page fault per 4 kB.
 struct WriteScratch {
   Bytes png;
   Bytes packed;
-  cv::Mat rgb;
+  AlignedBuffer rgb;     // the raw panel buffer, converted in place
+  AlignedBuffer bounce;  // an encoded PNG copied for O_DIRECT
 };
+
+// One output file: with options.direct_io and at least kDirectIoMin bytes,
+// without the page cache (through `bounce` unless `data` is aligned).
+Status WriteOutput(const std::string& path, const uint8_t* data, size_t n,
+                   const OutputOptions& options, AlignedBuffer& bounce) {
+  if (!options.direct_io || n < kDirectIoMin) return WriteBytes(path, data, n);
+  if (reinterpret_cast<uintptr_t>(data) % kDirectIoAlign != 0) {
+    uint8_t* b = bounce.Reserve(n);
+    std::memcpy(b, data, n);
+    data = b;
+  }
+  return WriteBytes(path, data, n, /*direct=*/true);
+}
 
 }  // namespace
 
@@ -439,12 +534,20 @@ Status WritePng(const cv::Mat& image, const std::string& path) {
   return WriteBytes(path, png.data(), png.size());
 }
 
-Status WriteCardOutputs(const RenderedCard& card, const std::string& dir) {
+Status WriteOutputFile(const std::string& path, ByteView data, const OutputOptions& options) {
+  thread_local AlignedBuffer bounce;
+  return WriteOutput(path, data.data(), data.size(), options, bounce);
+}
+
+Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const OutputOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status(Code::kIoError, "cannot create " + dir + ": " + ec.message());
   thread_local WriteScratch scratch;
   const std::string d = dir + "/";
+  auto write = [&](const std::string& name, const Bytes& bytes) {
+    return WriteOutput(d + name, bytes.data(), bytes.size(), options, scratch.bounce);
+  };
   for (bool front : {true, false}) {
     const std::string side = front ? "front" : "back";
     const cv::Mat& bgr = front ? card.images.front : card.images.back;
@@ -453,22 +556,25 @@ Status WriteCardOutputs(const RenderedCard& card, const std::string& dir) {
     const StaticFaceOutputs::Encoded* enc = pre ? pre->For(bgr, k) : nullptr;
     if (enc) {
       CB_RETURN_IF_ERROR(enc->status);
-      CB_RETURN_IF_ERROR(WriteBytes(d + side + ".png", enc->png.data(), enc->png.size()));
-      CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.png", enc->k_png.data(), enc->k_png.size()));
+      CB_RETURN_IF_ERROR(write(side + ".png", enc->png));
+      CB_RETURN_IF_ERROR(write(side + "-k.png", enc->k_png));
     } else {
       CB_RETURN_IF_ERROR(EncodePngTo(bgr, scratch.png));
-      CB_RETURN_IF_ERROR(WriteBytes(d + side + ".png", scratch.png.data(), scratch.png.size()));
+      CB_RETURN_IF_ERROR(write(side + ".png", scratch.png));
       CB_RETURN_IF_ERROR(EncodePngTo(k, scratch.png));
-      CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.png", scratch.png.data(), scratch.png.size()));
+      CB_RETURN_IF_ERROR(write(side + "-k.png", scratch.png));
     }
-    cv::cvtColor(bgr, scratch.rgb, cv::COLOR_BGR2RGB);  // reuses the buffer at the same size
-    CB_RETURN_IF_ERROR(WriteBytes(d + side + ".rgb", scratch.rgb.data,
-                                  scratch.rgb.total() * scratch.rgb.elemSize()));
+    // The panel buffer is converted straight into aligned memory.
+    if (bgr.type() != CV_8UC3) return Status(Code::kInternal, "face is not 8-bit BGR");
+    const size_t raw_size = bgr.total() * bgr.elemSize();
+    cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, scratch.rgb.Reserve(raw_size));
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);  // same size and type: writes in place
+    CB_RETURN_IF_ERROR(WriteOutput(d + side + ".rgb", rgb.data, raw_size, options, scratch.bounce));
     if (enc) {
-      CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.bin", enc->k_packed.data(), enc->k_packed.size()));
+      CB_RETURN_IF_ERROR(write(side + "-k.bin", enc->k_packed));
     } else {
       PackMaskInto(k, scratch.packed);
-      CB_RETURN_IF_ERROR(WriteBytes(d + side + "-k.bin", scratch.packed.data(), scratch.packed.size()));
+      CB_RETURN_IF_ERROR(write(side + "-k.bin", scratch.packed));
     }
   }
   return Status::Ok();

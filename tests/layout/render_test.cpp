@@ -328,6 +328,18 @@ TEST_F(RenderTest, WritesRastersMasksAndPanelBuffers) {
   }
   EXPECT_EQ(mismatches, 0);
   EXPECT_EQ(WriteCardOutputs(*card, "/proc/no-such-dir").code(), Code::kIoError);
+  // The default writes its large files with O_DIRECT; buffered writes give
+  // the same bytes in every file.
+  const std::string buffered = dir + "-buffered";
+  std::filesystem::remove_all(buffered);
+  ASSERT_TRUE(WriteCardOutputs(*card, buffered, {.direct_io = false}).ok());
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_EQ(ReadText(entry.path().string()), ReadText(buffered + "/" + name)) << name;
+    ++files;
+  }
+  EXPECT_EQ(files, 8u);
 }
 
 TEST_F(RenderTest, RenderersOnWorkerThreads) {

@@ -176,13 +176,30 @@ class CardRenderer {
   std::vector<cv::Mat> bgr_pool_, k_pool_;  // face buffers reused across cards
 };
 
+// How card outputs reach the disk.
+struct OutputOptions {
+  // Files of 128 kB and more (the raw panel buffers, the colour PNGs) are
+  // written with O_DIRECT, bypassing the page cache. The outputs are the
+  // record of a printed card, read again only on a reprint or a QA query,
+  // so caching them buys nothing; copying ~4.5 MB per card into new cache
+  // pages (and later writing them back) costs more CPU than the render on a
+  // VM (docs/benchmarks.md). A filesystem without O_DIRECT support gets
+  // buffered writes. The bytes on disk are the same either way.
+  bool direct_io = true;
+};
+
 // Writes front.png, back.png, front-k.png, back-k.png (1-bit PNG),
 // front.rgb, back.rgb (raw RGB888 panel buffers, row-major, no header) and
 // front-k.bin, back-k.bin (1 bit per pixel, MSB first, rows padded to a
-// byte) into `dir` (created if missing), each file with one write(2).
+// byte) into `dir` (created if missing), each file with one write(2) (two
+// with O_DIRECT: the whole 4 kB blocks, then the tail).
 // Thread-safe; keeps per-thread scratch buffers (about three RGB rasters)
 // for reuse. Errors: IO_ERROR.
-Status WriteCardOutputs(const RenderedCard& card, const std::string& dir);
+Status WriteCardOutputs(const RenderedCard& card, const std::string& dir,
+                        const OutputOptions& options = {});
+// One file written as WriteCardOutputs writes each output (created or
+// truncated). Errors: IO_ERROR.
+Status WriteOutputFile(const std::string& path, ByteView data, const OutputOptions& options = {});
 // PNG of a CV_8UC3 BGR image (8-bit RGB PNG, Sub row filter) or a CV_8UC1
 // mask (1-bit grey PNG, nonzero = white), built for speed on flat card
 // faces: the DEFLATE stream codes runs only (fixed Huffman code, distance-1

@@ -1,0 +1,161 @@
+// The card output writer: the packed K mask bit for bit, and output files
+// written with O_DIRECT (the default) against buffered writes.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "cardbureau/layout/card_renderer.h"
+
+namespace cardbureau::layout {
+namespace {
+
+namespace fs = std::filesystem;
+
+Bytes ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A folder under the test temp dir, emptied first.
+std::string TestDir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "cardbureau-outputs-" + name + "-" + std::to_string(::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TEST(PackMaskTest, EveryBitMatchesThePixel) {
+  cv::RNG rng(11);
+  for (int width : {1, 7, 8, 9, 13, 64, 1016, 1017}) {
+    cv::Mat mask(5, width, CV_8UC1);
+    rng.fill(mask, cv::RNG::UNIFORM, 0, 256);
+    // About half the pixels zero; the rest any nonzero value (1, 0x80 and
+    // 0xFF included), since "set" is any nonzero byte.
+    for (int y = 0; y < mask.rows; ++y) {
+      for (int x = 0; x < width; ++x) {
+        uint8_t& v = mask.at<uint8_t>(y, x);
+        if (v < 128) v = 0;
+        else if (v < 140) v = 1;
+        else if (v < 150) v = 0x80;
+      }
+    }
+    const Bytes packed = PackMask(mask);
+    const size_t stride = (static_cast<size_t>(width) + 7) / 8;
+    ASSERT_EQ(packed.size(), stride * 5) << width;
+    for (int y = 0; y < mask.rows; ++y) {
+      for (size_t b = 0; b < stride; ++b) {
+        uint8_t want = 0;
+        for (int i = 0; i < 8; ++i) {
+          const int x = static_cast<int>(b * 8) + i;
+          if (x < width && mask.at<uint8_t>(y, x)) want = static_cast<uint8_t>(want | (0x80 >> i));
+        }
+        ASSERT_EQ(packed[static_cast<size_t>(y) * stride + b], want) << "width " << width << " row " << y
+                                                                       << " byte " << b;
+      }
+    }
+  }
+}
+
+TEST(WriteOutputFileTest, DirectAndBufferedWriteTheSameBytes) {
+  const std::string dir = TestDir("bytes");
+  cv::RNG rng(5);
+  Bytes data(1016 * 648 * 3 + 4096 + 1);
+  rng.fill(cv::Mat(1, static_cast<int>(data.size()), CV_8UC1, data.data()), cv::RNG::UNIFORM, 0, 256);
+  // Sizes around the O_DIRECT threshold (128 kB) and block size (4 kB);
+  // offset 1 makes the source unaligned (the writer copies it to aligned
+  // memory), offset 0 is as std::vector allocates it.
+  for (size_t n : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, size_t{131071}, size_t{131072},
+                   size_t{131073}, size_t{1016 * 648 * 3}, size_t{1016 * 648 * 3 + 4096}}) {
+    for (size_t offset : {size_t{0}, size_t{1}}) {
+      for (bool direct : {true, false}) {
+        const std::string path = dir + "/f-" + std::to_string(n) + "-" + std::to_string(offset) +
+                                 (direct ? "-direct" : "-buffered");
+        // An existing longer file is truncated, not overwritten in place.
+        std::ofstream(path, std::ios::binary) << std::string(n + 9000, 'x');
+        const ByteView view(data.data() + offset, n);
+        ASSERT_TRUE(WriteOutputFile(path, view, {.direct_io = direct}).ok()) << path;
+        const Bytes back = ReadFile(path);
+        ASSERT_EQ(back.size(), n) << path;
+        EXPECT_TRUE(std::equal(back.begin(), back.end(), view.begin())) << path;
+      }
+    }
+  }
+  fs::remove_all(dir);
+}
+
+TEST(WriteOutputFileTest, ErrorsAreIoErrors) {
+  const Bytes data(200000, 7);
+  for (bool direct : {true, false}) {
+    Status s = WriteOutputFile("/nonexistent-dir/front.rgb", data, {.direct_io = direct});
+    EXPECT_EQ(s.code(), Code::kIoError);
+    EXPECT_NE(s.message().find("/nonexistent-dir/front.rgb"), std::string::npos) << s;
+  }
+}
+
+// Pages of `path` in the page cache, of its first `n` bytes.
+size_t ResidentPages(const std::string& path, size_t n) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return SIZE_MAX;
+  void* map = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);  // maps, reads nothing
+  ::close(fd);
+  if (map == MAP_FAILED) return SIZE_MAX;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> vec((n + page - 1) / page);
+  const int rc = ::mincore(map, n, vec.data());
+  ::munmap(map, n);
+  if (rc != 0) return SIZE_MAX;
+  size_t resident = 0;
+  for (unsigned char v : vec) resident += v & 1;
+  return resident;
+}
+
+// Whether the filesystem of `dir` takes O_DIRECT writes at all.
+bool DirectIoWorks(const std::string& dir) {
+  const std::string probe = dir + "/probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+  if (fd < 0) return false;
+  void* buf = std::aligned_alloc(4096, 4096);
+  std::memset(buf, 0, 4096);
+  const bool ok = ::write(fd, buf, 4096) == 4096;
+  std::free(buf);
+  ::close(fd);
+  fs::remove(probe);
+  return ok;
+}
+
+TEST(WriteOutputFileTest, DirectWritesBypassThePageCache) {
+  const std::string dir = TestDir("cache");
+  if (!DirectIoWorks(dir)) {
+    GTEST_SKIP() << "the filesystem of " << dir << " refuses O_DIRECT; the buffered fallback is tested above";
+  }
+  const size_t n = 1016 * 648 * 3;  // a raw panel buffer: 482 whole pages and a tail
+  const Bytes data(n, 0x5A);
+  const size_t whole_pages = n / 4096;
+  ASSERT_TRUE(WriteOutputFile(dir + "/direct.rgb", data, {.direct_io = true}).ok());
+  ASSERT_TRUE(WriteOutputFile(dir + "/buffered.rgb", data, {.direct_io = false}).ok());
+  // The buffered file sits in the cache (dirty, not yet written back); the
+  // direct one went to the device, only its partial last page through the
+  // cache.
+  EXPECT_EQ(ResidentPages(dir + "/buffered.rgb", whole_pages * 4096), whole_pages);
+  EXPECT_EQ(ResidentPages(dir + "/direct.rgb", whole_pages * 4096), 0u);
+  EXPECT_EQ(ReadFile(dir + "/direct.rgb"), data);
+  // A small file is written buffered even with direct_io.
+  const Bytes small(82296, 0x11);  // a packed K mask
+  ASSERT_TRUE(WriteOutputFile(dir + "/front-k.bin", small, {.direct_io = true}).ok());
+  EXPECT_EQ(ResidentPages(dir + "/front-k.bin", 81920), 20u);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cardbureau::layout
