@@ -1,9 +1,12 @@
 #include "cardbureau/layout/card_renderer.h"
 
 #include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -489,6 +492,7 @@ class AlignedBuffer {
     }
     return buf_.get();
   }
+  uint8_t* Get() const { return buf_.get(); }
 
  private:
   struct Free {
@@ -498,13 +502,165 @@ class AlignedBuffer {
   size_t cap_ = 0;
 };
 
+// Writes whole files with O_DIRECT through Linux native AIO (io_submit):
+// Submit() hands a file's whole 4 kB blocks to the device and returns at
+// once, so the caller encodes the next output while the device writes;
+// Finish() waits for them all, writes each file's partial last block
+// buffered, and closes. Where AIO or O_DIRECT is refused (no AIO context,
+// a filesystem without O_DIRECT, EINVAL from the device), that file is
+// written synchronously by WriteBytes instead: the same bytes either way.
+// One per thread: the slots' aligned buffers are reused card after card.
+class DirectWriter {
+ public:
+  static constexpr size_t kSlots = 4;
+
+  DirectWriter() {
+    if (::syscall(SYS_io_setup, static_cast<long>(kSlots), &ctx_) != 0) ctx_ = 0;
+  }
+  ~DirectWriter() {
+    Drain();
+    if (ctx_) ::syscall(SYS_io_destroy, ctx_);
+  }
+  DirectWriter(const DirectWriter&) = delete;
+  DirectWriter& operator=(const DirectWriter&) = delete;
+
+  // Aligned memory of `slot` for at least n bytes; the caller fills it,
+  // then Submit()s it. Not to be touched again before Finish().
+  uint8_t* Buffer(size_t slot, size_t n) { return slots_[slot].buf.Reserve(n); }
+
+  // Starts writing Buffer(slot)[0, n) to `path` (created or truncated).
+  Status Submit(size_t slot, const std::string& path, size_t n) {
+    Slot& sl = slots_[slot];
+    sl.path = path;
+    sl.n = n;
+    sl.head = n & ~(kDirectIoAlign - 1);
+    if (ctx_ == 0 || sl.head == 0) return WriteBytes(path, sl.buf.Get(), n, /*direct=*/true);
+    sl.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644));
+    if (sl.fd.handle() < 0) {
+      if (errno != EINVAL) return IoError("open", path, errno);
+      return WriteBytes(path, sl.buf.Get(), n);  // no O_DIRECT on this filesystem
+    }
+    // Sized first: ext4 waits inside io_submit for a direct write that
+    // extends the file (IOMAP_DIO_FORCE_WAIT), not for one within i_size.
+    // fallocate reserves the blocks too (unwritten extents, converted when
+    // the write completes); where it is unsupported, ftruncate does the
+    // sizing alone.
+    if (::fallocate(sl.fd.handle(), 0, 0, static_cast<off_t>(n)) != 0 &&
+        ::ftruncate(sl.fd.handle(), static_cast<off_t>(n)) != 0) {
+      return IoError("size", path, errno);
+    }
+    struct iocb cb {};
+    cb.aio_data = slot;
+    cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+    cb.aio_fildes = static_cast<uint32_t>(sl.fd.handle());
+    cb.aio_buf = reinterpret_cast<uintptr_t>(sl.buf.Get());
+    cb.aio_nbytes = sl.head;
+    cb.aio_offset = 0;
+    struct iocb* list[1] = {&cb};
+    if (::syscall(SYS_io_submit, ctx_, 1L, list) != 1) {
+      sl.fd = UniqueFd(-1);
+      return WriteBytes(path, sl.buf.Get(), n, /*direct=*/true);
+    }
+    sl.in_flight = true;
+    ++in_flight_;
+    return Status::Ok();
+  }
+
+  // Waits for every submitted file and completes it. The first error is
+  // returned; every file is waited for regardless.
+  Status Finish() {
+    Status first = Status::Ok();
+    while (in_flight_ > 0) {
+      struct io_event ev[kSlots];
+      const long got = ::syscall(SYS_io_getevents, ctx_, 1L, static_cast<long>(kSlots), ev, nullptr);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        Drain();  // cannot happen with a valid context; nothing left in flight after
+        return IoError("wait for", "card outputs", err);
+      }
+      for (long i = 0; i < got; ++i) {
+        Slot& sl = slots_[static_cast<size_t>(ev[i].data)];
+        sl.in_flight = false;
+        --in_flight_;
+        Status s = Complete(sl, ev[i].res);
+        if (first.ok() && !s.ok()) first = std::move(s);
+      }
+    }
+    return first;
+  }
+
+  // Waits for anything still in flight (an error path left early) and
+  // closes its files, so that the buffers can be reused.
+  void Drain() {
+    while (in_flight_ > 0) {
+      struct io_event ev[kSlots];
+      const long got = ::syscall(SYS_io_getevents, ctx_, 1L, static_cast<long>(kSlots), ev, nullptr);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;  // invalid context: nothing can be in flight
+      for (long i = 0; i < got; ++i) {
+        Slot& sl = slots_[static_cast<size_t>(ev[i].data)];
+        sl.in_flight = false;
+        sl.fd = UniqueFd(-1);
+        ::unlink(sl.path.c_str());  // sized already: not to be taken for a whole file
+        --in_flight_;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    AlignedBuffer buf;
+    std::string path;
+    UniqueFd fd{-1};
+    size_t n = 0, head = 0;
+    bool in_flight = false;
+  };
+
+  // The rest of a file whose AIO write ended with `res` (bytes or -errno).
+  // A file that could not be completed is removed: it was sized first, and
+  // zeros of the right length must not pass for a panel buffer.
+  Status Complete(Slot& sl, int64_t res) {
+    Status s = CompleteOrError(sl, res);
+    if (!s.ok()) ::unlink(sl.path.c_str());
+    return s;
+  }
+  Status CompleteOrError(Slot& sl, int64_t res) {
+    UniqueFd fd = std::move(sl.fd);
+    if (res == -EINVAL) {  // an alignment the device refuses: all of it buffered
+      fd = UniqueFd(-1);
+      return WriteBytes(sl.path, sl.buf.Get(), sl.n);
+    }
+    if (res < 0) return IoError("write", sl.path, static_cast<int>(-res));
+    // The tail (and the rest of a short write), buffered.
+    const int fl = ::fcntl(fd.handle(), F_GETFL);
+    if (fl < 0 || ::fcntl(fd.handle(), F_SETFL, fl & ~O_DIRECT) < 0) return IoError("write", sl.path, errno);
+    size_t done = static_cast<size_t>(res);
+    while (done < sl.n) {
+      const ssize_t w = ::pwrite(fd.handle(), sl.buf.Get() + done, sl.n - done, static_cast<off_t>(done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return IoError("write", sl.path, errno);
+      }
+      done += static_cast<size_t>(w);
+    }
+    if (int err = fd.Close()) return IoError("close", sl.path, err);
+    return Status::Ok();
+  }
+
+  aio_context_t ctx_ = 0;
+  std::array<Slot, kSlots> slots_;
+  size_t in_flight_ = 0;
+};
+
 // Per-thread scratch buffers for WriteCardOutputs: a card's outputs are
 // ~5 MB, and fresh buffers of that size cost a page fault per 4 kB.
 struct WriteScratch {
   Bytes png;
   Bytes packed;
-  AlignedBuffer rgb;     // the raw panel buffer, converted in place
-  AlignedBuffer bounce;  // an encoded PNG copied for O_DIRECT
+  AlignedBuffer rgb;     // a raw panel buffer, converted in place (buffered mode)
+  AlignedBuffer bounce;  // an encoded PNG copied for O_DIRECT (synchronous)
+  DirectWriter direct;   // the large files with direct_io
 };
 
 // One output file: with options.direct_io and at least kDirectIoMin bytes,
@@ -545,9 +701,42 @@ Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const 
   if (ec) return Status(Code::kIoError, "cannot create " + dir + ": " + ec.message());
   thread_local WriteScratch scratch;
   const std::string d = dir + "/";
+  // With direct_io, the four large files (both panel buffers, both colour
+  // PNGs) go to the device asynchronously while the rest is encoded; an
+  // early error return waits for them before the buffers can be reused.
+  struct Drain {
+    DirectWriter& w;
+    ~Drain() { w.Drain(); }
+  } drain{scratch.direct};
+  size_t next_slot = 0;
+  auto write_large = [&](const std::string& name, const uint8_t* data, size_t n) -> Status {
+    if (!options.direct_io || n < kDirectIoMin || next_slot == DirectWriter::kSlots) {
+      return WriteOutput(d + name, data, n, options, scratch.bounce);
+    }
+    const size_t slot = next_slot++;
+    std::memcpy(scratch.direct.Buffer(slot, n), data, n);
+    return scratch.direct.Submit(slot, d + name, n);
+  };
   auto write = [&](const std::string& name, const Bytes& bytes) {
     return WriteOutput(d + name, bytes.data(), bytes.size(), options, scratch.bounce);
   };
+  for (bool front : {true, false}) {
+    const std::string side = front ? "front" : "back";
+    const cv::Mat& bgr = front ? card.images.front : card.images.back;
+    if (bgr.type() != CV_8UC3) return Status(Code::kInternal, "face is not 8-bit BGR");
+    // The panel buffer first, converted straight into aligned memory.
+    const size_t raw_size = bgr.total() * bgr.elemSize();
+    if (options.direct_io) {
+      const size_t slot = next_slot++;
+      cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, scratch.direct.Buffer(slot, raw_size));
+      cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);  // same size and type: writes in place
+      CB_RETURN_IF_ERROR(scratch.direct.Submit(slot, d + side + ".rgb", raw_size));
+    } else {
+      cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, scratch.rgb.Reserve(raw_size));
+      cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+      CB_RETURN_IF_ERROR(WriteBytes(d + side + ".rgb", rgb.data, raw_size));
+    }
+  }
   for (bool front : {true, false}) {
     const std::string side = front ? "front" : "back";
     const cv::Mat& bgr = front ? card.images.front : card.images.back;
@@ -556,28 +745,19 @@ Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const 
     const StaticFaceOutputs::Encoded* enc = pre ? pre->For(bgr, k) : nullptr;
     if (enc) {
       CB_RETURN_IF_ERROR(enc->status);
-      CB_RETURN_IF_ERROR(write(side + ".png", enc->png));
+      CB_RETURN_IF_ERROR(write_large(side + ".png", enc->png.data(), enc->png.size()));
       CB_RETURN_IF_ERROR(write(side + "-k.png", enc->k_png));
-    } else {
-      CB_RETURN_IF_ERROR(EncodePngTo(bgr, scratch.png));
-      CB_RETURN_IF_ERROR(write(side + ".png", scratch.png));
-      CB_RETURN_IF_ERROR(EncodePngTo(k, scratch.png));
-      CB_RETURN_IF_ERROR(write(side + "-k.png", scratch.png));
-    }
-    // The panel buffer is converted straight into aligned memory.
-    if (bgr.type() != CV_8UC3) return Status(Code::kInternal, "face is not 8-bit BGR");
-    const size_t raw_size = bgr.total() * bgr.elemSize();
-    cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, scratch.rgb.Reserve(raw_size));
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);  // same size and type: writes in place
-    CB_RETURN_IF_ERROR(WriteOutput(d + side + ".rgb", rgb.data, raw_size, options, scratch.bounce));
-    if (enc) {
       CB_RETURN_IF_ERROR(write(side + "-k.bin", enc->k_packed));
     } else {
+      CB_RETURN_IF_ERROR(EncodePngTo(bgr, scratch.png));
+      CB_RETURN_IF_ERROR(write_large(side + ".png", scratch.png.data(), scratch.png.size()));
+      CB_RETURN_IF_ERROR(EncodePngTo(k, scratch.png));
+      CB_RETURN_IF_ERROR(write(side + "-k.png", scratch.png));
       PackMaskInto(k, scratch.packed);
       CB_RETURN_IF_ERROR(write(side + "-k.bin", scratch.packed));
     }
   }
-  return Status::Ok();
+  return scratch.direct.Finish();
 }
 
 }  // namespace cardbureau::layout
