@@ -547,7 +547,10 @@ class DirectWriter {
     // sizing alone.
     if (::fallocate(sl.fd.handle(), 0, 0, static_cast<off_t>(n)) != 0 &&
         ::ftruncate(sl.fd.handle(), static_cast<off_t>(n)) != 0) {
-      return IoError("size", path, errno);
+      const int err = errno;
+      sl.fd = UniqueFd(-1);
+      ::unlink(path.c_str());
+      return IoError("size", path, err);
     }
     struct iocb cb {};
     cb.aio_data = slot;

@@ -191,14 +191,18 @@ struct OutputOptions {
 // Writes front.png, back.png, front-k.png, back-k.png (1-bit PNG),
 // front.rgb, back.rgb (raw RGB888 panel buffers, row-major, no header) and
 // front-k.bin, back-k.bin (1 bit per pixel, MSB first, rows padded to a
-// byte) into `dir` (created if missing), each file with one write(2) (two
-// with O_DIRECT: the whole 4 kB blocks, then the tail).
-// Thread-safe; keeps per-thread scratch buffers (about three RGB rasters)
-// for reuse. Errors: IO_ERROR.
+// byte) into `dir` (created if missing). With direct_io, the panel
+// buffers and colour PNGs are submitted by native AIO and written while
+// the masks are encoded; the call returns when every file is complete. A
+// large file whose write failed is removed. Thread-safe; keeps per-thread
+// scratch buffers (about five RGB rasters) and an AIO context for reuse.
+// Errors: IO_ERROR.
 Status WriteCardOutputs(const RenderedCard& card, const std::string& dir,
                         const OutputOptions& options = {});
-// One file written as WriteCardOutputs writes each output (created or
-// truncated). Errors: IO_ERROR.
+// One file (created or truncated), synchronously: with direct_io and at
+// least 128 kB, its whole 4 kB blocks with O_DIRECT (copied to aligned
+// memory first unless `data` is 4 kB aligned), the tail buffered.
+// Errors: IO_ERROR.
 Status WriteOutputFile(const std::string& path, ByteView data, const OutputOptions& options = {});
 // PNG of a CV_8UC3 BGR image (8-bit RGB PNG, Sub row filter) or a CV_8UC1
 // mask (1-bit grey PNG, nonzero = white), built for speed on flat card
