@@ -338,6 +338,10 @@ TEST(LineConfigTest, ParsesAndRefusesWithTheKeyNamed) {
   EXPECT_EQ(ok->stations[0].jam_feed, std::set<int>{3});
   EXPECT_EQ(ok->stations[0].card_faults.at(2).pull_after_apdu, 5);
   EXPECT_EQ(ok->stations[1].card_types, std::set<CardType>{CardType::kMifareClassic4K});
+  EXPECT_TRUE(ok->direct_io);  // the default
+  auto buffered = ParseLineConfig(R"({"keys": "k", "direct_io": false, "stations": [{"name": "a"}]})", "");
+  ASSERT_TRUE(buffered.ok()) << buffered.status();
+  EXPECT_FALSE(buffered->direct_io);
   struct Case {
     const char* json;
     const char* field;
@@ -350,6 +354,7 @@ TEST(LineConfigTest, ParsesAndRefusesWithTheKeyNamed) {
                         Case{R"({"keys": "k", "stations": [{"name": "a"}, {"name": "a"}]})",
                              "stations[1].name"},
                         Case{R"({"keys": "k", "max_tries": 0, "stations": [{"name": "a"}]})", "max_tries"},
+                        Case{R"({"keys": "k", "direct_io": "yes", "stations": [{"name": "a"}]})", "direct_io"},
                         Case{R"({"keys": "k", "stations": [{"name": "a", "faults": {"cards": {"1": "boom"}}}]})",
                              "stations[0].faults.cards.1"}}) {
     auto r = ParseLineConfig(c.json, "");

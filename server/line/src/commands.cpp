@@ -129,6 +129,7 @@ server::ServeHooks MakeServeHooks() {
     o.profile = lc.profile;
     o.keys = std::move(keys);
     o.batches_dir = lc.batches_dir;
+    o.outputs.direct_io = lc.direct_io;
     o.clock = &clock;
     CB_ASSIGN_OR_RETURN(auto stations, BuildStations(lc));
     CB_ASSIGN_OR_RETURN(auto line, Line::Create(sink, std::move(o), std::move(stations)));

@@ -438,7 +438,7 @@ struct Line::Impl {
     s = sink.Advance(id, JobState::kVerified);
     if (!s.ok()) return Abandon(st, job, s);
 
-    s = layout::WriteCardOutputs(*rendered, job.ctx.cards_dir.string());
+    s = layout::WriteCardOutputs(*rendered, job.ctx.cards_dir.string(), options.outputs);
     if (!s.ok()) std::cerr << "line: " << id << ": card outputs not written: " << s << "\n";
     card.reset();
     Status ej = printer.Eject(printers::Hopper::kOutput);

@@ -37,6 +37,13 @@ Status GetString(const json& o, const char* key, const std::string& prefix, std:
   return Status::Ok();
 }
 
+Status GetBool(const json& o, const char* key, const std::string& prefix, bool& out) {
+  if (!o.contains(key)) return Status::Ok();
+  if (!o[key].is_boolean()) return Bad(prefix + key, "must be true or false");
+  out = o[key].get<bool>();
+  return Status::Ok();
+}
+
 Status IntSet(const json& o, const char* key, const std::string& prefix, std::set<int>& out) {
   if (!o.contains(key)) return Status::Ok();
   if (!o[key].is_array()) return Bad(prefix + key, "must be an array of card numbers");
@@ -148,7 +155,8 @@ Result<LineConfig> ParseLineConfig(std::string_view text, const fs::path& base) 
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Bad("", "line config is not a JSON object");
   CB_RETURN_IF_ERROR(CheckKeys(j, "", {"keys", "template", "profile", "render_threads", "max_tries",
-                                       "station_failure_limit", "card_wait_ms", "batches_dir", "stations"}));
+                                       "station_failure_limit", "card_wait_ms", "batches_dir", "direct_io",
+                                       "stations"}));
   LineConfig c;
   std::string keys, batches = "batches";
   CB_RETURN_IF_ERROR(GetString(j, "keys", "", keys));
@@ -161,6 +169,7 @@ Result<LineConfig> ParseLineConfig(std::string_view text, const fs::path& base) 
   CB_RETURN_IF_ERROR(GetInt(j, "station_failure_limit", "", 1, 1000, c.station_failure_limit));
   CB_RETURN_IF_ERROR(GetInt(j, "card_wait_ms", "", 10, 600000, c.card_wait_ms));
   CB_RETURN_IF_ERROR(GetString(j, "batches_dir", "", batches));
+  CB_RETURN_IF_ERROR(GetBool(j, "direct_io", "", c.direct_io));
   c.batches_dir = Resolve(base, batches);
   if (!j.contains("stations") || !j["stations"].is_array() || j["stations"].empty()) {
     return Bad("stations", "at least one station is required");

@@ -32,6 +32,7 @@
 #include "cardbureau/core/clock.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/encoder/keys.h"
+#include "cardbureau/layout/card_renderer.h"
 #include "cardbureau/layout/photo.h"
 #include "cardbureau/line/card_source.h"
 #include "cardbureau/printers/printer.h"
@@ -59,6 +60,9 @@ struct LineOptions {
   encoder::KeySet keys;
   // Batch reconciliations and manifests go to <batches_dir>/<batch>/.
   std::filesystem::path batches_dir;
+  // How each produced card's faces, masks and panel buffers are written to
+  // its folder (by default the large ones with O_DIRECT).
+  layout::OutputOptions outputs;
   const Clock* clock = &SystemClock::Instance();
 };
 

@@ -4,7 +4,7 @@
 //   {"keys": "path/to/keystore.json",          // relative to this file
 //    "template": "bjt-student", "profile": "evolis-300",
 //    "render_threads": 1, "max_tries": 3, "station_failure_limit": 3,
-//    "card_wait_ms": 5000, "batches_dir": "batches",
+//    "card_wait_ms": 5000, "batches_dir": "batches", "direct_io": true,
 //    "stations": [
 //      {"name": "st-1", "printer": "sim", "reader": "loopback",
 //       "hopper": "hopper/st-1", "seed": 1000, "time_per_card_ms": 0,
@@ -60,6 +60,7 @@ struct LineConfig {
   int station_failure_limit = 3;
   int card_wait_ms = 5000;
   std::filesystem::path batches_dir = "batches";
+  bool direct_io = true;  // layout::OutputOptions::direct_io for the card outputs
   std::vector<StationConfig> stations;
 };
 
