@@ -10,7 +10,7 @@ namespace {
 using json = nlohmann::json;
 
 template <typename T>
-inline constexpr bool kAlways = false;
+[[maybe_unused]] inline constexpr bool kAlways = false;  // used only in a discarded branch
 
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
