@@ -432,48 +432,17 @@ Status IoError(const std::string& what, const std::string& path, int err) {
 }
 
 // The whole buffer with one write(2) (continued only after a short write).
-// With `direct`, the file is opened O_DIRECT and its whole 4 kB blocks are
-// written from `data` (which must then be 4 kB aligned) without passing
-// through the page cache; the last partial block follows buffered. A
-// filesystem that refuses O_DIRECT (EINVAL at open or on the first write,
-// e.g. tmpfs before Linux 6.6) gets the buffered write instead.
-Status WriteBytes(const std::string& path, const uint8_t* data, size_t n, bool direct = false) {
-  constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
-  UniqueFd fd(direct ? ::open(path.c_str(), kFlags | O_DIRECT, 0644) : -1);
-  if (fd.handle() < 0) {
-    if (direct && errno != EINVAL) return IoError("open", path, errno);
-    direct = false;
-    fd = UniqueFd(::open(path.c_str(), kFlags, 0644));
-    if (fd.handle() < 0) return IoError("open", path, errno);
-  }
-  // Drops O_DIRECT for the rest of the file.
-  auto buffered = [&]() -> Status {
-    const int fl = ::fcntl(fd.handle(), F_GETFL);
-    if (fl < 0 || ::fcntl(fd.handle(), F_SETFL, fl & ~O_DIRECT) < 0) return IoError("write", path, errno);
-    direct = false;
-    return Status::Ok();
-  };
+Status WriteBytes(const std::string& path, const uint8_t* data, size_t n) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.handle() < 0) return IoError("open", path, errno);
   while (n > 0) {
-    size_t chunk = n;
-    if (direct) {
-      chunk = n & ~(kDirectIoAlign - 1);
-      if (chunk == 0) {
-        CB_RETURN_IF_ERROR(buffered());
-        chunk = n;
-      }
-    }
-    const ssize_t w = ::write(fd.handle(), data, chunk);
+    const ssize_t w = ::write(fd.handle(), data, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      if (errno == EINVAL && direct) {  // alignment the device refuses
-        CB_RETURN_IF_ERROR(buffered());
-        continue;
-      }
       return IoError("write", path, errno);
     }
     data += w;
     n -= static_cast<size_t>(w);
-    if (direct && (static_cast<size_t>(w) & (kDirectIoAlign - 1)) != 0) CB_RETURN_IF_ERROR(buffered());
   }
   if (int err = fd.Close()) return IoError("close", path, err);
   return Status::Ok();
@@ -506,10 +475,11 @@ class AlignedBuffer {
 // Submit() hands a file's whole 4 kB blocks to the device and returns at
 // once, so the caller encodes the next output while the device writes;
 // Finish() waits for them all, writes each file's partial last block
-// buffered, and closes. Where AIO or O_DIRECT is refused (no AIO context,
-// a filesystem without O_DIRECT, EINVAL from the device), that file is
-// written synchronously by WriteBytes instead: the same bytes either way.
-// One per thread: the slots' aligned buffers are reused card after card.
+// buffered, and closes. Without an AIO context (or when a submit is
+// refused) the direct write is done synchronously inside Submit(); a
+// filesystem or device that refuses O_DIRECT (EINVAL) gets the whole file
+// buffered. The same bytes either way. One per thread: the slots' aligned
+// buffers are reused card after card.
 class DirectWriter {
  public:
   static constexpr size_t kSlots = 4;
@@ -534,7 +504,7 @@ class DirectWriter {
     sl.path = path;
     sl.n = n;
     sl.head = n & ~(kDirectIoAlign - 1);
-    if (ctx_ == 0 || sl.head == 0) return WriteBytes(path, sl.buf.Get(), n, /*direct=*/true);
+    if (sl.head == 0) return WriteBytes(path, sl.buf.Get(), n);  // under one block
     sl.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644));
     if (sl.fd.handle() < 0) {
       if (errno != EINVAL) return IoError("open", path, errno);
@@ -560,13 +530,16 @@ class DirectWriter {
     cb.aio_nbytes = sl.head;
     cb.aio_offset = 0;
     struct iocb* list[1] = {&cb};
-    if (::syscall(SYS_io_submit, ctx_, 1L, list) != 1) {
-      sl.fd = UniqueFd(-1);
-      return WriteBytes(path, sl.buf.Get(), n, /*direct=*/true);
+    if (ctx_ != 0 && ::syscall(SYS_io_submit, ctx_, 1L, list) == 1) {
+      sl.in_flight = true;
+      ++in_flight_;
+      return Status::Ok();
     }
-    sl.in_flight = true;
-    ++in_flight_;
-    return Status::Ok();
+    ssize_t w;
+    do {
+      w = ::pwrite(sl.fd.handle(), sl.buf.Get(), sl.head, 0);
+    } while (w < 0 && errno == EINTR);
+    return Complete(sl, w < 0 ? -errno : w);
   }
 
   // Waits for every submitted file and completes it. The first error is
@@ -620,7 +593,7 @@ class DirectWriter {
     bool in_flight = false;
   };
 
-  // The rest of a file whose AIO write ended with `res` (bytes or -errno).
+  // The rest of a file whose direct write ended with `res` (bytes or -errno).
   // A file that could not be completed is removed: it was sized first, and
   // zeros of the right length must not pass for a panel buffer.
   Status Complete(Slot& sl, int64_t res) {
@@ -661,23 +634,16 @@ class DirectWriter {
 struct WriteScratch {
   Bytes png;
   Bytes packed;
-  AlignedBuffer rgb;     // a raw panel buffer, converted in place (buffered mode)
-  AlignedBuffer bounce;  // an encoded PNG copied for O_DIRECT (synchronous)
-  DirectWriter direct;   // the large files with direct_io
+  DirectWriter direct;  // the large files: both panel buffers, both colour PNGs
 };
 
-// One output file: with options.direct_io and at least kDirectIoMin bytes,
-// without the page cache (through `bounce` unless `data` is aligned).
-Status WriteOutput(const std::string& path, const uint8_t* data, size_t n,
-                   const OutputOptions& options, AlignedBuffer& bounce) {
-  if (!options.direct_io || n < kDirectIoMin) return WriteBytes(path, data, n);
-  if (reinterpret_cast<uintptr_t>(data) % kDirectIoAlign != 0) {
-    uint8_t* b = bounce.Reserve(n);
-    std::memcpy(b, data, n);
-    data = b;
-  }
-  return WriteBytes(path, data, n, /*direct=*/true);
+WriteScratch& ThreadScratch() {
+  thread_local WriteScratch scratch;
+  return scratch;
 }
+
+// Whether a file goes by DirectWriter.
+bool Direct(const OutputOptions& options, size_t n) { return options.direct_io && n >= kDirectIoMin; }
 
 }  // namespace
 
@@ -694,51 +660,52 @@ Status WritePng(const cv::Mat& image, const std::string& path) {
 }
 
 Status WriteOutputFile(const std::string& path, ByteView data, const OutputOptions& options) {
-  thread_local AlignedBuffer bounce;
-  return WriteOutput(path, data.data(), data.size(), options, bounce);
+  if (!Direct(options, data.size())) return WriteBytes(path, data.data(), data.size());
+  DirectWriter& w = ThreadScratch().direct;
+  std::memcpy(w.Buffer(0, data.size()), data.data(), data.size());
+  CB_RETURN_IF_ERROR(w.Submit(0, path, data.size()));
+  return w.Finish();
 }
 
 Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const OutputOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status(Code::kIoError, "cannot create " + dir + ": " + ec.message());
-  thread_local WriteScratch scratch;
+  WriteScratch& scratch = ThreadScratch();
   const std::string d = dir + "/";
   // With direct_io, the four large files (both panel buffers, both colour
-  // PNGs) go to the device asynchronously while the rest is encoded; an
-  // early error return waits for them before the buffers can be reused.
+  // PNGs, one slot each) go to the device asynchronously while the rest is
+  // encoded; an early error return waits for them before the buffers can
+  // be reused.
   struct Drain {
     DirectWriter& w;
     ~Drain() { w.Drain(); }
   } drain{scratch.direct};
   size_t next_slot = 0;
-  auto write_large = [&](const std::string& name, const uint8_t* data, size_t n) -> Status {
-    if (!options.direct_io || n < kDirectIoMin || next_slot == DirectWriter::kSlots) {
-      return WriteOutput(d + name, data, n, options, scratch.bounce);
-    }
-    const size_t slot = next_slot++;
-    std::memcpy(scratch.direct.Buffer(slot, n), data, n);
-    return scratch.direct.Submit(slot, d + name, n);
+  // `fill` puts the n bytes of the file into the aligned memory it is given.
+  auto write_via_slot = [&](const std::string& name, size_t n, auto&& fill) -> Status {
+    uint8_t* buf = scratch.direct.Buffer(next_slot, n);
+    fill(buf);
+    if (!Direct(options, n)) return WriteBytes(d + name, buf, n);
+    return scratch.direct.Submit(next_slot++, d + name, n);
+  };
+  auto write_large = [&](const std::string& name, const Bytes& bytes) {
+    if (!Direct(options, bytes.size())) return WriteBytes(d + name, bytes.data(), bytes.size());
+    return write_via_slot(name, bytes.size(), [&](uint8_t* buf) { std::memcpy(buf, bytes.data(), bytes.size()); });
   };
   auto write = [&](const std::string& name, const Bytes& bytes) {
-    return WriteOutput(d + name, bytes.data(), bytes.size(), options, scratch.bounce);
+    return WriteBytes(d + name, bytes.data(), bytes.size());
   };
+  static_assert(DirectWriter::kSlots == 4);
   for (bool front : {true, false}) {
     const std::string side = front ? "front" : "back";
     const cv::Mat& bgr = front ? card.images.front : card.images.back;
     if (bgr.type() != CV_8UC3) return Status(Code::kInternal, "face is not 8-bit BGR");
     // The panel buffer first, converted straight into aligned memory.
-    const size_t raw_size = bgr.total() * bgr.elemSize();
-    if (options.direct_io) {
-      const size_t slot = next_slot++;
-      cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, scratch.direct.Buffer(slot, raw_size));
+    CB_RETURN_IF_ERROR(write_via_slot(side + ".rgb", bgr.total() * bgr.elemSize(), [&](uint8_t* buf) {
+      cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, buf);
       cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);  // same size and type: writes in place
-      CB_RETURN_IF_ERROR(scratch.direct.Submit(slot, d + side + ".rgb", raw_size));
-    } else {
-      cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, scratch.rgb.Reserve(raw_size));
-      cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-      CB_RETURN_IF_ERROR(WriteBytes(d + side + ".rgb", rgb.data, raw_size));
-    }
+    }));
   }
   for (bool front : {true, false}) {
     const std::string side = front ? "front" : "back";
@@ -748,12 +715,12 @@ Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const 
     const StaticFaceOutputs::Encoded* enc = pre ? pre->For(bgr, k) : nullptr;
     if (enc) {
       CB_RETURN_IF_ERROR(enc->status);
-      CB_RETURN_IF_ERROR(write_large(side + ".png", enc->png.data(), enc->png.size()));
+      CB_RETURN_IF_ERROR(write_large(side + ".png", enc->png));
       CB_RETURN_IF_ERROR(write(side + "-k.png", enc->k_png));
       CB_RETURN_IF_ERROR(write(side + "-k.bin", enc->k_packed));
     } else {
       CB_RETURN_IF_ERROR(EncodePngTo(bgr, scratch.png));
-      CB_RETURN_IF_ERROR(write_large(side + ".png", scratch.png.data(), scratch.png.size()));
+      CB_RETURN_IF_ERROR(write_large(side + ".png", scratch.png));
       CB_RETURN_IF_ERROR(EncodePngTo(k, scratch.png));
       CB_RETURN_IF_ERROR(write(side + "-k.png", scratch.png));
       PackMaskInto(k, scratch.packed);

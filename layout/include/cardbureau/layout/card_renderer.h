@@ -200,8 +200,8 @@ struct OutputOptions {
 Status WriteCardOutputs(const RenderedCard& card, const std::string& dir,
                         const OutputOptions& options = {});
 // One file (created or truncated), synchronously: with direct_io and at
-// least 128 kB, its whole 4 kB blocks with O_DIRECT (copied to aligned
-// memory first unless `data` is 4 kB aligned), the tail buffered.
+// least 128 kB, copied to aligned memory and its whole 4 kB blocks written
+// with O_DIRECT, the tail buffered (as WriteCardOutputs, then waited for).
 // Errors: IO_ERROR.
 Status WriteOutputFile(const std::string& path, ByteView data, const OutputOptions& options = {});
 // PNG of a CV_8UC3 BGR image (8-bit RGB PNG, Sub row filter) or a CV_8UC1
