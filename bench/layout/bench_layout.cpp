@@ -83,7 +83,7 @@ struct Fixture {
     vo.glyph_check = renderer->glyph_check();
     if (!ValidateJob(job, vo).ok()) std::abort();
     photo = ToBytes(ReadText(kSource + "/fixtures/photos/astronaut.png"));
-    signer.emplace(std::move(QrSigner::FromPemFile(kSource + "/fixtures/keys/qr-test-ed25519.pem")).value());
+    signer.emplace(std::move(QrSigner::FromPem(ReadText(kSource + "/fixtures/keys/qr-test-ed25519.pem"))).value());
   }
   RenderedCard Render(CardRenderer& r, ByteView p) {
     auto prepared = r.Prepare(job, p);

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "cardbureau/core/stop.h"
 #include "cardbureau/devices/apdu.h"
 #include "cardbureau/devices/blank_stock.h"
 #include "cardbureau/devices/card_image.h"
@@ -25,20 +26,6 @@ namespace po = boost::program_options;
 using namespace std::chrono_literals;
 
 constexpr int kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitRuntime = 3;
-
-// Set by SIGINT/SIGTERM; the handler only stores to a lock-free atomic.
-std::atomic<bool> g_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free);
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
-
-void InstallStopHandlers() {
-  g_stop = false;
-  struct sigaction sa{};
-  sa.sa_handler = &OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
 
 // Parses argv with `opts`; returns an exit code when the command must stop
 // (usage error or --help).
@@ -116,7 +103,7 @@ int RunReaders(int argc, char** argv) {
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
   // WaitForEvent's first call takes the baseline the list above showed.
-  while (!g_stop) {
+  while (!StopRequested()) {
     if (timeout_s > 0 && std::chrono::steady_clock::now() >= deadline) break;
     auto event = readers.WaitForEvent(250ms);
     if (!event.ok()) {
@@ -238,7 +225,7 @@ int RunVcard(int argc, char** argv) {
             << ((*card)->size() == CardSize::k1K ? "1K" : "4K") << " on " << host << ":" << port
             << (faults_spec.empty() ? "" : " faults " + FaultPlanToString(*faults)) << std::endl;
   bool was_connected = false;
-  while (!g_stop) {
+  while (!StopRequested()) {
     std::this_thread::sleep_for(100ms);
     if (vcard.connected() != was_connected) {
       was_connected = vcard.connected();

@@ -1,42 +1,13 @@
 #include "cardbureau/encoder/keystore.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cardbureau/core/file.h"
+
 namespace cardbureau::encoder {
 namespace {
-
-// Closes a POSIX descriptor. Move-only.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      close();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { close(); }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int handle() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
 
 Result<AesKey> KeyField(const nlohmann::json& j, const char* name) {
   auto it = j.find(name);
@@ -90,44 +61,9 @@ Result<KeySet> ParseKeystore(std::string_view json_text, const std::filesystem::
 }
 
 Result<KeySet> LoadKeystore(const std::filesystem::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.handle() < 0) {
-    return Status(Code::kIoError, "cannot open keystore " + path.string() + ": " +
-                                      std::strerror(errno));
-  }
-  struct stat st {};
-  if (::fstat(fd.handle(), &st) != 0) {
-    return Status(Code::kIoError, "cannot stat keystore " + path.string());
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return Status(Code::kIoError, "keystore " + path.string() + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return Status(Code::kKeyFileInsecure, "keystore " + path.string() +
-                                              " is accessible by group or others; run: chmod 600 " +
-                                              path.string());
-  }
-  if (static_cast<size_t>(st.st_size) > kMaxKeystoreBytes) {
-    return Status(Code::kInputTooLarge, "keystore over " + std::to_string(kMaxKeystoreBytes) +
-                                            " bytes");
-  }
-  std::string text(static_cast<size_t>(st.st_size) + 1, '\0');
-  size_t got = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd.handle(), text.data() + got, text.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()));
-      return Status(Code::kIoError, "cannot read keystore " + path.string());
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-    if (got == text.size()) {
-      SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()));
-      return Status(Code::kInputTooLarge, "keystore grew while reading");
-    }
-  }
-  text.resize(got);
+  // The one rule for secrets (core/file.h): regular file, no symlink, mode
+  // 0600 or stricter, bounded size.
+  CB_ASSIGN_OR_RETURN(std::string text, ReadSecretFile(path.string(), kMaxKeystoreBytes, "keystore"));
   auto keys = ParseKeystore(text, std::filesystem::absolute(path).parent_path());
   SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()));
   return keys;

@@ -1,4 +1,5 @@
 #include "cardbureau/layout/card_renderer.h"
+#include "cardbureau/layout/photo.h"
 
 #include <fcntl.h>
 #include <linux/aio_abi.h>
@@ -146,11 +147,12 @@ Result<std::unique_ptr<CardRenderer>> CardRenderer::Create(const Template& tmpl,
   for (const Face* face : {&tmpl.front, &tmpl.back}) {
     for (const auto& el : face->elements) {
       if (el.type != ElementType::kImage) continue;
-      cv::Mat img = cv::imread(ResolvePath(tmpl, el.file), cv::IMREAD_COLOR);
-      if (img.empty()) {
-        return Status(Code::kInvalidTemplate, "cannot decode image " + el.file,
+      auto read = ReadImageFile(ResolvePath(tmpl, el.file), "template");
+      if (!read.ok()) {
+        return Status(Code::kInvalidTemplate, "cannot decode image " + el.file + ": " + read.status().message(),
                       std::string(face == &tmpl.front ? "front." : "back.") + el.id);
       }
+      const cv::Mat& img = *read;
       cv::Mat scaled;
       cv::resize(img, scaled, r->ToPx(el.rect).size(), 0, 0, cv::INTER_AREA);
       r->images_[el.id] = scaled;

@@ -6,12 +6,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <opencv2/imgcodecs.hpp>
 
 #include "cardbureau/core/file.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/layout/card_renderer.h"
+#include "cardbureau/layout/photo.h"
 #include "cardbureau/layout/proof_pdf.h"
 #include "cardbureau/layout/qr.h"
 #include "cardbureau/layout/template.h"
@@ -85,11 +85,12 @@ int RunRender(int argc, char** argv) {
     }
     fixed.emplace(ManualClock::AtBeijingDate(*d).Now());
   }
+  bool test_key = false;  // the TEST-ONLY key of fixtures/keys (public, not a secret)
   if (key_path.empty()) {
     if (const char* env = std::getenv("CARDBUREAU_QR_SIGN_KEY"); env && *env) {
       key_path = env;
     } else {
-      key_path = std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys/qr-test-ed25519.pem";
+      test_key = true;
       std::cerr << "cardbureau render: WARNING: signing the QR with the TEST-ONLY key\n";
     }
   }
@@ -121,8 +122,20 @@ int RunRender(int argc, char** argv) {
   if (!s.ok()) return Fail("render", s);
   s = ValidatePhotoBytes(*job, AsBytes(*photo));
   if (!s.ok()) return Fail("render", s);
-  auto signer = QrSigner::FromPemFile(key_path);
-  if (!signer.ok()) return Fail("render", Status(Code::kInvalidConfig, signer.status().message(), "sign-key"));
+  Result<QrSigner> signer = Status(Code::kInternal, "no signer");
+  if (test_key) {
+    auto pem = ReadFileWithLimit(
+        std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys/qr-test-ed25519.pem", 64 * 1024);
+    signer = pem.ok() ? QrSigner::FromPem(*pem) : Result<QrSigner>(pem.status());
+  } else {
+    signer = QrSigner::FromPemFile(key_path);
+  }
+  if (!signer.ok()) {
+    // A key readable by others is refused as such (exit 1); any other key
+    // problem is the operator's configuration.
+    if (signer.status().code() == Code::kKeyFileInsecure) return Fail("render", signer.status());
+    return Fail("render", Status(Code::kInvalidConfig, signer.status().message(), "sign-key"));
+  }
   auto prepared = (*renderer)->Prepare(*job, AsBytes(*photo));
   if (!prepared.ok()) return Fail("render", prepared.status());
   auto card = (*renderer)->ComposeQr(std::move(prepared).value(), uid, seq, *signer);
@@ -169,11 +182,11 @@ int RunQrVerify(int argc, char** argv) {
     return 2;
   }
   auto verifier = QrVerifier::FromPemFile(pubkey);
-  if (!verifier.ok()) return Fail("qr-verify", Status(Code::kInvalidConfig, verifier.status().message(), "pubkey"));
+  if (!verifier.ok()) return Fail("qr-verify", verifier.status());  // INVALID_KEY names the file
   if (!image.empty()) {
-    cv::Mat img = cv::imread(image, cv::IMREAD_GRAYSCALE);
-    if (img.empty()) return Fail("qr-verify", Status(Code::kIoError, "cannot read " + image));
-    auto decoded = DecodeQrFromImage(img);
+    auto img = ReadImageFile(image, "image");  // the one decoder: pixel cap, no exceptions
+    if (!img.ok()) return Fail("qr-verify", img.status());
+    auto decoded = DecodeQrFromImage(*img);
     if (!decoded.ok()) return Fail("qr-verify", decoded.status());
     payload = *decoded;
   }

@@ -2,6 +2,7 @@
 
 #include "jpeg_decode.h"
 #include "png_decode.h"
+#include "cardbureau/core/file.h"
 
 #include <algorithm>
 #include <cmath>
@@ -163,6 +164,36 @@ Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* redu
   return img;
 }
 
+Result<cv::Mat> DecodeImageBytes(ByteView bytes, const std::string& name, const std::string& field,
+                                 const ImageFileLimits& limits) {
+  auto unreadable = [&](const std::string& why) {
+    return Status(Code::kPhotoUnreadable, name + ": " + why, field);
+  };
+  if (bytes.empty()) return unreadable("the file is empty");
+  PhotoConfig config;
+  config.max_bytes = limits.max_bytes;
+  config.max_width = limits.max_width;
+  config.max_height = limits.max_height;
+  config.min_side = limits.min_side;
+  config.reduce_jpeg_min_side = 0;  // QA compares pixels: always full size
+  auto img = DecodePhoto(bytes, config);
+  if (!img.ok()) return unreadable(img.status().message());
+  return img;
+}
+
+Result<cv::Mat> ReadImageFile(const std::string& path, const std::string& field,
+                              const ImageFileLimits& limits) {
+  auto bytes = ReadFileWithLimit(path, limits.max_bytes);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Code::kInputTooLarge) {
+      return Status(Code::kPhotoUnreadable,
+                    path + ": over " + std::to_string(limits.max_bytes >> 20) + " MiB", field);
+    }
+    return Status(bytes.status().code(), bytes.status().message(), field);
+  }
+  return DecodeImageBytes(AsBytes(*bytes), path, field, limits);
+}
+
 cv::Mat DetectionImage(const cv::Mat& gray, int max_side, double* scale) {
   const int shorter = std::min(gray.cols, gray.rows);
   double s = 1.0;
@@ -255,6 +286,25 @@ void PhotoCheckCache::Clear() {
   lru_.clear();
   index_.clear();
   bytes_ = 0;
+}
+
+size_t PhotoCheckCache::EvictPhoto(std::string_view sha256_hex) {
+  auto digest = FromHex(sha256_hex);
+  if (!digest.ok() || digest->size() != 32) return 0;
+  const std::string prefix(digest->begin(), digest->end());
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    if (it->key.compare(0, prefix.size(), prefix) == 0) {
+      bytes_ -= it->bytes;
+      index_.erase(it->key);
+      it = lru_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
 }
 
 PhotoCheckCache::Stats PhotoCheckCache::stats() const {

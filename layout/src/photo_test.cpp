@@ -448,6 +448,28 @@ TEST(PhotoCacheTest, KeysSeparatePhotosAndSettings) {
   EXPECT_EQ(normal->CacheKey(jpg), normal->CacheKey(jpg));
 }
 
+TEST(PhotoCacheTest, EvictPhotoForgetsEveryEntryOfThatPhotoOnly) {
+  auto cache = std::make_shared<PhotoCheckCache>();
+  auto normal = CachedProcessor(cache);
+  auto strict = CachedProcessor(cache, 1e9);
+  const Bytes png = ReadFixture("astronaut.png");
+  const Bytes dark = ReadFixture("astronaut-dark.png");
+  ASSERT_TRUE(normal->Check(png).ok());
+  (void)strict->Check(png);  // a second entry (other settings) for the same photo
+  (void)normal->Check(dark);
+  auto checked = normal->Check(png);
+  ASSERT_TRUE(checked.ok());
+  ASSERT_FALSE(normal->CropCached(*checked, cv::Size(300, 400)).empty());  // a cached face crop
+  ASSERT_EQ(cache->stats().entries, 3u);
+  ASSERT_GT(cache->stats().crop_bytes, 0u);
+  EXPECT_EQ(cache->EvictPhoto(Sha256Hex(png)), 2u);
+  EXPECT_EQ(cache->stats().entries, 1u);
+  EXPECT_EQ(cache->stats().crop_bytes, 0u);
+  EXPECT_FALSE(cache->Find(normal->CacheKey(png), cv::Size(300, 400)).has_value());
+  EXPECT_TRUE(cache->Find(normal->CacheKey(dark), cv::Size(300, 400)).has_value());
+  EXPECT_EQ(cache->EvictPhoto("not hex"), 0u);
+}
+
 TEST(PhotoCacheTest, CheckAndCropEqualsCheckThenCropAndIsReused) {
   auto cache = std::make_shared<PhotoCheckCache>();
   auto proc = CachedProcessor(cache);

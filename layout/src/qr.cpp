@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cardbureau/core/bytes.h"
+#include "cardbureau/core/file.h"
 
 namespace cardbureau::layout {
 namespace {
@@ -41,16 +42,10 @@ Status CheckForm(const QrClaims& c) {
   return Status::Ok();
 }
 
-Result<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kIoError, "cannot open key file " + path);
-  std::string data;
-  char buf[4096];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    data.append(buf, static_cast<size_t>(in.gcount()));
-    if (data.size() > 64 * 1024) return Status(Code::kInvalidKey, "key file too large");
-  }
-  return data;
+constexpr size_t kMaxPemBytes = 64 * 1024;
+
+void Wipe(std::string& s) {
+  SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.data()), s.size()));
 }
 
 void* ReadPem(std::string_view pem, bool want_private) {
@@ -115,9 +110,11 @@ Result<QrClaims> ParseClaimsJson(std::string_view text) {
 // --- QrSigner -------------------------------------------------------------
 
 Result<QrSigner> QrSigner::FromPemFile(const std::string& path) {
-  CB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path));
+  // A private key: the one rule for secrets (mode 0600, no symlink).
+  CB_ASSIGN_OR_RETURN(std::string pem, ReadSecretFile(path, kMaxPemBytes, "QR signing key"));
   auto s = FromPem(pem);
-  SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(pem.data()), pem.size()));
+  Wipe(pem);
+  if (!s.ok()) return Status(s.status().code(), path + ": " + s.status().message());
   return s;
 }
 
@@ -157,8 +154,28 @@ Result<std::string> QrSigner::Sign(const QrClaims& claims) const {
 // --- QrVerifier -------------------------------------------------------------
 
 Result<QrVerifier> QrVerifier::FromPemFile(const std::string& path) {
-  CB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path));
-  return FromPem(pem);
+  auto read = ReadFileWithLimit(path, kMaxPemBytes);
+  if (!read.ok()) {
+    if (read.status().code() == Code::kInputTooLarge) {
+      return Status(Code::kInvalidKey, path + " is over 64 KiB; not a PEM key", "pubkey");
+    }
+    return read.status();
+  }
+  std::string pem = std::move(read).value();
+  if (pem.find("PRIVATE KEY") != std::string::npos) {
+    // Given the private key (the keystore's sign_key): it is a secret, so
+    // it is held to the secrets' rule like QrSigner's.
+    Wipe(pem);
+    CB_ASSIGN_OR_RETURN(pem, ReadSecretFile(path, kMaxPemBytes, "QR signing key"));
+  }
+  const bool empty = pem.empty();
+  auto v = FromPem(pem);
+  Wipe(pem);
+  if (!v.ok()) {
+    return Status(v.status().code(), path + (empty ? " is empty" : "") + ": " + v.status().message(),
+                  "pubkey");
+  }
+  return v;
 }
 
 Result<QrVerifier> QrVerifier::FromPem(std::string_view pem) {

@@ -4,6 +4,9 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -13,6 +16,20 @@ namespace cardbureau::layout {
 namespace {
 
 const std::string kKeys = std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys/";
+
+// A private key file of this test, mode `perms` (git checks fixtures out
+// 0644; a signing key must be 0600).
+std::string KeyCopy(std::filesystem::perms perms = std::filesystem::perms::owner_read |
+                                                   std::filesystem::perms::owner_write,
+                    const std::string& name = "sign.pem") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("cb-qr-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path p = dir / name;
+  fs::copy_file(kKeys + "qr-test-ed25519.pem", p, fs::copy_options::overwrite_existing);
+  fs::permissions(p, perms);
+  return p.string();
+}
 
 QrClaims Example() {
   QrClaims c;
@@ -59,7 +76,7 @@ TEST(QrClaimsTest, RejectsBadForms) {
 }
 
 TEST(QrSignTest, SignVerifyRoundTripAndTamper) {
-  auto signer = QrSigner::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  auto signer = QrSigner::FromPemFile(KeyCopy());
   ASSERT_TRUE(signer.ok()) << signer.status();
   auto verifier = QrVerifier::FromPemFile(kKeys + "qr-test-ed25519.pub.pem");
   ASSERT_TRUE(verifier.ok()) << verifier.status();
@@ -89,7 +106,7 @@ TEST(QrSignTest, SignVerifyRoundTripAndTamper) {
   EXPECT_EQ(verifier->Verify("BJSC1:a=b.c").status().code(), Code::kQrUnreadable);
 
   // The private key file also yields a verifier (its public half).
-  auto from_private = QrVerifier::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  auto from_private = QrVerifier::FromPemFile(KeyCopy());
   ASSERT_TRUE(from_private.ok());
   EXPECT_TRUE(from_private->Verify(*payload).ok());
 }
@@ -102,14 +119,40 @@ TEST(QrSignTest, KeyErrors) {
   std::string pub((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(QrSigner::FromPem(pub).status().code(), Code::kInvalidKey);
   // Moved-from signer fails cleanly.
-  auto signer = QrSigner::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  auto signer = QrSigner::FromPemFile(KeyCopy());
   ASSERT_TRUE(signer.ok());
   QrSigner moved = std::move(signer).value();
   EXPECT_TRUE(moved.Sign(Example()).ok());
 }
 
+TEST(QrSignTest, SigningKeyHeldToTheSecretsRule) {
+  namespace fs = std::filesystem;
+  // Readable by group or others: refused, by the signer and by a verifier
+  // given the private key (the keystore's sign_key).
+  for (fs::perms extra : {fs::perms::group_read, fs::perms::others_read}) {
+    const std::string p = KeyCopy(fs::perms::owner_read | fs::perms::owner_write | extra, "open.pem");
+    auto s = QrSigner::FromPemFile(p);
+    EXPECT_EQ(s.status().code(), Code::kKeyFileInsecure) << s.status();
+    EXPECT_NE(s.status().message().find("chmod 600"), std::string::npos);
+    EXPECT_EQ(QrVerifier::FromPemFile(p).status().code(), Code::kKeyFileInsecure);
+  }
+  // A symbolic link to a good key is refused (the link's target could change).
+  const std::string good = KeyCopy();
+  const std::string link = good + ".link";
+  fs::remove(link);
+  fs::create_symlink(good, link);
+  EXPECT_EQ(QrSigner::FromPemFile(link).status().code(), Code::kIoError);
+  // A public key stays readable by all; an empty one is INVALID_KEY naming the file.
+  EXPECT_TRUE(QrVerifier::FromPemFile(kKeys + "qr-test-ed25519.pub.pem").ok());
+  const std::string empty = good + ".empty";
+  std::ofstream(empty).close();
+  auto v = QrVerifier::FromPemFile(empty);
+  EXPECT_EQ(v.status().code(), Code::kInvalidKey);
+  EXPECT_NE(v.status().message().find("is empty"), std::string::npos) << v.status();
+}
+
 TEST(QrSymbolTest, LevelDependsOnModuleSize) {
-  auto signer = QrSigner::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  auto signer = QrSigner::FromPemFile(KeyCopy());
   ASSERT_TRUE(signer.ok());
   const std::string payload = *signer->Sign(Example());
   // 25 mm at 300 dpi = 295 px: M fits with 4 px modules, Q (larger symbol) does not.
@@ -127,7 +170,7 @@ TEST(QrSymbolTest, LevelDependsOnModuleSize) {
 }
 
 TEST(QrSymbolTest, DrawnSymbolDecodesWithZbar) {
-  auto signer = QrSigner::FromPemFile(kKeys + "qr-test-ed25519.pem");
+  auto signer = QrSigner::FromPemFile(KeyCopy());
   ASSERT_TRUE(signer.ok());
   const std::string payload = *signer->Sign(Example());
   auto sym = EncodeQr(payload, 295, 300);

@@ -18,6 +18,15 @@ using Ms = std::chrono::milliseconds;
 
 std::atomic<int> g_monitor_counter{0};
 
+// Memory bounds of the intake (the hostile-centre test holds the bureau to
+// a peak RSS of 512 MB whatever the centre sends):
+// - at most kReceiveHwm messages wait in ZeroMQ's receive pipe (16 x 8 MiB
+//   frames at the very worst; a legitimate job carries a photo of <= 2 MiB);
+// - one intake batch holds at most kMaxBatchBytes of frames (plus the
+//   decoded copy of each photo) before it is handled and freed.
+constexpr int kReceiveHwm = 16;
+constexpr size_t kMaxBatchBytes = 32u << 20;
+
 // Log lines carry job ids and codes, never names or photos.
 void Log(const std::string& line) { std::fprintf(stderr, "serve: %s\n", line.c_str()); }
 
@@ -66,6 +75,8 @@ struct Bureau::Impl {
   std::unordered_set<std::string> internal;  // reprint attempts in production
   std::mutex observer_mu;
   JobObserver observer;
+  PurgeHook purge_hook;
+  std::vector<JobStore::PurgedJob> purge_pending;  // production copies still to remove
 };
 
 Bureau::Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator)
@@ -216,8 +227,12 @@ void Bureau::Connect() {
   zmq::socket_t s(im.ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::routing_id, config_.bureau_id);
   s.set(zmq::sockopt::linger, 0);
-  s.set(zmq::sockopt::sndhwm, 100000);
-  s.set(zmq::sockopt::rcvhwm, 100000);
+  s.set(zmq::sockopt::sndhwm, 100000);  // our own messages are small
+  // What may queue inbound is bounded in bytes by count x size: at most
+  // kReceiveHwm whole messages of at most kMaxMessageBytes per frame (a
+  // job is two frames). Past that, ZeroMQ stops reading the connection and
+  // the centre holds what it sends (its ROUTER refuses with EAGAIN).
+  s.set(zmq::sockopt::rcvhwm, kReceiveHwm);
   s.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
   s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(config_.reconnect_min_ms));
   s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(config_.reconnect_max_ms));
@@ -341,15 +356,31 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
   std::vector<std::string> answer_from_store;  // repeated within this batch
   std::unordered_set<std::string> seen;
   int64_t dups = 0, rejected = 0;
+  int64_t over_credit = 0;
   for (auto& jm : jobs) {
-    im.outstanding_credit = std::max<int64_t>(0, im.outstanding_credit - 1);
+    // Every job the centre sends spends one unit of the credit we granted
+    // (protocol.md: never more jobs than the outstanding credit).
+    const bool had_credit = im.outstanding_credit > 0;
+    if (had_credit) --im.outstanding_credit;
     if (!seen.insert(jm.job_id).second) {
       answer_from_store.push_back(jm.job_id);
       continue;
     }
     CB_ASSIGN_OR_RETURN(auto found, store_.Find(jm.job_id));
     if (found) {
-      answer_from_store.push_back(jm.job_id);
+      answer_from_store.push_back(jm.job_id);  // cheap: nothing is stored
+      continue;
+    }
+    if (!had_credit) {
+      // A centre that ignores credit must not make the bureau store (or
+      // hold) more than it asked for: refuse, store nothing. The centre
+      // offers the job again under credit it is granted later.
+      Error e;
+      e.code = std::string(CodeName(Code::kProtocolError));
+      e.message = "over credit: job " + jm.job_id + " was sent with no credit outstanding";
+      e.in_reply_to = "job";
+      Send(e);
+      ++over_credit;
       continue;
     }
     Status verdict;
@@ -421,6 +452,11 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
   im.stats.jobs_accepted += static_cast<int64_t>(intake.size());
   im.stats.jobs_rejected += rejected;
   im.stats.duplicates += dups;
+  im.stats.jobs_over_credit += over_credit;
+  im.stats.errors_sent += over_credit;
+  if (over_credit > 0) {
+    Log(std::to_string(over_credit) + " job(s) sent over credit refused (PROTOCOL_ERROR)");
+  }
   return Status::Ok();
 }
 
@@ -544,6 +580,40 @@ Status Bureau::Recover() {
   return Status::Ok();
 }
 
+void Bureau::PurgeExpired() {
+  auto& im = *impl_;
+  // A failed purge is not lost: the store's part is retried by the next
+  // purge (its rows stay unpurged); the production's part stays pending
+  // here until it succeeds.
+  auto purged = store_.PurgeExpired(std::chrono::hours(24 * config_.retention_days));
+  if (!purged.ok()) {
+    Log("retention purge failed, retried in " + std::to_string(config_.purge_interval_s) +
+        " s: " + purged.status().ToString());
+    return;
+  }
+  if (!purged->empty()) {
+    Log("purged personal data of " + std::to_string(purged->size()) + " acknowledged job(s)");
+    im.purge_pending.insert(im.purge_pending.end(), purged->begin(), purged->end());
+    std::lock_guard lock(im.observer_mu);
+    if (im.purge_hook) im.purge_hook(*purged);
+  }
+  if (!im.purge_pending.empty() && production_) {
+    Status s = production_->Purge(im.purge_pending);
+    if (!s.ok()) {
+      Log("production copies of " + std::to_string(im.purge_pending.size()) +
+          " purged job(s) not removed yet, retried in " +
+          std::to_string(config_.purge_interval_s) + " s: " + s.ToString());
+      return;
+    }
+  }
+  im.purge_pending.clear();
+}
+
+void Bureau::SetPurgeHook(PurgeHook hook) {
+  std::lock_guard lock(impl_->observer_mu);
+  impl_->purge_hook = std::move(hook);
+}
+
 Status Bureau::Run(const std::atomic<bool>& stop) {
   auto& im = *impl_;
   CB_RETURN_IF_ERROR(Recover());
@@ -569,9 +639,12 @@ Status Bureau::Run(const std::atomic<bool>& stop) {
     if (im.monitor) HandleMonitor();
     if (im.sock) {
       std::vector<Frames> batch;
-      while (static_cast<int64_t>(batch.size()) < config_.intake_batch) {
+      size_t batch_bytes = 0;
+      while (static_cast<int64_t>(batch.size()) < config_.intake_batch &&
+             batch_bytes < kMaxBatchBytes) {
         auto frames = detail::RecvFrames(*im.sock);
         if (!frames) break;
+        for (const auto& f : *frames) batch_bytes += f.size();
         batch.push_back(std::move(*frames));
       }
       if (!batch.empty()) {
@@ -601,12 +674,7 @@ Status Bureau::Run(const std::atomic<bool>& stop) {
       Connect();
     }
     if (now >= next_purge) {
-      auto purged = store_.PurgeExpired(std::chrono::hours(24 * config_.retention_days));
-      if (!purged.ok()) {
-        Log("retention purge failed: " + purged.status().ToString());
-      } else if (*purged > 0) {
-        Log("purged personal data of " + std::to_string(*purged) + " acknowledged job(s)");
-      }
+      PurgeExpired();
       next_purge = now + std::chrono::seconds(config_.purge_interval_s);
     }
   }

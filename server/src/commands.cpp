@@ -2,15 +2,21 @@
 #include "cardbureau/server/commands.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
 #include <zmq.h>
 
+#include "cardbureau/core/stop.h"
 #include "cardbureau/server/centre.h"
 #include "cardbureau/server/job_store.h"
 
@@ -18,20 +24,6 @@ namespace cardbureau::server {
 namespace {
 
 namespace po = boost::program_options;
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void OnSignal(int) { g_stop.store(true); }
-
-void InstallSignalHandlers() {
-  g_stop.store(false);
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: poll returns EINTR and the loop sees g_stop
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-}
 
 int Refused(const std::string& cmd, const Status& s) {
   std::cerr << "cardbureau " << cmd << ": " << s.ToString() << "\n";
@@ -44,6 +36,32 @@ int Refused(const std::string& cmd, const Status& s) {
     default:
       return 1;
   }
+}
+
+// Children's data at rest: the data folder and everything created in it are
+// private to the service user (umask 077: files 0600, folders 0700), or,
+// with `data_group`, readable by that group (umask 027 and a setgid data
+// folder, so files inherit the group: 0640 / 2750).
+Status PrepareDataDir(const ServeConfig& cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) {
+    return Status(Code::kIoError, "cannot create data folder " + cfg.data_dir.string() + ": " +
+                                      ec.message());
+  }
+  if (cfg.data_group.empty()) {
+    ::umask(077);
+    return Status::Ok();
+  }
+  struct group* g = ::getgrnam(cfg.data_group.c_str());
+  if (!g) return Status(Code::kInvalidConfig, "no such group '" + cfg.data_group + "'", "data_group");
+  ::umask(027);
+  if (::chown(cfg.data_dir.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 ||
+      ::chmod(cfg.data_dir.c_str(), 02750) != 0) {
+    return Status(Code::kIoError, "cannot give " + cfg.data_dir.string() + " to group " +
+                                      cfg.data_group + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
 }
 
 FakeHold ParseHold(const std::string& s) {
@@ -152,6 +170,7 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
     return 2;
   }
   if (Status s = CheckServeConfig(cfg); !s.ok()) return Refused("serve", s);
+  if (Status s = PrepareDataDir(cfg); !s.ok()) return Refused("serve", s);
 
   const Clock& clock = SystemClock::Instance();
   Bureau::ProductionFactory factory;
@@ -180,6 +199,7 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
                                                                        : CoreJobValidator(clock);
   auto bureau = Bureau::Create(cfg, **store, clock, validator, factory);
   if (!bureau.ok()) return Refused("serve", bureau.status());
+  if (hooks.on_purge) (*bureau)->SetPurgeHook(hooks.on_purge);
   std::unique_ptr<Service> dashboard;
   if (cfg.http.enabled()) {
     if (!hooks.http) {
@@ -189,10 +209,10 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
     if (!made.ok()) return Refused("serve", made.status());
     dashboard = std::move(made).value();
   }
-  InstallSignalHandlers();
+  InstallStopHandlers();  // main() did; idempotent (tests call RunServe directly)
   std::cerr << "serve: bureau " << cfg.bureau_id << " -> " << cfg.centre << " (data "
             << cfg.data_dir.string() << ", production " << kind << ")\n";
-  Status s = (*bureau)->Run(g_stop);
+  Status s = (*bureau)->Run(StopFlag());
   dashboard.reset();
   bureau->reset();
   if (!s.ok()) return Refused("serve", s);
@@ -293,8 +313,8 @@ int RunCentre(int argc, char** argv) {
   }
   auto centre = Centre::Create(std::move(o));
   if (!centre.ok()) return Refused("centre", centre.status());
-  InstallSignalHandlers();
-  Status s = (*centre)->Run(g_stop);
+  InstallStopHandlers();
+  Status s = (*centre)->Run(StopFlag());
   if (!s.ok()) return Refused("centre", s);
   return 0;
 }

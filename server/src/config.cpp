@@ -1,11 +1,13 @@
 #include "cardbureau/server/config.h"
 
-#include <sys/stat.h>
-
 #include <fstream>
+#include <span>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "cardbureau/core/bytes.h"
+#include "cardbureau/core/file.h"
 
 namespace cardbureau::server {
 namespace {
@@ -112,6 +114,7 @@ const std::map<std::string, Setter>& RootSetters() {
       CB_INT(reconnect_max_ms),
       CB_INT(report_retry_min_ms),
       CB_INT(report_retry_max_ms),
+      CB_STR(data_group),
       CB_INT(retention_days),
       CB_INT(purge_interval_s),
       CB_STR(validation),
@@ -216,20 +219,15 @@ Result<ServeConfig> LoadServeConfig(const std::filesystem::path& path, ServeConf
 }
 
 Result<std::string> ReadSecretKeyFile(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return Status(Code::kIoError, "cannot stat key file " + path.string());
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return Status(Code::kKeyFileInsecure,
-                  "key file " + path.string() + " is accessible by group/others (chmod 600)");
-  }
-  std::ifstream in(path);
-  if (!in) return Status(Code::kIoError, "cannot read key file " + path.string());
-  std::string key;
-  std::getline(in, key);
+  CB_ASSIGN_OR_RETURN(std::string text, ReadSecretFile(path.string(), 4096, "CURVE secret key"));
+  std::string key = text.substr(0, text.find('\n'));
+  SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()));
   while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
-  CB_RETURN_IF_ERROR(CheckZ85Key(key, "secret key in " + path.string()));
+  Status form = CheckZ85Key(key, "secret key in " + path.string());
+  if (!form.ok()) {
+    SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(key.data()), key.size()));
+    return form;
+  }
   return key;
 }
 

@@ -866,7 +866,15 @@ Result<ReprintRecord> JobStore::FindReprint(std::string_view reprint_id) {
   return std::move(*r);
 }
 
-Result<int> JobStore::PurgeExpired(std::chrono::seconds retention) {
+bool JobStore::CheckpointTruncate() {
+  auto st = db_.Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+  if (!st.ok()) return false;
+  auto row = st->Step();
+  // Row: busy (0 = done), WAL frames, frames checkpointed.
+  return row.ok() && *row && st->Int(0) == 0;
+}
+
+Result<std::vector<JobStore::PurgedJob>> JobStore::PurgeExpired(std::chrono::seconds retention) {
   const int64_t now = NowMs();
   const int64_t cutoff =
       now - std::chrono::duration_cast<std::chrono::milliseconds>(retention).count();
@@ -883,7 +891,7 @@ Result<int> JobStore::PurgeExpired(std::chrono::seconds retention) {
       victims.emplace_back(st->Text(0), st->Text(1));
     }
   }
-  int purged = 0;
+  std::vector<PurgedJob> purged;
   for (const auto& [job_id, photo] : victims) {
     std::lock_guard lock(mu_);
     CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
@@ -908,7 +916,18 @@ Result<int> JobStore::PurgeExpired(std::chrono::seconds retention) {
     std::error_code ec;
     std::filesystem::remove_all(CardsDir(job_id), ec);
     if (ec) return Status(Code::kIoError, "cannot remove cards of " + job_id + ": " + ec.message());
-    ++purged;
+    purged.push_back(PurgedJob{job_id, photo});
+  }
+  if (!purged.empty() || wal_holds_purged_) {
+    // secure_delete zeroed the freed cells in the database pages; the WAL
+    // still holds the old page images until it is checkpointed and cut.
+    // A checkpoint that cannot finish now (a reader elsewhere) is retried
+    // by the next purge; the jobs are purged either way.
+    std::lock_guard lock(mu_);
+    // A cached statement left on a row (callers copy what they read and
+    // move on) holds a read snapshot that stops the checkpoint: reset all.
+    for (auto& [sql, st] : stmts_) st.Reset();
+    wal_holds_purged_ = !CheckpointTruncate();
   }
   return purged;
 }

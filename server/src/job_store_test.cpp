@@ -262,11 +262,11 @@ TEST_F(JobStoreTest, RetentionPurgesPersonalDataButKeepsAudit) {
   ASSERT_TRUE(store_->Acknowledge(ReportIdOf(*report)).ok());
 
   clock_.Advance(std::chrono::hours(24 * 6));
-  ASSERT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 0);
+  ASSERT_EQ(store_->PurgeExpired(std::chrono::hours(24 * 7))->size(), 0u);
   EXPECT_TRUE(fs::exists(store_->photos().PathFor(shared_photo)));
 
   clock_.Advance(std::chrono::hours(24 * 2));
-  ASSERT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 1);
+  ASSERT_EQ(store_->PurgeExpired(std::chrono::hours(24 * 7))->size(), 1u);
   EXPECT_FALSE(fs::exists(store_->photos().PathFor(shared_photo)));
   EXPECT_FALSE(fs::exists(store_->CardsDir("J1")));
   EXPECT_TRUE(fs::exists(store_->photos().PathFor(b.job.photo.sha256)));  // J2 not acked
@@ -286,7 +286,7 @@ TEST_F(JobStoreTest, RetentionPurgesPersonalDataButKeepsAudit) {
     purged_event |= e.event == "purged";
   }
   EXPECT_TRUE(purged_event);
-  EXPECT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 0);  // once
+  EXPECT_EQ(store_->PurgeExpired(std::chrono::hours(24 * 7))->size(), 0u);  // once
 }
 
 TEST_F(JobStoreTest, SharedPhotoSurvivesUntilLastJobIsPurged) {
@@ -297,7 +297,7 @@ TEST_F(JobStoreTest, SharedPhotoSurvivesUntilLastJobIsPurged) {
   auto r = store_->Complete("J1", Completed{});
   ASSERT_TRUE(store_->Acknowledge(ReportIdOf(*r)).ok());
   clock_.Advance(std::chrono::hours(24 * 8));
-  ASSERT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 1);
+  ASSERT_EQ(store_->PurgeExpired(std::chrono::hours(24 * 7))->size(), 1u);
   EXPECT_TRUE(fs::exists(store_->photos().PathFor(a.job.photo.sha256)));
 }
 
@@ -494,7 +494,9 @@ TEST_F(ReprintStoreTest, PurgedJobCannotBeReprinted) {
   auto rep = store_->TerminalReport("J1");
   ASSERT_TRUE(store_->Acknowledge(ReportIdOf(**rep)).ok());
   clock_.Advance(std::chrono::hours(24 * 8));
-  ASSERT_EQ(*store_->PurgeExpired(std::chrono::hours(24 * 7)), 1);
+  auto purged = store_->PurgeExpired(std::chrono::hours(24 * 7));
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  ASSERT_EQ(purged->size(), 1u);
   EXPECT_EQ(store_->RequestReprint("J1", "x", "li", true).status().code(),
             Code::kFailedPrecondition);
 }

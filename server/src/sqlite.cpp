@@ -102,6 +102,9 @@ Result<Database> Database::Open(const std::string& path) {
   CB_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
   CB_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL"));
   CB_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=ON"));
+  // Deleted or overwritten content is zeroed, not left in free pages: the
+  // retention purge must leave no copy of a child's name in the file.
+  CB_RETURN_IF_ERROR(db.Exec("PRAGMA secure_delete=ON"));
   return db;
 }
 

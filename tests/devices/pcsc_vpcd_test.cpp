@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "cardbureau/core/stop.h"
 #include "cardbureau/devices/apdu.h"
 #include "cardbureau/devices/blank_stock.h"
 #include "cardbureau/devices/card_image.h"
@@ -255,6 +256,7 @@ TEST(PcscVpcdTest, CancelWakesAWait) {
 }
 
 int RunCommand(const std::string& name, std::vector<std::string> args) {
+  ClearStopRequest();  // a SIGTERM an earlier test sent must not stop this one
   for (auto& c : Commands()) {
     if (c.name != name) continue;
     args.insert(args.begin(), name);

@@ -35,6 +35,7 @@ struct Reply {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::string retry_after;
   json Json() const { return json::parse(body); }
   std::string code() const { return Json().value("code", ""); }
 };
@@ -109,7 +110,7 @@ class HttpApiTest : public ::testing::Test {
     bhttp::read(s, buf, p);
     auto res = p.release();
     return {static_cast<int>(res.result_int()), std::string(res[bhttp::field::content_type]),
-            res.body()};
+            res.body(), std::string(res[bhttp::field::retry_after])};
   }
   Reply Get(const std::string& target, const std::string& token = "tok-op") {
     return Send("GET", target, token);
@@ -429,6 +430,61 @@ TEST_F(HttpApiTest, MetricsInPrometheusText) {
         "cardbureau_station_up{station=\"s1\"} 1", "cardbureau_station_state{station=\"s2\""}) {
     EXPECT_NE(r.body.find(needle), std::string::npos) << needle;
   }
+}
+
+TEST_F(HttpApiTest, ConnectionCapsAnswerBusyAndSpareOtherClients) {
+  server_.reset();
+  HttpServerOptions so;
+  so.port = 0;
+  so.max_connections = 6;
+  so.max_connections_per_client = 4;
+  so.retry_after_s = 7;
+  server_ = std::make_unique<HttpServer>(*api_, so);
+  ASSERT_TRUE(server_->Start().ok());
+  port_ = server_->port();
+  auto connect_from = [&](const char* from) {
+    tcp::socket s(ioc_);
+    s.open(tcp::v4());
+    s.bind(tcp::endpoint(net::ip::make_address(from), 0));
+    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_));
+    return s;
+  };
+  auto get_from = [&](const char* from) {
+    tcp::socket s = connect_from(from);
+    net::write(s, net::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
+    return ReadReply(s);
+  };
+  auto wait_count = [&](size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server_->connection_count() != n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return server_->connection_count();
+  };
+  // One client holds four idle connections: its own cap.
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(connect_from("127.0.0.1"));
+  ASSERT_EQ(wait_count(4), 4u);
+  Reply mine = get_from("127.0.0.1");
+  EXPECT_EQ(mine.status, 429);
+  EXPECT_EQ(mine.retry_after, "7");
+  EXPECT_EQ(mine.code(), "SERVER_BUSY");
+  // Another operator's browser is still served.
+  Reply other = get_from("127.0.0.2");
+  EXPECT_EQ(other.status, 200);
+  // Fill the global cap from a second address; a third address gets 503.
+  ASSERT_EQ(wait_count(4), 4u);  // the served request's connection is closed
+  for (int i = 0; i < 2; ++i) idle.push_back(connect_from("127.0.0.2"));
+  ASSERT_EQ(wait_count(6), 6u);
+  Reply busy = get_from("127.0.0.3");
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(busy.retry_after, "7");
+  EXPECT_EQ(busy.code(), "SERVER_BUSY");
+  // Once the idle connections go, everyone is served again.
+  idle.clear();
+  ASSERT_EQ(wait_count(0), 0u);
+  EXPECT_EQ(get_from("127.0.0.1").status, 200);
+  EXPECT_EQ(get_from("127.0.0.3").status, 200);
 }
 
 TEST_F(HttpApiTest, EventStreamDeliversProgress) {

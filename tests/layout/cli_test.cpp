@@ -26,7 +26,7 @@ int RunCommand(const std::string& name, std::vector<std::string> args) {
 }
 
 const std::string kOut = std::string(CARDBUREAU_BINARY_DIR) + "/layout-test-out/cli";
-const std::string kKey = kSource + "/fixtures/keys/qr-test-ed25519.pem";
+const std::string kKey = TestSignKeyPath();
 const std::string kPub = kSource + "/fixtures/keys/qr-test-ed25519.pub.pem";
 
 TEST(LayoutCliTest, RenderWritesEverythingAndQrVerifies) {

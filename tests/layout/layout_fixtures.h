@@ -1,6 +1,10 @@
 // Shared helpers for the layout integration tests.
 #pragma once
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -48,8 +52,24 @@ inline std::unique_ptr<CardRenderer> MakeRenderer(const std::string& profile = "
   return r.ok() ? std::move(r).value() : nullptr;
 }
 
+// The TEST-ONLY signing key copied to a mode-0600 file of this process (git
+// checks fixtures out 0644, and a signing key is held to the secrets rule).
+inline std::string TestSignKeyPath() {
+  static const std::string path = [] {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("cb-test-keys-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const fs::path p = dir / "qr-test-ed25519.pem";
+    fs::copy_file(kSource + "/fixtures/keys/qr-test-ed25519.pem", p,
+                  fs::copy_options::overwrite_existing);
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+    return p.string();
+  }();
+  return path;
+}
+
 inline QrSigner TestSigner() {
-  auto s = QrSigner::FromPemFile(kSource + "/fixtures/keys/qr-test-ed25519.pem");
+  auto s = QrSigner::FromPemFile(TestSignKeyPath());
   EXPECT_TRUE(s.ok()) << s.status();
   return std::move(s).value();
 }

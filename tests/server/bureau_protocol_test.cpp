@@ -115,6 +115,45 @@ TEST_F(BureauProtocol, CreditIsNeverExceeded) {
   EXPECT_EQ(bureau_->stats().credit_requested, 4);
 }
 
+TEST_F(BureauProtocol, JobsBeyondTheCreditAreRefusedAndNotStored) {
+  StartBureau(std::nullopt);  // no production: accepted jobs keep their slots
+  ASSERT_EQ(Handshake(), 4);
+  // A centre that ignores credit: six jobs for four units.
+  for (int i = 0; i < 6; ++i) SendJob("OC" + std::to_string(i), static_cast<uint32_t>(i + 1));
+  int accepted = 0, refused = 0;
+  std::vector<std::string> errors;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (accepted + refused < 6 && std::chrono::steady_clock::now() < deadline) {
+    auto m = centre_->Recv(1s);
+    if (!m) continue;
+    if (std::holds_alternative<Accepted>(*m)) ++accepted;
+    if (auto* e = std::get_if<Error>(&*m)) {
+      ++refused;
+      EXPECT_EQ(e->code, "PROTOCOL_ERROR");
+      EXPECT_EQ(e->in_reply_to, "job");
+      errors.push_back(e->message);
+    }
+  }
+  EXPECT_EQ(accepted, 4);
+  ASSERT_EQ(refused, 2);
+  for (const auto& m : errors) EXPECT_NE(m.find("over credit"), std::string::npos) << m;
+  // Refused jobs are not stored (nor their photos); the accepted ones are.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(StateOf("OC" + std::to_string(i)), JobState::kValidated);
+  for (int i = 4; i < 6; ++i) {
+    auto r = store_->Find("OC" + std::to_string(i));
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->has_value()) << "OC" << i << " was stored over credit";
+    EXPECT_FALSE(store_->photos().Read(Sha256Hex(FakeJpeg(3000, static_cast<uint32_t>(i + 1)))).ok());
+  }
+  EXPECT_EQ(bureau_->stats().jobs_over_credit, 2);
+  // A job the bureau already holds is answered from the store even with no
+  // credit left: nothing new is stored.
+  SendJob("OC0", 1);
+  auto again = centre_->Expect<Accepted>();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->job_id, "OC0");
+}
+
 TEST_F(BureauProtocol, AcceptedOnlyAfterJobAndPhotoAreStored) {
   StartBureau(std::nullopt);
   Handshake();

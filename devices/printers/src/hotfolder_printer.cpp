@@ -94,4 +94,8 @@ Status HotfolderPrinter::Eject(Hopper hopper) {
   return s;
 }
 
+Status HotfolderPrinter::Purge(const std::string& job_id) {
+  return RemoveCardEntries(config_.dir, job_id);
+}
+
 }  // namespace cardbureau::printers

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -89,6 +91,23 @@ TEST(HotfolderPrinterTest, FeedPrintEjectThroughTheSpooler) {
     EXPECT_EQ(printer.counters().printed, 1);
     EXPECT_EQ(printer.counters().ejected_reject, 1);
   }
+  fs::remove_all(dir);
+}
+
+TEST(HotfolderPrinterTest, PurgeRemovesTheJobsSpoolFilesOnly) {
+  fs::path dir = fs::temp_directory_path() / ("hotfolder-purge-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::vector<std::string> mine = {"J1.1.print.json", "J1.1.front.png", "J1.2.eject.result.json"};
+  const std::vector<std::string> others = {"J1.1.1.print.json", "J10.1.front.png", "J1x.1.feed.json"};
+  for (const auto& f : mine) std::ofstream(dir / f) << "x";
+  for (const auto& f : others) std::ofstream(dir / f) << "x";
+  HotfolderConfig cfg;
+  cfg.dir = dir;
+  HotfolderPrinter printer(cfg);
+  ASSERT_TRUE(printer.Purge("J1").ok());
+  for (const auto& f : mine) EXPECT_FALSE(fs::exists(dir / f)) << f;
+  for (const auto& f : others) EXPECT_TRUE(fs::exists(dir / f)) << f;
   fs::remove_all(dir);
 }
 

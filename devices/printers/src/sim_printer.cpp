@@ -1,5 +1,7 @@
 #include "cardbureau/printers/sim_printer.h"
 
+#include <cctype>
+
 #include <fstream>
 #include <system_error>
 #include <thread>
@@ -11,6 +13,36 @@ namespace cardbureau::printers {
 namespace fs = std::filesystem;
 
 std::string_view HopperName(Hopper h) { return h == Hopper::kOutput ? "output" : "reject"; }
+
+Status RemoveCardEntries(const std::filesystem::path& dir, const std::string& job_id) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return Status::Ok();
+  // A card id is "<job_id>.<try>", and job ids may hold dots: an entry is
+  // the job's when its name is the job id, a dot, the try's digits, then
+  // the end or a dot and a letter (".print.json", ".front.png"), so that
+  // job "A" never takes "A.1.2" (try 2 of job "A.1").
+  const std::string prefix = job_id + ".";
+  auto is_card_of_job = [&](const std::string& name) {
+    if (name.compare(0, prefix.size(), prefix) != 0) return false;
+    size_t i = prefix.size();
+    const size_t digits_from = i;
+    while (i < name.size() && name[i] >= '0' && name[i] <= '9') ++i;
+    if (i == digits_from) return false;
+    if (i == name.size()) return true;
+    return name[i] == '.' && i + 1 < name.size() &&
+           std::isalpha(static_cast<unsigned char>(name[i + 1]));
+  };
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!is_card_of_job(name)) continue;
+    std::error_code rm;
+    fs::remove_all(it->path(), rm);
+    if (rm) return Status(Code::kIoError, "cannot remove " + it->path().string() + ": " + rm.message());
+  }
+  if (ec) return Status(Code::kIoError, "cannot list " + dir.string() + ": " + ec.message());
+  return Status::Ok();
+}
 
 SimPrinter::SimPrinter(SimPrinterConfig config, CardInserter& inserter)
     : config_(std::move(config)), inserter_(inserter) {}
@@ -78,6 +110,13 @@ Status SimPrinter::Print(const PrintData& data) {
 Status SimPrinter::Reseat() {
   if (!card_) return Status(Code::kPrinterError, "no card to reseat");
   card_->Insert();
+  return Status::Ok();
+}
+
+Status SimPrinter::Purge(const std::string& job_id) {
+  for (const char* sub : {"output", "reject", "printing"}) {
+    CB_RETURN_IF_ERROR(RemoveCardEntries(config_.hopper_dir / sub, job_id));
+  }
   return Status::Ok();
 }
 

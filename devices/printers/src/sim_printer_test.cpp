@@ -66,6 +66,29 @@ TEST_F(SimPrinterTest, PrintAndEjectWriteTheHopperFolder) {
   EXPECT_FALSE(slot_.WaitForCard(std::chrono::milliseconds(1)).has_value());
 }
 
+TEST_F(SimPrinterTest, PurgeRemovesEveryCardOfTheJobAndNoOther) {
+  SimPrinter printer(config_, slot_);
+  // Job "JOB-1": a rejected first card and a produced second one; job
+  // "JOB-1.1" (dots are allowed in job ids) and "JOB-10" must survive.
+  const std::vector<std::pair<std::string, Hopper>> cards = {
+      {"JOB-1.1", Hopper::kReject}, {"JOB-1.2", Hopper::kOutput},
+      {"JOB-1.1.1", Hopper::kOutput}, {"JOB-10.1", Hopper::kOutput}};
+  for (const auto& [id, hopper] : cards) {
+    ASSERT_TRUE(printer.Feed(id, CardType::kMifareClassic1K).ok());
+    ASSERT_TRUE(printer.Print(Data(id)).ok());
+    ASSERT_TRUE(printer.Eject(hopper).ok());
+  }
+  ASSERT_TRUE(printer.Purge("JOB-1").ok());
+  EXPECT_FALSE(fs::exists(dir_ / "reject" / "JOB-1.1"));
+  EXPECT_FALSE(fs::exists(dir_ / "output" / "JOB-1.2"));
+  EXPECT_TRUE(fs::exists(dir_ / "output" / "JOB-1.1.1" / "front.png"));
+  EXPECT_TRUE(fs::exists(dir_ / "output" / "JOB-10.1" / "front.png"));
+  ASSERT_TRUE(printer.Purge("JOB-1.1").ok());
+  EXPECT_FALSE(fs::exists(dir_ / "output" / "JOB-1.1.1"));
+  EXPECT_TRUE(fs::exists(dir_ / "output" / "JOB-10.1"));
+  EXPECT_TRUE(printer.Purge("NO-SUCH-JOB").ok());
+}
+
 TEST_F(SimPrinterTest, FourKStock) {
   SimPrinter printer(config_, slot_);
   ASSERT_TRUE(printer.Feed("x", CardType::kMifareClassic4K).ok());

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "cardbureau/core/bytes.h"
+#include "cardbureau/core/file.h"
 
 namespace cardbureau::http {
 
@@ -88,19 +89,9 @@ Result<TokenTable> TokenTable::Parse(std::string_view json_text) {
 }
 
 Result<TokenTable> TokenTable::Load(const std::filesystem::path& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
-    return Status(Code::kIoError, "cannot read token file " + file.string());
-  }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return Status(Code::kKeyFileInsecure,
-                  "token file " + file.string() + " is writable by group or others");
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Status(Code::kIoError, "cannot read token file " + file.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return Parse(ss.str());
+  // Token hashes are secrets too (core/file.h: mode 0600, no symlink).
+  CB_ASSIGN_OR_RETURN(std::string text, ReadSecretFile(file.string(), 1 << 20, "token file"));
+  return Parse(text);
 }
 
 Result<Principal> TokenTable::Authenticate(std::string_view authorization) const {

@@ -71,7 +71,7 @@ TEST(TokenTable, ParseErrorsNameTheField) {
   }
 }
 
-TEST(TokenTable, LoadRefusesGroupWritableFile) {
+TEST(TokenTable, LoadRefusesAFileOthersCanAccess) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("cb_tokens_" + std::to_string(::getpid()) + ".json");
   {
@@ -80,10 +80,13 @@ TEST(TokenTable, LoadRefusesGroupWritableFile) {
   ::chmod(path.c_str(), 0600);
   auto ok = TokenTable::Load(path);
   ASSERT_TRUE(ok.ok()) << ok.status();
-  ::chmod(path.c_str(), 0620);
-  auto bad = TokenTable::Load(path);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), Code::kKeyFileInsecure);
+  // Token hashes are secrets: any group/other access is refused.
+  for (mode_t mode : {0620, 0640, 0604, 0644}) {
+    ::chmod(path.c_str(), mode);
+    auto bad = TokenTable::Load(path);
+    ASSERT_FALSE(bad.ok()) << std::oct << mode;
+    EXPECT_EQ(bad.status().code(), Code::kKeyFileInsecure) << std::oct << mode;
+  }
   std::filesystem::remove(path);
   EXPECT_EQ(TokenTable::Load(path).status().code(), Code::kIoError);
 }

@@ -1,3 +1,4 @@
+#include "cardbureau/core/stop.h"
 #include "cardbureau/http/commands.h"
 
 #include <signal.h>
@@ -214,7 +215,10 @@ int RunDashboardDemo(int argc, char** argv) {
     }
   });
   const int seconds = vm["seconds"].as<int>();
-  if (seconds > 0) {
+  if (StopRequested()) {
+    // SIGTERM/SIGINT arrived before the signals were blocked (main's handler
+    // took it): stop now rather than wait for another.
+  } else if (seconds > 0) {
     timespec ts{seconds, 0};
     sigtimedwait(&sigs, nullptr, &ts);
   } else {

@@ -1,6 +1,7 @@
 #include "cardbureau/http/server.h"
 
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -23,6 +24,38 @@ constexpr size_t kDrainLimit = 1 << 20;
 
 class Session;
 
+// Connection accounting shared by the acceptor and the sessions; a Slot
+// gives its place back when its session is destroyed.
+struct ConnectionSlots {
+  std::mutex mu;
+  size_t total = 0;
+  size_t rejecting = 0;
+  std::map<std::string, size_t> per_client;
+};
+
+class Slot {
+ public:
+  Slot(std::shared_ptr<ConnectionSlots> slots, std::string client, bool rejecting)
+      : slots_(std::move(slots)), client_(std::move(client)), rejecting_(rejecting) {}
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  ~Slot() {
+    std::lock_guard lock(slots_->mu);
+    if (rejecting_) {
+      --slots_->rejecting;
+      return;
+    }
+    --slots_->total;
+    auto it = slots_->per_client.find(client_);
+    if (it != slots_->per_client.end() && --it->second == 0) slots_->per_client.erase(it);
+  }
+
+ private:
+  std::shared_ptr<ConnectionSlots> slots_;
+  std::string client_;
+  bool rejecting_;
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -40,6 +73,7 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::vector<std::weak_ptr<Session>> sessions;
+  std::shared_ptr<ConnectionSlots> slots = std::make_shared<ConnectionSlots>();
 };
 
 namespace {
@@ -50,10 +84,23 @@ bool IsParseError(const beast::error_code& ec) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Api& api, const HttpServerOptions& opt)
-      : stream_(std::move(socket)), api_(api), opt_(opt), keepalive_(stream_.get_executor()) {}
+  // reject_status 0: a normal connection; 503 or 429: answered with that
+  // status and Retry-After at once, then closed.
+  Session(tcp::socket socket, Api& api, const HttpServerOptions& opt, std::unique_ptr<Slot> slot,
+          int reject_status = 0)
+      : stream_(std::move(socket)),
+        api_(api),
+        opt_(opt),
+        keepalive_(stream_.get_executor()),
+        slot_(std::move(slot)),
+        reject_status_(reject_status) {}
 
   void Start() {
+    if (reject_status_ != 0) {
+      net::dispatch(stream_.get_executor(),
+                    beast::bind_front_handler(&Session::Reject, shared_from_this()));
+      return;
+    }
     net::dispatch(stream_.get_executor(),
                   beast::bind_front_handler(&Session::DoRead, shared_from_this()));
   }
@@ -126,14 +173,25 @@ class Session : public std::enable_shared_from_this<Session> {
                        });
   }
 
-  // Answers a request we could not read and closes, draining what the
-  // client still sends so the response is not lost to a TCP reset.
-  void SendError(int status, const Status& why) {
+  void Reject() {
+    const bool overall = reject_status_ == 503;
+    SendError(reject_status_,
+              Status(Code::kServerBusy,
+                     overall ? "the dashboard has its maximum of connections; retry shortly"
+                             : "too many connections from this address; close some and retry"),
+              opt_.retry_after_s);
+  }
+
+  // Answers a request we could not read (or a connection we cannot serve)
+  // and closes, draining what the client still sends so the response is
+  // not lost to a TCP reset.
+  void SendError(int status, const Status& why, int retry_after_s = 0) {
     HttpResponse body = ErrorResponse(why);
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(status), 11);
     res->set(bhttp::field::server, "cardbureau");
     res->set(bhttp::field::content_type, "application/json");
+    if (retry_after_s > 0) res->set(bhttp::field::retry_after, std::to_string(retry_after_s));
     res->keep_alive(false);
     res->body() = std::move(body.body);
     res->prepare_payload();
@@ -229,6 +287,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<std::string> outq_;
   std::array<char, 4096> scratch_{};
   size_t drained_ = 0;
+  std::unique_ptr<Slot> slot_;
+  int reject_status_ = 0;
   bool writing_ = false;
   bool sse_ = false;
   bool closed_ = false;
@@ -240,11 +300,33 @@ void HttpServer::Impl::DoAccept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || stopping.load() || !acceptor.is_open()) return;
     if (!ec) {
-      if (LiveCount() >= opt.max_connections) {
+      beast::error_code addr_ec;
+      const auto remote = socket.remote_endpoint(addr_ec);
+      const std::string client = addr_ec ? std::string() : remote.address().to_string();
+      int reject = 0;
+      std::unique_ptr<Slot> slot;
+      {
+        std::lock_guard lock(slots->mu);
+        if (slots->total >= opt.max_connections) {
+          reject = 503;
+        } else if (slots->per_client[client] >= opt.max_connections_per_client) {
+          reject = 429;
+        }
+        if (slots->per_client[client] == 0) slots->per_client.erase(client);
+        if (reject == 0) {
+          ++slots->total;
+          ++slots->per_client[client];
+          slot = std::make_unique<Slot>(slots, client, false);
+        } else if (slots->rejecting < opt.max_rejecting) {
+          ++slots->rejecting;
+          slot = std::make_unique<Slot>(slots, client, true);
+        }
+      }
+      if (!slot) {
         beast::error_code ignored;
-        socket.close(ignored);
+        socket.close(ignored);  // even the busy answers are at their cap
       } else {
-        auto s = std::make_shared<Session>(std::move(socket), api, opt);
+        auto s = std::make_shared<Session>(std::move(socket), api, opt, std::move(slot), reject);
         Register(s);
         s->Start();
       }
@@ -358,6 +440,9 @@ void HttpServer::Stop() {
   threads_.clear();
 }
 
-size_t HttpServer::connection_count() const { return impl_->LiveCount(); }
+size_t HttpServer::connection_count() const {
+  std::lock_guard lock(impl_->slots->mu);
+  return impl_->slots->total;
+}
 
 }  // namespace cardbureau::http

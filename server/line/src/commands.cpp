@@ -9,10 +9,12 @@
 
 #include "cardbureau/core/validation.h"
 #include "cardbureau/devices/blank_stock.h"
+#include "cardbureau/devices/card_image.h"
 #include "cardbureau/devices/loopback_channel.h"
 #include "cardbureau/devices/mifare_emulator.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/layout/card_renderer.h"
+#include "cardbureau/layout/photo.h"
 #include "cardbureau/layout/template.h"
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/cups_printer.h"
@@ -115,6 +117,10 @@ server::JobValidator MakeIntakeValidator(const Clock& clock) {
 server::ServeHooks MakeServeHooks() {
   server::ServeHooks hooks;
   hooks.validator = [](const Clock& clock) { return MakeIntakeValidator(clock); };
+  hooks.on_purge = [](const std::vector<server::JobStore::PurgedJob>& jobs) {
+    // The intake validator and the line share the process-wide cache.
+    for (const auto& j : jobs) layout::PhotoCheckCache::Shared()->EvictPhoto(j.photo_sha256);
+  };
   hooks.productions["line"] = [](server::ProductionSink& sink, const server::ServeConfig& cfg,
                                  const Clock& clock) -> Result<std::unique_ptr<server::Production>> {
     const fs::path path = cfg.data_dir / "line.json";
@@ -182,13 +188,15 @@ int RunVerify(int argc, char** argv) {
   auto verifier = layout::QrVerifier::FromPemFile(keys->sign_key_path);
   if (!verifier.ok()) {
     std::cerr << "cardbureau verify: " << verifier.status() << "\n";
-    return 3;
+    return verifier.status().code() == Code::kIoError ? 3 : 1;
   }
-  cv::Mat front = cv::imread(face, cv::IMREAD_COLOR);
-  if (front.empty()) {
-    std::cerr << "cardbureau verify: cannot read face image " << face << "\n";
-    return 3;
+  // The one image decoder (pixel cap, truncation checks, no exceptions).
+  auto front_image = layout::ReadImageFile(face, "face");
+  if (!front_image.ok()) {
+    std::cerr << "cardbureau verify: " << front_image.status() << "\n";
+    return front_image.status().code() == Code::kIoError ? 3 : 1;
   }
+  const cv::Mat& front = *front_image;
   std::optional<Job> job;
   if (!job_path.empty()) {
     auto text = printers::ReadFileLimited(job_path, kMaxJobJsonBytes);
@@ -211,10 +219,11 @@ int RunVerify(int argc, char** argv) {
     }
     channel = std::move(**card);
   } else {
-    auto dump = printers::ReadFileLimited(image, 4096);
+    // LoadCardImage: 1024 or 4096 bytes, anything else INVALID_FIELD (exit 1).
+    auto dump = devices::LoadCardImage(image);
     if (!dump.ok()) {
       std::cerr << "cardbureau verify: " << dump.status() << "\n";
-      return 3;
+      return dump.status().code() == Code::kIoError ? 3 : 1;
     }
     auto uid = devices::UidFromImage(*dump);
     auto card = uid.ok() ? devices::MifareClassicEmulator::Create(*dump, *uid)

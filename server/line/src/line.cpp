@@ -13,6 +13,7 @@
 
 #include "cardbureau/encoder/personalizer.h"
 #include "cardbureau/layout/card_renderer.h"
+#include "cardbureau/layout/photo.h"
 #include "cardbureau/layout/proof_pdf.h"
 #include "cardbureau/layout/qr.h"
 #include "cardbureau/layout/template.h"
@@ -645,9 +646,12 @@ Status Line::WriteBatchReports() {
     loaded.reserve(b.cards.size());
     for (const auto& c : b.cards) {
       layout::RenderedCard r = c.meta;
-      r.images.front = cv::imread((c.dir / "front.png").string(), cv::IMREAD_COLOR);
-      r.images.back = cv::imread((c.dir / "back.png").string(), cv::IMREAD_COLOR);
-      if (r.images.front.empty() || r.images.back.empty()) continue;  // purged meanwhile
+      // The one image decoder (layout/photo.h): bounded, never throws.
+      auto front = layout::ReadImageFile((c.dir / "front.png").string(), "front");
+      auto back = layout::ReadImageFile((c.dir / "back.png").string(), "back");
+      if (!front.ok() || !back.ok()) continue;  // purged meanwhile
+      r.images.front = std::move(front).value();
+      r.images.back = std::move(back).value();
       loaded.push_back(std::move(r));
     }
     if (loaded.empty()) continue;

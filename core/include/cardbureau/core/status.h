@@ -69,6 +69,7 @@ enum class Code {
   kForbidden,
   kBadRequest,
   kFailedPrecondition,
+  kServerBusy,           // HTTP: too many connections (overall or from one client)
   kInternal,
 };
 

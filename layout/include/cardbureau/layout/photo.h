@@ -80,6 +80,11 @@ class PhotoCheckCache {
   // crop alone is over the byte limit).
   void PutCrop(const std::string& key, cv::Size box, const cv::Mat& crop);
   void Clear();
+  // Forgets every entry of the photo whose SHA-256 is `sha256_hex` (all
+  // settings' verdicts and crops): the retention purge of a job calls it so
+  // no copy of a purged child's photo outlives the purge. Returns how many
+  // entries went.
+  size_t EvictPhoto(std::string_view sha256_hex);
   Stats stats() const;
 
  private:
@@ -150,6 +155,27 @@ Result<ImageInfo> ReadImageInfo(ByteView bytes, const PhotoConfig& config);
 // given, receives the factor (1, 2, 4 or 8). Pure; thread-safe. Errors:
 // PHOTO_UNREADABLE.
 Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* reduction = nullptr);
+// Every image the program reads from a file (a card face or scan given to
+// QA, a face the line reads back, a template's artwork) goes through this
+// one decoder: the same header checks, pixel cap (PhotoConfig's 4096 x 4096
+// by default), truncation checks and error codes as the photo pipeline, so
+// no image bomb reaches a decoder and no decoder error escapes as an
+// exception. `field` names the input in the Status ("face", "image",
+// "scan", "template"); messages name the file. Returns BGR.
+// Errors: IO_ERROR (cannot open/read), PHOTO_UNREADABLE (empty, truncated,
+// not JPEG/PNG, over the byte or pixel cap, undecodable).
+struct ImageFileLimits {
+  size_t max_bytes = 64u << 20;
+  int max_width = PhotoConfig{}.max_width;
+  int max_height = PhotoConfig{}.max_height;
+  int min_side = 16;
+};
+Result<cv::Mat> ReadImageFile(const std::string& path, const std::string& field,
+                              const ImageFileLimits& limits = {});
+// The same on bytes already in memory (`name` for messages).
+Result<cv::Mat> DecodeImageBytes(ByteView bytes, const std::string& name, const std::string& field,
+                                 const ImageFileLimits& limits = {});
+
 // The copy faces are detected on: `gray` scaled (INTER_AREA) so that its
 // shorter side is at most `max_side`, histogram-equalised; `scale`, when
 // given, receives the factor applied (1 = none). Pure; thread-safe.

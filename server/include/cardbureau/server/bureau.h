@@ -63,6 +63,7 @@ struct BureauStats {
   int64_t connects = 0;        // hellos sent
   int64_t pulls = 0;
   int64_t credit_requested = 0;
+  int64_t jobs_over_credit = 0;  // unknown jobs sent without credit: refused, not stored
 };
 
 // A durable job state change, for observers (the dashboard's event stream).
@@ -100,6 +101,11 @@ class Bureau final : public ProductionSink {
 
   // Set before Run(); receives every durable job state change.
   void SetObserver(JobObserver observer);
+  // Set before Run(); called on the protocol thread after each retention
+  // purge with the jobs purged, for process-wide copies outside the store
+  // and the production (e.g. the photo-check cache of the intake validator).
+  using PurgeHook = std::function<void(const std::vector<JobStore::PurgedJob>&)>;
+  void SetPurgeHook(PurgeHook hook);
 
   // Hands a bureau-internal attempt (a reprint, created by
   // JobStore::RequestReprint/DecideReprint in state `validated`) to
@@ -138,6 +144,7 @@ class Bureau final : public ProductionSink {
   void MaybePull();
   Status DrainEvents();
   Status Recover();
+  void PurgeExpired();
   void StartStored(const JobRecord& rec);
   bool IsInternal(const std::string& job_id);
   void Notify(const std::string& job_id, JobState state, std::string_view code = {});

@@ -48,6 +48,9 @@ struct ServeHooks {
   std::map<std::string, ProductionMaker> productions;
   ValidatorMaker validator;
   ServiceMaker http;  // null: `--http` is refused (INVALID_CONFIG)
+  // After each retention purge (Bureau::SetPurgeHook): forget process-wide
+  // copies of the purged jobs' data (the validator's photo-check cache).
+  Bureau::PurgeHook on_purge;
 };
 
 std::vector<Command> MakeCommands(ServeHooks hooks);

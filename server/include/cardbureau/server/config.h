@@ -54,6 +54,10 @@ struct ServeConfig {
   int64_t reconnect_max_ms = 8000;
   int64_t report_retry_min_ms = 1000;
   int64_t report_retry_max_ms = 30000;
+  // Files holding children's data are created 0600 (folders 0700). With a
+  // group name here, 0640 (folders 2750, setgid, so files inherit the
+  // group) for a QA or backup account in that group.
+  std::string data_group;
   int64_t retention_days = 7;
   int64_t purge_interval_s = 60;
   // "full": the executable's validator (ServeHooks::validator, e.g. face and

@@ -242,10 +242,20 @@ class JobStore {
   Result<ReprintRecord> FindReprint(std::string_view reprint_id);
 
   // ---- retention ----
+  // A job whose personal data the purge removed.
+  struct PurgedJob {
+    std::string job_id;
+    std::string photo_sha256;  // hex; the photo is gone unless another live job shares it
+  };
   // For jobs acked at least `retention` ago: deletes the photo (unless an
-  // unpurged job shares it), DATA/cards/<job_id>/, the name and job JSON.
-  // Returns how many jobs were purged.
-  Result<int> PurgeExpired(std::chrono::seconds retention);
+  // unpurged job shares it), DATA/cards/<job_id>/, the name and job JSON
+  // (with the education ID and student number in it). The store runs with
+  // secure_delete, and the write-ahead log is checkpointed and truncated
+  // after a purge, so no old page holding the data stays in bureau.db or
+  // bureau.db-wal. What stays: job id, school code, card number, states,
+  // history and reports. Copies outside the store (printer outputs, batch
+  // files, caches) are the production's to remove (Production::Purge).
+  Result<std::vector<PurgedJob>> PurgeExpired(std::chrono::seconds retention);
 
  private:
   JobStore(Database db, PhotoStore photos, std::filesystem::path data_dir, const Clock& clock);
@@ -275,6 +285,8 @@ class JobStore {
   std::filesystem::path data_dir_;
   const Clock& clock_;
   std::unordered_map<const char*, Statement> stmts_;
+  bool wal_holds_purged_ = false;  // a purge's WAL checkpoint is still to do
+  bool CheckpointTruncate();       // true when the WAL was checkpointed and cut
 };
 
 }  // namespace cardbureau::server

@@ -92,6 +92,14 @@ class Production {
   virtual void Start(JobContext job) = 0;
   // Blocks until in-flight work is finished or parked; no sink call after.
   virtual void Stop() = 0;
+  // The store purged these jobs' personal data (retention; they are long
+  // finished). Remove or redact every copy the production wrote outside the
+  // store (printer outputs, batch files, in-memory caches). Called on the
+  // protocol thread; a failure is retried at the next purge.
+  virtual Status Purge(const std::vector<JobStore::PurgedJob>& jobs) {
+    (void)jobs;
+    return Status::Ok();
+  }
 };
 
 // ---- the test double ----

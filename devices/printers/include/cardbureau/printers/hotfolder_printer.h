@@ -38,6 +38,8 @@ class HotfolderPrinter final : public Printer {
   Status Print(const PrintData& data) override;
   Status Eject(Hopper hopper) override;
   PrinterCounters counters() const override { return counters_; }
+  // Removes <dir>/<job_id>.* (requests, answers and print files left over).
+  Status Purge(const std::string& job_id) override;
 
  private:
   Status Request(const std::string& action, const std::string& body_json);

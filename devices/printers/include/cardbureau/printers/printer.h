@@ -8,6 +8,8 @@
 // (IPP via libcups). Code above devices/ cannot tell them apart.
 #pragma once
 
+#include <filesystem>
+
 #include <string>
 #include <string_view>
 
@@ -69,6 +71,20 @@ class Printer {
   virtual Status Eject(Hopper hopper) = 0;
 
   virtual PrinterCounters counters() const = 0;
+
+  // Retention purge: removes every file this printer keeps of the cards of
+  // `job_id` (card ids "<job_id>.<try>": hopper folders, spool files), so
+  // no copy of a purged child's faces or chip outlives the purge. Printers
+  // that keep nothing (CUPS) have nothing to do. IO_ERROR when a file
+  // cannot be removed (the purge is retried).
+  virtual Status Purge(const std::string& job_id) {
+    (void)job_id;
+    return Status::Ok();
+  }
 };
+
+// Removes the entries of `dir` whose names are "<job_id>.<anything>" (files
+// or folders). Used by the printers' Purge. IO_ERROR naming the entry.
+Status RemoveCardEntries(const std::filesystem::path& dir, const std::string& job_id);
 
 }  // namespace cardbureau::printers

@@ -56,6 +56,8 @@ class SimPrinter final : public Printer {
   Status Eject(Hopper hopper) override;
   Status Reseat() override;
   PrinterCounters counters() const override { return counters_; }
+  // Removes <hopper_dir>/{output,reject,printing}/<job_id>.*
+  Status Purge(const std::string& job_id) override;
 
   // The card at the encoder position (nullptr when none).
   std::shared_ptr<devices::MifareClassicEmulator> current_card() const { return card_; }

@@ -7,7 +7,8 @@
 // open event streams) and joins the I/O threads; operation_aborted is a
 // clean stop, not an error.
 //
-// Limits: request headers over `header_limit` get 431, bodies over
+// Limits: see HttpServerOptions for the connection caps (503 / 429 with
+// Retry-After). Request headers over `header_limit` get 431, bodies over
 // `body_limit` 413, malformed requests 400 (all with a JSON error body),
 // then the connection is closed; the server carries on. Idle connections
 // are closed after `idle_timeout`; event streams send a comment line every
@@ -36,7 +37,16 @@ struct HttpServerOptions {
   uint16_t port = 8080;               // 0 = any free port (see port())
   size_t header_limit = 8 * 1024;
   size_t body_limit = 64 * 1024;
-  size_t max_connections = 256;  // more are accepted and closed at once
+  // Connection caps. Past the global cap a new connection is answered
+  // `503` with `Retry-After` (SERVER_BUSY) and closed; past the cap for one
+  // client address, `429` with `Retry-After`. So one misbehaving client
+  // (a tab opening connections in a loop, idle sockets) cannot take the
+  // dashboard away from the other operators. At most `max_rejecting`
+  // answers are in flight at once; beyond that a connection is closed.
+  size_t max_connections = 256;
+  size_t max_connections_per_client = 32;
+  size_t max_rejecting = 64;
+  int retry_after_s = 5;
   int threads = 2;
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds sse_keepalive{15000};
@@ -60,7 +70,8 @@ class HttpServer {
 
   // The bound port (useful with port 0); 0 before Start().
   uint16_t port() const { return bound_port_.load(); }
-  // Connections currently open (tests).
+  // Connections currently open and served (not counting those being
+  // answered 503/429 and closed).
   size_t connection_count() const;
 
   struct Impl;
