@@ -19,9 +19,7 @@
 namespace cardbureau::layout::pdf {
 namespace {
 
-Status BadFont(const std::string& what) {
-  return Status(Code::kInvalidConfig, what, "pdf.fonts");
-}
+Status BadFont(const std::string& what) { return Status(Code::kInvalidConfig, what, "pdf.fonts"); }
 
 // One font file of the chain, opened once per process. Immutable after
 // OpenSource() returns it; HarfBuzz faces and fonts are thread-safe.
@@ -93,7 +91,8 @@ Result<std::unique_ptr<SourceFont>> LoadSource(const FontFile& f) {
     hb_blob_t* glyf = hb_face_reference_table(src->face, HB_TAG('g', 'l', 'y', 'f'));
     const unsigned glyf_len = hb_blob_get_length(glyf);
     hb_blob_destroy(glyf);
-    if (glyf_len == 0) return fail("font has neither glyf nor CFF outlines (CFF2 is not supported)");
+    if (glyf_len == 0)
+      return fail("font has neither glyf nor CFF outlines (CFF2 is not supported)");
   }
   auto scaled = [&](int v) { return static_cast<int>(std::lround(v * 1000.0 / src->upem)); };
   src->bbox[0] = scaled(S16(head, 36));
@@ -435,7 +434,8 @@ Status CidFontSet::AppendShowText(HPDF_Page page, std::u32string_view text, doub
       cid = it->second;
     } else {
       if (!src.cff) {
-        if (f.next_cid == 0xFFFF) return Status(Code::kInternal, "too many glyphs in one PDF font", "pdf");
+        if (f.next_cid == 0xFFFF)
+          return Status(Code::kInternal, "too many glyphs in one PDF font", "pdf");
         cid = f.next_cid++;
       } else if (src.gid_to_cid.empty()) {
         cid = static_cast<uint16_t>(gid);  // name-keyed CFF: CID = GID (subset keeps GIDs)
@@ -475,8 +475,8 @@ Status CidFontSet::AppendShowText(HPDF_Page page, std::u32string_view text, doub
     if (view.on_pages.insert(page).second) {
       HPDF_PageAttr attr = static_cast<HPDF_PageAttr>(page->attr);
       if (!attr->fonts) {
-        HPDF_Dict resources =
-            static_cast<HPDF_Dict>(HPDF_Page_GetInheritableItem(page, "Resources", HPDF_OCLASS_DICT));
+        HPDF_Dict resources = static_cast<HPDF_Dict>(
+            HPDF_Page_GetInheritableItem(page, "Resources", HPDF_OCLASS_DICT));
         HPDF_Dict fonts = HPDF_Dict_New(mmgr);
         if (!resources || !fonts || HPDF_Dict_Add(resources, "Font", fonts) != HPDF_OK)
           return Status(Code::kInternal, "PDF page resources", "pdf");
@@ -509,9 +509,9 @@ Status CidFontSet::Finish() {
     hb_set_t* glyphs = hb_subset_input_glyph_set(input);
     for (const auto& [gid, cid] : f.gid_to_cid) hb_set_add(glyphs, gid);
     hb_set_t* drop = hb_subset_input_set(input, HB_SUBSET_SETS_DROP_TABLE_TAG);
-    for (const char* tag : {"GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "vhea", "vmtx",
-                            "VORG", "kern", "DSIG", "fpgm", "prep", "cvt ", "gasp", "hdmx",
-                            "LTSH", "VDMX"}) {
+    for (const char* tag :
+         {"GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "vhea", "vmtx", "VORG", "kern", "DSIG",
+          "fpgm", "prep", "cvt ", "gasp", "hdmx", "LTSH", "VDMX"}) {
       hb_set_add(drop, hb_tag_from_string(tag, 4));
     }
     unsigned flags = HB_SUBSET_FLAGS_NO_HINTING;
@@ -537,7 +537,8 @@ Status CidFontSet::Finish() {
       hb_blob_destroy(whole);
     }
     hb_face_destroy(sub);
-    if (program.empty()) return Status(Code::kInternal, "empty font subset for " + src.ps_name, "pdf");
+    if (program.empty())
+      return Status(Code::kInternal, "empty font subset for " + src.ps_name, "pdf");
     if (src.cff && !src.gid_to_cid.empty()) {
       // The content stream selects glyphs by the source's CIDs: the subset
       // must give every glyph the CID it had.
@@ -545,7 +546,8 @@ Status CidFontSet::Finish() {
       if (!sub_cids.ok()) return Status(Code::kInternal, sub_cids.status().message(), "pdf");
       for (const auto& [cid, ngid] : cid_to_new) {
         if (ngid >= sub_cids->size() || (*sub_cids)[ngid] != cid)
-          return Status(Code::kInternal, "font subset changed a glyph's CID in " + src.ps_name, "pdf");
+          return Status(Code::kInternal, "font subset changed a glyph's CID in " + src.ps_name,
+                        "pdf");
       }
     }
     // Subset tag: six capitals from a hash of the glyph set (same glyphs,

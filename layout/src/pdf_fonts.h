@@ -60,8 +60,7 @@ class CidFontSet {
   // fonts it uses resources of `page`. Each code point uses the first font of
   // the chain that has it (font 0's .notdef when none has; validation
   // refuses such text before it gets here).
-  Status AppendShowText(HPDF_Page page, std::u32string_view text, double size_pt,
-                        std::string* ops);
+  Status AppendShowText(HPDF_Page page, std::u32string_view text, double size_pt, std::string* ops);
   // Advance width of `text` in points at `size_pt`.
   double Width(std::u32string_view text, double size_pt) const;
   // Subsets the used fonts and writes font programs, widths, ToUnicode and

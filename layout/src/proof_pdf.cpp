@@ -39,10 +39,14 @@ std::vector<FontFile> DefaultPdfFonts() {
 
 std::string_view ToString(ManifestOutcome outcome) {
   switch (outcome) {
-    case ManifestOutcome::kProduced: return "produced";
-    case ManifestOutcome::kRejected: return "rejected";
-    case ManifestOutcome::kVoided: return "voided";
-    case ManifestOutcome::kReprinted: return "reprinted";
+    case ManifestOutcome::kProduced:
+      return "produced";
+    case ManifestOutcome::kRejected:
+      return "rejected";
+    case ManifestOutcome::kVoided:
+      return "voided";
+    case ManifestOutcome::kReprinted:
+      return "reprinted";
   }
   return "unknown";
 }
@@ -57,10 +61,18 @@ ManifestTotals CountOutcomes(const std::vector<ManifestRow>& rows) {
   ManifestTotals t;
   for (const auto& r : rows) {
     switch (r.outcome) {
-      case ManifestOutcome::kProduced: ++t.produced; break;
-      case ManifestOutcome::kRejected: ++t.rejected; break;
-      case ManifestOutcome::kVoided: ++t.voided; break;
-      case ManifestOutcome::kReprinted: ++t.reprinted; break;
+      case ManifestOutcome::kProduced:
+        ++t.produced;
+        break;
+      case ManifestOutcome::kRejected:
+        ++t.rejected;
+        break;
+      case ManifestOutcome::kVoided:
+        ++t.voided;
+        break;
+      case ManifestOutcome::kReprinted:
+        ++t.reprinted;
+        break;
     }
   }
   return t;
@@ -78,14 +90,15 @@ std::string UidOfCard(const RenderedCard& card) {
   if (dot == std::string_view::npos) return "";
   auto json = Base64UrlDecode(p.substr(0, dot));
   if (!json.ok()) return "";
-  auto claims = ParseClaimsJson(std::string_view(reinterpret_cast<const char*>(json->data()), json->size()));
+  auto claims =
+      ParseClaimsJson(std::string_view(reinterpret_cast<const char*>(json->data()), json->size()));
   return claims.ok() ? claims->uid : "";
 }
 
 }  // namespace
 
-BatchManifest ManifestFromCards(const std::vector<const RenderedCard*>& cards,
-                                std::string batch_id, std::string date) {
+BatchManifest ManifestFromCards(const std::vector<const RenderedCard*>& cards, std::string batch_id,
+                                std::string date) {
   BatchManifest m;
   m.batch_id = std::move(batch_id);
   m.date = std::move(date);
@@ -190,7 +203,8 @@ Result<void*> ProofPdf::FaceImage(const RenderedCard& card, bool front) {
                     {cv::IMWRITE_JPEG_QUALITY, 95})) {
     return Status(Code::kInternal, "JPEG encoding of the face failed");
   }
-  HPDF_Image img = HPDF_LoadJpegImageFromMem(Doc(doc_), jpg.data(), static_cast<HPDF_UINT>(jpg.size()));
+  HPDF_Image img =
+      HPDF_LoadJpegImageFromMem(Doc(doc_), jpg.data(), static_cast<HPDF_UINT>(jpg.size()));
   CB_RETURN_IF_ERROR(Check("image embedding"));
   state_->images[key] = img;
   return static_cast<void*>(img);
@@ -206,7 +220,8 @@ Status ProofPdf::DrawFace(void* page, const RenderedCard& card, bool front, doub
   // is true size.
   const double raster_w_mm = prof.width_px * 25.4 / prof.dpi;
   const double raster_h_mm = prof.height_px * 25.4 / prof.dpi;
-  const double bleed_x = (raster_w_mm - kId1WidthMm) / 2, bleed_y = (raster_h_mm - kId1HeightMm) / 2;
+  const double bleed_x = (raster_w_mm - kId1WidthMm) / 2,
+               bleed_y = (raster_h_mm - kId1HeightMm) / 2;
   CB_ASSIGN_OR_RETURN(void* img, FaceImage(card, front));
   HPDF_Page_GSave(p);
   // Clip to the card outline (bleed is trimmed).
@@ -226,8 +241,8 @@ Status ProofPdf::DrawFace(void* page, const RenderedCard& card, bool front, doub
   // Invisible text over the drawn text, so the proof is searchable.
   for (const auto& t : card.texts) {
     if (t.front != front) continue;
-    const double baseline_mm = y_mm + t.rect.y + (t.rect.h - t.size_pt / kPtPerMm) / 2 +
-                               0.88 * t.size_pt / kPtPerMm;
+    const double baseline_mm =
+        y_mm + t.rect.y + (t.rect.h - t.size_pt / kPtPerMm) / 2 + 0.88 * t.size_pt / kPtPerMm;
     CB_RETURN_IF_ERROR(DrawString(page, t.text, (x_mm + t.x_mm) * kPtPerMm,
                                   (page_h - baseline_mm) * kPtPerMm, t.size_pt, true));
   }
@@ -269,9 +284,11 @@ Status ProofPdf::AddCardProof(const RenderedCard& card) {
                                 card.summary.school_name + " · " + card.summary.student_name +
                                     " · 北京通号 " + card.summary.card_no,
                                 20 * kPtPerMm, (page_h - 27) * kPtPerMm, 10, false));
-  CB_RETURN_IF_ERROR(DrawString(page, "正面 front (1:1)", x * kPtPerMm, (page_h - 40) * kPtPerMm, 8, false));
+  CB_RETURN_IF_ERROR(
+      DrawString(page, "正面 front (1:1)", x * kPtPerMm, (page_h - 40) * kPtPerMm, 8, false));
   CB_RETURN_IF_ERROR(DrawFace(page, card, true, x, 45, true));
-  CB_RETURN_IF_ERROR(DrawString(page, "背面 back (1:1)", x * kPtPerMm, (page_h - 115) * kPtPerMm, 8, false));
+  CB_RETURN_IF_ERROR(
+      DrawString(page, "背面 back (1:1)", x * kPtPerMm, (page_h - 115) * kPtPerMm, 8, false));
   CB_RETURN_IF_ERROR(DrawFace(page, card, false, x, 120, true));
   return Check("proof page");
 }
@@ -301,7 +318,8 @@ Status ProofPdf::AddBatch(const std::vector<const RenderedCard*>& cards) {
   CB_RETURN_IF_ERROR(AddCardSheets(sorted));
   for (size_t i = 0; i < sorted.size();) {
     size_t j = i + 1;
-    while (j < sorted.size() && sorted[j]->summary.school_code == sorted[i]->summary.school_code) ++j;
+    while (j < sorted.size() && sorted[j]->summary.school_code == sorted[i]->summary.school_code)
+      ++j;
     const std::vector<const RenderedCard*> school(sorted.begin() + static_cast<std::ptrdiff_t>(i),
                                                   sorted.begin() + static_cast<std::ptrdiff_t>(j));
     CB_RETURN_IF_ERROR(AddManifest(ManifestFromCards(school)));
@@ -321,10 +339,10 @@ namespace {
 // Manifest geometry (A4 landscape, mm from the top-left).
 constexpr double kLandW = 297.0, kLandH = 210.0;
 constexpr double kMargin = 12.0;
-constexpr double kTableTop = 40.0;     // header row baseline
+constexpr double kTableTop = 40.0;  // header row baseline
 constexpr double kRowH = 6.0;
-constexpr double kRowsBottom = 196.0;  // no row baseline below this
-constexpr double kClosingH = 62.0;     // totals + sign-off block
+constexpr double kRowsBottom = 196.0;             // no row baseline below this
+constexpr double kClosingH = 62.0;                // totals + sign-off block
 constexpr double kCellMax = 8.0, kCellMin = 3.0;  // pt
 
 struct Column {
@@ -354,8 +372,7 @@ Status ProofPdf::AddManifest(const BatchManifest& m) {
   }
   const ManifestTotals totals = m.totals.value_or(counted);
   // Pagination, fixed before drawing so every page can say "n / N".
-  const size_t per_page =
-      static_cast<size_t>((kRowsBottom - (kTableTop + kRowH)) / kRowH) + 1;
+  const size_t per_page = static_cast<size_t>((kRowsBottom - (kTableTop + kRowH)) / kRowH) + 1;
   const size_t row_pages = std::max<size_t>(1, (m.rows.size() + per_page - 1) / per_page);
   const size_t on_last = m.rows.size() - (row_pages - 1) * per_page;
   const double last_row_end = kTableTop + kRowH * static_cast<double>(on_last + 1);
@@ -376,8 +393,10 @@ Status ProofPdf::AddManifest(const BatchManifest& m) {
   auto rule = [&](double x0, double y0, double x1, double gray, double width) {
     HPDF_Page_SetLineWidth(page, static_cast<HPDF_REAL>(width));
     HPDF_Page_SetGrayStroke(page, static_cast<HPDF_REAL>(gray));
-    HPDF_Page_MoveTo(page, static_cast<HPDF_REAL>(x0 * kPtPerMm), static_cast<HPDF_REAL>((kLandH - y0) * kPtPerMm));
-    HPDF_Page_LineTo(page, static_cast<HPDF_REAL>(x1 * kPtPerMm), static_cast<HPDF_REAL>((kLandH - y0) * kPtPerMm));
+    HPDF_Page_MoveTo(page, static_cast<HPDF_REAL>(x0 * kPtPerMm),
+                     static_cast<HPDF_REAL>((kLandH - y0) * kPtPerMm));
+    HPDF_Page_LineTo(page, static_cast<HPDF_REAL>(x1 * kPtPerMm),
+                     static_cast<HPDF_REAL>((kLandH - y0) * kPtPerMm));
     HPDF_Page_Stroke(page);
   };
   auto new_page = [&](size_t n) -> Status {
@@ -387,9 +406,9 @@ Status ProofPdf::AddManifest(const BatchManifest& m) {
     CB_RETURN_IF_ERROR(text("批次清单 Batch manifest", kMargin, 16, 14));
     CB_RETURN_IF_ERROR(text("页 Page " + std::to_string(n) + " / " + std::to_string(pages),
                             kLandW - kMargin - 30, 16, 9));
-    CB_RETURN_IF_ERROR(text("学校 School: " + m.school_name +
-                                (m.school_code.empty() ? "" : " (" + m.school_code + ")"),
-                            kMargin, 24, 10));
+    CB_RETURN_IF_ERROR(text(
+        "学校 School: " + m.school_name + (m.school_code.empty() ? "" : " (" + m.school_code + ")"),
+        kMargin, 24, 10));
     // Empty fields stay empty (a lone "-" would be joined to the next line
     // by text extraction's de-hyphenation).
     CB_RETURN_IF_ERROR(text("批次 Batch: " + m.batch_id, kMargin, 30, 9));
@@ -444,7 +463,9 @@ Status ProofPdf::AddManifest(const BatchManifest& m) {
   // Sign-off: three columns, each a signature line and a date line.
   y += 14;
   const std::pair<const char*, const std::string*> roles[] = {
-      {"操作员 Operator", &m.operator_name}, {"质检 QA", &m.qa_name}, {"接收学校 Receiving school", nullptr}};
+      {"操作员 Operator", &m.operator_name},
+      {"质检 QA", &m.qa_name},
+      {"接收学校 Receiving school", nullptr}};
   const double col_w = (kLandW - 2 * kMargin) / 3;
   for (size_t k = 0; k < 3; ++k) {
     const double x = kMargin + static_cast<double>(k) * col_w;

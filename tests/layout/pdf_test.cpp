@@ -7,10 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <set>
-#include <sstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <set>
+#include <sstream>
 
 #include "cardbureau/layout/proof_pdf.h"
 #include "layout_fixtures.h"
@@ -77,9 +77,9 @@ class PdfTest : public ::testing::Test {
     auto r = MakeRenderer();
     QrSigner signer = TestSigner();
     const Bytes photo = ReadPhoto("astronaut.png");
-    const char* files[] = {"valid-primary-new.json", "valid-junior-reissue.json",
+    const char* files[] = {"valid-primary-new.json",       "valid-junior-reissue.json",
                            "valid-uyghur-middle-dot.json", "valid-senior-4k.json",
-                           "valid-latin-diacritics.json", "valid-one-character.json",
+                           "valid-latin-diacritics.json",  "valid-one-character.json",
                            "valid-check-char-x.json"};
     cards_ = new std::vector<RenderedCard>();
     reissue_ = new std::vector<bool>();
@@ -88,7 +88,8 @@ class PdfTest : public ::testing::Test {
     std::vector<std::string> rest;
     for (const auto& e : std::filesystem::directory_iterator(kSource + "/fixtures/jobs")) {
       const std::string n = e.path().filename().string();
-      if (n.ends_with(".json") && std::find(names.begin(), names.end(), n) == names.end()) rest.push_back(n);
+      if (n.ends_with(".json") && std::find(names.begin(), names.end(), n) == names.end())
+        rest.push_back(n);
     }
     std::sort(rest.begin(), rest.end());
     for (size_t i = 0; i < names.size() + rest.size(); ++i) {
@@ -224,7 +225,8 @@ TEST_F(PdfTest, CardsAtARecycledAddressGetTheirOwnImages) {
   // 2 pages x 2 faces = 4 embedded images, not 2 reused ones.
   const std::string list = RunTool("pdfimages -list " + path);
   int images = 0;
-  for (size_t at = list.find(" image "); at != std::string::npos; at = list.find(" image ", at + 1)) {
+  for (size_t at = list.find(" image "); at != std::string::npos;
+       at = list.find(" image ", at + 1)) {
     ++images;
   }
   EXPECT_EQ(images, 4) << list;
@@ -244,7 +246,6 @@ TEST_F(PdfTest, ErrorsAreStatusNotCrashes) {
   EXPECT_EQ(moved.Save().status().code(), Code::kFailedPrecondition);
   EXPECT_EQ(ProofPdf::Create({{"/nonexistent.ttf", 0}}).status().code(), Code::kInvalidConfig);
 }
-
 
 // U+20001 (Ext-B) and U+4DAE (Ext-A) as UTF-8: the names the issue names.
 const std::string kExtBName = "王\xF0\xA0\x80\x81";
@@ -335,7 +336,8 @@ TEST_F(PdfTest, EveryFixtureNameExtractsExactlyFromProofs) {
     const std::string page = std::to_string(i + 1);
     Extracted e = Extract(path, "-f " + page + " -l " + page);
     EXPECT_TRUE(HasLine(e.lines, s.student_name)) << "page " << page << ": " << s.student_name;
-    EXPECT_TRUE(HasLine(e.lines, s.school_name + " · " + s.student_name + " · 北京通号 " + s.card_no))
+    EXPECT_TRUE(
+        HasLine(e.lines, s.school_name + " · " + s.student_name + " · 北京通号 " + s.card_no))
         << s.student_name;
     EXPECT_TRUE(HasLine(e.lines, s.card_no));
   }
@@ -345,7 +347,8 @@ TEST_F(PdfTest, EveryFixtureNameExtractsExactlyFromProofs) {
   EXPECT_TRUE(HasFont(names, "HanaMinB")) << "王𠀁's 𠀁 comes from HanaMinB\n" << all.fonts;
 }
 
-BatchManifest FixtureManifest(const std::vector<RenderedCard>& cards, const std::vector<bool>& reissue) {
+BatchManifest FixtureManifest(const std::vector<RenderedCard>& cards,
+                              const std::vector<bool>& reissue) {
   BatchManifest m;
   m.batch_id = "B20261125-07";
   m.school_name = "北京市朝阳区实验小学";
@@ -362,12 +365,18 @@ BatchManifest FixtureManifest(const std::vector<RenderedCard>& cards, const std:
     m.rows.push_back(r);
   }
   // One row of every other outcome, with the rare names again.
-  ManifestRow rejected{"RJ-REJECTED-1", kExtBName, "1000751234567001", "", false,
-                       ManifestOutcome::kRejected, "PHOTO_NO_FACE"};
-  ManifestRow voided{"RJ-VOIDED-1", kExtAName, "1000751234567002", "87B475A8", true,
-                     ManifestOutcome::kVoided, ""};
-  ManifestRow reprinted{"RJ-REPRINTED-1", kExtAName, "1000751234567002", "87B475A9", true,
-                        ManifestOutcome::kReprinted, ""};
+  ManifestRow rejected{
+      "RJ-REJECTED-1", kExtBName, "1000751234567001", "", false, ManifestOutcome::kRejected,
+      "PHOTO_NO_FACE"};
+  ManifestRow voided{
+      "RJ-VOIDED-1", kExtAName, "1000751234567002", "87B475A8", true, ManifestOutcome::kVoided, ""};
+  ManifestRow reprinted{"RJ-REPRINTED-1",
+                        kExtAName,
+                        "1000751234567002",
+                        "87B475A9",
+                        true,
+                        ManifestOutcome::kReprinted,
+                        ""};
   m.rows.push_back(rejected);
   m.rows.push_back(voided);
   m.rows.push_back(reprinted);
@@ -399,12 +408,12 @@ TEST_F(PdfTest, ManifestHasEveryNameExactlyColumnsTotalsAndSignOff) {
       EXPECT_TRUE(HasLine(e.lines, r.uid_hex)) << r.uid_hex;
     }
   }
-  for (const char* want : {"rejected PHOTO_NO_FACE", "voided", "reprinted", "produced", "new",
-                           "reissue", "作业 Job", "姓名 Name", "北京通号 Card no.", "UID",
-                           "新/补 New/reissue", "结果 Outcome", "批次 Batch: B20261125-07",
-                           "日期 Date: 2026-11-25", "学校 School: 北京市朝阳区实验小学 (11010810)",
-                           "操作员 Operator", "质检 QA", "接收学校 Receiving school",
-                           "Operator 7"}) {
+  for (const char* want :
+       {"rejected PHOTO_NO_FACE", "voided", "reprinted", "produced", "new", "reissue", "作业 Job",
+        "姓名 Name", "北京通号 Card no.", "UID", "新/补 New/reissue", "结果 Outcome",
+        "批次 Batch: B20261125-07", "日期 Date: 2026-11-25",
+        "学校 School: 北京市朝阳区实验小学 (11010810)", "操作员 Operator", "质检 QA",
+        "接收学校 Receiving school", "Operator 7"}) {
     EXPECT_TRUE(HasLine(e.lines, want)) << want;
   }
   // Totals and the sign-off lines (a signature and a date for each role).
@@ -446,11 +455,12 @@ TEST_F(PdfTest, ManifestHasEveryNameExactlyColumnsTotalsAndSignOff) {
 TEST_F(PdfTest, CodePointsSharingAGlyphExtractAsGiven) {
   BatchManifest m;
   m.school_name = "x";
-  const std::string compat = "\xE8\xB1\x88\xEF\xA4\x80";  // U+8C48 U+F900
+  const std::string compat = "\xE8\xB1\x88\xEF\xA4\x80";   // U+8C48 U+F900
   const std::string radical = "\xE4\xB8\x80\xE2\xBC\x80";  // U+4E00 U+2F00
   m.rows.push_back({"J1", compat, "1", "", false, ManifestOutcome::kProduced, ""});
   m.rows.push_back({"J2", radical, "2", "", false, ManifestOutcome::kProduced, ""});
-  m.rows.push_back({"J3", "\xEF\xA4\x80\xE8\xB1\x88", "3", "", false, ManifestOutcome::kProduced, ""});
+  m.rows.push_back(
+      {"J3", "\xEF\xA4\x80\xE8\xB1\x88", "3", "", false, ManifestOutcome::kProduced, ""});
   auto pdf = ProofPdf::Create();
   ASSERT_TRUE(pdf.ok());
   ASSERT_TRUE(pdf->AddManifest(m).ok());
@@ -470,7 +480,8 @@ TEST_F(PdfTest, LongManifestContinuesOnNumberedPagesWithTheHeaderRepeated) {
   for (int i = 0; i < 60; ++i) {
     const RenderedCard& c = (*cards_)[static_cast<size_t>(i) % cards_->size()];
     m.rows.push_back({"JOB" + std::to_string(1000 + i), c.summary.student_name, c.summary.card_no,
-                      "", false, i % 7 == 3 ? ManifestOutcome::kRejected : ManifestOutcome::kProduced,
+                      "", false,
+                      i % 7 == 3 ? ManifestOutcome::kRejected : ManifestOutcome::kProduced,
                       i % 7 == 3 ? "PHOTO_BLURRED" : ""});
   }
   auto pdf = ProofPdf::Create();
@@ -500,7 +511,8 @@ TEST_F(PdfTest, LongManifestContinuesOnNumberedPagesWithTheHeaderRepeated) {
     }
   }
   ASSERT_EQ(jobs_in_order.size(), 60u);
-  for (int i = 0; i < 60; ++i) EXPECT_EQ(jobs_in_order[static_cast<size_t>(i)], "JOB" + std::to_string(1000 + i));
+  for (int i = 0; i < 60; ++i)
+    EXPECT_EQ(jobs_in_order[static_cast<size_t>(i)], "JOB" + std::to_string(1000 + i));
 }
 
 TEST_F(PdfTest, ManifestTotalsThatDisagreeWithTheRowsAreRefused) {

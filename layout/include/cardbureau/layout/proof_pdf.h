@@ -59,7 +59,7 @@ struct BatchManifest {
   std::string batch_id;
   std::string school_name;
   std::string school_code;
-  std::string date;  // the manifest's date, YYYY-MM-DD
+  std::string date;               // the manifest's date, YYYY-MM-DD
   std::vector<ManifestRow> rows;  // printed in this order
   // The counts from the store's query; printed as the totals. They must
   // equal CountOutcomes(rows) (else FAILED_PRECONDITION: the document would
@@ -119,8 +119,8 @@ class ProofPdf {
   ProofPdf() = default;
   Status Check(const char* what);
   Result<void*> FaceImage(const RenderedCard& card, bool front);
-  Status DrawString(void* page, const std::string& utf8, double x_pt, double y_pt,
-                    double size_pt, bool invisible);
+  Status DrawString(void* page, const std::string& utf8, double x_pt, double y_pt, double size_pt,
+                    bool invisible);
   // Width in points of utf8 at size_pt (0 for invalid UTF-8).
   double TextWidth(const std::string& utf8, double size_pt) const;
   Status DrawFace(void* page, const RenderedCard& card, bool front, double x_mm, double y_mm,
