@@ -88,6 +88,16 @@ std::vector<FontFile> DefaultPdfFonts() {
           {"/usr/share/fonts/truetype/hanazono/HanaMinB.ttf", 0}};
 }
 
+Result<std::vector<FontFile>> PdfFontsOf(const Template& t, const std::string& chain) {
+  auto it = t.fonts.find(chain);
+  if (it == t.fonts.end()) {
+    return Status(Code::kInvalidTemplate, "template has no font chain " + chain, "fonts");
+  }
+  std::vector<FontFile> files = it->second;
+  for (auto& f : files) f.path = ResolvePath(t, f.path);
+  return files;
+}
+
 std::string_view ToString(ManifestOutcome outcome) {
   switch (outcome) {
     case ManifestOutcome::kProduced:

@@ -317,6 +317,11 @@ TEST_F(PdfTest, PdfFontsAreTheCardFacesChain) {
     EXPECT_EQ(pdf_fonts[i].path, sans[i].path);
     EXPECT_EQ(pdf_fonts[i].index, sans[i].index);
   }
+  auto of = PdfFontsOf(*t);
+  ASSERT_TRUE(of.ok()) << of.status();
+  ASSERT_EQ(of->size(), pdf_fonts.size());
+  for (size_t i = 0; i < of->size(); ++i) EXPECT_EQ((*of)[i].path, pdf_fonts[i].path);
+  EXPECT_EQ(PdfFontsOf(*t, "serif").status().code(), Code::kInvalidTemplate);
 }
 
 // Every fixture name, on its own proof page: the name element's invisible

@@ -24,6 +24,10 @@ namespace cardbureau::layout {
 // then HanaMinA for Ext-A, HanaMinB for Ext-B). TrueType and CFF
 // (OpenType) outlines are both accepted; CFF2 is not.
 std::vector<FontFile> DefaultPdfFonts();
+// The font chain `chain` of a template (paths resolved), for
+// ProofPdf::Create when cards come from another template than bjt-student.
+// Errors: INVALID_TEMPLATE (no such chain).
+Result<std::vector<FontFile>> PdfFontsOf(const Template& t, const std::string& chain = "sans");
 
 // ---- Batch manifest -------------------------------------------------------
 
