@@ -268,6 +268,11 @@ Extracted Extract(const std::string& path, const std::string& pages = "") {
   ToolOutput l = RunToolFull("pdftotext -layout -enc UTF-8 " + pages + " " + path + " -", err);
   EXPECT_EQ(l.err, "") << "pdftotext -layout warned on " << path;
   e.layout = l.out;
+  // Rendering loads every embedded font program: poppler must not complain.
+  ToolOutput r =
+      RunToolFull("pdftoppm -r 36 -png " + pages + " " + path + " " + path + "-render", err);
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.err, "") << "pdftoppm warned on " << path;
   ToolOutput f = RunToolFull("pdffonts " + path, err);
   EXPECT_EQ(f.rc, 0);
   EXPECT_EQ(f.err, "") << "pdffonts warned on " << path;
@@ -586,6 +591,54 @@ TEST_F(PdfTest, SavingTwiceWithNewTextInBetween) {
   EXPECT_TRUE(HasLine(e.lines, kExtBName));
   EXPECT_TRUE(HasLine(e.lines, kExtAName));
   EXPECT_TRUE(HasLine(e.lines, (*cards_)[0].summary.student_name));
+}
+
+// The glyphs drawn are the chain's: 王 (Noto Sans CJK, CFF by CID) and 𠀁
+// (HanaMinB, TrueType through the CIDToGIDMap) in the manifest, rendered by
+// poppler, match FreeType's rendering of the same fonts.
+TEST_F(PdfTest, ManifestGlyphsAreTheChainsOutlines) {
+  BatchManifest m;
+  m.rows.push_back({"J1", kExtBName, "1", "", false, ManifestOutcome::kProduced, ""});
+  auto pdf = ProofPdf::Create();
+  ASSERT_TRUE(pdf.ok());
+  ASSERT_TRUE(pdf->AddManifest(m).ok());
+  const std::string path = dir_ + "/glyphs.pdf";
+  ASSERT_TRUE(pdf->SaveToFile(path).ok());
+  // 600 dpi: the 8 pt name is 67 px. Name cell of row 1: x from 87 mm,
+  // baseline at 46 mm (AddManifest's geometry).
+  RunTool("pdftoppm -r 600 -gray -png " + path + " " + dir_ + "/glyphs");
+  cv::Mat page = cv::imread(dir_ + "/glyphs-1.png", cv::IMREAD_GRAYSCALE);
+  ASSERT_FALSE(page.empty());
+  const double px_per_mm = 600 / 25.4;
+  const cv::Rect cell(static_cast<int>(85 * px_per_mm), static_cast<int>(40 * px_per_mm),
+                      static_cast<int>(16 * px_per_mm), static_cast<int>(9 * px_per_mm));
+  const cv::Mat name = page(cell);
+  auto chain = FontChain::Load(DefaultPdfFonts());
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  for (const std::u32string& glyph : {std::u32string(U"王"), std::u32string(U"\U00020001")}) {
+    cv::Mat ft(120, 120, CV_8UC3, cv::Scalar(255, 255, 255));
+    (*chain)->Draw(ft, nullptr, glyph, 67, 20, 20, Rgb{0, 0, 0}, cv::Rect(0, 0, 120, 120));
+    cv::Mat ft_gray;
+    cv::cvtColor(ft, ft_gray, cv::COLOR_BGR2GRAY);
+    const cv::Rect ink = cv::boundingRect(ft_gray < 128);
+    ASSERT_GT(ink.area(), 100) << "FreeType drew nothing";
+    cv::Mat score;
+    cv::matchTemplate(name, ft_gray(ink), score, cv::TM_CCOEFF_NORMED);
+    double best = 0;
+    cv::minMaxLoc(score, nullptr, &best);
+    EXPECT_GT(best, 0.8) << "glyph U+" << std::hex << static_cast<unsigned>(glyph[0]);
+  }
+  // And a glyph the name does not contain does not match (the check can fail).
+  cv::Mat other(120, 120, CV_8UC3, cv::Scalar(255, 255, 255));
+  (*chain)->Draw(other, nullptr, U"张", 67, 20, 20, Rgb{0, 0, 0}, cv::Rect(0, 0, 120, 120));
+  cv::Mat other_gray;
+  cv::cvtColor(other, other_gray, cv::COLOR_BGR2GRAY);
+  cv::Mat score;
+  cv::matchTemplate(name, other_gray(cv::boundingRect(other_gray < 128)), score,
+                    cv::TM_CCOEFF_NORMED);
+  double best = 0;
+  cv::minMaxLoc(score, nullptr, &best);
+  EXPECT_LT(best, 0.7);
 }
 
 }  // namespace
