@@ -10,6 +10,7 @@
 
 #include "cardbureau/core/file.h"
 #include "cardbureau/core/job.h"
+#include "cardbureau/core/share_dir.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/layout/card_renderer.h"
 #include "cardbureau/layout/proof_pdf.h"
@@ -54,7 +55,7 @@ int RunRender(int argc, char** argv) {
       "profile", po::value(&profile_name), "raster profile: evolis-300 (default), evolis-600")(
       "sign-key", po::value(&key_path),
       "Ed25519 private key (PEM) for the QR; default $CARDBUREAU_QR_SIGN_KEY, else the\n"
-      "TEST-ONLY key in fixtures/keys (with a warning)")(
+      "TEST-ONLY key in fixtures/keys (with a warning; a binary in its build tree only)")(
       "keys-sign", po::value(&key_path), "alias of --sign-key")(
       "today", po::value(&today), "evaluate date rules as of this Beijing date (testing)")(
       "job", po::value(&job_path), "job JSON file");
@@ -89,7 +90,15 @@ int RunRender(int argc, char** argv) {
     if (const char* env = std::getenv("CARDBUREAU_QR_SIGN_KEY"); env && *env) {
       key_path = env;
     } else {
-      key_path = std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys/qr-test-ed25519.pem";
+      // The test key exists only in a source tree, for a binary in its build
+      // tree; an installed binary has no default key.
+      auto keys = FindShared(SharedItem::kTestKeys);
+      if (!keys.ok()) {
+        std::cerr << "cardbureau render: INVALID_CONFIG sign-key: no QR signing key; pass "
+                     "--sign-key PEM or set CARDBUREAU_QR_SIGN_KEY\n";
+        return 2;
+      }
+      key_path = (*keys / "qr-test-ed25519.pem").string();
       std::cerr << "cardbureau render: WARNING: signing the QR with the TEST-ONLY key\n";
     }
   }
