@@ -29,6 +29,8 @@ if(GIT_FOUND)
   endif()
 endif()
 target_compile_definitions(cardbureau PRIVATE CARDBUREAU_GIT_COMMIT="${CARDBUREAU_GIT_COMMIT}")
+# For tests/package (configured before this file is included).
+file(WRITE ${CMAKE_BINARY_DIR}/packaging/git-commit "${CARDBUREAU_GIT_COMMIT}\n")
 
 # Paths. The package's prefix is /usr; its configuration and unit go to
 # /etc/cardbureau and /lib/systemd/system (Debian 12) whatever the build's
