@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 
 namespace cardbureau {
 
@@ -100,7 +101,8 @@ Result<fs::path> FindShared(SharedItem item, const ShareLookupInputs& in) {
     if (fs::is_directory(dir, ec)) return dir;
     looked += (looked.empty() ? "" : ", ") + dir.string();
   }
-  if (looked.empty()) looked = "nowhere: the executable is not in <prefix>/bin nor in its build tree";
+  if (looked.empty())
+    looked = "nowhere: the executable is not in <prefix>/bin nor in its build tree";
   return Status(Code::kNotFound, std::string("no shared folder '") + SourceName(item) +
                                      "' (looked in " + looked + ")");
 }

@@ -133,7 +133,8 @@ int RunDashboardDemo(int argc, char** argv) {
       "web", po::value<std::string>(),
       "dashboard page folder (default: <prefix>/share/cardbureau/web beside the\n"
       "executable, or the source tree's web/ for a binary in its build tree);\n"
-      "refused with INVALID_CONFIG when it has no index.html")("batches", po::value<int>()->default_value(2), "batches to simulate")(
+      "refused with INVALID_CONFIG when it has no index.html")(
+      "batches", po::value<int>()->default_value(2), "batches to simulate")(
       "jobs", po::value<int>()->default_value(12), "jobs per batch")(
       "stations", po::value<int>()->default_value(2), "simulated stations")(
       "step-ms", po::value<int>()->default_value(250), "simulation step period")(

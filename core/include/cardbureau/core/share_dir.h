@@ -45,7 +45,7 @@ std::vector<std::filesystem::path> SharedCandidates(SharedItem item, const Share
 
 // The first candidate that is a directory, or NOT_FOUND naming every place
 // looked at.
-Result<std::filesystem::path> FindShared(SharedItem item,
-                                         const ShareLookupInputs& in = ShareLookupInputs::Current());
+Result<std::filesystem::path> FindShared(
+    SharedItem item, const ShareLookupInputs& in = ShareLookupInputs::Current());
 
 }  // namespace cardbureau
