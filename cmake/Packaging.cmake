@@ -59,6 +59,11 @@ install(DIRECTORY ${CARDBUREAU_SOURCE_DIR}/docs/ DESTINATION ${CARDBUREAU_DOC_DI
 # libraries the binary links) plus what the program opens by path at run
 # time; fonts and the PC/SC daemon are Recommends (a bureau may render on one
 # host and encode on another).
+# Installing (and cpack, which installs through the `preinstall` target)
+# never builds: `make package` builds the executable first, and the package
+# test runs cpack inside `make test` without rebuilding the whole tree.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
+
 set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGE_NAME "cardbureau")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
