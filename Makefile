@@ -9,7 +9,7 @@ CMAKE ?= cmake
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build demo test test-slow bench fuzz fuzz-run clean format
+.PHONY: all deps build demo test test-slow bench fuzz fuzz-run package clean format
 
 all: build
 
@@ -24,6 +24,15 @@ build: deps $(BUILD_RELEASE)/CMakeCache.txt
 
 demo: build
 	bash scripts/demo.sh $(BUILD_RELEASE)/bin/cardbureau
+
+# The Debian package of the Release build (docs/install.md). Re-runs cmake so
+# `cardbureau --version` names the commit being packaged; builds only the
+# executable, then cpack writes $(BUILD_RELEASE)/cardbureau_<version>_amd64.deb.
+package: deps $(BUILD_RELEASE)/CMakeCache.txt
+	$(CMAKE) $(BUILD_RELEASE)
+	$(CMAKE) --build $(BUILD_RELEASE) -j $(JOBS) --target cardbureau
+	cd $(BUILD_RELEASE) && cpack -G DEB
+	@ls -l $(BUILD_RELEASE)/cardbureau_*.deb
 
 # -g1 (line tables only): sanitizer reports keep file:line in every frame,
 # and the heavy Beast/Asio and nlohmann-json files compile a third faster

@@ -17,6 +17,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   cups cups-client cups-bsd libcups2-dev
+  # make package: dpkg-shlibdeps computes Depends; tests only: systemd-analyze
+  # verifies the service unit (nothing here runs systemd).
+  dpkg-dev systemd
 )
 if [ "${CARDBUREAU_WITH_BROWSER:-1}" = 1 ]; then
   PACKAGES+=(chromium)

@@ -9,6 +9,7 @@
 
 #include "cardbureau/core/file.h"
 #include "cardbureau/core/job.h"
+#include "cardbureau/core/share_dir.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/layout/card_renderer.h"
 #include "cardbureau/layout/photo.h"
@@ -54,7 +55,7 @@ int RunRender(int argc, char** argv) {
       "profile", po::value(&profile_name), "raster profile: evolis-300 (default), evolis-600")(
       "sign-key", po::value(&key_path),
       "Ed25519 private key (PEM) for the QR; default $CARDBUREAU_QR_SIGN_KEY, else the\n"
-      "TEST-ONLY key in fixtures/keys (with a warning)")(
+      "TEST-ONLY key in fixtures/keys (with a warning; a binary in its build tree only)")(
       "keys-sign", po::value(&key_path), "alias of --sign-key")(
       "today", po::value(&today), "evaluate date rules as of this Beijing date (testing)")(
       "job", po::value(&job_path), "job JSON file");
@@ -90,6 +91,15 @@ int RunRender(int argc, char** argv) {
     if (const char* env = std::getenv("CARDBUREAU_QR_SIGN_KEY"); env && *env) {
       key_path = env;
     } else {
+      // The test key exists only in a source tree, for a binary in its build
+      // tree; an installed binary has no default key.
+      auto keys = FindShared(SharedItem::kTestKeys);
+      if (!keys.ok()) {
+        std::cerr << "cardbureau render: INVALID_CONFIG sign-key: no QR signing key; pass "
+                     "--sign-key PEM or set CARDBUREAU_QR_SIGN_KEY\n";
+        return 2;
+      }
+      key_path = (*keys / "qr-test-ed25519.pem").string();
       test_key = true;
       std::cerr << "cardbureau render: WARNING: signing the QR with the TEST-ONLY key\n";
     }
@@ -124,8 +134,8 @@ int RunRender(int argc, char** argv) {
   if (!s.ok()) return Fail("render", s);
   Result<QrSigner> signer = Status(Code::kInternal, "no signer");
   if (test_key) {
-    auto pem = ReadFileWithLimit(
-        std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys/qr-test-ed25519.pem", 64 * 1024);
+    // Checked into git (so mode 0644): read as the public test key it is.
+    auto pem = ReadFileWithLimit(key_path, 64 * 1024);
     signer = pem.ok() ? QrSigner::FromPem(*pem) : Result<QrSigner>(pem.status());
   } else {
     signer = QrSigner::FromPemFile(key_path);

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cardbureau/core/share_dir.h"
+
 namespace cardbureau::layout {
 namespace {
 
@@ -342,7 +344,11 @@ Result<Template> LoadTemplate(std::string_view name_or_path) {
     }
     std::vector<std::string> dirs;
     if (const char* env = std::getenv("CARDBUREAU_TEMPLATE_DIR"); env && *env) dirs.push_back(env);
-    dirs.push_back(std::string(CARDBUREAU_SOURCE_DIR) + "/layout/templates");
+    // <prefix>/share/cardbureau/templates, or the source tree's for a
+    // binary in its build tree (core/share_dir.h).
+    for (const auto& d : SharedCandidates(SharedItem::kTemplates, ShareLookupInputs::Current())) {
+      dirs.push_back(d.string());
+    }
     for (const auto& d : dirs) {
       std::error_code ec;
       if (fs::is_regular_file(fs::path(d) / (arg + ".json"), ec)) {

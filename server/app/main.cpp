@@ -40,7 +40,8 @@ void PrintUsage(const std::vector<cardbureau::Command>& commands, FILE* out) {
   std::fprintf(out,
                "cardbureau - smart-card print bureau server\n\n"
                "Usage: cardbureau <command> [options]\n"
-               "       cardbureau <command> --help\n\n"
+               "       cardbureau <command> --help\n"
+               "       cardbureau --version\n\n"
                "Commands:\n");
   for (const auto& c : commands) {
     std::fprintf(out, "  %-10s %s\n", c.name.c_str(), c.summary.c_str());
@@ -51,6 +52,10 @@ void PrintUsage(const std::vector<cardbureau::Command>& commands, FILE* out) {
 }
 
 }  // namespace
+
+#ifndef CARDBUREAU_GIT_COMMIT
+#define CARDBUREAU_GIT_COMMIT "unknown"
+#endif
 
 int main(int argc, char** argv) {
   // First of all: a SIGTERM while a command starts up must stop it cleanly,
@@ -67,7 +72,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   if (std::strcmp(argv[1], "--version") == 0) {
-    std::printf("cardbureau %s\n", CARDBUREAU_VERSION);
+    // The git commit is taken when the build was configured (cmake/Packaging.cmake).
+    std::printf("cardbureau %s (git %s)\n", CARDBUREAU_VERSION, CARDBUREAU_GIT_COMMIT);
     return 0;
   }
   for (const auto& c : commands) {

@@ -108,7 +108,9 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
       "serve the operator dashboard on HOST:PORT (--http alone: 127.0.0.1:8080; "
       "docs/dashboard.md)")(
       "tokens", po::value<std::string>(), "dashboard: bearer-token file (hashed, mode 0600)")(
-      "web", po::value<std::string>(), "dashboard: page files (default: the source tree's web/)");
+      "web", po::value<std::string>(),
+      "dashboard: page files (default: <prefix>/share/cardbureau/web beside the "
+      "executable; refused with INVALID_CONFIG when it has no index.html)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);

@@ -48,15 +48,15 @@ Result<std::unique_ptr<server::Service>> MakeHttpService(const server::ServeCont
   const server::HttpConfig& hc = ctx.config.http;
   http::HttpServerOptions server_options;
   CB_RETURN_IF_ERROR(http::ParseListenAddress(hc.listen, &server_options));
+  // The page first: a dashboard without its page refuses to start.
+  http::ApiOptions api_options;
+  CB_ASSIGN_OR_RETURN(api_options.web_root, http::ResolveWebRoot(hc.web_dir));
   CB_ASSIGN_OR_RETURN(http::TokenTable tokens, http::TokenTable::Load(hc.tokens_file));
   CB_ASSIGN_OR_RETURN(auto audit, http::AuditTrail::Open(ctx.config.data_dir, ctx.clock));
   auto* line = dynamic_cast<line::Line*>(ctx.bureau.production());
   server::Bureau* bureau = &ctx.bureau;
   auto backend = std::make_unique<LineBackend>(
       ctx.store, line, [bureau](const std::string& id) { bureau->StartAttempt(id); }, ctx.clock);
-  http::ApiOptions api_options;
-  api_options.web_root =
-      hc.web_dir.empty() ? std::filesystem::path(CARDBUREAU_SOURCE_DIR) / "web" : hc.web_dir;
   auto service =
       std::make_unique<HttpService>(ctx.bureau, std::move(tokens), std::move(audit),
                                     std::move(backend), std::move(api_options), server_options);

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cardbureau/core/share_dir.h"
+
 namespace cardbureau::http {
 
 using nlohmann::json;
@@ -599,6 +601,26 @@ HttpResponse Api::Metrics() {
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = o.str();
   return r;
+}
+
+Result<std::filesystem::path> ResolveWebRoot(const std::filesystem::path& configured) {
+  std::filesystem::path dir = configured;
+  if (dir.empty()) {
+    auto found = FindShared(SharedItem::kWeb);
+    if (!found.ok()) {
+      return Status(Code::kInvalidConfig,
+                    "no dashboard page: " + found.status().message() + "; pass --web DIR",
+                    "http.web");
+    }
+    dir = std::move(found).value();
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(dir / "index.html", ec)) {
+    return Status(Code::kInvalidConfig,
+                  "no dashboard page: " + (dir / "index.html").string() + " is not a file",
+                  "http.web");
+  }
+  return dir;
 }
 
 HttpResponse Api::Static(const ParsedTarget& t) {

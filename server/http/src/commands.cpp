@@ -131,8 +131,11 @@ int RunDashboardDemo(int argc, char** argv) {
       "tokens", po::value<std::string>()->required(), "token file (hashed tokens)")(
       "data", po::value<std::string>()->required(),
       "directory for the audit trail and the fake previews")(
-      "web", po::value<std::string>()->default_value(std::string(CARDBUREAU_SOURCE_DIR) + "/web"),
-      "dashboard files")("batches", po::value<int>()->default_value(2), "batches to simulate")(
+      "web", po::value<std::string>(),
+      "dashboard page folder (default: <prefix>/share/cardbureau/web beside the\n"
+      "executable, or the source tree's web/ for a binary in its build tree);\n"
+      "refused with INVALID_CONFIG when it has no index.html")(
+      "batches", po::value<int>()->default_value(2), "batches to simulate")(
       "jobs", po::value<int>()->default_value(12), "jobs per batch")(
       "stations", po::value<int>()->default_value(2), "simulated stations")(
       "step-ms", po::value<int>()->default_value(250), "simulation step period")(
@@ -159,6 +162,11 @@ int RunDashboardDemo(int argc, char** argv) {
   auto tokens = TokenTable::Load(vm["tokens"].as<std::string>());
   if (!tokens.ok()) {
     std::cerr << "dashboard-demo: " << tokens.status().ToString() << "\n";
+    return kExitRefused;
+  }
+  auto web_root = ResolveWebRoot(vm.count("web") ? vm["web"].as<std::string>() : std::string());
+  if (!web_root.ok()) {
+    std::cerr << "dashboard-demo: " << web_root.status().ToString() << "\n";
     return kExitRefused;
   }
   const std::filesystem::path data = vm["data"].as<std::string>();
@@ -197,7 +205,7 @@ int RunDashboardDemo(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   ApiOptions api_opt;
-  api_opt.web_root = vm["web"].as<std::string>();
+  api_opt.web_root = *web_root;
   Api api(backend, *tokens, audit->get(), api_opt);
   HttpServer server(api, opt);
   if (Status s = server.Start(); !s.ok()) {

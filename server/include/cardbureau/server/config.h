@@ -37,7 +37,8 @@ struct ProductionConfig {
 struct HttpConfig {
   std::string listen;                 // "HOST:PORT", e.g. 127.0.0.1:8080; "" = no dashboard
   std::filesystem::path tokens_file;  // hashed bearer tokens (docs/dashboard.md), mode 0600
-  std::filesystem::path web_dir;      // the page's files; "" = the source tree's web/
+  std::filesystem::path web_dir;      // the page's files; "" = <prefix>/share/cardbureau/web
+                                      // (or web/ of the source tree for a build-tree binary)
   bool enabled() const { return !listen.empty(); }
 };
 

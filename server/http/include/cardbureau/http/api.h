@@ -87,6 +87,14 @@ struct ApiOptions {
   size_t max_static_file = 4 * 1024 * 1024;
 };
 
+// The dashboard page folder a server is to serve: `configured` (--web,
+// "http.web") when given, else the shared web/ folder found from the
+// executable's location (core/share_dir.h: <prefix>/share/cardbureau/web, or
+// the source tree's web/ for a binary in its build tree). INVALID_CONFIG
+// (key http.web) when that folder has no index.html, so a server never
+// starts without its page.
+Result<std::filesystem::path> ResolveWebRoot(const std::filesystem::path& configured);
+
 class Api {
  public:
   // `backend` and `tokens` must outlive the Api. `audit` may be null (then
