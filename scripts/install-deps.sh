@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git python3
   libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools
-  libopencv-dev libopencv-contrib-dev opencv-data zlib1g-dev libjpeg62-turbo-dev libdeflate-dev
+  libopencv-dev libopencv-contrib-dev opencv-data zlib1g-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev
   libfreetype-dev fonts-noto-cjk fonts-wqy-zenhei fonts-hanazono fontconfig
   libqrencode-dev zbar-tools libzbar-dev
   libhpdf-dev poppler-utils libharfbuzz-dev

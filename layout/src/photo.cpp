@@ -141,6 +141,14 @@ Result<cv::Mat> DecodePhoto(ByteView bytes, const PhotoConfig& config, int* redu
     if (p.ok) {
       img = std::move(p.image);
       decoded = true;
+    } else {
+      // libpng, silent: its messages never reach the user's terminal.
+      PngLibpngResult l = DecodePngWithLibpng(bytes);
+      if (l.kind == PngLibpngResult::kFailed) return Unreadable("corrupt PNG: " + l.message);
+      if (l.kind == PngLibpngResult::kOk) {
+        img = std::move(l.image);
+        decoded = true;
+      }
     }
   }
   if (!decoded) {

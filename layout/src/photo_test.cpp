@@ -249,10 +249,36 @@ TEST(PhotoDecodeTest, PngPixelsAreOpenCvs) {
     ASSERT_TRUE(cv::imencode(".png", m, enc, {cv::IMWRITE_PNG_COMPRESSION, 6}));
     same(Bytes(enc.begin(), enc.end()), what);
   }
+  // 1-bit grey (the libpng path's expansion).
+  cv::Mat bilevel;
+  cv::threshold(grey, bilevel, 128, 255, cv::THRESH_BINARY);
+  ASSERT_TRUE(cv::imencode(".png", bilevel, enc, {cv::IMWRITE_PNG_BILEVEL, 1}));
+  same(Bytes(enc.begin(), enc.end()), "1-bit grey");
   // A corrupt IDAT CRC is refused as OpenCV refuses it.
   Bytes bad = default_png;
   bad[8 + 25 + 8 + 100] ^= 0x01;  // inside the first IDAT's data
   EXPECT_EQ(DecodePhoto(bad, c).status().code(), Code::kPhotoUnreadable);
+}
+
+TEST(PhotoDecodeTest, CorruptPngsAreRefusedWithoutLibpngOnStderr) {
+  // PNGs the fast decoder leaves to libpng (16-bit here), corrupted: the
+  // refusal carries libpng's reason and nothing is printed.
+  const cv::Mat astro = cv::imdecode(ReadFixture("astronaut.png"), cv::IMREAD_COLOR);
+  cv::Mat deep;
+  astro(cv::Rect(0, 0, 200, 150)).convertTo(deep, CV_16UC3, 257.0);
+  std::vector<uchar> enc;
+  ASSERT_TRUE(cv::imencode(".png", deep, enc));
+  const Bytes good(enc.begin(), enc.end());
+  ASSERT_TRUE(DecodePhoto(good, PhotoConfig{}).ok());
+  for (size_t at : {size_t{8 + 25 + 8 + 40}, good.size() / 2}) {
+    Bytes bad = good;
+    bad[at] ^= 0x5A;
+    ::testing::internal::CaptureStderr();
+    auto r = DecodePhoto(bad, PhotoConfig{});
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(r.status().code(), Code::kPhotoUnreadable) << at;
+    EXPECT_EQ(err, "") << at;
+  }
 }
 
 TEST(PhotoDecodeTest, RefusesNonImagesTruncatedAndHostile) {

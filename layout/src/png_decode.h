@@ -9,6 +9,7 @@
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <string>
 
 #include "cardbureau/core/bytes.h"
 
@@ -20,5 +21,20 @@ struct PngDecodeResult {
 };
 
 PngDecodeResult DecodePngBgr(ByteView bytes);
+
+// Every other PNG that DecodePngBgr does not take (palette, 16-bit,
+// interlaced, tRNS, odd chunk order), decoded by libpng with OpenCV's
+// IMREAD_COLOR transforms (strip 16, strip alpha, palette and low-depth
+// grey expanded, BGR order, interlace handling), so the pixels are
+// cv::imdecode's; but with our own error and warning handlers, so libpng
+// never prints to stderr and a corrupt file comes back as a message.
+// A PNG with an eXIf chunk is not taken (OpenCV applies its orientation):
+// result kNotHandled, the caller asks OpenCV.
+struct PngLibpngResult {
+  enum Kind { kOk, kFailed, kNotHandled } kind = kNotHandled;
+  cv::Mat image;        // BGR, when kOk
+  std::string message;  // libpng's reason, when kFailed
+};
+PngLibpngResult DecodePngWithLibpng(ByteView bytes);
 
 }  // namespace cardbureau::layout

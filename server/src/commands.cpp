@@ -51,6 +51,10 @@ Status PrepareDataDir(const ServeConfig& cfg) {
   }
   if (cfg.data_group.empty()) {
     ::umask(077);
+    if (::chmod(cfg.data_dir.c_str(), 0700) != 0) {
+      return Status(Code::kIoError, "cannot make " + cfg.data_dir.string() + " private: " +
+                                        std::strerror(errno));
+    }
     return Status::Ok();
   }
   struct group* g = ::getgrnam(cfg.data_group.c_str());

@@ -284,6 +284,9 @@ def test(args, build, source, tmp):
     for rel in ["fixtures/jobs/valid-junior-reissue.json", "fixtures/photos/astronaut.png",
                 "fixtures/keys/qr-test-ed25519.pem", "tests/lsan.supp"]:
         shutil.copy(source / rel, inputs / Path(rel).name)
+    # A signing key is a secret: 0600 or the program refuses it (git checks
+    # fixtures out 0644).
+    os.chmod(inputs / "qr-test-ed25519.pem", 0o600)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("CARDBUREAU_")}
     env["LSAN_OPTIONS"] = f"suppressions={inputs / 'lsan.supp'}:print_suppressions=0"

@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "cardbureau/testing/files.h"
 #include "cardbureau/testing/process.h"
@@ -334,6 +337,136 @@ TEST(Hardening, BadChipImagesAndKeysAreInputErrors) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("INVALID_KEY"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(empty_pub.string()), std::string::npos) << r.err;
+}
+
+// ---- children's data at rest ---------------------------------------------
+
+// Every regular file and folder under `root` whose mode lets group or
+// others in, as "path mode".
+std::vector<std::string> OpenModes(const fs::path& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    if ((st.st_mode & 077) != 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      out.push_back(it->path().string() + " " + mode);
+    }
+  }
+  return out;
+}
+
+// Files under `roots` whose bytes (or, for a PDF, whose text) contain one
+// of `needles`, as "path: needle".
+std::vector<std::string> FilesHolding(const std::vector<fs::path>& roots,
+                                      const std::vector<std::string>& needles) {
+  std::vector<std::string> hits;
+  for (const auto& root : roots) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      std::string bytes = ReadAll(it->path());
+      if (it->path().extension() == ".pdf") {
+        auto text = cardbureau::testing::RunProcess("/usr/bin/pdftotext",
+                                                    {it->path().string(), "-"}, 60s);
+        bytes += text.out;
+      }
+      for (const auto& n : needles) {
+        if (bytes.find(n) != std::string::npos) hits.push_back(it->path().string() + ": " + n);
+      }
+    }
+  }
+  return hits;
+}
+
+TEST(Hardening, ChildrensDataIsPrivateAndThePurgeLeavesNoCopy) {
+  ASSERT_TRUE(fs::exists("/usr/bin/pdftotext")) << "poppler-utils is a test dependency";
+  TempDir dir;
+  const fs::path data = dir.path() / "data", out = dir.path() / "out";
+  fs::create_directories(data);
+  cardbureau::testing::CopyTestKeys(kSource, data / "keys");
+  // Four of the demo's jobs (rare-character names included).
+  auto made = cardbureau::testing::RunProcess(
+      "/usr/bin/python3",
+      {(kSource / "scripts/make_demo_jobs.py").string(), (dir.path() / "all.jsonl").string()});
+  ASSERT_EQ(made.code, 0) << made.err;
+  std::vector<std::string> needles;
+  {
+    std::ifstream in(dir.path() / "all.jsonl");
+    std::ofstream jobs(dir.path() / "jobs.jsonl");
+    std::string line;
+    for (int i = 0; i < 4 && std::getline(in, line); ++i) {
+      jobs << line << "\n";
+      auto j = nlohmann::json::parse(line);
+      for (const char* k : {"name", "education_id", "student_no"}) {
+        needles.push_back(j["student"][k].get<std::string>());
+      }
+    }
+  }
+  ASSERT_EQ(needles.size(), 12u);
+  {
+    nlohmann::json line = {
+        {"keys", "keys/keystore-test.json"},
+        {"template", "bjt-student"},
+        {"profile", "evolis-300"},
+        {"render_threads", 1},
+        {"batches_dir", (out / "batches").string()},
+        {"stations",
+         {{{"name", "station-1"},
+           {"printer", "sim"},
+           {"reader", "loopback"},
+           {"hopper", (out / "hopper/station-1").string()},
+           {"seed", 1000}}}}};
+    std::ofstream(data / "line.json") << line.dump(2);
+    fs::permissions(data / "line.json", fs::perms::owner_read | fs::perms::owner_write);
+  }
+  const std::string endpoint = FreeTcpEndpoint();
+  {
+    nlohmann::json cfg = {{"centre", endpoint},      {"data_dir", data.string()},
+                          {"retention_days", 0},     {"purge_interval_s", 1},
+                          {"bureau_id", "private"},  {"production", {{"kind", "line"}}}};
+    std::ofstream(dir.path() / "serve.json") << cfg.dump(2);
+  }
+  ChildOptions centre_opt;
+  centre_opt.stderr_file = dir.path() / "centre.log";
+  ChildProcess centre(CardbureauBinary(),
+                      {"centre", "--bind", endpoint, "--jobs", (dir.path() / "jobs.jsonl").string(),
+                       "--photos", (kSource / "fixtures/photos").string(), "--reports",
+                       (dir.path() / "reports.jsonl").string(), "--until-done", "--quiet"},
+                      centre_opt);
+  ChildOptions serve_opt;
+  serve_opt.stderr_file = dir.path() / "serve.log";
+  ChildProcess serve(CardbureauBinary(), {"serve", "--config", (dir.path() / "serve.json").string()},
+                     serve_opt);
+  ASSERT_TRUE(centre.ok() && serve.ok());
+  auto centre_code = centre.WaitFor(300s);
+  ASSERT_EQ(centre_code.value_or(-1), 0) << ReadAll(dir.path() / "centre.log") << "\n"
+                                         << ReadAll(dir.path() / "serve.log");
+  EXPECT_EQ(ReadLines(dir.path() / "reports.jsonl").size(), 4u);
+
+  // At rest: nothing the bureau wrote is open to group or others.
+  for (const auto& root : {data, out}) {
+    const auto open = OpenModes(root);
+    EXPECT_TRUE(open.empty()) << open.size() << " open, e.g. " << open.front();
+  }
+  // The centre acked every report, retention is 0: the purge (every second)
+  // removes every copy. Wait for it with a deadline, then check it held.
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  std::vector<std::string> hits = FilesHolding({data, out}, needles);
+  while (!hits.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(500ms);  // poll interval inside the deadline
+    hits = FilesHolding({data, out}, needles);
+  }
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.WaitFor(60s).value_or(-1), 0) << ReadAll(dir.path() / "serve.log");
+  hits = FilesHolding({data, out}, needles);
+  EXPECT_TRUE(hits.empty()) << hits.size() << " copies left, e.g. " << hits.front();
+  // The log never held them.
+  const std::string log = ReadAll(dir.path() / "serve.log");
+  for (const auto& n : needles) EXPECT_EQ(log.find(n), std::string::npos) << n;
+  EXPECT_NE(log.find("purged personal data"), std::string::npos) << log;
 }
 
 }  // namespace
