@@ -152,7 +152,18 @@ void Bureau::StartStored(const JobRecord& rec) {
 // ---- ProductionSink ----
 
 Status Bureau::Advance(const std::string& job_id, JobState to) {
-  Status s = store_.Advance(job_id, to);
+  return AdvanceWith(job_id, to, {});
+}
+
+Status Bureau::Record(const std::string& job_id, std::vector<HistoryEvent> events) {
+  Status s = store_.Record(job_id, events);
+  if (!s.ok()) Log("job " + job_id + ": cannot record history: " + s.ToString());
+  return s;
+}
+
+Status Bureau::AdvanceWith(const std::string& job_id, JobState to,
+                           std::vector<HistoryEvent> events) {
+  Status s = store_.AdvanceWith(job_id, to, events);
   if (s.ok()) {
     Notify(job_id, to);
     if (IsInternal(job_id)) return s;  // the centre does not know reprint attempts
@@ -173,7 +184,7 @@ void Bureau::Completed(const std::string& job_id, const CardOutcome& outcome) {
   report.qa = outcome.qa;
   report.station = outcome.station;
   report.produced_at = outcome.produced_at;
-  auto r = store_.Complete(job_id, std::move(report));
+  auto r = store_.Complete(job_id, std::move(report), outcome.history);
   Impl::Event e;
   e.finished_job = job_id;
   const bool internal = IsInternal(job_id);
@@ -189,7 +200,12 @@ void Bureau::Completed(const std::string& job_id, const CardOutcome& outcome) {
 }
 
 void Bureau::Failed(const std::string& job_id, const Status& why, bool retryable) {
-  auto r = store_.Fail(job_id, why, retryable);
+  FailedWith(job_id, why, retryable, {});
+}
+
+void Bureau::FailedWith(const std::string& job_id, const Status& why, bool retryable,
+                        std::vector<HistoryEvent> events) {
+  auto r = store_.Fail(job_id, why, retryable, events);
   Impl::Event e;
   e.finished_job = job_id;
   if (r.ok()) {

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cardbureau/core/validation.h"
+#include "cardbureau/server/commands.h"
 #include "job_fixtures.h"
 
 namespace cardbureau::server {
@@ -525,13 +527,131 @@ TEST(JobStoreMigration, SchemaOneStoreIsUpgradedWithItsJobs) {
   auto clock = ManualClock::AtBeijingDate(CivilDate{2026, 11, 25});
   auto store = JobStore::Open(dir.path(), clock);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->SchemaVersion(), 2);
+  EXPECT_EQ((*store)->SchemaVersion(), kSchemaVersion);
+  EXPECT_EQ((*store)->History("OLD1")->size(), 0u);
   auto rec = (*store)->Find("OLD1");
   ASSERT_TRUE(rec.ok() && rec->has_value());
   EXPECT_EQ((*rec)->state, JobState::kValidated);
   EXPECT_FALSE((*rec)->internal());
   EXPECT_FALSE((*rec)->voided_at_ms.has_value());
   EXPECT_TRUE((*store)->Reprints("")->empty());
+}
+
+// ---- history (schema 3) ----
+
+HistoryEvent Ev(std::string kind, std::string stage, std::string code = {},
+                std::string message = {}) {
+  HistoryEvent e;
+  e.kind = std::move(kind);
+  e.station = "st-1";
+  e.printer = "sim-a";
+  e.attempt = 1;
+  e.stage = std::move(stage);
+  e.code = std::move(code);
+  e.message = std::move(message);
+  return e;
+}
+
+TEST_F(JobStoreTest, HistoryKeepsAttemptsFaultsQaInOrderWithTheirStateChanges) {
+  Add("J1");
+  ASSERT_TRUE(store_->Advance("J1", JobState::kRendered).ok());
+  std::vector<HistoryEvent> attempt{Ev("attempt", "at-reader")};
+  ASSERT_TRUE(store_->AdvanceWith("J1", JobState::kEncoding, attempt).ok());
+  std::vector<HistoryEvent> jam{Ev("fault", "encode", "CARD_REMOVED", "card pulled")};
+  ASSERT_TRUE(store_->Record("J1", jam).ok());
+  auto card = Ev("card", "encoded");
+  card.uid = "0A1B2C3D";
+  ASSERT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+  // A re-advance after a restart writes nothing (no duplicate).
+  ASSERT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+  ASSERT_TRUE(store_->Advance("J1", JobState::kPrinted).ok());
+  auto qa = Ev("qa", "qa", "VERIFY_MISMATCH", "face: QR UID differs");
+  auto failed = store_->Fail("J1", Status(Code::kVerifyMismatch, "QA after printing"), true,
+                             std::vector<HistoryEvent>{qa});
+  ASSERT_TRUE(failed.ok()) << failed.status();
+
+  auto h = store_->History("J1");
+  ASSERT_TRUE(h.ok()) << h.status();
+  std::vector<std::string> kinds, states;
+  for (const auto& r : *h) {
+    kinds.push_back(r.kind);
+    states.push_back(r.state);
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"state", "state", "state", "attempt", "state", "fault",
+                                             "card", "state", "state", "qa", "state"}));
+  EXPECT_EQ(states, (std::vector<std::string>{"received", "validated", "rendered", "rendered",
+                                              "encoding", "encoding", "encoding", "encoded",
+                                              "printed", "printed", "failed"}));
+  for (size_t i = 1; i < h->size(); ++i) EXPECT_GT((*h)[i].seq, (*h)[i - 1].seq);
+  EXPECT_EQ((*h)[3].detail.station, "st-1");
+  EXPECT_EQ((*h)[3].detail.printer, "sim-a");
+  EXPECT_EQ((*h)[3].detail.attempt, 1);
+  EXPECT_EQ((*h)[5].detail.code, "CARD_REMOVED");
+  EXPECT_EQ((*h)[5].detail.message, "card pulled");
+  EXPECT_EQ((*h)[6].detail.uid, "0A1B2C3D");
+  EXPECT_EQ((*h)[9].detail.code, "VERIFY_MISMATCH");
+  EXPECT_EQ((*h)[10].detail.code, "VERIFY_MISMATCH");
+  EXPECT_EQ((*h)[10].detail.message, "QA after printing");
+  EXPECT_EQ((*h)[10].from_state, "printed");
+  // The state-only view is unchanged by the extra rows.
+  EXPECT_EQ(store_->Timeline("J1")->size(), 7u);
+
+  // It survives a reopen (it is the store, not memory).
+  Reopen();
+  EXPECT_EQ(store_->History("J1")->size(), h->size());
+}
+
+TEST_F(JobStoreTest, HistoryRowAndStateChangeAreOneTransaction) {
+  Add("J1");
+  ASSERT_TRUE(store_->Advance("J1", JobState::kRendered).ok());
+  const size_t before = store_->History("J1")->size();
+  // The second row is refused (no kind): neither row nor the state change stays.
+  std::vector<HistoryEvent> bad{Ev("attempt", "at-reader"), HistoryEvent{}};
+  EXPECT_FALSE(store_->AdvanceWith("J1", JobState::kEncoding, bad).ok());
+  EXPECT_EQ(StateOf("J1"), JobState::kRendered);
+  EXPECT_EQ(store_->History("J1")->size(), before);
+  EXPECT_FALSE(store_->Record("J1", bad).ok());
+  EXPECT_EQ(store_->History("J1")->size(), before);
+  EXPECT_EQ(store_->Record("NOPE", std::vector<HistoryEvent>{Ev("fault", "feed")}).code(),
+            Code::kNotFound);
+}
+
+TEST_F(JobStoreTest, RefusalKeepsCodeFieldAndMessage) {
+  auto r = store_->Reject("BAD1", Status(Code::kInvalidField, "must be 8 digits", "school.code"),
+                          "11010810");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto h = store_->History("BAD1");
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ(h->back().state, "rejected");
+  EXPECT_EQ(h->back().detail.code, "INVALID_FIELD");
+  EXPECT_EQ(h->back().detail.field, "school.code");
+  EXPECT_EQ(h->back().detail.message, "must be 8 digits");
+}
+
+TEST_F(JobStoreTest, HistoryCommandPrintsTheRows) {
+  Add("J1");
+  AdvanceTo("J1", JobState::kEncoding);
+  std::vector<HistoryEvent> jam{Ev("fault", "feed", "PRINTER_JAM", "jam at the feeder")};
+  ASSERT_TRUE(store_->Record("J1", jam).ok());
+  auto text = FormatHistory(*store_, "J1", false);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_NE(text->find("job J1 (encoding)"), std::string::npos) << *text;
+  EXPECT_NE(text->find("fault [encoding] station=st-1 printer=sim-a card=1 stage=feed "
+                       "code=PRINTER_JAM \"jam at the feeder\""),
+            std::string::npos)
+      << *text;
+  EXPECT_NE(text->find("state rendered -> encoding"), std::string::npos) << *text;
+  auto json = FormatHistory(*store_, "J1", true);
+  ASSERT_TRUE(json.ok());
+  auto doc = nlohmann::json::parse(*json);
+  EXPECT_EQ(doc["job_id"], "J1");
+  ASSERT_EQ(doc["history"].size(), store_->History("J1")->size());
+  EXPECT_EQ(doc["history"].back()["code"], "PRINTER_JAM");
+  EXPECT_EQ(doc["history"].back()["kind"], "fault");
+  EXPECT_EQ(FormatHistory(*store_, "NOPE", false).status().code(), Code::kNotFound);
+  // No personal data in the history text.
+  EXPECT_EQ(text->find("张三"), std::string::npos);
 }
 
 }  // namespace

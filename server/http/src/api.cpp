@@ -75,11 +75,11 @@ json ToJson(const JobSummary& j) {
 }
 
 json ToJson(const TimelineEntry& t) {
-  return {{"at_ms", t.at_ms},
-          {"state", t.state},
-          {"station", t.station},
-          {"code", t.code},
-          {"note", t.note}};
+  return {{"at_ms", t.at_ms},     {"state", t.state},     {"station", t.station},
+          {"code", t.code},       {"note", t.note},       {"kind", t.kind},
+          {"from", t.from_state}, {"printer", t.printer}, {"uid", t.uid},
+          {"attempt", t.attempt}, {"stage", t.stage},     {"field", t.field},
+          {"message", t.message}};
 }
 
 json ToJson(const StationInfo& s) {

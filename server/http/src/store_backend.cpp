@@ -158,15 +158,30 @@ Result<JobDetail> StoreBackend::Job(std::string_view job_id) {
   if (!rec) return Status(Code::kNotFound, "no such job");
   JobDetail d;
   d.job = Summarise(*rec);
-  CB_ASSIGN_OR_RETURN(auto changes, store_.Timeline(job_id));
-  for (const auto& c : changes) {
+  // The job's history rows, one timeline entry each (the same rows as
+  // `cardbureau history`).
+  CB_ASSIGN_OR_RETURN(auto rows, store_.History(job_id));
+  for (const auto& h : rows) {
     TimelineEntry e;
-    e.at_ms = c.at_ms;
-    e.state = std::string(server::ToString(c.to));
-    e.note = c.note;
+    e.at_ms = h.at_ms;
+    e.state = h.state;
+    e.note = h.note;
+    e.kind = h.kind;
+    e.from_state = h.from_state;
+    e.station = h.detail.station;
+    e.printer = h.detail.printer;
+    e.uid = h.detail.uid;
+    e.attempt = h.detail.attempt;
+    e.stage = h.detail.stage;
+    e.code = h.detail.code;
+    e.field = h.detail.field;
+    e.message = h.detail.message;
     d.timeline.push_back(std::move(e));
   }
-  if (!d.timeline.empty() && !d.job.last_code.empty()) d.timeline.back().code = d.job.last_code;
+  // Rows written before schema 3 carry the code in the note only.
+  if (!d.timeline.empty() && d.timeline.back().code.empty() && !d.job.last_code.empty()) {
+    d.timeline.back().code = d.job.last_code;
+  }
   std::error_code ec;
   const auto dir = store_.CardsDir(job_id);
   d.has_front_preview = std::filesystem::is_regular_file(dir / "front.png", ec);

@@ -78,7 +78,24 @@ struct PreparedJob {
   int cards_used = 0;
   bool encoding_recorded = false;
   Status last_error;
+  std::string uid;  // the current card's UID once encoding told it, else ""
 };
+
+server::HistoryEvent WithStatus(server::HistoryEvent e, const Status& s) {
+  e.code = std::string(s.code_name());
+  e.message = s.message();
+  return e;
+}
+
+// A card whose face copies could not be written: kept (bounded) so the
+// files are rewritten when the disk allows (after the next card, at Stop).
+struct PendingOutputs {
+  std::string job_id;
+  fs::path dir;
+  layout::RenderedCard card;
+};
+constexpr size_t kMaxPendingOutputs = 16;
+constexpr int kOutputWriteTries = 3;
 
 // What the batch manifest needs of a produced card (images reloaded from
 // disk when the manifest is written, so memory stays flat).
@@ -122,6 +139,7 @@ struct Line::Impl {
   std::vector<std::thread> render_threads;
   LineStats stats;
   std::map<std::string, Batch> batches;
+  std::deque<PendingOutputs> pending_outputs;  // under mu
 
   Impl(server::ProductionSink& s, LineOptions o) : sink(s), options(std::move(o)) {}
 
@@ -151,6 +169,57 @@ struct Line::Impl {
         std::cerr << "line: station " << st.snap.name << " taken out of rotation after "
                   << st.snap.consecutive_failures << " failures (last: " << s.code_name() << ")\n";
       }
+    }
+  }
+
+  // A history row about `job`'s current card at station `st`.
+  server::HistoryEvent Event(const Station& st, const PreparedJob& job, std::string kind,
+                             std::string stage) const {
+    server::HistoryEvent e;
+    e.kind = std::move(kind);
+    e.station = st.snap.name;
+    e.printer = st.setup.printer->name();
+    e.attempt = job.cards_used;
+    e.uid = job.uid;
+    e.stage = std::move(stage);
+    return e;
+  }
+
+  // Writes the face copies, a few times; the caller records a failure.
+  Status WriteOutputs(const layout::RenderedCard& card, const fs::path& dir) {
+    Status s;
+    for (int i = 0; i < kOutputWriteTries; ++i) {
+      s = layout::WriteCardOutputs(card, dir.string(), options.outputs);
+      if (s.ok()) return s;
+    }
+    return s;
+  }
+
+  // Rewrites face copies that failed earlier; each success is a history row.
+  void RetryPendingOutputs() {
+    std::deque<PendingOutputs> todo;
+    {
+      std::lock_guard lock(mu);
+      todo.swap(pending_outputs);
+    }
+    std::deque<PendingOutputs> still;
+    for (auto& p : todo) {
+      Status s = layout::WriteCardOutputs(p.card, p.dir.string(), options.outputs);
+      if (s.ok()) {
+        server::HistoryEvent e;
+        e.kind = "output";
+        e.stage = "outputs";
+        e.code = "OK";
+        e.message = "face copies rewritten";
+        Status r = sink.Record(p.job_id, {e});
+        if (r.ok()) continue;
+        // The history refused the row: keep the card so it is tried again.
+      }
+      still.push_back(std::move(p));
+    }
+    std::lock_guard lock(mu);
+    for (auto& p : still) {
+      if (pending_outputs.size() < kMaxPendingOutputs) pending_outputs.push_back(std::move(p));
     }
   }
 
@@ -288,10 +357,18 @@ struct Line::Impl {
     }
   }
 
-  // Ejects the current card to the reject hopper and records the fault.
-  void RejectCard(Station& st, PreparedJob& job, const Status& why) {
+  // Ejects the current card to the reject hopper and counts the fault on
+  // the station; returns the job's history rows for it (the fault, and the
+  // eject's own failure), for the caller to store.
+  std::vector<server::HistoryEvent> EjectToReject(Station& st, PreparedJob& job,
+                                                  const Status& why, std::string_view stage) {
     Status e = st.setup.printer->Eject(printers::Hopper::kReject);
     st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
+    std::vector<server::HistoryEvent> events;
+    auto fault = WithStatus(Event(st, job, "fault", std::string(stage)), why);
+    fault.message += e.ok() ? " (card to the reject hopper)" : " (reject hopper eject failed)";
+    events.push_back(std::move(fault));
+    if (!e.ok()) events.push_back(WithStatus(Event(st, job, "fault", "eject"), e));
     std::lock_guard lock(mu);
     Fault(st, why);
     if (!e.ok()) Fault(st, e);
@@ -299,6 +376,27 @@ struct Line::Impl {
     stats.cards_rejected++;
     BatchFor(job.ctx.job).snap.cards_rejected++;
     job.last_error = why;
+    return events;
+  }
+  // As EjectToReject, storing the rows in the job's history.
+  Status RejectCard(Station& st, PreparedJob& job, const Status& why, std::string_view stage) {
+    return sink.Record(job.ctx.job_id, EjectToReject(st, job, why, stage));
+  }
+
+  // The job's history could not be written (the store failed): the job is
+  // not produced further here. Failed() may fail the same way; then the job
+  // stays in its durable state and the next run takes it up.
+  bool HistoryLost(PreparedJob& job, const Status& s) {
+    sink.Failed(job.ctx.job_id, s, true);
+    CountFailed(job.ctx.job);
+    return true;
+  }
+  // A card fault: the card is rejected and recorded; false = try a fresh card.
+  bool RetryWithNewCard(Station& st, PreparedJob& job, const Status& why,
+                        std::string_view stage) {
+    Status r = RejectCard(st, job, why, stage);
+    if (!r.ok()) return HistoryLost(job, r);
+    return false;
   }
 
   // Returns true when the job is finished (completed, failed or cancelled),
@@ -315,11 +413,17 @@ struct Line::Impl {
       return true;
     }
     const std::string card_id = id + "." + std::to_string(job.cards_used + 1);
+    job.uid.clear();
     Status s = printer.Feed(card_id, j.card.card_type);
     if (!s.ok()) {
-      std::lock_guard lock(mu);
-      Fault(st, s);
-      return false;  // no card consumed for the job; try again
+      {
+        std::lock_guard lock(mu);
+        Fault(st, s);
+      }
+      auto ev = WithStatus(Event(st, job, "fault", "feed"), s);
+      ev.attempt = 0;  // no card consumed for the job
+      if (Status r = sink.Record(id, {ev}); !r.ok()) return HistoryLost(job, r);
+      return false;  // try again
     }
     job.cards_used++;
     {
@@ -329,16 +433,23 @@ struct Line::Impl {
 
     auto channel = st.setup.source->WaitForCard(options.card_wait);
     if (!channel.ok() || !channel->has_value()) {
-      RejectCard(st, job, channel.ok() ? Status(Code::kCardTimeout, "no card reached the reader")
-                                       : channel.status());
-      return false;
+      return RetryWithNewCard(
+          st, job,
+          channel.ok() ? Status(Code::kCardTimeout, "no card reached the reader") : channel.status(),
+          "feed");
     }
     std::unique_ptr<devices::CardChannel> card = std::move(**channel);
 
+    // The attempt is in the history before the chip is touched.
+    auto attempt = Event(st, job, "attempt", "at-reader");
+    attempt.message = "card " + card_id;
     if (!job.encoding_recorded) {
-      s = sink.Advance(id, JobState::kEncoding);
+      s = sink.AdvanceWith(id, JobState::kEncoding, {attempt});
       if (!s.ok()) return Abandon(st, job, s);
       job.encoding_recorded = true;
+    } else {
+      s = sink.Record(id, {attempt});
+      if (!s.ok()) return Abandon(st, job, s);
     }
 
     const encoder::EncodeParams params{clock().TodayBeijing(), IssueSequence(j)};
@@ -353,8 +464,22 @@ struct Line::Impl {
         std::lock_guard lock(mu);
         Fault(st, outcome.status(), /*counts=*/false);
       }
+      auto lost = WithStatus(Event(st, job, "fault", "encode"), outcome.status());
+      lost.message += " (reseating the card to resume)";
+      std::vector<server::HistoryEvent> rows{lost};
       card.reset();
-      (void)printer.Reseat();
+      Status reseat = printer.Reseat();
+      if (!reseat.ok()) {
+        // The printer cannot put the card back: resuming is impossible.
+        rows.push_back(WithStatus(Event(st, job, "fault", "reseat"), reseat));
+        if (Status r = sink.Record(id, std::move(rows)); !r.ok()) return HistoryLost(job, r);
+        {
+          std::lock_guard lock(mu);
+          Fault(st, reseat);
+        }
+        break;
+      }
+      if (Status r = sink.Record(id, std::move(rows)); !r.ok()) return HistoryLost(job, r);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       auto again = st.setup.source->WaitForCard(options.card_wait);
       if (!again.ok() || !again->has_value()) break;
@@ -362,20 +487,21 @@ struct Line::Impl {
       outcome = personalizer->Encode(*card, j, params);
     }
     if (!outcome.ok()) {
-      RejectCard(st, job, outcome.status());
       if (IsJobFault(outcome.status().code())) {
-        sink.Failed(id, outcome.status(), false);
+        auto rows = EjectToReject(st, job, outcome.status(), "encode");
+        sink.FailedWith(id, outcome.status(), false, std::move(rows));
         CountFailed(j);
         return true;
       }
-      return false;
+      return RetryWithNewCard(st, job, outcome.status(), "encode");
     }
 
     const std::string uid = ToHex(outcome->uid);
+    job.uid = uid;
     auto rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
     if (!rendered.ok()) {
-      RejectCard(st, job, rendered.status());
-      sink.Failed(id, rendered.status(), false);
+      auto rows = EjectToReject(st, job, rendered.status(), "compose");
+      sink.FailedWith(id, rendered.status(), false, std::move(rows));
       CountFailed(j);
       return true;
     }
@@ -383,10 +509,7 @@ struct Line::Impl {
     auto payload = layout::DecodeQrFromImage(QrRegion(rendered->images.front, job.card.qr_box));
     s = payload.ok() ? CheckFaceAgainstChip(*payload, *verifier, outcome->record, outcome->uid)
                      : payload.status();
-    if (!s.ok()) {
-      RejectCard(st, job, s);
-      return false;
-    }
+    if (!s.ok()) return RetryWithNewCard(st, job, s, "face-check");
 
     printers::PrintData data;
     data.job_id = id;
@@ -396,17 +519,11 @@ struct Line::Impl {
                             std::pair{&rendered->images.front_k, &data.front_k_png},
                             std::pair{&rendered->images.back_k, &data.back_k_png}}) {
       auto png = layout::EncodePng(*mat);
-      if (!png.ok()) {
-        RejectCard(st, job, png.status());
-        return false;
-      }
+      if (!png.ok()) return RetryWithNewCard(st, job, png.status(), "print");
       *out = std::move(*png);
     }
     s = printer.Print(data);
-    if (!s.ok()) {
-      RejectCard(st, job, s);  // the encoded card is voided
-      return false;
-    }
+    if (!s.ok()) return RetryWithNewCard(st, job, s, "print");  // the encoded card is voided
 
     // The card exists: record it before the state says so.
     const std::string produced_at = clock().NowIsoBeijing();
@@ -417,32 +534,60 @@ struct Line::Impl {
                            {"produced_at", produced_at}, {"cards_used", job.cards_used}};
     s = printers::WriteFileAtomic(job.ctx.cards_dir / "production.json", AsBytes(prod.dump(2)));
     if (!s.ok()) {
-      RejectCard(st, job, s);
-      return false;
+      // Without its production record a card cannot be proven: the job is
+      // held with the code (failed, retryable) instead of being reported.
+      const Status why(s.code(), "production record not written: " + s.message());
+      auto rows = EjectToReject(st, job, why, "record");
+      sink.FailedWith(id, why, true, std::move(rows));
+      CountFailed(j);
+      return true;
     }
-    for (JobState next : {JobState::kEncoded, JobState::kPrinted}) {
-      s = sink.Advance(id, next);
-      if (!s.ok()) return Abandon(st, job, s);
-    }
+    auto encoded = Event(st, job, "card", "encoded");
+    encoded.message = "chip " + std::string(encoder::ToString(outcome->kind)) + ", " +
+                      std::to_string(outcome->apdus) + " APDUs, record verified; card " + card_id;
+    s = sink.AdvanceWith(id, JobState::kEncoded, {encoded});
+    if (!s.ok()) return Abandon(st, job, s);
+    s = sink.AdvanceWith(id, JobState::kPrinted, {Event(st, job, "card", "printed")});
+    if (!s.ok()) return Abandon(st, job, s);
 
     // QA: the card as it leaves the printer.
     auto qa = VerifyCard(*card, QrRegion(rendered->images.front, job.card.qr_box), options.keys,
                          *verifier, &j);
     if (!qa.ok() || !qa->ok()) {
       Status why = !qa.ok() ? qa.status() : (!qa->chip.ok() ? qa->chip : qa->face);
-      RejectCard(st, job, why);
-      sink.Failed(id, Status(Code::kVerifyMismatch, "QA after printing: " + why.ToString()), true);
+      auto verdict = WithStatus(Event(st, job, "qa", "qa"), why);
+      if (qa.ok()) verdict.message = "chip: " + qa->chip_text() + "; face: " + qa->face_text();
+      std::vector<server::HistoryEvent> rows{verdict};
+      for (auto& r : EjectToReject(st, job, why, "qa")) rows.push_back(std::move(r));
+      sink.FailedWith(id, Status(Code::kVerifyMismatch, "QA after printing: " + why.ToString()),
+                      true, std::move(rows));
       CountFailed(j);
       return true;
     }
-    s = sink.Advance(id, JobState::kVerified);
+    auto verdict = Event(st, job, "qa", "qa");
+    verdict.code = "OK";
+    verdict.message = "chip: " + qa->chip_text() + "; face: " + qa->face_text();
+    s = sink.AdvanceWith(id, JobState::kVerified, {verdict});
     if (!s.ok()) return Abandon(st, job, s);
 
-    s = layout::WriteCardOutputs(*rendered, job.ctx.cards_dir.string(), options.outputs);
-    if (!s.ok()) std::cerr << "line: " << id << ": card outputs not written: " << s << "\n";
+    std::vector<server::HistoryEvent> finish_rows;
+    s = WriteOutputs(*rendered, job.ctx.cards_dir);
+    if (!s.ok()) {
+      // The card is good (its record is written); the bureau's copies of
+      // the faces are not: a fault in the history and on the dashboard, and
+      // the files are rewritten later.
+      finish_rows.push_back(WithStatus(Event(st, job, "fault", "outputs"), s));
+      finish_rows.back().message = "face copies not written (will be rewritten): " + s.message();
+      std::lock_guard lock(mu);
+      Fault(st, s, /*counts=*/false);
+      if (pending_outputs.size() < kMaxPendingOutputs) {
+        pending_outputs.push_back(PendingOutputs{id, job.ctx.cards_dir, *rendered});
+      }
+    }
     card.reset();
     Status ej = printer.Eject(printers::Hopper::kOutput);
     st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
+    if (!ej.ok()) finish_rows.push_back(WithStatus(Event(st, job, "fault", "eject"), ej));
 
     server::CardOutcome out;
     out.card.uid = uid;
@@ -452,7 +597,9 @@ struct Line::Impl {
     out.qa.face = qa->face_text();
     out.station = st.snap.name;
     out.produced_at = produced_at;
+    out.history = std::move(finish_rows);
     sink.Completed(id, out);
+    if (s.ok()) RetryPendingOutputs();  // the disk takes writes again
 
     std::lock_guard lock(mu);
     if (!ej.ok()) Fault(st, ej);
@@ -475,8 +622,13 @@ struct Line::Impl {
   // The server refused a transition (cancelled meanwhile, or a store error):
   // the card goes to the reject hopper and the job is dropped here.
   bool Abandon(Station& st, PreparedJob& job, const Status& s) {
-    RejectCard(st, job, s);
-    if (s.code() != Code::kCancelled) sink.Failed(job.ctx.job_id, s, true);
+    auto rows = EjectToReject(st, job, s, "abandon");
+    if (s.code() != Code::kCancelled) {
+      sink.FailedWith(job.ctx.job_id, s, true, std::move(rows));
+    } else if (Status r = sink.Record(job.ctx.job_id, std::move(rows)); !r.ok()) {
+      std::lock_guard lock(mu);
+      Fault(st, r, /*counts=*/false);  // the job is already terminal; the station shows it
+    }
     CountCancelled(job.ctx.job, s);
     return true;
   }
@@ -555,6 +707,7 @@ void Line::Stop() {
   for (auto& st : impl_->stations) {
     if (st->thread.joinable()) st->thread.join();
   }
+  impl_->RetryPendingOutputs();
   Status s = WriteBatchReports();
   if (!s.ok()) std::cerr << "line: batch reports: " << s << "\n";
 }

@@ -112,6 +112,11 @@ class Bureau final : public ProductionSink {
   Status Advance(const std::string& job_id, JobState to) override;
   void Completed(const std::string& job_id, const CardOutcome& outcome) override;
   void Failed(const std::string& job_id, const Status& why, bool retryable) override;
+  Status AdvanceWith(const std::string& job_id, JobState to,
+                     std::vector<HistoryEvent> events) override;
+  Status Record(const std::string& job_id, std::vector<HistoryEvent> events) override;
+  void FailedWith(const std::string& job_id, const Status& why, bool retryable,
+                  std::vector<HistoryEvent> events) override;
 
  private:
   Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator);

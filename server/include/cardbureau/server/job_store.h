@@ -9,6 +9,19 @@
 // hashes; never names or photos), reprints (schema 2: operator reprint
 // requests and their decisions).
 //
+// History (schema 3): job_history is the job's one history table. Besides
+// the state transitions (kind "state") it holds every card attempt (kind
+// "attempt": station, printer, attempt number), every step a card reached
+// ("card": stage encoded/printed, the card's UID, how far encoding got),
+// every fault with its catalogue code ("fault": jam, card removed, auth
+// failure, ribbon, reject hopper, ...), every QA verdict with its reasons
+// ("qa"), every reprint ("reprint") and the refusal/failure details (code,
+// field, message) on the rejected/failed transition itself. Each row is
+// written in the same transaction as the state change it explains (events
+// that change no state, e.g. a jam the line recovers from, are their own
+// transaction). History() returns them in order; `cardbureau history` and
+// the dashboard's timeline print exactly these rows.
+//
 // Reprints (schema 2): a reprint is a new production attempt for a job whose
 // card was produced, made inside the bureau (the centre's protocol has no
 // message for it). The attempt is a job row with id "<job_id>~R<n>" ('~' is
@@ -82,7 +95,7 @@ bool IsInProduction(JobState s);
 // received, validated, rendered: nothing irreversible done to a card yet.
 bool IsBeforeEncoding(JobState s);
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct JobRecord {
   std::string job_id;
@@ -122,6 +135,32 @@ struct StateChange {
   JobState to = JobState::kReceived;
   int64_t at_ms = 0;
   std::string note;
+};
+
+// A history row that is not a bare state transition (schema 3). Production
+// hands these to the store with the state change they explain.
+struct HistoryEvent {
+  std::string kind;     // "attempt", "card", "fault", "qa", "reprint", "output"
+  std::string station;  // line station name, "" when not at a station
+  std::string printer;  // printer name
+  std::string uid;      // the card's UID (hex) when known
+  int attempt = 0;      // the card's number within the job (1..), 0 = none
+  std::string stage;    // how far the card got: "fed", "encode", "face-check", "print",
+                        // "record", "encoded", "printed", "qa", "outputs", ...
+  std::string code;     // catalogue code for faults / a failed QA, "OK" for a passed QA
+  std::string field;    // the offending field (refusals)
+  std::string message;  // short text (reasons), never personal data
+};
+
+// One row of a job's history, oldest first.
+struct HistoryEntry {
+  int64_t seq = 0;  // the row id (increasing)
+  int64_t at_ms = 0;
+  std::string kind;        // "state" or HistoryEvent::kind
+  std::string from_state;  // state rows: the previous state ("" for the first)
+  std::string state;       // state rows: the state entered; others: the job's state then
+  std::string note;
+  HistoryEvent detail;  // kind, station, printer, uid, attempt, stage, code, field, message
 };
 
 struct AuditEntry {
@@ -193,13 +232,25 @@ class JobStore {
   // One allowed transition between production states. CANCELLED when the job
   // is cancelled/failed, FAILED_PRECONDITION for other forbidden moves.
   Status Advance(std::string_view job_id, JobState to, std::string_view note = {});
+  // As Advance, writing `events` (before the transition row) in the same
+  // transaction. An idempotent re-advance (already in `to`) writes nothing.
+  Status AdvanceWith(std::string_view job_id, JobState to, std::span<const HistoryEvent> events,
+                     std::string_view note = {});
+  // Writes history rows that change no state (a fault the line recovers
+  // from, a further card for the same job) in one transaction.
+  // NOT_FOUND for an unknown job.
+  Status Record(std::string_view job_id, std::span<const HistoryEvent> events);
   // verified -> reported with a `completed` report (report_id assigned here).
   // For a reprint attempt (internal) the report is stored already acked and
   // the job goes on to `acknowledged`: nothing is sent to the centre.
-  Result<Message> Complete(std::string_view job_id, Completed report);
+  Result<Message> Complete(std::string_view job_id, Completed report,
+                           std::span<const HistoryEvent> events = {});
   // Any in-production state -> failed with a `failed` report (stored acked
   // for a reprint attempt, as above).
-  Result<Message> Fail(std::string_view job_id, const Status& why, bool retryable);
+  // `events` (e.g. the fault or QA verdict that caused it) are written in the
+  // same transaction; the failed transition row carries the code and message.
+  Result<Message> Fail(std::string_view job_id, const Status& why, bool retryable,
+                       std::span<const HistoryEvent> events = {});
 
   // ---- reports ----
   // The stored terminal report of a job, nullopt when it has none yet.
@@ -214,7 +265,10 @@ class JobStore {
   Result<std::optional<JobRecord>> Find(std::string_view job_id);
   Result<std::vector<JobRecord>> List(const JobQuery& query);
   Result<std::vector<JobRecord>> InStates(std::span<const JobState> states, int limit = 100000);
+  // The state transitions only (kind "state").
   Result<std::vector<StateChange>> Timeline(std::string_view job_id);
+  // Every history row of the job (see the header comment), oldest first.
+  Result<std::vector<HistoryEntry>> History(std::string_view job_id);
   Result<std::vector<AuditEntry>> Audit(std::string_view job_id);
   Result<std::map<JobState, int64_t>> CountsByState();
   // Jobs occupying the production queue (IsInProduction).
@@ -255,11 +309,13 @@ class JobStore {
   std::string NewReportId();
   Result<std::optional<JobRecord>> FindLocked(std::string_view job_id);
   Status InsertHistory(std::string_view job_id, std::optional<JobState> from, JobState to,
-                       std::string_view note, int64_t now);
+                       std::string_view note, int64_t now, const HistoryEvent* detail = nullptr);
+  Status InsertEvents(std::string_view job_id, JobState state, std::span<const HistoryEvent> events,
+                      int64_t now);
   Status InsertAudit(std::string_view job_id, std::string_view event, std::string_view detail,
                      int64_t now);
   Status SetState(std::string_view job_id, JobState from, JobState to, std::string_view note,
-                  int64_t now);
+                  int64_t now, const HistoryEvent* detail = nullptr);
   Status InsertReport(std::string_view job_id, const Message& report, int64_t now);
   Result<std::optional<Message>> TerminalReportLocked(std::string_view job_id);
   Result<std::vector<JobRecord>> Rows(Statement* st);

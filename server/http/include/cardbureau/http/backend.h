@@ -92,12 +92,22 @@ struct JobSearchResult {
 };
 
 // One step of a job's history, oldest first.
+// With the store, these are exactly the job's history rows (`cardbureau
+// history`, JobStore::History).
 struct TimelineEntry {
   int64_t at_ms = 0;
-  std::string state;    // state entered
-  std::string station;  // "" when not at a station
-  std::string code;     // catalogue code for failures, else ""
-  std::string note;     // short free text (ids, reasons), never personal data
+  std::string state;           // state entered (kind "state"); the job's state then (other kinds)
+  std::string station;         // "" when not at a station
+  std::string code;            // catalogue code for failures, else ""
+  std::string note;            // short free text (ids, reasons), never personal data
+  std::string kind = "state";  // "state", "attempt", "card", "fault", "qa", "output", ...
+  std::string from_state;      // kind "state": the previous state
+  std::string printer;
+  std::string uid;      // the card's UID when known
+  int attempt = 0;      // the card's number within the job, 0 = none
+  std::string stage;    // how far the card got ("encode", "qa", "outputs", ...)
+  std::string field;    // refusals: the offending field
+  std::string message;  // refusal/fault message, QA reasons
 };
 
 struct JobDetail {
