@@ -1,7 +1,9 @@
 #include "cardbureau/server/bureau.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <set>
 #include <thread>
 #include <atomic>
 #include <cstdio>
@@ -21,7 +23,55 @@ std::atomic<int> g_monitor_counter{0};
 // Log lines carry job ids and codes, never names or photos.
 void Log(const std::string& line) { std::fprintf(stderr, "serve: %s\n", line.c_str()); }
 
+// "/student/name" -> "student.name".
+std::string DottedPath(const std::string& pointer) {
+  std::string out = pointer.substr(pointer.empty() ? 0 : 1);
+  std::replace(out.begin(), out.end(), '/', '.');
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::string> JobContentDiff(const nlohmann::json& incoming,
+                                        const std::optional<Bytes>& photo,
+                                        const JobRecord& stored) {
+  std::vector<std::string> fields;
+  if (stored.job_json.empty()) return fields;  // rejected or purged: nothing to compare
+  auto old_job = ParseJob(stored.job_json);
+  auto new_job = ParseJobJson(incoming);
+  if (!old_job.ok()) return fields;  // cannot happen for a stored job; not the centre's fault
+  if (!new_job.ok()) {
+    fields.push_back(new_job.status().field().empty() ? std::string("job")
+                                                      : new_job.status().field());
+    return fields;
+  }
+  // Both through the same normalisation (defaults filled in), then leaf by
+  // leaf. A valid_until the bureau derived and the centre left out is not a
+  // difference.
+  const nlohmann::json a = JobToJson(*new_job).flatten();
+  const nlohmann::json b = JobToJson(*old_job).flatten();
+  std::set<std::string> keys;
+  for (auto it = a.begin(); it != a.end(); ++it) keys.insert(it.key());
+  for (auto it = b.begin(); it != b.end(); ++it) keys.insert(it.key());
+  for (const auto& k : keys) {
+    const bool in_a = a.contains(k), in_b = b.contains(k);
+    if (in_a && in_b && a[k] == b[k]) continue;
+    const std::string path = DottedPath(k);
+    if (path == "card.valid_until" && (!in_a || a[k].is_null() || a[k] == "")) continue;
+    fields.push_back(path);
+  }
+  if (photo) {
+    std::string sha = Sha256Hex(*photo);
+    std::string want = stored.photo_sha256;
+    for (auto* s : {&sha, &want}) {
+      for (auto& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (sha != want && std::find(fields.begin(), fields.end(), "photo.sha256") == fields.end()) {
+      fields.push_back("photo");
+    }
+  }
+  return fields;
+}
 
 JobValidator CoreJobValidator(const Clock& clock) {
   return [&clock](Job& job, ByteView photo) -> Status {
@@ -365,6 +415,20 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
     }
     CB_ASSIGN_OR_RETURN(auto found, store_.Find(jm.job_id));
     if (found) {
+      // The same job_id with different content is not a redelivery: answer
+      // with an error naming the fields; the stored job stays as it is.
+      const auto differ = JobContentDiff(jm.body, jm.photo, **found);
+      if (!differ.empty()) {
+        std::string list;
+        for (const auto& f : differ) list += (list.empty() ? "" : ", ") + f;
+        Send(Error{"JOB_CONFLICT",
+                   "job " + jm.job_id + " is already stored with different content (" + list + ")",
+                   "job"});
+        Log("job " + jm.job_id + ": JOB_CONFLICT, fields differ: " + list);
+        std::lock_guard lock(im.stats_mu);
+        ++im.stats.errors_sent;
+        continue;
+      }
       answer_from_store.push_back(jm.job_id);
       continue;
     }

@@ -117,13 +117,15 @@ ALTER TABLE job_history ADD COLUMN stage TEXT NOT NULL DEFAULT '';
 ALTER TABLE job_history ADD COLUMN code TEXT NOT NULL DEFAULT '';
 ALTER TABLE job_history ADD COLUMN field TEXT NOT NULL DEFAULT '';
 ALTER TABLE job_history ADD COLUMN message TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN card_uid TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_card_uid ON jobs(card_uid) WHERE card_uid<>'';
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 constexpr const char* kJobColumns =
     "job_id, state, school_code, card_no, student_name, job_json, photo_sha256, report_id, "
-    "received_at, updated_at, acked_at, purged_at, reprint_of, reprinted_by, voided_at";
+    "received_at, updated_at, acked_at, purged_at, reprint_of, reprinted_by, voided_at, card_uid";
 constexpr const char* kReprintColumns =
     "reprint_id, job_id, reason, requested_by, requested_at, status, decided_by, decided_at, "
     "new_job_id";
@@ -359,6 +361,7 @@ Result<std::vector<JobRecord>> JobStore::Rows(Statement* st) {
     r.reprint_of = st->Text(12);
     r.reprinted_by = st->Text(13);
     if (!st->IsNull(14)) r.voided_at_ms = st->Int(14);
+    r.card_uid = st->Text(15);
     out.push_back(std::move(r));
   }
   return out;
@@ -512,9 +515,34 @@ Status JobStore::AdvanceWith(std::string_view job_id, JobState to,
   if (!IsAllowedTransition(existing->state, to)) {
     return SetState(job_id, existing->state, to, note, now);  // the precise error
   }
+  if (to == JobState::kEncoded) {
+    for (const HistoryEvent& e : events) {
+      if (e.kind == "card" && !e.uid.empty()) CB_RETURN_IF_ERROR(BindUidLocked(job_id, e.uid));
+    }
+  }
   CB_RETURN_IF_ERROR(InsertEvents(job_id, existing->state, events, now));
   CB_RETURN_IF_ERROR(SetState(job_id, existing->state, to, note, now));
   return tx.Commit();
+}
+
+Status JobStore::BindUidLocked(std::string_view job_id, std::string_view uid) {
+  // One card UID, one live job: a UID bound to another job's card that is
+  // produced (encoded or later) and not voided cannot be bound again.
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT job_id FROM jobs WHERE card_uid=? AND job_id<>? "
+                           "AND voided_at IS NULL AND state IN ('encoded','printed','verified',"
+                           "'reported','acknowledged') LIMIT 1"));
+  st->Bind(1, uid).Bind(2, job_id);
+  CB_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (row) {
+    std::string other = st->Text(0);
+    st->Reset();
+    return Status(Code::kDuplicateUid,
+                  "card UID " + std::string(uid) + " is already bound to the card of job " + other);
+  }
+  CB_ASSIGN_OR_RETURN(Statement * up, Stmt("UPDATE jobs SET card_uid=? WHERE job_id=?"));
+  up->Bind(1, uid).Bind(2, job_id);
+  return up->Run();
 }
 
 Status JobStore::Record(std::string_view job_id, std::span<const HistoryEvent> events) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cardbureau/core/validation.h"
+#include "cardbureau/server/bureau.h"
 #include "cardbureau/server/commands.h"
 #include "job_fixtures.h"
 
@@ -652,6 +653,55 @@ TEST_F(JobStoreTest, HistoryCommandPrintsTheRows) {
   EXPECT_EQ(FormatHistory(*store_, "NOPE", false).status().code(), Code::kNotFound);
   // No personal data in the history text.
   EXPECT_EQ(text->find("张三"), std::string::npos);
+}
+
+
+TEST_F(JobStoreTest, OneCardUidOneLiveJob) {
+  Add("J1", 1);
+  Add("J2", 2);
+  AdvanceTo("J1", JobState::kEncoding);
+  AdvanceTo("J2", JobState::kEncoding);
+  auto card = Ev("card", "encoded");
+  card.uid = "87B475A8";
+  ASSERT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+  EXPECT_EQ((*store_->Find("J1"))->card_uid, "87B475A8");
+  const size_t before = store_->History("J2")->size();
+  Status dup = store_->AdvanceWith("J2", JobState::kEncoded, std::vector<HistoryEvent>{card});
+  EXPECT_EQ(dup.code(), Code::kDuplicateUid) << dup;
+  EXPECT_NE(dup.message().find("J1"), std::string::npos) << dup;
+  EXPECT_EQ(StateOf("J2"), JobState::kEncoding);  // nothing written
+  EXPECT_EQ(store_->History("J2")->size(), before);
+  EXPECT_TRUE((*store_->Find("J2"))->card_uid.empty());
+  // A fresh card binds.
+  card.uid = "11223344";
+  EXPECT_TRUE(store_->AdvanceWith("J2", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+  // A re-advance of the same job with its own UID is fine (restart).
+  card.uid = "87B475A8";
+  EXPECT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+}
+
+
+TEST_F(JobStoreTest, JobContentDiffNamesTheFieldsThatDiffer) {
+  Add("J1", 1, "张三");
+  auto rec = store_->Find("J1");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  const Bytes photo = cbtest::FakeJpeg(2000, 1);
+  // The same job again (a redelivery): no difference, valid_until derived
+  // by the bureau is not one.
+  auto same = cbtest::ValidJobJson("J1", photo, "张三");
+  EXPECT_TRUE(JobContentDiff(same, photo, **rec).empty());
+  // Another name: named by field, never by value.
+  auto other = cbtest::ValidJobJson("J1", photo, "李四");
+  auto diff = JobContentDiff(other, photo, **rec);
+  EXPECT_EQ(diff, std::vector<std::string>{"student.name"});
+  // Another photo.
+  const Bytes photo2 = cbtest::FakeJpeg(2000, 2);
+  auto other_photo = cbtest::ValidJobJson("J1", photo2, "张三");
+  diff = JobContentDiff(other_photo, photo2, **rec);
+  EXPECT_NE(std::find(diff.begin(), diff.end(), "photo.sha256"), diff.end());
+  // A rejected job has no stored content to compare.
+  ASSERT_TRUE(store_->Reject("BAD1", Status(Code::kInvalidField, "x", "f")).ok());
+  EXPECT_TRUE(JobContentDiff(other, photo, **store_->Find("BAD1")).empty());
 }
 
 }  // namespace

@@ -26,7 +26,9 @@ namespace cardbureau::line {
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
-Result<std::vector<StationSetup>> BuildStations(const LineConfig& config) {
+Result<std::vector<StationSetup>> BuildStations(const LineConfig& config,
+                                                const fs::path& stock_serial_file,
+                                                const std::string& bureau) {
   std::vector<StationSetup> out;
   for (const StationConfig& sc : config.stations) {
     StationSetup st;
@@ -44,6 +46,8 @@ Result<std::vector<StationSetup>> BuildStations(const LineConfig& config) {
       pc.name = sc.name;
       pc.hopper_dir = sc.hopper;
       pc.seed = sc.seed;
+      pc.stock_serial_file = stock_serial_file;
+      pc.bureau = bureau;
       pc.time_per_card = std::chrono::milliseconds(sc.time_per_card_ms);
       pc.jam_on_feed = sc.jam_feed;
       pc.jam_on_print = sc.jam_print;
@@ -131,7 +135,8 @@ server::ServeHooks MakeServeHooks() {
     o.batches_dir = lc.batches_dir;
     o.outputs.direct_io = lc.direct_io;
     o.clock = &clock;
-    CB_ASSIGN_OR_RETURN(auto stations, BuildStations(lc));
+    CB_ASSIGN_OR_RETURN(auto stations,
+                        BuildStations(lc, cfg.data_dir / "stock-serial", cfg.bureau_id));
     CB_ASSIGN_OR_RETURN(auto line, Line::Create(sink, std::move(o), std::move(stations)));
     return std::unique_ptr<server::Production>(std::move(line));
   };

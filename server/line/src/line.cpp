@@ -546,6 +546,9 @@ struct Line::Impl {
     encoded.message = "chip " + std::string(encoder::ToString(outcome->kind)) + ", " +
                       std::to_string(outcome->apdus) + " APDUs, record verified; card " + card_id;
     s = sink.AdvanceWith(id, JobState::kEncoded, {encoded});
+    // The store refuses a UID bound to another live card: this card goes to
+    // the reject hopper and the job takes a fresh one.
+    if (s.code() == Code::kDuplicateUid) return RetryWithNewCard(st, job, s, "bind");
     if (!s.ok()) return Abandon(st, job, s);
     s = sink.AdvanceWith(id, JobState::kPrinted, {Event(st, job, "card", "printed")});
     if (!s.ok()) return Abandon(st, job, s);
@@ -709,7 +712,15 @@ void Line::Stop() {
   }
   impl_->RetryPendingOutputs();
   Status s = WriteBatchReports();
-  if (!s.ok()) std::cerr << "line: batch reports: " << s << "\n";
+  std::lock_guard lock(impl_->mu);
+  if (!s.ok()) {
+    // Not only printed: the line's stats (dashboard, demo summary) carry it.
+    std::cerr << "line: batch reports: " << s << "\n";
+    impl_->stats.failures_by_code[std::string(s.code_name())]++;
+    impl_->stats.batch_report_error = s.ToString();
+  } else {
+    impl_->stats.batch_report_error.clear();
+  }
 }
 
 std::vector<StationSnapshot> Line::Stations() const {

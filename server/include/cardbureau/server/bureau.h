@@ -75,6 +75,15 @@ struct JobEvent {
 // committed. Must be quick and must not call back into the Bureau.
 using JobObserver = std::function<void(const JobEvent&)>;
 
+// The protocol fields ("student.name", "photo" for the photo bytes) in which
+// a job received again (`incoming` frame 0, `photo` frame 1) differs from
+// the stored one; empty when it is the same job (a redelivery) or when the
+// stored job has no data to compare (rejected, purged). Field names only,
+// never values (they may be personal data).
+std::vector<std::string> JobContentDiff(const nlohmann::json& incoming,
+                                        const std::optional<Bytes>& photo,
+                                        const JobRecord& stored);
+
 class Bureau final : public ProductionSink {
  public:
   // Creates a production through `make_production` (called once with this

@@ -113,6 +113,7 @@ struct JobRecord {
   std::string reprint_of;    // schema 2: the job this attempt reprints, "" = centre job
   std::string reprinted_by;  // the newest attempt that replaced this job's card
   std::optional<int64_t> voided_at_ms;  // this job's card was voided by a reprint
+  std::string card_uid;  // schema 3: the UID bound to this job's card ("" before encoded)
   bool internal() const { return !reprint_of.empty(); }
 };
 
@@ -234,6 +235,9 @@ class JobStore {
   Status Advance(std::string_view job_id, JobState to, std::string_view note = {});
   // As Advance, writing `events` (before the transition row) in the same
   // transaction. An idempotent re-advance (already in `to`) writes nothing.
+  // Advancing to `encoded` binds the UID of its "card" event to the job:
+  // DUPLICATE_UID (nothing written) when that UID is bound to another job's
+  // produced card that is not voided (one card UID, one live job).
   Status AdvanceWith(std::string_view job_id, JobState to, std::span<const HistoryEvent> events,
                      std::string_view note = {});
   // Writes history rows that change no state (a fault the line recovers
@@ -310,6 +314,7 @@ class JobStore {
   Result<std::optional<JobRecord>> FindLocked(std::string_view job_id);
   Status InsertHistory(std::string_view job_id, std::optional<JobState> from, JobState to,
                        std::string_view note, int64_t now, const HistoryEvent* detail = nullptr);
+  Status BindUidLocked(std::string_view job_id, std::string_view uid);
   Status InsertEvents(std::string_view job_id, JobState state, std::span<const HistoryEvent> events,
                       int64_t now);
   Status InsertAudit(std::string_view job_id, std::string_view event, std::string_view detail,

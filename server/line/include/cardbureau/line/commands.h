@@ -14,7 +14,12 @@
 namespace cardbureau::line {
 
 // Stations as configured (printers, readers, their hoppers).
-Result<std::vector<StationSetup>> BuildStations(const LineConfig& config);
+// `stock_serial_file` (when not empty): the sim printers' shared stock
+// serial counter, so every sim card of the data dir has its own UID
+// (devices::NextStockUid keyed by `bureau`).
+Result<std::vector<StationSetup>> BuildStations(const LineConfig& config,
+                                                const std::filesystem::path& stock_serial_file = {},
+                                                const std::string& bureau = {});
 
 // The intake validator: core's field rules with the template's font chain
 // (UNRENDERABLE_GLYPH), photo bytes, face detection and quality gates, and
