@@ -1,5 +1,7 @@
 #include "cardbureau/line/commands.h"
 
+#include "cardbureau/core/validate_command.h"
+
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <mutex>
@@ -7,6 +9,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "cardbureau/core/validate_command.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/devices/blank_stock.h"
 #include "cardbureau/devices/loopback_channel.h"
@@ -258,7 +261,11 @@ int RunVerify(int argc, char** argv) {
 }  // namespace
 
 std::vector<Command> Commands() {
-  return {{"verify", "QA a produced card: chip MAC, signed QR, UID binding, claims", RunVerify}};
+  return {{"verify", "QA a produced card: chip MAC, signed QR, UID binding, claims", RunVerify},
+          // The same intake check as serve (replaces core's `validate`).
+          core::MakeValidateCommand([](Job& job, ByteView photo, const Clock& clock) {
+            return MakeIntakeValidator(clock)(job, photo);
+          })};
 }
 
 }  // namespace cardbureau::line

@@ -30,7 +30,7 @@ server::JobValidator MakeIntakeValidator(const Clock& clock);
 // hooks.productions["line"] (reads DATA/line.json) and hooks.validator.
 server::ServeHooks MakeServeHooks();
 
-// `verify`.
+// `verify`, and `validate` running MakeIntakeValidator (replaces core's).
 std::vector<Command> Commands();
 
 }  // namespace cardbureau::line
