@@ -205,6 +205,10 @@ Status Bureau::Advance(const std::string& job_id, JobState to) {
   return AdvanceWith(job_id, to, {});
 }
 
+Result<std::vector<BatchCounts>> Bureau::CountBatch(const std::string& school_code) {
+  return store_.Batches(school_code);
+}
+
 Status Bureau::Record(const std::string& job_id, std::vector<HistoryEvent> events) {
   Status s = store_.Record(job_id, events);
   if (!s.ok()) Log("job " + job_id + ": cannot record history: " + s.ToString());
@@ -234,13 +238,17 @@ void Bureau::Completed(const std::string& job_id, const CardOutcome& outcome) {
   report.qa = outcome.qa;
   report.station = outcome.station;
   report.produced_at = outcome.produced_at;
-  auto r = store_.Complete(job_id, std::move(report), outcome.history);
+  std::optional<Message> replaced;
+  auto r = store_.Complete(job_id, std::move(report), outcome.history, &replaced);
   Impl::Event e;
   e.finished_job = job_id;
   const bool internal = IsInternal(job_id);
   if (r.ok()) {
     Notify(job_id, internal ? JobState::kAcknowledged : JobState::kReported);
     if (!internal) e.send = std::move(r).value();
+    // A reprint attempt: the centre learns of the new card (card_replaced,
+    // queued in the outbox with the completion).
+    if (internal && replaced) e.send = std::move(*replaced);
   } else if (r.status().code() != Code::kCancelled) {
     // The job stays `verified`; the next run hands it to production again.
     Log("job " + job_id + ": cannot store completion: " + r.status().ToString());
@@ -417,7 +425,7 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
     if (found) {
       // The same job_id with different content is not a redelivery: answer
       // with an error naming the fields; the stored job stays as it is.
-      const auto differ = JobContentDiff(jm.body, jm.photo, **found);
+      const auto differ = JobContentDiff(jm.body, jm.photo, *found);
       if (!differ.empty()) {
         std::string list;
         for (const auto& f : differ) list += (list.empty() ? "" : ", ") + f;

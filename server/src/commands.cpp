@@ -228,7 +228,7 @@ int RunCentre(int argc, char** argv) {
       "Options");
   std::string bind, jobs, photos, reports, curve_secret, curve_allow;
   double redeliver_s = 30;
-  int64_t heartbeat_ms = 1000, peer_timeout_ms = 10000;
+  int64_t heartbeat_ms = 1000, peer_timeout_ms = 10000, expect_replacements = 0;
   std::vector<std::string> cancels;
   opts.add_options()("help,h", "show this help")("bind", po::value(&bind),
                                                  "ROUTER endpoint, e.g. tcp://*:5570")(
@@ -236,6 +236,8 @@ int RunCentre(int argc, char** argv) {
                                                    "photo directory")(
       "reports", po::value(&reports), "reports JSONL file (appended)")(
       "until-done", "exit 0 once every job has a terminal report")(
+      "expect-replacements", po::value(&expect_replacements),
+      "with --until-done: also wait for N card_replaced reports (reprints)")(
       "redeliver-after", po::value(&redeliver_s),
       "seconds before an unaccepted job is sent again (default 30)")(
       "cancel", po::value(&cancels)->composing(),
@@ -271,6 +273,7 @@ int RunCentre(int argc, char** argv) {
   o.photos_dir = photos;
   o.reports_file = reports;
   o.until_done = vm.count("until-done") > 0;
+  o.expect_replacements = expect_replacements;
   o.redeliver_after = std::chrono::milliseconds(static_cast<int64_t>(redeliver_s * 1000));
   o.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   o.peer_timeout = std::chrono::milliseconds(peer_timeout_ms);

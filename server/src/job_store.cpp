@@ -557,7 +557,8 @@ Status JobStore::Record(std::string_view job_id, std::span<const HistoryEvent> e
 }
 
 Result<Message> JobStore::Complete(std::string_view job_id, Completed report,
-                                   std::span<const HistoryEvent> events) {
+                                   std::span<const HistoryEvent> events,
+                                   std::optional<Message>* card_replaced) {
   std::lock_guard lock(mu_);
   const int64_t now = NowMs();
   CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
@@ -576,6 +577,7 @@ Result<Message> JobStore::Complete(std::string_view job_id, Completed report,
   HistoryEvent d;
   d.station = report.station;
   d.uid = report.card.uid;
+  const Completed done = report;
   Message m(std::move(report));
   CB_RETURN_IF_ERROR(InsertEvents(job_id, existing->state, events, now));
   CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kReported, "", now, &d));
@@ -584,9 +586,69 @@ Result<Message> JobStore::Complete(std::string_view job_id, Completed report,
     CB_RETURN_IF_ERROR(AcknowledgeInternalLocked(job_id, m, now));
     CB_RETURN_IF_ERROR(
         SetState(job_id, JobState::kReported, JobState::kAcknowledged, "reprint attempt", now));
+    CB_ASSIGN_OR_RETURN(auto replaced, QueueCardReplacedLocked(*existing, done, now));
+    CB_RETURN_IF_ERROR(tx.Commit());
+    if (card_replaced) *card_replaced = std::move(replaced);
+    return m;
   }
   CB_RETURN_IF_ERROR(tx.Commit());
   return m;
+}
+
+Result<std::optional<Message>> JobStore::QueueCardReplacedLocked(const JobRecord& attempt,
+                                                                 const Completed& done,
+                                                                 int64_t now) {
+  const std::string root = attempt.job_id.substr(0, attempt.job_id.find('~'));
+  // The UID the centre holds for the job: its last completed/card_replaced.
+  CB_ASSIGN_OR_RETURN(Statement * last,
+                      Stmt("SELECT frame0 FROM outbox WHERE job_id=? AND type IN "
+                           "('completed','card_replaced') ORDER BY created_at DESC, rowid DESC "
+                           "LIMIT 1"));
+  last->Bind(1, root);
+  CB_ASSIGN_OR_RETURN(bool row, last->Step());
+  if (!row) return std::optional<Message>();  // the centre never heard of a card
+  const std::string frame0 = last->Text(0);
+  last->Reset();
+  CB_ASSIGN_OR_RETURN(Message held, Decode(Frames{frame0}, Sender::kBureau));
+  std::string old_uid;
+  if (const auto* c = std::get_if<Completed>(&held)) old_uid = c->card.uid;
+  if (const auto* c = std::get_if<CardReplaced>(&held)) old_uid = c->card.uid;
+  CB_ASSIGN_OR_RETURN(Statement * why,
+                      Stmt("SELECT reason FROM reprints WHERE new_job_id=? LIMIT 1"));
+  why->Bind(1, attempt.job_id);
+  CB_ASSIGN_OR_RETURN(bool has_reason, why->Step());
+  const std::string reason = has_reason ? why->Text(0) : std::string("reprint");
+  why->Reset();
+  CardReplaced r;
+  r.report_id = NewReportId();
+  r.job_id = root;
+  r.card = done.card;
+  r.replaces_uid = old_uid;
+  r.reason = reason;
+  r.qa = done.qa;
+  r.station = done.station;
+  r.produced_at = done.produced_at;
+  Message m(r);
+  // Into the outbox for the centre's job, without making it the job's
+  // terminal report (that stays the first `completed`).
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("INSERT INTO outbox(report_id, job_id, type, frame0, created_at) "
+                           "VALUES(?,?,?,?,?)"));
+  st->Bind(1, r.report_id).Bind(2, root).Bind(3, TypeName(m)).Bind(4, EncodeFrame0(m));
+  st->Bind(5, now);
+  CB_RETURN_IF_ERROR(st->Run());
+  CB_RETURN_IF_ERROR(InsertAudit(root, "report", "card_replaced " + r.report_id, now));
+  CB_ASSIGN_OR_RETURN(auto root_rec, FindLocked(root));
+  HistoryEvent e;
+  e.kind = "reprint";
+  e.stage = "card_replaced";
+  e.uid = r.card.uid;
+  e.station = r.station;
+  e.message = "card " + old_uid + " replaced by " + r.card.uid + " (" + attempt.job_id +
+              "); card_replaced " + r.report_id + " queued for the centre";
+  CB_RETURN_IF_ERROR(InsertEvents(root, root_rec ? root_rec->state : JobState::kAcknowledged,
+                                  std::span<const HistoryEvent>(&e, 1), now));
+  return std::optional<Message>(std::move(m));
 }
 
 Result<Message> JobStore::Fail(std::string_view job_id, const Status& why, bool retryable,
@@ -781,6 +843,47 @@ Result<std::map<JobState, int64_t>> JobStore::CountsByState() {
     CB_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
     if (auto s = JobStateFromString(st->Text(0))) out[*s] = st->Int(1);
+  }
+  return out;
+}
+
+Result<std::vector<BatchCounts>> JobStore::Batches(std::string_view school_code) {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(
+      Statement * st,
+      Stmt("SELECT j.school_code, count(*), sum(j.reprint_of=''), "
+           "sum(j.state IN ('received','validated','rendered')), "
+           "sum(j.state IN ('encoding','encoded','printed','verified')), "
+           "sum(j.state IN ('reported','acknowledged')), sum(j.voided_at IS NOT NULL), "
+           "sum(j.reprint_of<>''), sum(j.state='rejected'), sum(j.state='failed'), "
+           "sum(j.state='cancelled'), coalesce(sum(h.cards_in),0), "
+           "coalesce(sum(h.cards_rejected),0), min(j.received_at) "
+           "FROM jobs j LEFT JOIN (SELECT job_id, sum(kind='attempt') AS cards_in, "
+           "  sum(kind='card' AND stage='rejected') AS cards_rejected FROM job_history "
+           "  WHERE kind IN ('attempt','card') GROUP BY job_id) h ON h.job_id=j.job_id "
+           "WHERE j.school_code<>'' AND (?1='' OR j.school_code=?1) "
+           "GROUP BY j.school_code ORDER BY j.school_code"));
+  st->Bind(1, school_code);
+  std::vector<BatchCounts> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    BatchCounts b;
+    b.school_code = st->Text(0);
+    b.total = st->Int(1);
+    b.jobs = st->Int(2);
+    b.queued = st->Int(3);
+    b.in_progress = st->Int(4);
+    b.produced = st->Int(5);
+    b.voided = st->Int(6);
+    b.reprints = st->Int(7);
+    b.rejected = st->Int(8);
+    b.failed = st->Int(9);
+    b.cancelled = st->Int(10);
+    b.cards_in = st->Int(11);
+    b.cards_rejected = st->Int(12);
+    b.first_received_ms = st->Int(13);
+    out.push_back(std::move(b));
   }
   return out;
 }

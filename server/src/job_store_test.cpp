@@ -454,14 +454,18 @@ TEST_F(ReprintStoreTest, AttemptReportsAreStoredAckedAndNeverQueuedForTheCentre)
   EXPECT_EQ(StateOf(id), JobState::kAcknowledged);
   EXPECT_TRUE(Rec(id).acked_at_ms.has_value());
   auto pending = store_->PendingReports();
-  ASSERT_EQ(pending->size(), 1u);
+  // J1's own completed report, and the card_replaced for J1 (never one for
+  // the attempt itself).
+  ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].job_id, "J1");
+  EXPECT_EQ((*pending)[1].job_id, "J1");
+  EXPECT_EQ((*pending)[1].type, "card_replaced");
   // A failed attempt is reprintable; the next id counts on.
   auto r2 = store_->RequestReprint(id, "smudge", "li", true);
   ASSERT_TRUE(r2.ok()) << r2.status();
   EXPECT_EQ(r2->new_job_id, "J1~R2");
   ASSERT_TRUE(store_->Fail("J1~R2", Status(Code::kPrinterJam, "jam"), true).ok());
-  EXPECT_EQ(store_->PendingReports()->size(), 1u);
+  EXPECT_EQ(store_->PendingReports()->size(), 2u);  // a failed attempt replaces nothing
   auto r3 = store_->RequestReprint("J1~R2", "jammed", "li", true);
   ASSERT_TRUE(r3.ok()) << r3.status();
   EXPECT_EQ(r3->new_job_id, "J1~R3");
@@ -702,6 +706,61 @@ TEST_F(JobStoreTest, JobContentDiffNamesTheFieldsThatDiffer) {
   // A rejected job has no stored content to compare.
   ASSERT_TRUE(store_->Reject("BAD1", Status(Code::kInvalidField, "x", "f")).ok());
   EXPECT_TRUE(JobContentDiff(other, photo, **store_->Find("BAD1")).empty());
+}
+
+
+TEST_F(ReprintStoreTest, ReprintAfterCompletedQueuesOneCardReplacedForTheCentre) {
+  Produced("J1");  // the centre holds 04A1B2C3
+  auto r = store_->RequestReprint("J1", "chip fails at the school reader", "li", true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  AdvanceTo(r->new_job_id, JobState::kVerified);
+  Completed c;
+  c.card = {"04FFEE01", "1000751234567890", "mifare-classic-1k"};
+  c.station = "station-2";
+  std::optional<Message> replaced;
+  ASSERT_TRUE(store_->Complete(r->new_job_id, c, {}, &replaced).ok());
+  ASSERT_TRUE(replaced.has_value());
+  const auto* cr = std::get_if<CardReplaced>(&*replaced);
+  ASSERT_NE(cr, nullptr);
+  EXPECT_EQ(cr->job_id, "J1");  // the centre's job, not the attempt
+  EXPECT_EQ(cr->card.uid, "04FFEE01");
+  EXPECT_EQ(cr->replaces_uid, "04A1B2C3");
+  EXPECT_EQ(cr->reason, "chip fails at the school reader");
+  // Pending until acked (survives a restart), exactly one.
+  Reopen();
+  auto pending = store_->PendingReports();
+  int n = 0;
+  for (const auto& p : *pending) {
+    if (p.type != "card_replaced") continue;
+    ++n;
+    EXPECT_EQ(p.report_id, cr->report_id);
+    auto decoded = Decode(Frames{p.frame0}, Sender::kBureau);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(std::get<CardReplaced>(*decoded).replaces_uid, "04A1B2C3");
+  }
+  EXPECT_EQ(n, 1);
+  // The centre's terminal report for J1 stays its first `completed`.
+  auto term = store_->TerminalReport("J1");
+  ASSERT_TRUE(term.ok() && term->has_value());
+  EXPECT_TRUE(std::holds_alternative<Completed>(**term));
+  // The root job's history says so.
+  auto h = store_->History("J1");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->back().kind, "reprint");
+  EXPECT_EQ(h->back().detail.stage, "card_replaced");
+  EXPECT_EQ(h->back().detail.uid, "04FFEE01");
+  ASSERT_TRUE(store_->Acknowledge(cr->report_id).ok());
+  for (const auto& p : *store_->PendingReports()) EXPECT_NE(p.type, "card_replaced");
+
+  // A second reprint replaces the card the centre now holds.
+  auto r2 = store_->RequestReprint(r->new_job_id, "lost again", "li", true);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  AdvanceTo(r2->new_job_id, JobState::kVerified);
+  c.card.uid = "04FFEE02";
+  std::optional<Message> replaced2;
+  ASSERT_TRUE(store_->Complete(r2->new_job_id, c, {}, &replaced2).ok());
+  ASSERT_TRUE(replaced2.has_value());
+  EXPECT_EQ(std::get<CardReplaced>(*replaced2).replaces_uid, "04FFEE01");
 }
 
 }  // namespace

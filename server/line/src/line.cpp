@@ -140,6 +140,7 @@ struct Line::Impl {
   LineStats stats;
   std::map<std::string, Batch> batches;
   std::deque<PendingOutputs> pending_outputs;  // under mu
+  std::mutex files_mu;  // serialises the batch files' writers (taken before mu)
 
   Impl(server::ProductionSink& s, LineOptions o) : sink(s), options(std::move(o)) {}
 
@@ -223,6 +224,112 @@ struct Line::Impl {
     }
   }
 
+  // ---- batch files ----
+  // reconciliation.json (and manifest.pdf when `manifest`, or when one
+  // exists already: a job changed outcome after it was written) for one
+  // school. The numbers come from the store's one batch query
+  // (JobStore::Batches, through the sink) so they equal the dashboard's;
+  // the line's own counts only when the sink keeps no store.
+  Status WriteBatchFiles(const std::string& id, bool manifest) {
+    if (options.batches_dir.empty()) return Status::Ok();
+    std::lock_guard files_lock(files_mu);  // one writer per set of files
+    Batch b;
+    {
+      std::lock_guard lock(mu);
+      auto it = batches.find(id);
+      if (it == batches.end()) return Status::Ok();
+      b = it->second;
+    }
+    const fs::path dir = options.batches_dir / id;
+    nlohmann::json rec;
+    auto counts = sink.CountBatch(id);
+    if (counts.ok() && !counts->empty()) {
+      const server::BatchCounts& c = counts->front();
+      rec = {{"batch", id},
+             {"school", b.snap.school_name},
+             {"source", "store"},
+             {"total", c.total},
+             {"jobs", c.jobs},
+             {"queued", c.queued},
+             {"in_progress", c.in_progress},
+             {"produced", c.produced},
+             {"voided", c.voided},
+             {"reprinted", c.reprints},
+             {"rejected", c.rejected},
+             {"failed", c.failed},
+             {"cancelled", c.cancelled},
+             {"cards_in", c.cards_in},
+             {"cards_rejected", c.cards_rejected},
+             {"balanced", c.cards_in == c.produced + c.cards_rejected}};
+    } else if (!counts.ok() && counts.status().code() != Code::kNotFound) {
+      return counts.status();  // the store failed: no numbers rather than wrong ones
+    } else {
+      rec = {{"batch", id},
+             {"school", b.snap.school_name},
+             {"source", "line"},
+             {"jobs", b.snap.jobs},
+             {"produced", b.snap.produced},
+             {"failed", b.snap.failed},
+             {"cancelled", b.snap.cancelled},
+             {"cards_in", b.snap.cards_used},
+             {"cards_rejected", b.snap.cards_rejected},
+             {"reprinted", b.snap.reprinted},
+             {"balanced", b.snap.cards_used == b.snap.produced + b.snap.cards_rejected}};
+    }
+    nlohmann::json cards = nlohmann::json::array();
+    for (const auto& c : b.cards) {
+      cards.push_back({{"job_id", c.meta.summary.job_id}, {"card_no", c.meta.summary.card_no}});
+    }
+    rec["cards"] = cards;
+    CB_RETURN_IF_ERROR(
+        printers::WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2))));
+    std::error_code ec;
+    if (!manifest && !fs::exists(dir / "manifest.pdf", ec)) return Status::Ok();
+    if (b.cards.empty()) return Status::Ok();
+    // TODO(issue 15 item 4/5): the manifest's rows (job id, name, card
+    // number, UID, new/reissue, outcome) and totals should come from the
+    // store query (JobStore::Batches + the school's job rows) through the
+    // new layout::ProofPdf row API; the lead wires it at merge. Until then
+    // the produced cards of this run go to AddBatch.
+    std::vector<layout::RenderedCard> loaded;
+    loaded.reserve(b.cards.size());
+    for (const auto& c : b.cards) {
+      layout::RenderedCard r = c.meta;
+      r.images.front = cv::imread((c.dir / "front.png").string(), cv::IMREAD_COLOR);
+      r.images.back = cv::imread((c.dir / "back.png").string(), cv::IMREAD_COLOR);
+      if (r.images.front.empty() || r.images.back.empty()) continue;  // purged meanwhile
+      loaded.push_back(std::move(r));
+    }
+    if (loaded.empty()) return Status::Ok();
+    std::vector<const layout::RenderedCard*> ptrs;
+    for (const auto& r : loaded) ptrs.push_back(&r);
+    CB_ASSIGN_OR_RETURN(auto pdf, layout::ProofPdf::Create());
+    CB_RETURN_IF_ERROR(pdf.AddBatch(ptrs));
+    return pdf.SaveToFile((dir / "manifest.pdf").string());
+  }
+
+  // A job of `job`'s school changed outcome (produced, failed, cancelled):
+  // its batch files are regenerated. A failure is a fault in the job's
+  // history and in the line's stats, not only a log line.
+  void OutcomeChanged(const std::string& job_id, const Job& job) {
+    Status s = WriteBatchFiles(job.school.code, /*manifest=*/false);
+    if (s.ok()) return;
+    {
+      std::lock_guard lock(mu);
+      stats.failures_by_code[std::string(s.code_name())]++;
+      stats.batch_report_error = s.ToString();
+    }
+    server::HistoryEvent e;
+    e.kind = "fault";
+    e.stage = "batch-files";
+    e.code = std::string(s.code_name());
+    e.message = "batch files not written: " + s.message();
+    if (Status r = sink.Record(job_id, {e}); !r.ok()) {
+      std::lock_guard lock(mu);
+      stats.batch_report_error += "; history: " + r.ToString();
+    }
+  }
+
   // ---- render stage ----
   void RenderLoop(size_t index) {
     layout::CardRenderer& renderer = *renderers[index];
@@ -255,20 +362,20 @@ struct Line::Impl {
     auto photo = printers::ReadFileLimited(ctx.photo_path, kMaxPhotoBytes);
     if (!photo.ok()) {
       sink.Failed(id, Status(Code::kPhotoUnreadable, "stored photo: " + photo.status().message()), true);
-      CountFailed(ctx.job);
+      CountFailed(ctx.job_id, ctx.job);
       return;
     }
     auto prepared = renderer.Prepare(ctx.job, *photo);
     if (!prepared.ok()) {
       sink.Failed(id, prepared.status(), false);
-      CountFailed(ctx.job);
+      CountFailed(ctx.job_id, ctx.job);
       return;
     }
     if (ctx.state == JobState::kValidated) {
       Status s = sink.Advance(id, JobState::kRendered);
       if (!s.ok()) {
         if (s.code() != Code::kCancelled) sink.Failed(id, s, true);
-        CountCancelled(ctx.job, s);
+        CountCancelled(ctx.job_id, ctx.job, s);
         return;
       }
       ctx.state = JobState::kRendered;
@@ -283,19 +390,25 @@ struct Line::Impl {
     cv.notify_all();
   }
 
-  void CountFailed(const Job& job) {
-    std::lock_guard lock(mu);
-    BatchFor(job).snap.failed++;
-    stats.failed++;
-  }
-  void CountCancelled(const Job& job, const Status& s) {
-    std::lock_guard lock(mu);
-    if (s.code() == Code::kCancelled) {
-      BatchFor(job).snap.cancelled++;
-    } else {
+  void CountFailed(const std::string& job_id, const Job& job) {
+    {
+      std::lock_guard lock(mu);
       BatchFor(job).snap.failed++;
       stats.failed++;
     }
+    OutcomeChanged(job_id, job);
+  }
+  void CountCancelled(const std::string& job_id, const Job& job, const Status& s) {
+    {
+      std::lock_guard lock(mu);
+      if (s.code() == Code::kCancelled) {
+        BatchFor(job).snap.cancelled++;
+      } else {
+        BatchFor(job).snap.failed++;
+        stats.failed++;
+      }
+    }
+    OutcomeChanged(job_id, job);
   }
 
   // A job that reached `encoded` or later in an earlier run: the chip must
@@ -322,7 +435,7 @@ struct Line::Impl {
                                              (rec.is_object() ? rec.value("uid", std::string("?")) : "?") +
                                              "); an operator must check the card before a reprint"),
                 false);
-    CountFailed(ctx.job);
+    CountFailed(ctx.job_id, ctx.job);
   }
 
   // ---- stations ----
@@ -365,10 +478,20 @@ struct Line::Impl {
     Status e = st.setup.printer->Eject(printers::Hopper::kReject);
     st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
     std::vector<server::HistoryEvent> events;
+    if (stage == "feed") {
+      // Fed but never at the reader: no attempt row was written for it.
+      auto fed = Event(st, job, "attempt", "fed");
+      fed.message = "card fed; it did not reach the reader";
+      events.push_back(std::move(fed));
+    }
     auto fault = WithStatus(Event(st, job, "fault", std::string(stage)), why);
     fault.message += e.ok() ? " (card to the reject hopper)" : " (reject hopper eject failed)";
     events.push_back(std::move(fault));
     if (!e.ok()) events.push_back(WithStatus(Event(st, job, "fault", "eject"), e));
+    auto rejected = Event(st, job, "card", "rejected");
+    rejected.code = std::string(why.code_name());
+    rejected.message = "card to the reject hopper";
+    events.push_back(std::move(rejected));
     std::lock_guard lock(mu);
     Fault(st, why);
     if (!e.ok()) Fault(st, e);
@@ -388,7 +511,7 @@ struct Line::Impl {
   // stays in its durable state and the next run takes it up.
   bool HistoryLost(PreparedJob& job, const Status& s) {
     sink.Failed(job.ctx.job_id, s, true);
-    CountFailed(job.ctx.job);
+    CountFailed(job.ctx.job_id, job.ctx.job);
     return true;
   }
   // A card fault: the card is rejected and recorded; false = try a fresh card.
@@ -409,7 +532,7 @@ struct Line::Impl {
     if (job.cards_used >= options.max_tries) {
       sink.Failed(id, job.last_error.ok() ? Status(Code::kInternal, "no card tried") : job.last_error,
                   true);
-      CountFailed(j);
+      CountFailed(id, j);
       return true;
     }
     const std::string card_id = id + "." + std::to_string(job.cards_used + 1);
@@ -490,7 +613,7 @@ struct Line::Impl {
       if (IsJobFault(outcome.status().code())) {
         auto rows = EjectToReject(st, job, outcome.status(), "encode");
         sink.FailedWith(id, outcome.status(), false, std::move(rows));
-        CountFailed(j);
+        CountFailed(id, j);
         return true;
       }
       return RetryWithNewCard(st, job, outcome.status(), "encode");
@@ -502,7 +625,7 @@ struct Line::Impl {
     if (!rendered.ok()) {
       auto rows = EjectToReject(st, job, rendered.status(), "compose");
       sink.FailedWith(id, rendered.status(), false, std::move(rows));
-      CountFailed(j);
+      CountFailed(id, j);
       return true;
     }
     // The face is checked against the chip before anything is printed.
@@ -539,7 +662,7 @@ struct Line::Impl {
       const Status why(s.code(), "production record not written: " + s.message());
       auto rows = EjectToReject(st, job, why, "record");
       sink.FailedWith(id, why, true, std::move(rows));
-      CountFailed(j);
+      CountFailed(id, j);
       return true;
     }
     auto encoded = Event(st, job, "card", "encoded");
@@ -564,7 +687,7 @@ struct Line::Impl {
       for (auto& r : EjectToReject(st, job, why, "qa")) rows.push_back(std::move(r));
       sink.FailedWith(id, Status(Code::kVerifyMismatch, "QA after printing: " + why.ToString()),
                       true, std::move(rows));
-      CountFailed(j);
+      CountFailed(id, j);
       return true;
     }
     auto verdict = Event(st, job, "qa", "qa");
@@ -604,21 +727,24 @@ struct Line::Impl {
     sink.Completed(id, out);
     if (s.ok()) RetryPendingOutputs();  // the disk takes writes again
 
-    std::lock_guard lock(mu);
-    if (!ej.ok()) Fault(st, ej);
-    st.snap.produced++;
-    st.snap.consecutive_failures = 0;
-    stats.produced++;
-    Batch& b = BatchFor(j);
-    b.snap.produced++;
-    if (job.cards_used > 1) b.snap.reprinted++;
-    ProducedCard pc;
-    pc.meta.summary = rendered->summary;
-    pc.meta.texts = rendered->texts;
-    pc.meta.qr_payload = rendered->qr_payload;
-    pc.meta.profile = rendered->profile;
-    pc.dir = job.ctx.cards_dir;
-    b.cards.push_back(std::move(pc));
+    {
+      std::lock_guard lock(mu);
+      if (!ej.ok()) Fault(st, ej);
+      st.snap.produced++;
+      st.snap.consecutive_failures = 0;
+      stats.produced++;
+      Batch& b = BatchFor(j);
+      b.snap.produced++;
+      if (job.cards_used > 1) b.snap.reprinted++;
+      ProducedCard pc;
+      pc.meta.summary = rendered->summary;
+      pc.meta.texts = rendered->texts;
+      pc.meta.qr_payload = rendered->qr_payload;
+      pc.meta.profile = rendered->profile;
+      pc.dir = job.ctx.cards_dir;
+      b.cards.push_back(std::move(pc));
+    }
+    OutcomeChanged(id, j);
     return true;
   }
 
@@ -632,7 +758,7 @@ struct Line::Impl {
       std::lock_guard lock(mu);
       Fault(st, r, /*counts=*/false);  // the job is already terminal; the station shows it
     }
-    CountCancelled(job.ctx.job, s);
+    CountCancelled(job.ctx.job_id, job.ctx.job, s);
     return true;
   }
 };
@@ -781,46 +907,12 @@ Status Line::ResumeStation(const std::string& name) {
 
 Status Line::WriteBatchReports() {
   if (impl_->options.batches_dir.empty()) return Status::Ok();
-  std::map<std::string, Batch> batches;
+  std::vector<std::string> ids;
   {
     std::lock_guard lock(impl_->mu);
-    batches = impl_->batches;
+    for (const auto& [id, b] : impl_->batches) ids.push_back(id);
   }
-  for (const auto& [id, b] : batches) {
-    fs::path dir = impl_->options.batches_dir / id;
-    nlohmann::json rec = {{"batch", id},
-                          {"school", b.snap.school_name},
-                          {"jobs", b.snap.jobs},
-                          {"produced", b.snap.produced},
-                          {"failed", b.snap.failed},
-                          {"cancelled", b.snap.cancelled},
-                          {"cards_in", b.snap.cards_used},
-                          {"cards_rejected", b.snap.cards_rejected},
-                          {"reprinted", b.snap.reprinted},
-                          {"balanced", b.snap.cards_used == b.snap.produced + b.snap.cards_rejected}};
-    nlohmann::json cards = nlohmann::json::array();
-    for (const auto& c : b.cards) {
-      cards.push_back({{"job_id", c.meta.summary.job_id}, {"card_no", c.meta.summary.card_no}});
-    }
-    rec["cards"] = cards;
-    CB_RETURN_IF_ERROR(printers::WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2))));
-    if (b.cards.empty()) continue;
-    std::vector<layout::RenderedCard> loaded;
-    loaded.reserve(b.cards.size());
-    for (const auto& c : b.cards) {
-      layout::RenderedCard r = c.meta;
-      r.images.front = cv::imread((c.dir / "front.png").string(), cv::IMREAD_COLOR);
-      r.images.back = cv::imread((c.dir / "back.png").string(), cv::IMREAD_COLOR);
-      if (r.images.front.empty() || r.images.back.empty()) continue;  // purged meanwhile
-      loaded.push_back(std::move(r));
-    }
-    if (loaded.empty()) continue;
-    std::vector<const layout::RenderedCard*> ptrs;
-    for (const auto& r : loaded) ptrs.push_back(&r);
-    CB_ASSIGN_OR_RETURN(auto pdf, layout::ProofPdf::Create());
-    CB_RETURN_IF_ERROR(pdf.AddBatch(ptrs));
-    CB_RETURN_IF_ERROR(pdf.SaveToFile((dir / "manifest.pdf").string()));
-  }
+  for (const auto& id : ids) CB_RETURN_IF_ERROR(impl_->WriteBatchFiles(id, /*manifest=*/true));
   return Status::Ok();
 }
 

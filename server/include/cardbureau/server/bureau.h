@@ -126,6 +126,7 @@ class Bureau final : public ProductionSink {
   Status Record(const std::string& job_id, std::vector<HistoryEvent> events) override;
   void FailedWith(const std::string& job_id, const Status& why, bool retryable,
                   std::vector<HistoryEvent> events) override;
+  Result<std::vector<BatchCounts>> CountBatch(const std::string& school_code) override;
 
  private:
   Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator);

@@ -179,6 +179,26 @@ struct OutboxEntry {
   int64_t created_at_ms = 0;
 };
 
+// A school's batch as the store counts it: the one source of the
+// reconciliation files, the manifest totals, the dashboard and the demo
+// summary (BatchCounts()).
+struct BatchCounts {
+  std::string school_code;
+  int64_t total = 0;        // every job row of the school (centre jobs + reprint attempts)
+  int64_t jobs = 0;         // centre jobs
+  int64_t queued = 0;       // received, validated, rendered
+  int64_t in_progress = 0;  // encoding .. verified
+  int64_t produced = 0;     // reported/acknowledged: a card was produced (voided ones too)
+  int64_t voided = 0;       // produced cards later voided by a reprint
+  int64_t reprints = 0;     // reprint attempts (jobs "<id>~R<n>")
+  int64_t rejected = 0;     // refused at intake
+  int64_t failed = 0;       // failed in production
+  int64_t cancelled = 0;
+  int64_t cards_in = 0;        // cards fed to a reader (history "attempt" rows)
+  int64_t cards_rejected = 0;  // cards sent to the reject hopper (history "card"/"rejected")
+  int64_t first_received_ms = 0;
+};
+
 // Dashboard search. Empty strings / nullopt = no filter.
 struct JobQuery {
   std::optional<JobState> state;
@@ -247,8 +267,14 @@ class JobStore {
   // verified -> reported with a `completed` report (report_id assigned here).
   // For a reprint attempt (internal) the report is stored already acked and
   // the job goes on to `acknowledged`: nothing is sent to the centre.
+  // A reprint attempt of a job the centre holds a `completed` for also
+  // queues, in the same transaction, one `card_replaced` report for the
+  // centre's job (replaces = the UID the centre last heard of, reason = the
+  // reprint's); it is returned in `card_replaced` (when given) and pending
+  // in the outbox until acked.
   Result<Message> Complete(std::string_view job_id, Completed report,
-                           std::span<const HistoryEvent> events = {});
+                           std::span<const HistoryEvent> events = {},
+                           std::optional<Message>* card_replaced = nullptr);
   // Any in-production state -> failed with a `failed` report (stored acked
   // for a reprint attempt, as above).
   // `events` (e.g. the fault or QA verdict that caused it) are written in the
@@ -275,6 +301,9 @@ class JobStore {
   Result<std::vector<HistoryEntry>> History(std::string_view job_id);
   Result<std::vector<AuditEntry>> Audit(std::string_view job_id);
   Result<std::map<JobState, int64_t>> CountsByState();
+  // Per school (one query; `school_code` "" = every school with a code),
+  // ordered by school code.
+  Result<std::vector<BatchCounts>> Batches(std::string_view school_code = {});
   // Jobs occupying the production queue (IsInProduction).
   Result<int64_t> CountInProduction();
   // The parsed job for production (NOT_FOUND when purged or unknown).
@@ -315,6 +344,8 @@ class JobStore {
   Status InsertHistory(std::string_view job_id, std::optional<JobState> from, JobState to,
                        std::string_view note, int64_t now, const HistoryEvent* detail = nullptr);
   Status BindUidLocked(std::string_view job_id, std::string_view uid);
+  Result<std::optional<Message>> QueueCardReplacedLocked(const JobRecord& attempt,
+                                                         const Completed& done, int64_t now);
   Status InsertEvents(std::string_view job_id, JobState state, std::span<const HistoryEvent> events,
                       int64_t now);
   Status InsertAudit(std::string_view job_id, std::string_view event, std::string_view detail,

@@ -110,6 +110,13 @@ class ProductionSink {
     (void)events;
     Failed(job_id, why, retryable);
   }
+  // The store's counts of a school's batch (JobStore::Batches), the one
+  // source of the batch files' numbers. NOT_FOUND when the sink has no
+  // store (test doubles): the line falls back to its own counts.
+  virtual Result<std::vector<BatchCounts>> CountBatch(const std::string& school_code) {
+    (void)school_code;
+    return Status(Code::kNotFound, "this sink keeps no store");
+  }
 };
 
 class Production {
