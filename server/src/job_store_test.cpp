@@ -750,7 +750,9 @@ TEST_F(ReprintStoreTest, ReprintAfterCompletedQueuesOneCardReplacedForTheCentre)
   EXPECT_EQ(h->back().detail.stage, "card_replaced");
   EXPECT_EQ(h->back().detail.uid, "04FFEE01");
   ASSERT_TRUE(store_->Acknowledge(cr->report_id).ok());
-  for (const auto& p : *store_->PendingReports()) EXPECT_NE(p.type, "card_replaced");
+  auto after_ack = store_->PendingReports();
+  ASSERT_TRUE(after_ack.ok());
+  for (const auto& p : *after_ack) EXPECT_NE(p.type, "card_replaced");
 
   // A second reprint replaces the card the centre now holds.
   auto r2 = store_->RequestReprint(r->new_job_id, "lost again", "li", true);
