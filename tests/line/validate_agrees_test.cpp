@@ -11,7 +11,9 @@
 #include "cardbureau/core/clock.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/line/commands.h"
+#include "cardbureau/server/job_store.h"
 #include "cardbureau/server/messages.h"
+#include <unistd.h>
 
 namespace cardbureau::line {
 namespace {
@@ -100,6 +102,40 @@ TEST(ValidateAgreesWithServe, EveryFixtureJob) {
   EXPECT_GE(checked, 50);
   // The cat, the coffee cup and the name no font draws: refused by both.
   EXPECT_GE(refused_by_pipeline_only, 3);
+}
+
+
+// `cardbureau verify --data`: QA fails on a card whose UID the store does
+// not bind to the job on its chip (one card UID, one live job).
+TEST(VerifyUidBinding, QaFailsOnAUidNotBoundToTheJob) {
+  const fs::path dir = fs::temp_directory_path() / ("cb-uidbind-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  EXPECT_EQ(CheckUidBinding(dir, "RJ20261123-000001", "AABBCCDD").code(), Code::kNotFound);
+  const ManualClock clock = ManualClock::AtBeijingDate(CivilDate{2026, 11, 25});
+  {
+    auto store = server::JobStore::Open(dir, clock);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto job = ParseJob(Slurp(kRoot / "fixtures/jobs/valid-primary-new.json"));
+    ASSERT_TRUE(job.ok()) << job.status();
+    std::vector<server::IntakeJob> in{server::IntakeJob{*job, JobToJsonString(*job)}};
+    ASSERT_TRUE((*store)->AddValidated(in, nullptr).ok());
+    for (auto s : {server::JobState::kRendered, server::JobState::kEncoding}) {
+      ASSERT_TRUE((*store)->Advance(job->job_id, s).ok());
+    }
+    server::HistoryEvent card;
+    card.kind = "card";
+    card.stage = "encoded";
+    card.uid = "AABBCCDD";
+    ASSERT_TRUE((*store)
+                    ->AdvanceWith(job->job_id, server::JobState::kEncoded,
+                                  std::vector<server::HistoryEvent>{card})
+                    .ok());
+  }
+  EXPECT_TRUE(CheckUidBinding(dir, "RJ20261123-000001", "AABBCCDD").ok());
+  Status dup = CheckUidBinding(dir, "RJ20261123-000001", "87B475A8");
+  EXPECT_EQ(dup.code(), Code::kDuplicateUid) << dup;
+  EXPECT_EQ(CheckUidBinding(dir, "NOPE", "AABBCCDD").code(), Code::kNotFound);
+  fs::remove_all(dir);
 }
 
 }  // namespace

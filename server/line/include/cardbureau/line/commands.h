@@ -30,6 +30,13 @@ server::JobValidator MakeIntakeValidator(const Clock& clock);
 // hooks.productions["line"] (reads DATA/line.json) and hooks.validator.
 server::ServeHooks MakeServeHooks();
 
+// QA against the store (`verify --data`): OK when the store binds `uid` to
+// `job_id`'s card and that card is not voided; DUPLICATE_UID when the UID
+// is not the one bound to the job (one card UID, one live job),
+// VERIFY_MISMATCH for a voided card, NOT_FOUND without a store or job.
+Status CheckUidBinding(const std::filesystem::path& data_dir, const std::string& job_id,
+                       const std::string& uid);
+
 // `verify`, and `validate` running MakeIntakeValidator (replaces core's).
 std::vector<Command> Commands();
 
