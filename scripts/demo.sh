@@ -176,8 +176,9 @@ for b in batches:
         store[k] += b.get(k, 0)
 print(f"  store counts  produced {store['produced']}, rejected {store['rejected']}, "
       f"failed/cancelled {store['failed']}, reprints {store['reprinted']} (out/batches.json)")
+# (refusals whose school code itself was refused belong to no batch)
 agree = (store["produced"] == produced + len(replaced)
-         and store["rejected"] == by_type.get("rejected", 0))
+         and store["failed"] == by_type.get("failed", 0) + by_type.get("cancelled", 0))
 print(f"  store and centre agree: {'yes' if agree else 'NO'}")
 # The faults the demo injected, as the jobs' histories recorded them.
 db = sqlite3.connect(f"file:{sys.argv[5]}?mode=ro", uri=True)

@@ -1,6 +1,8 @@
 // The bureau side of protocol.md, driven by a raw ROUTER playing the centre.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <algorithm>
 #include <mutex>
 
@@ -481,6 +483,25 @@ TEST_F(BureauProtocol, ReprintAttemptIsProducedButNeverReportedToTheCentre) {
   auto old = store_->Find("J1");
   ASSERT_TRUE(old.ok() && old->has_value());
   EXPECT_TRUE((*old)->voided_at_ms.has_value());
+  // The centre learns of the new card: one card_replaced for J1 (issue 15),
+  // naming the card it held; pending until acked.
+  std::vector<CardReplaced> replaced;
+  std::set<std::string> replaced_ids;  // a report is resent until acked
+  for (const auto& m : received) {
+    if (const auto* cr = std::get_if<CardReplaced>(&m)) {
+      if (replaced_ids.insert(cr->report_id).second) replaced.push_back(*cr);
+    }
+  }
+  ASSERT_EQ(replaced.size(), 1u);
+  EXPECT_EQ(replaced[0].job_id, "J1");
+  EXPECT_EQ(replaced[0].replaces_uid, done->card.uid);
+  EXPECT_NE(replaced[0].card.uid, done->card.uid);
+  EXPECT_EQ(replaced[0].reason, "photo smeared");
+  EXPECT_EQ(store_->PendingReports()->size(), 1u);
+  centre_->Send(Ack{replaced[0].report_id});
+  for (int i = 0; i < 100 && !store_->PendingReports()->empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
   EXPECT_TRUE(store_->PendingReports()->empty());
   // The observer saw the attempt's durable states, ending acknowledged.
   std::lock_guard lock(mu);
