@@ -176,10 +176,19 @@ for b in batches:
         store[k] += b.get(k, 0)
 print(f"  store counts  produced {store['produced']}, rejected {store['rejected']}, "
       f"failed/cancelled {store['failed']}, reprints {store['reprinted']} (out/batches.json)")
-# (refusals whose school code itself was refused belong to no batch)
-agree = (store["produced"] == produced + len(replaced)
-         and store["failed"] == by_type.get("failed", 0) + by_type.get("cancelled", 0))
-print(f"  store and centre agree: {'yes' if agree else 'NO'}")
+# Every produced card is a `completed` or a card_replaced at the centre.
+agree = store["produced"] == produced + len(replaced)
+print(f"  produced cards: store {store['produced']} = completed {produced} + card_replaced "
+      f"{len(replaced)}: {'yes' if agree else 'NO'}")
+# The same query wrote every reconciliation.json.
+import glob, os
+recon = collections.Counter()
+for f in glob.glob(os.path.join(os.path.dirname(sys.argv[4]), "batches", "*", "reconciliation.json")):
+    r = json.load(open(f, encoding="utf-8"))
+    for k in ("produced", "rejected", "reprinted"):
+        recon[k] += r.get(k, 0)
+same = all(recon[k] == store[k] for k in ("produced", "rejected", "reprinted"))
+print(f"  reconciliation.json files = dashboard batches: {'yes' if same else 'NO'}")
 # The faults the demo injected, as the jobs' histories recorded them.
 db = sqlite3.connect(f"file:{sys.argv[5]}?mode=ro", uri=True)
 faults = db.execute("SELECT code, stage, count(*) FROM job_history WHERE kind='fault' "
