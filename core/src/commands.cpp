@@ -1,16 +1,15 @@
 // `cardbureau validate`: check a job file (and optionally its photo) against
 // the protocol field rules.
-#include "cardbureau/core/command.h"
-#include "cardbureau/core/validate_command.h"
-
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cardbureau/core/command.h"
 #include "cardbureau/core/file.h"
 #include "cardbureau/core/job.h"
+#include "cardbureau/core/validate_command.h"
 #include "cardbureau/core/validation.h"
 
 namespace cardbureau::core {
@@ -112,10 +111,9 @@ int RunValidate(const IntakeCheck& check, int argc, char** argv) {
 }  // namespace
 
 Command MakeValidateCommand(IntakeCheck check) {
-  return {"validate", "check a job file (and photo) as the bureau's intake does",
-          [check = std::move(check)](int argc, char** argv) {
-            return RunValidate(check, argc, argv);
-          }};
+  return {
+      "validate", "check a job file (and photo) as the bureau's intake does",
+      [check = std::move(check)](int argc, char** argv) { return RunValidate(check, argc, argv); }};
 }
 
 std::vector<Command> Commands() { return {MakeValidateCommand(nullptr)}; }

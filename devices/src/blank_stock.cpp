@@ -199,7 +199,8 @@ Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string
   }
   char buf[32] = {};
   const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-  if (n < 0) return Status(Code::kIoError, std::string("stock serial read: ") + std::strerror(errno));
+  if (n < 0)
+    return Status(Code::kIoError, std::string("stock serial read: ") + std::strerror(errno));
   uint64_t serial = 0;
   for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) {
     serial = serial * 10 + static_cast<uint64_t>(buf[i] - '0');

@@ -149,8 +149,8 @@ TEST(SerialStockUid, DistinctSerialsGiveDistinctValidUids) {
 }
 
 TEST(SerialStockUid, TheCounterFileNeverRepeatsAcrossOpens) {
-  const auto file = std::filesystem::temp_directory_path() /
-                    ("cb-stock-serial-" + std::to_string(::getpid()));
+  const auto file =
+      std::filesystem::temp_directory_path() / ("cb-stock-serial-" + std::to_string(::getpid()));
   std::filesystem::remove(file);
   std::set<Bytes> seen;
   for (int i = 0; i < 300; ++i) {

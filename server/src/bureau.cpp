@@ -1,12 +1,12 @@
 #include "cardbureau/server/bureau.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <thread>
-#include <atomic>
-#include <cstdio>
 #include <zmq.hpp>
 
 #include "cardbureau/core/validation.h"

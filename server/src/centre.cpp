@@ -99,8 +99,7 @@ struct Centre::Impl {
   void Housekeeping();
   void ShowProgress();
   bool AllDone() const {
-    return sum.done >= static_cast<int64_t>(jobs.size()) &&
-           sum.replaced >= opt.expect_replacements;
+    return sum.done >= static_cast<int64_t>(jobs.size()) && sum.replaced >= opt.expect_replacements;
   }
   // Per-job card UIDs from a stored report line (under sum_mu).
   void TrackCard(const json& j) {

@@ -5,12 +5,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
-#include <zmq.h>
 #include <nlohmann/json.hpp>
 
 #include "cardbureau/server/centre.h"
@@ -232,8 +232,7 @@ int RunCentre(int argc, char** argv) {
   std::vector<std::string> cancels;
   opts.add_options()("help,h", "show this help")("bind", po::value(&bind),
                                                  "ROUTER endpoint, e.g. tcp://*:5570")(
-      "jobs", po::value(&jobs), "jobs JSONL file")("photos", po::value(&photos),
-                                                   "photo directory")(
+      "jobs", po::value(&jobs), "jobs JSONL file")("photos", po::value(&photos), "photo directory")(
       "reports", po::value(&reports), "reports JSONL file (appended)")(
       "until-done", "exit 0 once every job has a terminal report")(
       "expect-replacements", po::value(&expect_replacements),
@@ -442,7 +441,10 @@ Result<std::string> FormatHistory(JobStore& store, std::string_view job_id, bool
     add("code", h.detail.code);
     add("field", h.detail.field);
     if (!h.detail.message.empty()) line += " \"" + h.detail.message + "\"";
-    if (!h.note.empty() && h.note != h.detail.code) line += " (" + h.note + ")";
+    if (!h.note.empty() && h.note != h.detail.code &&
+        h.detail.message.find(h.note) == std::string::npos) {
+      line += " (" + h.note + ")";
+    }
     s += line + "\n";
   }
   return s;

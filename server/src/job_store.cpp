@@ -770,9 +770,8 @@ Result<std::vector<JobRecord>> JobStore::InStates(std::span<const JobState> stat
 
 Result<std::vector<StateChange>> JobStore::Timeline(std::string_view job_id) {
   std::lock_guard lock(mu_);
-  CB_ASSIGN_OR_RETURN(Statement * st,
-                      Stmt("SELECT from_state, to_state, at, note FROM job_history "
-                           "WHERE job_id=? AND kind='state' ORDER BY id"));
+  CB_ASSIGN_OR_RETURN(Statement * st, Stmt("SELECT from_state, to_state, at, note FROM job_history "
+                                           "WHERE job_id=? AND kind='state' ORDER BY id"));
   st->Bind(1, job_id);
   std::vector<StateChange> out;
   for (;;) {

@@ -659,7 +659,6 @@ TEST_F(JobStoreTest, HistoryCommandPrintsTheRows) {
   EXPECT_EQ(text->find("张三"), std::string::npos);
 }
 
-
 TEST_F(JobStoreTest, OneCardUidOneLiveJob) {
   Add("J1", 1);
   Add("J2", 2);
@@ -684,7 +683,6 @@ TEST_F(JobStoreTest, OneCardUidOneLiveJob) {
   EXPECT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
 }
 
-
 TEST_F(JobStoreTest, JobContentDiffNamesTheFieldsThatDiffer) {
   Add("J1", 1, "张三");
   auto rec = store_->Find("J1");
@@ -707,7 +705,6 @@ TEST_F(JobStoreTest, JobContentDiffNamesTheFieldsThatDiffer) {
   ASSERT_TRUE(store_->Reject("BAD1", Status(Code::kInvalidField, "x", "f")).ok());
   EXPECT_TRUE(JobContentDiff(other, photo, **store_->Find("BAD1")).empty());
 }
-
 
 TEST_F(ReprintStoreTest, ReprintAfterCompletedQueuesOneCardReplacedForTheCentre) {
   Produced("J1");  // the centre holds 04A1B2C3

@@ -117,8 +117,8 @@ json ToJson(const Message& m) {
         } else if constexpr (std::is_same_v<T, CardReplaced>) {
           j["report_id"] = x.report_id;
           j["job_id"] = x.job_id;
-          j["card"] = {{"uid", x.card.uid}, {"card_no", x.card.card_no},
-                       {"card_type", x.card.card_type}};
+          j["card"] = {
+              {"uid", x.card.uid}, {"card_no", x.card.card_no}, {"card_type", x.card.card_type}};
           j["replaces"] = {{"uid", x.replaces_uid}};
           j["reason"] = x.reason;
           j["qa"] = {{"chip", x.qa.chip}, {"face", x.qa.face}};
@@ -274,7 +274,7 @@ Result<Message> FromCentre(const std::string& type, const json& j, const Frames&
 std::string_view TypeName(const Message& m) {
   static constexpr std::string_view kNames[] = {
       "hello",     "pull",      "accepted", "rejected", "progress", "completed", "failed",
-      "cancelled", "heartbeat", "error",    "job",      "ack",      "cancel",   "card_replaced"};
+      "cancelled", "heartbeat", "error",    "job",      "ack",      "cancel",    "card_replaced"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }

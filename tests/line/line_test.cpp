@@ -331,6 +331,44 @@ TEST_F(LineTest, TriesRunOutIntoAFailedReport) {
   EXPECT_EQ((*line)->Stats().cards_rejected, 2);
 }
 
+// Issue 15 item 2: a card whose production record cannot be written is
+// held with the code (failed, never completed); a card whose face copies
+// cannot be written completes with a fault in its history.
+TEST_F(LineTest, OutputFailuresAreHeldOrRecordedNeverOnlyPrinted) {
+  std::vector<StationSetup> st;
+  st.push_back(Sim("s1", printers::SimPrinterConfig{}));
+  auto line = Line::Create(sink_, Options(), std::move(st));
+  ASSERT_TRUE(line.ok()) << line.status();
+  auto p1 = MakeJob("P1");  // its card directory is a file: no production record
+  fs::remove_all(p1.cards_dir);
+  std::ofstream(p1.cards_dir) << "not a directory";
+  auto p2 = MakeJob("P2");  // front.png is a directory: no face copies
+  fs::create_directories(p2.cards_dir / "front.png");
+  (*line)->Start(p1);
+  (*line)->Start(p2);
+  ASSERT_TRUE(sink_.WaitTerminal(2, std::chrono::seconds(120)));
+  (*line)->Stop();
+  ASSERT_EQ(sink_.failed_.count("P1"), 1u);
+  EXPECT_EQ(sink_.completed_.count("P1"), 0u);
+  EXPECT_EQ(sink_.failed_["P1"].code(), Code::kIoError) << sink_.failed_["P1"];
+  EXPECT_NE(sink_.failed_["P1"].message().find("production record"), std::string::npos);
+  bool record_fault = false, rejected = false;
+  for (const auto& e : sink_.events_["P1"]) {
+    record_fault |= e.kind == "fault" && e.stage == "record" && e.code == "IO_ERROR";
+    rejected |= e.kind == "card" && e.stage == "rejected";
+  }
+  EXPECT_TRUE(record_fault);
+  EXPECT_TRUE(rejected) << "the unproven card goes to the reject hopper";
+  ASSERT_EQ(sink_.completed_.count("P2"), 1u)
+      << (sink_.failed_.count("P2") ? sink_.failed_["P2"].ToString() : "");
+  bool outputs_fault = false;
+  for (const auto& e : sink_.completed_["P2"].history) {
+    outputs_fault |= e.kind == "fault" && e.stage == "outputs" && e.code == "IO_ERROR";
+  }
+  EXPECT_TRUE(outputs_fault) << "the face copies' failure is in the job's history";
+  EXPECT_GE((*line)->Stats().failures_by_code["IO_ERROR"], 2);
+}
+
 TEST_F(LineTest, FailingStationLeavesRotationAndOthersTakeOver) {
   printers::SimPrinterConfig bad, good;
   bad.jam_on_feed = {1, 2, 3, 4, 5, 6};

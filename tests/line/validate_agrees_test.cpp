@@ -2,6 +2,7 @@
 // on every job of fixtures/jobs/ (issue 15, item 7), and both the "full"
 // outcome of fixtures/jobs/expected.tsv.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,7 +14,6 @@
 #include "cardbureau/line/commands.h"
 #include "cardbureau/server/job_store.h"
 #include "cardbureau/server/messages.h"
-#include <unistd.h>
 
 namespace cardbureau::line {
 namespace {
@@ -37,8 +37,7 @@ std::string Outcome(const Status& s) {
 
 // What serve answers for the job: the frames decoded as the protocol loop
 // does (an `error` for an undecodable one), parsed, then the intake check.
-std::string ServeOutcome(const std::string& frame0, const std::string& photo,
-                         const Clock& clock) {
+std::string ServeOutcome(const std::string& frame0, const std::string& photo, const Clock& clock) {
   auto decoded = server::Decode(server::Frames{frame0, photo}, server::Sender::kCentre);
   if (!decoded.ok()) return Outcome(decoded.status());
   auto* jm = std::get_if<server::JobMessage>(&*decoded);
@@ -54,8 +53,8 @@ std::string ValidateOutcome(const fs::path& job, const fs::path& photo, int* exi
   auto it = std::find_if(commands.begin(), commands.end(),
                          [](const Command& c) { return c.name == "validate"; });
   if (it == commands.end()) return "NO_VALIDATE_COMMAND";
-  std::vector<std::string> args = {"validate",     job.string(), "--photo", photo.string(),
-                                   "--json",       "--today",    "2026-11-25"};
+  std::vector<std::string> args = {"validate", job.string(), "--photo",   photo.string(),
+                                   "--json",   "--today",    "2026-11-25"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   ::testing::internal::CaptureStdout();
@@ -103,7 +102,6 @@ TEST(ValidateAgreesWithServe, EveryFixtureJob) {
   // The cat, the coffee cup and the name no font draws: refused by both.
   EXPECT_GE(refused_by_pipeline_only, 3);
 }
-
 
 // `cardbureau verify --data`: QA fails on a card whose UID the store does
 // not bind to the job on its chip (one card UID, one live job).

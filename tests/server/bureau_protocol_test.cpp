@@ -1,10 +1,9 @@
 // The bureau side of protocol.md, driven by a raw ROUTER playing the centre.
 #include <gtest/gtest.h>
 
-#include <set>
-
 #include <algorithm>
 #include <mutex>
+#include <set>
 
 #include "harness.h"
 

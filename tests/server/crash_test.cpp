@@ -7,12 +7,11 @@
 // state rows chain from `received` to the job's state, each step's rows
 // beside its state change) and no duplicate row.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <map>
 #include <random>

@@ -131,10 +131,10 @@ Status WriteHeadFile(const std::filesystem::path& data_dir, int64_t entries,
                      const std::string& hash) {
   const auto path = data_dir / std::string(kAuditHeadFileName);
   const auto tmp = data_dir / (std::string(kAuditHeadFileName) + ".tmp");
-  const std::string text =
-      nlohmann::json{{"entries", entries}, {"last_hash", hash}}.dump() + "\n";
+  const std::string text = nlohmann::json{{"entries", entries}, {"last_hash", hash}}.dump() + "\n";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status(Code::kIoError, "cannot write " + tmp.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Status(Code::kIoError, "cannot write " + tmp.string() + ": " + std::strerror(errno));
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                   ::fdatasync(fd) == 0;
   ::close(fd);
@@ -191,8 +191,7 @@ Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir
   const AuditHead& h = **head;
   if (rep.entries < h.entries) {
     return broken(rep.entries + 1, "truncated: the head records " + std::to_string(h.entries) +
-                                       " entries, the trail has " +
-                                       std::to_string(rep.entries));
+                                       " entries, the trail has " + std::to_string(rep.entries));
   }
   // The last entry's hash is the chain's; compare it with the head's.
   const size_t end = text.size() - 1;
@@ -201,8 +200,8 @@ Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir
       std::string_view(text).substr(start == std::string::npos ? 0 : start + 1,
                                     end - (start == std::string::npos ? 0 : start + 1)));
   if (rep.entries > h.entries) {
-    return broken(h.entries + 1, "entries after the recorded head (" +
-                                     std::to_string(h.entries) + " entries)");
+    return broken(h.entries + 1,
+                  "entries after the recorded head (" + std::to_string(h.entries) + " entries)");
   }
   if (!last.ok() || last->hash != h.last_hash) {
     return broken(rep.entries, "the last entry's hash differs from the recorded head");
@@ -248,10 +247,10 @@ Result<std::unique_ptr<AuditTrail>> AuditTrail::Open(const std::filesystem::path
   CB_ASSIGN_OR_RETURN(auto head, ReadAuditHead(data_dir));
   if (head && (head->entries > last_seq || head->entries < last_seq - 1 ||
                (head->entries == last_seq && head->last_hash != last_hash))) {
-    return Status(Code::kStorageError,
-                  path.string() + " does not end where its head says (" +
-                      std::to_string(head->entries) + " entries recorded, " +
-                      std::to_string(last_seq) + " found); run `cardbureau audit verify`");
+    return Status(Code::kStorageError, path.string() + " does not end where its head says (" +
+                                           std::to_string(head->entries) + " entries recorded, " +
+                                           std::to_string(last_seq) +
+                                           " found); run `cardbureau audit verify`");
   }
   if (!head || head->entries != last_seq) {
     CB_RETURN_IF_ERROR(WriteHeadFile(data_dir, last_seq, last_hash));

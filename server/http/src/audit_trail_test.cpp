@@ -149,7 +149,6 @@ TEST(AuditVerify, MissingFileIsAnEmptyIntactTrail) {
   EXPECT_FALSE(rep->broken_line.has_value());
 }
 
-
 TEST_F(AuditTrailTest, VerifyTrailAgreesWithItsHead) {
   AppendThree();
   auto rep = VerifyAuditTrail(dir_);

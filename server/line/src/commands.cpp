@@ -1,12 +1,9 @@
 #include "cardbureau/line/commands.h"
 
-#include "cardbureau/core/validate_command.h"
-
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-
 #include <opencv2/imgcodecs.hpp>
 
 #include "cardbureau/core/validate_command.h"
@@ -162,9 +159,9 @@ Status CheckUidBinding(const fs::path& data_dir, const std::string& job_id,
                       (rec->card_uid.empty() ? std::string("none") : rec->card_uid) + ")");
   }
   if (rec->voided_at_ms) {
-    return Status(Code::kVerifyMismatch,
-                  "the card of job " + job_id + " was voided (reprinted as " + rec->reprinted_by +
-                      ")");
+    return Status(
+        Code::kVerifyMismatch,
+        "the card of job " + job_id + " was voided (reprinted as " + rec->reprinted_by + ")");
   }
   return Status::Ok();
 }
@@ -173,7 +170,8 @@ namespace {
 
 int RunVerify(int argc, char** argv) {
   po::options_description opts(
-      "Usage: cardbureau verify --face FRONT.png --keys KEYSTORE (--image CARD.mfd | --reader NAME)\n"
+      "Usage: cardbureau verify --face FRONT.png --keys KEYSTORE (--image CARD.mfd | --reader "
+      "NAME)\n"
       "                         [--job JOB.json] [--data DIR] [--json]\n\n"
       "QA of a produced card: the chip record's MAC verifies, the QR on the face\n"
       "decodes and its Ed25519 signature verifies, the QR's uid is the chip's UID\n"
@@ -186,11 +184,12 @@ int RunVerify(int argc, char** argv) {
       "Exit 0 when the card passes, 1 when it fails QA, 2 usage, 3 runtime error.\n\n"
       "Options");
   std::string face, keys_path, image, reader, job_path, data;
-  opts.add_options()("help,h", "show this help")("face", po::value(&face), "front face image (PNG/JPEG)")(
-      "keys", po::value(&keys_path), "keystore file (mode 600)")(
+  opts.add_options()("help,h", "show this help")(
+      "face", po::value(&face), "front face image (PNG/JPEG)")("keys", po::value(&keys_path),
+                                                               "keystore file (mode 600)")(
       "image", po::value(&image), "chip memory dump (1024 or 4096 bytes)")(
-      "reader", po::value(&reader), "PC/SC reader name")(
-      "job", po::value(&job_path), "the job the card must carry")(
+      "reader", po::value(&reader), "PC/SC reader name")("job", po::value(&job_path),
+                                                         "the job the card must carry")(
       "data", po::value(&data), "the bureau's data dir: check the UID binding in its store")(
       "json", "machine-readable output");
   po::variables_map vm;

@@ -473,8 +473,8 @@ struct Line::Impl {
   // Ejects the current card to the reject hopper and counts the fault on
   // the station; returns the job's history rows for it (the fault, and the
   // eject's own failure), for the caller to store.
-  std::vector<server::HistoryEvent> EjectToReject(Station& st, PreparedJob& job,
-                                                  const Status& why, std::string_view stage) {
+  std::vector<server::HistoryEvent> EjectToReject(Station& st, PreparedJob& job, const Status& why,
+                                                  std::string_view stage) {
     Status e = st.setup.printer->Eject(printers::Hopper::kReject);
     st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
     std::vector<server::HistoryEvent> events;
@@ -515,8 +515,7 @@ struct Line::Impl {
     return true;
   }
   // A card fault: the card is rejected and recorded; false = try a fresh card.
-  bool RetryWithNewCard(Station& st, PreparedJob& job, const Status& why,
-                        std::string_view stage) {
+  bool RetryWithNewCard(Station& st, PreparedJob& job, const Status& why, std::string_view stage) {
     Status r = RejectCard(st, job, why, stage);
     if (!r.ok()) return HistoryLost(job, r);
     return false;
@@ -556,10 +555,11 @@ struct Line::Impl {
 
     auto channel = st.setup.source->WaitForCard(options.card_wait);
     if (!channel.ok() || !channel->has_value()) {
-      return RetryWithNewCard(
-          st, job,
-          channel.ok() ? Status(Code::kCardTimeout, "no card reached the reader") : channel.status(),
-          "feed");
+      return RetryWithNewCard(st, job,
+                              channel.ok()
+                                  ? Status(Code::kCardTimeout, "no card reached the reader")
+                                  : channel.status(),
+                              "feed");
     }
     std::unique_ptr<devices::CardChannel> card = std::move(**channel);
 

@@ -81,8 +81,7 @@ using JobObserver = std::function<void(const JobEvent&)>;
 // stored job has no data to compare (rejected, purged). Field names only,
 // never values (they may be personal data).
 std::vector<std::string> JobContentDiff(const nlohmann::json& incoming,
-                                        const std::optional<Bytes>& photo,
-                                        const JobRecord& stored);
+                                        const std::optional<Bytes>& photo, const JobRecord& stored);
 
 class Bureau final : public ProductionSink {
  public:
