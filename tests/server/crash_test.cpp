@@ -112,7 +112,7 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
         std::vector<std::string>{"serve", "--centre", endpoint, "--data",
                                  (dir.path() / "data").string(), "--bureau-id", "crash-bureau",
                                  "--production", "fake", "--validation", "core",
-                                 "--fake-delay-ms", "12", "--fake-log",
+                                 "--fake-delay-ms", "12", "--fake-fail-every", "9", "--fake-log",
                                  produced.string(), "--stations", "2", "--queue-capacity", "16",
                                  "--heartbeat-ms", "200", "--peer-timeout-ms", "2000",
                                  "--reconnect-min-ms", "50", "--reconnect-max-ms", "400",
@@ -179,13 +179,15 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
       ++completed;
       EXPECT_EQ(produced_count.count(job), 1u) << job;
     } else {
-      // Only a bureau killed between `encoding` and `encoded` fails a job.
+      // A bureau killed between `encoding` and `encoded`, or a jam, fails a job.
       EXPECT_EQ(type, "failed") << job;
     }
   }
   EXPECT_GT(completed, kJobs / 2);
 
-  // The history survived every kill -9: no gap, no duplicate.
+  // The history survived every kill -9: no gap, no duplicate. Every 9th job
+  // of a run fails with a printer jam (a fault row with its failure).
+  int with_fault = 0;
   auto store = JobStore::Open(dir.path() / "data", SystemClock::Instance());
   ASSERT_TRUE(store.ok()) << store.status();
   for (const auto& [job, type] : outcome) {
@@ -220,6 +222,7 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
     }
     EXPECT_EQ(state, std::string(ToString((*rec)->state)));
     for (const auto& [kind, n] : kinds) EXPECT_EQ(n, 1) << "duplicate " << kind << " rows";
+    with_fault += kinds.count("fault") > 0;
     if (type == "completed") {
       EXPECT_EQ(kinds["attempt"], 1);
       EXPECT_EQ(kinds["card"], 1);
@@ -230,6 +233,7 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
       EXPECT_FALSE(h.back().detail.code.empty());
     }
   }
+  EXPECT_GT(with_fault, 0) << "no fault was recorded";
   std::cerr << "crash test: " << kills << " kills, " << completed << " completed, "
             << (kJobs - completed) << " failed (interrupted while encoding)\n";
 }
