@@ -887,6 +887,20 @@ Result<std::vector<BatchCounts>> JobStore::Batches(std::string_view school_code)
   return out;
 }
 
+Result<std::map<std::string, int64_t>> JobStore::FaultCounts() {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT code, count(*) FROM job_history WHERE kind='fault' AND "
+                           "code<>'' GROUP BY code"));
+  std::map<std::string, int64_t> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out[st->Text(0)] = st->Int(1);
+  }
+  return out;
+}
+
 Result<int64_t> JobStore::CountInProduction() {
   std::lock_guard lock(mu_);
   CB_ASSIGN_OR_RETURN(Statement * st,

@@ -579,6 +579,11 @@ HttpResponse Api::Metrics() {
   for (const auto& [code, count] : m->failures_by_code) {
     o << "cardbureau_failures_total{code=\"" << PromLabel(code) << "\"} " << count << "\n";
   }
+  o << "# HELP cardbureau_history_faults_total Faults recorded in the jobs' histories, by code.\n"
+       "# TYPE cardbureau_history_faults_total counter\n";
+  for (const auto& [code, count] : m->history_faults_by_code) {
+    o << "cardbureau_history_faults_total{code=\"" << PromLabel(code) << "\"} " << count << "\n";
+  }
   o << "# HELP cardbureau_queue_depth Jobs waiting for a station.\n"
        "# TYPE cardbureau_queue_depth gauge\n"
        "cardbureau_queue_depth "

@@ -198,6 +198,7 @@ Result<ReprintRequest> StoreBackend::Reprint(std::string_view) {
 Result<MetricsSnapshot> StoreBackend::Metrics() {
   MetricsSnapshot m;
   for (auto s : server::AllJobStates()) m.jobs_by_state[std::string(server::ToString(s))] = 0;
+  CB_ASSIGN_OR_RETURN(m.history_faults_by_code, store_.FaultCounts());
   CB_ASSIGN_OR_RETURN(auto counts, store_.CountsByState());
   for (const auto& [state, n] : counts) {
     m.jobs_by_state[std::string(server::ToString(state))] = n;

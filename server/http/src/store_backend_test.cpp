@@ -124,6 +124,10 @@ TEST_F(StoreBackendTest, TimelineIsTheJobsHistory) {
     EXPECT_EQ(d->timeline[i].state, (*history)[i].state);
     EXPECT_EQ(d->timeline[i].at_ms, (*history)[i].at_ms);
   }
+  // /metrics counts it from the store (a restart does not lose it).
+  auto m = backend_->Metrics();
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->history_faults_by_code["PRINTER_JAM"], 1);
   const auto& last = d->timeline.back();
   EXPECT_EQ(last.kind, "fault");
   EXPECT_EQ(last.code, "PRINTER_JAM");

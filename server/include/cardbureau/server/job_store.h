@@ -304,6 +304,9 @@ class JobStore {
   // Per school (one query; `school_code` "" = every school with a code),
   // ordered by school code.
   Result<std::vector<BatchCounts>> Batches(std::string_view school_code = {});
+  // Fault rows of every job's history by catalogue code (survives restarts,
+  // unlike a line's in-memory counters).
+  Result<std::map<std::string, int64_t>> FaultCounts();
   // Jobs occupying the production queue (IsInProduction).
   Result<int64_t> CountInProduction();
   // The parsed job for production (NOT_FOUND when purged or unknown).

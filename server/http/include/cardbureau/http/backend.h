@@ -157,6 +157,8 @@ struct ReprintRequest {
 struct MetricsSnapshot {
   std::map<std::string, int64_t> jobs_by_state;     // every state, 0 included
   std::map<std::string, int64_t> failures_by_code;  // terminal + card failures
+  // Fault rows of the jobs' histories by code (the store; survives restarts).
+  std::map<std::string, int64_t> history_faults_by_code;
   int64_t cards_produced_last_hour = 0;             // completed in the last 3600 s
   int64_t queue_depth = 0;                          // jobs waiting for a station
   std::map<std::string, std::string> station_states;  // station_id -> state
