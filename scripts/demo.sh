@@ -6,7 +6,9 @@
 # (cardbureau serve --production line) pulls them over ZeroMQ, stores them in
 # SQLite, validates, renders, encodes virtual MIFARE cards on two simulated
 # printers (loopback readers, with a jam and a pulled card injected),
-# verifies each card and reports back. Results land in out/.
+# verifies each card and reports back. Once a card is reported, QA asks for
+# one reprint through the dashboard API: the centre receives a card_replaced
+# report for it. Results land in out/.
 #
 # Usage: scripts/demo.sh PATH/TO/cardbureau
 set -euo pipefail
@@ -42,6 +44,12 @@ JSON
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 endpoint="tcp://127.0.0.1:$port"
+hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A QA token for the dashboard API (the demo's one reprint).
+tok_out=$("$bin" dashboard-token --name li --role qa)
+qa_token=$(sed -n 's/^token: //p' <<<"$tok_out")
+printf '{"tokens": [%s]}\n' "$(sed -n 's/^entry: //p' <<<"$tok_out")" >"$data/tokens.json"
+chmod 600 "$data/tokens.json"
 
 echo "== cardbureau demo =="
 echo "centre:  $njobs jobs (44 valid, 12 invalid), one cancel; endpoint $endpoint"
@@ -50,18 +58,50 @@ echo
 
 start=$(date +%s.%N)
 "$bin" centre --bind "$endpoint" --jobs "$out/jobs.jsonl" --photos "$root/fixtures/photos" \
-  --reports "$out/reports.jsonl" --until-done --cancel DEMO-0044@0 2>"$out/centre.log" &
+  --reports "$out/reports.jsonl" --until-done --expect-replacements 1 --cancel DEMO-0044@0 \
+  2>"$out/centre.log" &
 centre_pid=$!
 "$bin" serve --centre "$endpoint" --data "$data" --production line --bureau-id bj-bureau-01 \
-  >"$out/bureau.log" 2>&1 &
+  --http "127.0.0.1:$hport" --tokens "$data/tokens.json" >"$out/bureau.log" 2>&1 &
 bureau_pid=$!
 cleanup() { kill "$bureau_pid" "$centre_pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
 # Progress: terminal reports received by the centre (a bar on a terminal,
 # a line per change otherwise).
+# The reprint: the first job reported `completed` gets a new card (QA runs
+# it at once); the centre must then receive card_replaced for it.
+api() {  # METHOD PATH [JSON]
+  python3 - "$hport" "$qa_token" "$@" <<'PY'
+import sys, urllib.request
+port, token, method, path = sys.argv[1:5]
+body = sys.argv[5].encode() if len(sys.argv) > 5 else None
+req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method,
+                             headers={"Authorization": f"Bearer {token}",
+                                      "Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        sys.stdout.write(r.read().decode())
+except Exception as e:
+    sys.stderr.write(f"demo: {method} {path}: {e}\n"); sys.exit(1)
+PY
+}
+reprinted=""
 last=-1
 while kill -0 "$centre_pid" 2>/dev/null; do
+  if [ -z "$reprinted" ] && [ -f "$out/reports.jsonl" ]; then
+    job=$(python3 -c 'import json,sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(l)
+    if r.get("type") == "completed": print(r["job_id"]); break' "$out/reports.jsonl" 2>/dev/null || true)
+    if [ -n "$job" ]; then
+      if ! api POST "/api/jobs/$job/reprint" '{"reason":"demo: card damaged at the school"}' \
+          >"$out/reprint.json"; then
+        echo "demo: the reprint request failed; see out/bureau.log" >&2; exit 1
+      fi
+      reprinted=$job
+    fi
+  fi
   done_n=$( [ -f "$out/reports.jsonl" ] && wc -l <"$out/reports.jsonl" || echo 0)
   if [ "$done_n" -ne "$last" ]; then
     last=$done_n
@@ -78,6 +118,9 @@ done
 set +e
 wait "$centre_pid"; centre_rc=$?
 set -e
+# The batches as the store counts them (the query behind the dashboard and
+# every reconciliation.json), before the bureau stops.
+api GET /api/batches >"$out/batches.json" || echo '{"batches":[]}' >"$out/batches.json"
 kill -TERM "$bureau_pid" 2>/dev/null || true
 wait "$bureau_pid" || true
 trap - EXIT
@@ -104,14 +147,17 @@ for h in "$out"/hopper/*/reject/*/; do
   [ -d "$h" ] && cp -r "$h" "$out/rejected/" 2>/dev/null || true
 done
 
-python3 - "$out/reports.jsonl" "$start" "$end" <<'PY'
-import collections, json, sys
+python3 - "$out/reports.jsonl" "$start" "$end" "$out/batches.json" "$data/bureau.db" <<'PY'
+import collections, json, sqlite3, sys
 reports = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
 secs = float(sys.argv[3]) - float(sys.argv[2])
+batches = json.load(open(sys.argv[4], encoding="utf-8")).get("batches", [])
 by_type = collections.Counter(r["type"] for r in reports)
 codes = collections.Counter(r.get("code") for r in reports if r["type"] in ("rejected", "failed"))
-jobs = collections.Counter(r["job_id"] for r in reports)
+terminal = [r for r in reports if r["type"] != "card_replaced"]
+jobs = collections.Counter(r["job_id"] for r in terminal)
 produced = by_type.get("completed", 0)
+replaced = [r for r in reports if r["type"] == "card_replaced"]
 print("summary")
 print(f"  produced   {produced:4d}   (every card passed chip + face QA before `completed`)")
 print(f"  rejected   {by_type.get('rejected', 0):4d}")
@@ -120,6 +166,38 @@ for code, n in sorted(codes.items(), key=lambda x: (-x[1], str(x[0]))):
 print(f"  failed     {by_type.get('failed', 0):4d}")
 print(f"  cancelled  {by_type.get('cancelled', 0):4d}")
 print(f"  one terminal report per job: {'yes' if all(n == 1 for n in jobs.values()) else 'NO'}")
+for r in replaced:
+    print(f"  card_replaced  {r['job_id']}: {r['replaces']['uid']} -> {r['card']['uid']} ({r['reason']})")
+# The store's counts (one query: dashboard, reconciliation.json) against the
+# centre's reports: every produced card is a `completed` or a card_replaced.
+store = collections.Counter()
+for b in batches:
+    for k in ("total", "produced", "rejected", "failed", "reprinted"):
+        store[k] += b.get(k, 0)
+print(f"  store counts  produced {store['produced']}, rejected {store['rejected']}, "
+      f"failed/cancelled {store['failed']}, reprints {store['reprinted']} (out/batches.json)")
+# Every produced card is a `completed` or a card_replaced at the centre.
+agree = store["produced"] == produced + len(replaced)
+print(f"  produced cards: store {store['produced']} = completed {produced} + card_replaced "
+      f"{len(replaced)}: {'yes' if agree else 'NO'}")
+# The same query wrote every reconciliation.json.
+import glob, os
+recon = collections.Counter()
+for f in glob.glob(os.path.join(os.path.dirname(sys.argv[4]), "batches", "*", "reconciliation.json")):
+    r = json.load(open(f, encoding="utf-8"))
+    for k in ("produced", "rejected", "reprinted"):
+        recon[k] += r.get(k, 0)
+same = all(recon[k] == store[k] for k in ("produced", "rejected", "reprinted"))
+print(f"  reconciliation.json files = dashboard batches: {'yes' if same else 'NO'}")
+# The faults the demo injected, as the jobs' histories recorded them.
+db = sqlite3.connect(f"file:{sys.argv[5]}?mode=ro", uri=True)
+faults = db.execute("SELECT code, stage, count(*) FROM job_history WHERE kind='fault' "
+                    "GROUP BY code, stage ORDER BY code, stage").fetchall()
+print("  faults recorded in the jobs' histories (`cardbureau history JOB --data out/data`):")
+for code, stage, n in faults:
+    print(f"    {code:<26} at {stage:<11} {n}")
+if not faults:
+    print("    none")
 print(f"  time       {secs:6.1f} s   ({produced / secs * 3600:,.0f} cards/hour)")
 PY
 
@@ -130,12 +208,19 @@ if [ -n "$first" ]; then
   "$bin" verify --image "$out/cards/$first/card.mfd" --face "$out/cards/$first/front.png" \
     --keys "$data/keys/keystore-test.json" | sed 's/^/  /'
 fi
+if [ -n "$reprinted" ]; then
+  echo
+  echo "History of the reprinted job (cardbureau history $reprinted --data out/data):"
+  "$bin" history "$reprinted" --data "$data" | sed 's/^/  /'
+fi
 cat <<TXT
 
 Look at:
   out/reports.jsonl             what the centre received (one JSON line per report)
   out/cards/<job>/front.png     the printed faces; back.png; card.mfd = the chip image
   out/batches/<school>/         manifest.pdf (cards N-up + manifest) and reconciliation.json
+  out/batches.json              the store's batch counts (same query as the dashboard)
+  cardbureau history JOB --data out/data   a job's history (attempts, faults, QA, reprints)
   out/rejected/                 cards that went to the reject hopper (jam, pulled card, failed auth)
   out/bureau.log, out/centre.log
 TXT

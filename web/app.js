@@ -244,10 +244,15 @@
     const timeline = $('#timeline');
     timeline.replaceChildren();
     for (const t of j.timeline) {
-      timeline.append(el('li', {},
+      // One entry per history row (the same rows as `cardbureau history`).
+      const kind = t.kind || 'state';
+      const label = kind === 'state' ? t.state : kind;
+      timeline.append(el('li', { class: 'kind-' + kind },
         el('span', { class: 'when', text: fmtTime(t.at_ms) }),
-        el('span', { class: 'state ' + t.state, text: t.state }),
-        ' ' + [t.station, t.code, t.note].filter(Boolean).join(' · ')));
+        el('span', { class: 'state ' + (kind === 'state' ? t.state : kind), text: label }),
+        ' ' + [t.station, t.printer, t.attempt ? 'card ' + t.attempt : '', t.uid ? 'UID ' + t.uid : '',
+               t.stage, t.code, t.field, t.message, t.note !== t.code ? t.note : '']
+          .filter(Boolean).join(' · ')));
     }
     const produced = (j.state === 'reported' || j.state === 'acknowledged') && !j.card_voided;
     $('#reprint-form').hidden = !produced;

@@ -1,15 +1,15 @@
 // `cardbureau validate`: check a job file (and optionally its photo) against
 // the protocol field rules.
-#include "cardbureau/core/command.h"
-
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cardbureau/core/command.h"
 #include "cardbureau/core/file.h"
 #include "cardbureau/core/job.h"
+#include "cardbureau/core/validate_command.h"
 #include "cardbureau/core/validation.h"
 
 namespace cardbureau::core {
@@ -17,13 +17,18 @@ namespace {
 
 namespace po = boost::program_options;
 
-int RunValidate(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau validate JOB.json [--photo FILE] [--json] [--today YYYY-MM-DD]\n\n"
-      "Checks a protocol v1 job against every field rule (protocol.md) and, with\n"
-      "--photo, the photo frame's size, sha256 and format. Prints OK or\n"
-      "'CODE field: message'. Exit 0 when valid, 1 when refused, 2 on usage error.\n\n"
-      "Options");
+int RunValidate(const IntakeCheck& check, int argc, char** argv) {
+  const std::string usage =
+      std::string(
+          "Usage: cardbureau validate JOB.json [--photo FILE] [--json] [--today YYYY-MM-DD]\n\n"
+          "Checks a protocol v1 job against every field rule (protocol.md) and, with\n") +
+      (check ? "--photo, every check `serve` runs before accepting a job: the font chain's\n"
+               "glyph coverage (UNRENDERABLE_GLYPH), the photo frame's size, sha256 and\n"
+               "format, and the photo pipeline (decode, one face, size, light, blur).\n"
+             : "--photo, the photo frame's size, sha256 and format.\n") +
+      "Prints OK or 'CODE field: message'. Exit 0 when valid, 1 when refused, 2 on\n"
+      "usage error, 3 when a file cannot be read.\n\nOptions";
+  po::options_description opts(usage);
   std::string job_path, photo_path, today;
   opts.add_options()("help,h", "show this help")(
       "photo", po::value(&photo_path), "photo file sent as frame 1 (JPEG or PNG)")(
@@ -72,11 +77,19 @@ int RunValidate(int argc, char** argv) {
       job_id = job->job_id;
       ValidationOptions vo;
       if (fixed) vo.clock = &*fixed;
-      status = ValidateJob(*job, vo);
-      if (status.ok() && !photo_path.empty()) {
+      if (check && !photo_path.empty()) {
+        // The bureau's intake check, exactly as serve runs it.
         auto photo = ReadFileWithLimit(photo_path, kMaxPhotoBytes);
-        status = photo.ok() ? ValidatePhotoBytes(*job, AsBytes(*photo))
+        const Clock& clock = fixed ? static_cast<const Clock&>(*fixed) : SystemClock::Instance();
+        status = photo.ok() ? check(*job, AsBytes(*photo), clock)
                             : Status(Code::kPhotoUnreadable, photo.status().message(), "photo");
+      } else {
+        status = ValidateJob(*job, vo);
+        if (status.ok() && !photo_path.empty()) {
+          auto photo = ReadFileWithLimit(photo_path, kMaxPhotoBytes);
+          status = photo.ok() ? ValidatePhotoBytes(*job, AsBytes(*photo))
+                              : Status(Code::kPhotoUnreadable, photo.status().message(), "photo");
+        }
       }
     }
   }
@@ -97,9 +110,12 @@ int RunValidate(int argc, char** argv) {
 
 }  // namespace
 
-std::vector<Command> Commands() {
-  return {{"validate", "check a job file (and photo) against the protocol field rules",
-           RunValidate}};
+Command MakeValidateCommand(IntakeCheck check) {
+  return {
+      "validate", "check a job file (and photo) as the bureau's intake does",
+      [check = std::move(check)](int argc, char** argv) { return RunValidate(check, argc, argv); }};
 }
+
+std::vector<Command> Commands() { return {MakeValidateCommand(nullptr)}; }
 
 }  // namespace cardbureau::core

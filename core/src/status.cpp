@@ -50,6 +50,8 @@ constexpr std::array kCodeTable = {
     CodeEntry{Code::kPrinterOutOfRibbon, "PRINTER_OUT_OF_RIBBON"},
     CodeEntry{Code::kPrinterError, "PRINTER_ERROR"},
     CodeEntry{Code::kStationUnavailable, "STATION_UNAVAILABLE"},
+    CodeEntry{Code::kDuplicateUid, "DUPLICATE_UID"},
+    CodeEntry{Code::kJobConflict, "JOB_CONFLICT"},
     CodeEntry{Code::kNotFound, "NOT_FOUND"},
     CodeEntry{Code::kAlreadyExists, "ALREADY_EXISTS"},
     CodeEntry{Code::kIoError, "IO_ERROR"},

@@ -1,8 +1,15 @@
 #include "cardbureau/devices/blank_stock.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <stdexcept>
+#include <string>
 
 namespace cardbureau::devices {
 namespace {
@@ -157,6 +164,60 @@ Result<Bytes> UidFromImage(ByteView image) {
   const uint8_t bcc = image[0] ^ image[1] ^ image[2] ^ image[3];
   if (image[4] == bcc) return Bytes(image.begin(), image.begin() + 4);
   return Bytes(image.begin(), image.begin() + 7);
+}
+
+std::optional<Bytes> SerialStockUid(std::string_view bureau, uint32_t serial) {
+  // FNV-1a of the bureau id keys the permutation.
+  uint32_t key = 2166136261u;
+  for (char c : bureau) key = (key ^ static_cast<uint8_t>(c)) * 16777619u;
+  // Each step is a bijection of 32-bit words, so distinct serials give
+  // distinct UIDs (xor, odd multiply, xorshift).
+  uint32_t x = serial ^ key;
+  x *= 0x9E3779B1u;
+  x ^= x >> 15;
+  x *= 0x85EBCA77u;
+  x ^= x >> 13;
+  x ^= key >> 7;
+  Bytes uid = {static_cast<uint8_t>(x >> 24), static_cast<uint8_t>(x >> 16),
+               static_cast<uint8_t>(x >> 8), static_cast<uint8_t>(x)};
+  if (uid[0] == 0x08 || uid[0] == 0x88 || x == 0) return std::nullopt;
+  return uid;
+}
+
+Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string_view bureau) {
+  const int fd = ::open(serial_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status(Code::kIoError,
+                  "stock serial " + serial_file.string() + ": " + std::strerror(errno));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }  // also releases the flock
+  } closer{fd};
+  if (::flock(fd, LOCK_EX) != 0) {
+    return Status(Code::kIoError, std::string("stock serial lock: ") + std::strerror(errno));
+  }
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  if (n < 0)
+    return Status(Code::kIoError, std::string("stock serial read: ") + std::strerror(errno));
+  uint64_t serial = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) {
+    serial = serial * 10 + static_cast<uint64_t>(buf[i] - '0');
+  }
+  std::optional<Bytes> uid;
+  do {
+    ++serial;
+    if (serial > 0xFFFFFFFFull) return Status(Code::kIoError, "stock serials exhausted");
+    uid = SerialStockUid(bureau, static_cast<uint32_t>(serial));
+  } while (!uid);
+  const std::string text = std::to_string(serial) + "\n";
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+      ::fsync(fd) != 0) {
+    return Status(Code::kIoError, std::string("stock serial write: ") + std::strerror(errno));
+  }
+  return *uid;
 }
 
 }  // namespace cardbureau::devices

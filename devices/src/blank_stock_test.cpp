@@ -1,6 +1,10 @@
 #include "cardbureau/devices/blank_stock.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
 
 #include "cardbureau/devices/apdu.h"
 #include "cardbureau/devices/loopback_channel.h"
@@ -124,4 +128,41 @@ TEST(BlankStockTest, WorksBehindTheEmulator) {
 }
 
 }  // namespace
+
+TEST(SerialStockUid, DistinctSerialsGiveDistinctValidUids) {
+  std::set<Bytes> seen;
+  int skipped = 0;
+  for (uint32_t serial = 1; serial <= 200000; ++serial) {
+    auto uid = SerialStockUid("bj-bureau-01", serial);
+    if (!uid) {
+      ++skipped;
+      continue;
+    }
+    ASSERT_EQ(uid->size(), 4u);
+    EXPECT_NE((*uid)[0], 0x08);
+    EXPECT_NE((*uid)[0], 0x88);
+    ASSERT_TRUE(seen.insert(*uid).second) << "serial " << serial;
+  }
+  EXPECT_LT(skipped, 200000 / 50);
+  // Another bureau: another sequence.
+  EXPECT_NE(SerialStockUid("bj-bureau-02", 7), SerialStockUid("bj-bureau-01", 7));
+}
+
+TEST(SerialStockUid, TheCounterFileNeverRepeatsAcrossOpens) {
+  const auto file =
+      std::filesystem::temp_directory_path() / ("cb-stock-serial-" + std::to_string(::getpid()));
+  std::filesystem::remove(file);
+  std::set<Bytes> seen;
+  for (int i = 0; i < 300; ++i) {
+    auto uid = NextStockUid(file, "bj-bureau-01");
+    ASSERT_TRUE(uid.ok()) << uid.status();
+    ASSERT_TRUE(seen.insert(*uid).second) << "card " << i;
+    // The image carries the UID it was made with.
+    auto image = MakeBlankStock(StockKind::kBjt1k, 1, *uid);
+    EXPECT_EQ(UidFromImage(image).value(), *uid);
+  }
+  std::filesystem::remove(file);
+  EXPECT_EQ(NextStockUid("/nonexistent-dir/serial", "b").status().code(), Code::kIoError);
+}
+
 }  // namespace cardbureau::devices

@@ -2,6 +2,7 @@
 // command lives in its module (core, devices, encoder, layout, server).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -25,7 +26,17 @@ std::vector<cardbureau::Command> AllCommands() {
   for (auto* group : {&cardbureau::core::Commands, &cardbureau::layout::Commands,
                       &cardbureau::devices::Commands, &cardbureau::encoder::Commands,
                       &cardbureau::line::Commands, &cardbureau::http::Commands}) {
-    for (auto& c : group()) all.push_back(std::move(c));
+    for (auto& c : group()) {
+      // A later module's command replaces an earlier one of the same name
+      // (the line's `validate` runs serve's intake check; core's cannot).
+      auto same = std::find_if(all.begin(), all.end(),
+                               [&](const cardbureau::Command& x) { return x.name == c.name; });
+      if (same != all.end()) {
+        *same = std::move(c);
+      } else {
+        all.push_back(std::move(c));
+      }
+    }
   }
   // serve / centre, with the production line and the full intake validator.
   auto hooks = cardbureau::line::MakeServeHooks();

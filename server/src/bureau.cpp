@@ -1,10 +1,12 @@
 #include "cardbureau/server/bureau.h"
 
 #include <algorithm>
-#include <cstring>
-#include <thread>
 #include <atomic>
+#include <cctype>
 #include <cstdio>
+#include <cstring>
+#include <set>
+#include <thread>
 #include <zmq.hpp>
 
 #include "cardbureau/core/validation.h"
@@ -30,7 +32,55 @@ constexpr size_t kMaxBatchBytes = 32u << 20;
 // Log lines carry job ids and codes, never names or photos.
 void Log(const std::string& line) { std::fprintf(stderr, "serve: %s\n", line.c_str()); }
 
+// "/student/name" -> "student.name".
+std::string DottedPath(const std::string& pointer) {
+  std::string out = pointer.substr(pointer.empty() ? 0 : 1);
+  std::replace(out.begin(), out.end(), '/', '.');
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::string> JobContentDiff(const nlohmann::json& incoming,
+                                        const std::optional<Bytes>& photo,
+                                        const JobRecord& stored) {
+  std::vector<std::string> fields;
+  if (stored.job_json.empty()) return fields;  // rejected or purged: nothing to compare
+  auto old_job = ParseJob(stored.job_json);
+  auto new_job = ParseJobJson(incoming);
+  if (!old_job.ok()) return fields;  // cannot happen for a stored job; not the centre's fault
+  if (!new_job.ok()) {
+    fields.push_back(new_job.status().field().empty() ? std::string("job")
+                                                      : new_job.status().field());
+    return fields;
+  }
+  // Both through the same normalisation (defaults filled in), then leaf by
+  // leaf. A valid_until the bureau derived and the centre left out is not a
+  // difference.
+  const nlohmann::json a = JobToJson(*new_job).flatten();
+  const nlohmann::json b = JobToJson(*old_job).flatten();
+  std::set<std::string> keys;
+  for (auto it = a.begin(); it != a.end(); ++it) keys.insert(it.key());
+  for (auto it = b.begin(); it != b.end(); ++it) keys.insert(it.key());
+  for (const auto& k : keys) {
+    const bool in_a = a.contains(k), in_b = b.contains(k);
+    if (in_a && in_b && a[k] == b[k]) continue;
+    const std::string path = DottedPath(k);
+    if (path == "card.valid_until" && (!in_a || a[k].is_null() || a[k] == "")) continue;
+    fields.push_back(path);
+  }
+  if (photo) {
+    std::string sha = Sha256Hex(*photo);
+    std::string want = stored.photo_sha256;
+    for (auto* s : {&sha, &want}) {
+      for (auto& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (sha != want && std::find(fields.begin(), fields.end(), "photo.sha256") == fields.end()) {
+      fields.push_back("photo");
+    }
+  }
+  return fields;
+}
 
 JobValidator CoreJobValidator(const Clock& clock) {
   return [&clock](Job& job, ByteView photo) -> Status {
@@ -163,7 +213,22 @@ void Bureau::StartStored(const JobRecord& rec) {
 // ---- ProductionSink ----
 
 Status Bureau::Advance(const std::string& job_id, JobState to) {
-  Status s = store_.Advance(job_id, to);
+  return AdvanceWith(job_id, to, {});
+}
+
+Result<std::vector<BatchCounts>> Bureau::CountBatch(const std::string& school_code) {
+  return store_.Batches(school_code);
+}
+
+Status Bureau::Record(const std::string& job_id, std::vector<HistoryEvent> events) {
+  Status s = store_.Record(job_id, events);
+  if (!s.ok()) Log("job " + job_id + ": cannot record history: " + s.ToString());
+  return s;
+}
+
+Status Bureau::AdvanceWith(const std::string& job_id, JobState to,
+                           std::vector<HistoryEvent> events) {
+  Status s = store_.AdvanceWith(job_id, to, events);
   if (s.ok()) {
     Notify(job_id, to);
     if (IsInternal(job_id)) return s;  // the centre does not know reprint attempts
@@ -184,13 +249,17 @@ void Bureau::Completed(const std::string& job_id, const CardOutcome& outcome) {
   report.qa = outcome.qa;
   report.station = outcome.station;
   report.produced_at = outcome.produced_at;
-  auto r = store_.Complete(job_id, std::move(report));
+  std::optional<Message> replaced;
+  auto r = store_.Complete(job_id, std::move(report), outcome.history, &replaced);
   Impl::Event e;
   e.finished_job = job_id;
   const bool internal = IsInternal(job_id);
   if (r.ok()) {
     Notify(job_id, internal ? JobState::kAcknowledged : JobState::kReported);
     if (!internal) e.send = std::move(r).value();
+    // A reprint attempt: the centre learns of the new card (card_replaced,
+    // queued in the outbox with the completion).
+    if (internal && replaced) e.send = std::move(*replaced);
   } else if (r.status().code() != Code::kCancelled) {
     // The job stays `verified`; the next run hands it to production again.
     Log("job " + job_id + ": cannot store completion: " + r.status().ToString());
@@ -200,7 +269,12 @@ void Bureau::Completed(const std::string& job_id, const CardOutcome& outcome) {
 }
 
 void Bureau::Failed(const std::string& job_id, const Status& why, bool retryable) {
-  auto r = store_.Fail(job_id, why, retryable);
+  FailedWith(job_id, why, retryable, {});
+}
+
+void Bureau::FailedWith(const std::string& job_id, const Status& why, bool retryable,
+                        std::vector<HistoryEvent> events) {
+  auto r = store_.Fail(job_id, why, retryable, events);
   Impl::Event e;
   e.finished_job = job_id;
   if (r.ok()) {
@@ -368,6 +442,20 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
     }
     CB_ASSIGN_OR_RETURN(auto found, store_.Find(jm.job_id));
     if (found) {
+      // The same job_id with different content is not a redelivery: answer
+      // with an error naming the fields; the stored job stays as it is.
+      const auto differ = JobContentDiff(jm.body, jm.photo, *found);
+      if (!differ.empty()) {
+        std::string list;
+        for (const auto& f : differ) list += (list.empty() ? "" : ", ") + f;
+        Send(Error{"JOB_CONFLICT",
+                   "job " + jm.job_id + " is already stored with different content (" + list + ")",
+                   "job"});
+        Log("job " + jm.job_id + ": JOB_CONFLICT, fields differ: " + list);
+        std::lock_guard lock(im.stats_mu);
+        ++im.stats.errors_sent;
+        continue;
+      }
       answer_from_store.push_back(jm.job_id);  // cheap: nothing is stored
       continue;
     }

@@ -98,7 +98,24 @@ struct Centre::Impl {
   void Dispatch();
   void Housekeeping();
   void ShowProgress();
-  bool AllDone() const { return sum.done >= static_cast<int64_t>(jobs.size()); }
+  bool AllDone() const {
+    return sum.done >= static_cast<int64_t>(jobs.size()) && sum.replaced >= opt.expect_replacements;
+  }
+  // Per-job card UIDs from a stored report line (under sum_mu).
+  void TrackCard(const json& j) {
+    const std::string type = j.value("type", "");
+    const std::string job_id = j.value("job_id", "");
+    if (type != "completed" && type != "card_replaced") return;
+    if (!j.contains("card") || !j["card"].is_object()) return;
+    const std::string uid = j["card"].value("uid", "");
+    if (type == "card_replaced") {
+      ++sum.replaced;
+      std::string old;
+      if (j.contains("replaces") && j["replaces"].is_object()) old = j["replaces"].value("uid", "");
+      if (!old.empty()) sum.blocked_uids[job_id].push_back(old);
+    }
+    sum.current_uid[job_id] = uid;
+  }
 };
 
 Centre::Centre() : impl_(std::make_unique<Impl>()) {}
@@ -162,6 +179,7 @@ Status Centre::Impl::LoadReports() {
       if (type == "failed") ++sum.failed;
       if (type == "rejected") ++sum.rejected;
       if (type == "cancelled") ++sum.cancelled;
+      TrackCard(j);
     }
     reports_fd = ::open(opt.reports_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (reports_fd < 0) {
@@ -328,6 +346,11 @@ Status Centre::Impl::HandleBatch(std::vector<Frames>& batch) {
       if (r.type == "failed") ++sum.failed;
       if (r.type == "rejected") ++sum.rejected;
       if (r.type == "cancelled") ++sum.cancelled;
+      TrackCard(json::parse(r.line, nullptr, false));
+      if (r.type == "card_replaced") {
+        Log("job " + r.job_id + ": card replaced; current UID " + sum.current_uid[r.job_id] +
+            ", old UID blocked");
+      }
     }
   }
   for (const auto& [peer, rid] : acks) SendTo(peer, Encode(Ack{rid}));

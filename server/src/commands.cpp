@@ -1,4 +1,5 @@
-// `cardbureau serve`, `cardbureau centre` and `cardbureau keygen`.
+// `cardbureau serve`, `cardbureau centre`, `cardbureau keygen` and
+// `cardbureau history`.
 #include "cardbureau/server/commands.h"
 
 #include <fcntl.h>
@@ -6,6 +7,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <atomic>
 #include <cerrno>
@@ -14,7 +16,7 @@
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
-#include <zmq.h>
+#include <nlohmann/json.hpp>
 
 #include "cardbureau/core/stop.h"
 #include "cardbureau/server/centre.h"
@@ -252,14 +254,15 @@ int RunCentre(int argc, char** argv) {
       "Options");
   std::string bind, jobs, photos, reports, curve_secret, curve_allow;
   double redeliver_s = 30;
-  int64_t heartbeat_ms = 1000, peer_timeout_ms = 10000;
+  int64_t heartbeat_ms = 1000, peer_timeout_ms = 10000, expect_replacements = 0;
   std::vector<std::string> cancels;
   opts.add_options()("help,h", "show this help")("bind", po::value(&bind),
                                                  "ROUTER endpoint, e.g. tcp://*:5570")(
-      "jobs", po::value(&jobs), "jobs JSONL file")("photos", po::value(&photos),
-                                                   "photo directory")(
+      "jobs", po::value(&jobs), "jobs JSONL file")("photos", po::value(&photos), "photo directory")(
       "reports", po::value(&reports), "reports JSONL file (appended)")(
       "until-done", "exit 0 once every job has a terminal report")(
+      "expect-replacements", po::value(&expect_replacements),
+      "with --until-done: also wait for N card_replaced reports (reprints)")(
       "redeliver-after", po::value(&redeliver_s),
       "seconds before an unaccepted job is sent again (default 30)")(
       "cancel", po::value(&cancels)->composing(),
@@ -295,6 +298,7 @@ int RunCentre(int argc, char** argv) {
   o.photos_dir = photos;
   o.reports_file = reports;
   o.until_done = vm.count("until-done") > 0;
+  o.expect_replacements = expect_replacements;
   o.redeliver_after = std::chrono::milliseconds(static_cast<int64_t>(redeliver_s * 1000));
   o.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   o.peer_timeout = std::chrono::milliseconds(peer_timeout_ms);
@@ -374,7 +378,103 @@ int RunKeygen(int argc, char** argv) {
   return 0;
 }
 
+int RunHistory(int argc, char** argv) {
+  po::options_description opts(
+      "Usage: cardbureau history JOB_ID --data DIR [--json]\n\n"
+      "Prints the job's history from the store in DIR (read-only; safe while\n"
+      "`serve` runs): every state change, card attempt (station, printer, UID,\n"
+      "how far it got), fault with its code, QA verdict, reprint and refusal\n"
+      "(code, field, message), oldest first. The dashboard's job timeline shows\n"
+      "the same rows. Exit 1 (NOT_FOUND) for an unknown job or a missing store.\n\nOptions");
+  std::string job_id, data;
+  opts.add_options()("help,h", "show this help")("job", po::value(&job_id), "the job id")(
+      "data", po::value(&data), "the bureau's data directory")("json", "one JSON document");
+  po::positional_options_description pos;
+  pos.add("job", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "cardbureau history: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (job_id.empty() || data.empty()) {
+    std::cerr << "cardbureau history: JOB_ID and --data are required\n";
+    return 2;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(std::filesystem::path(data) / "bureau.db", ec)) {
+    return Refused("history", Status(Code::kNotFound, "no job store in " + data));
+  }
+  auto store = JobStore::Open(data, SystemClock::Instance());
+  if (!store.ok()) return Refused("history", store.status());
+  auto text = FormatHistory(**store, job_id, vm.count("json") > 0);
+  if (!text.ok()) return Refused("history", text.status());
+  std::cout << *text;
+  return 0;
+}
+
 }  // namespace
+
+Result<std::string> FormatHistory(JobStore& store, std::string_view job_id, bool json) {
+  CB_ASSIGN_OR_RETURN(auto job, store.Find(job_id));
+  if (!job) return Status(Code::kNotFound, "no job " + std::string(job_id));
+  CB_ASSIGN_OR_RETURN(auto rows, store.History(job_id));
+  if (json) {
+    nlohmann::json out = {{"job_id", job->job_id}, {"state", ToString(job->state)}};
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& h : rows) {
+      arr.push_back({{"seq", h.seq},
+                     {"at_ms", h.at_ms},
+                     {"kind", h.kind},
+                     {"from", h.from_state},
+                     {"state", h.state},
+                     {"note", h.note},
+                     {"station", h.detail.station},
+                     {"printer", h.detail.printer},
+                     {"uid", h.detail.uid},
+                     {"attempt", h.detail.attempt},
+                     {"stage", h.detail.stage},
+                     {"code", h.detail.code},
+                     {"field", h.detail.field},
+                     {"message", h.detail.message}});
+    }
+    out["history"] = std::move(arr);
+    return out.dump(2) + "\n";
+  }
+  std::string s = "job " + job->job_id + " (" + std::string(ToString(job->state)) + ")\n";
+  for (const auto& h : rows) {
+    const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(h.at_ms));
+    std::string line = "  " + FormatIsoBeijing(t) + "  " + h.kind;
+    if (h.kind == "state") {
+      line += " " + (h.from_state.empty() ? std::string("-") : h.from_state) + " -> " + h.state;
+    } else {
+      line += " [" + h.state + "]";
+    }
+    auto add = [&](const char* k, const std::string& v) {
+      if (!v.empty()) line += std::string(" ") + k + "=" + v;
+    };
+    add("station", h.detail.station);
+    add("printer", h.detail.printer);
+    if (h.detail.attempt > 0) add("card", std::to_string(h.detail.attempt));
+    add("uid", h.detail.uid);
+    add("stage", h.detail.stage);
+    add("code", h.detail.code);
+    add("field", h.detail.field);
+    if (!h.detail.message.empty()) line += " \"" + h.detail.message + "\"";
+    if (!h.note.empty() && h.note != h.detail.code &&
+        h.detail.message.find(h.note) == std::string::npos) {
+      line += " (" + h.note + ")";
+    }
+    s += line + "\n";
+  }
+  return s;
+}
 
 std::vector<Command> MakeCommands(ServeHooks hooks) {
   auto shared = std::make_shared<ServeHooks>(std::move(hooks));
@@ -383,6 +483,7 @@ std::vector<Command> MakeCommands(ServeHooks hooks) {
               [shared](int argc, char** argv) { return RunServe(*shared, argc, argv); }},
       Command{"centre", "reference centre: dispatch jobs.jsonl, collect reports", RunCentre},
       Command{"keygen", "make a CURVE key pair for serve/centre", RunKeygen},
+      Command{"history", "print a job's history from the store", RunHistory},
   };
 }
 

@@ -106,12 +106,26 @@ CREATE TABLE reprints(
   new_job_id TEXT NOT NULL DEFAULT '');
 CREATE INDEX reprints_job ON reprints(job_id);
 )sql",
+    // Schema 3: job_history becomes the job's one history (see job_store.h).
+    R"sql(
+ALTER TABLE job_history ADD COLUMN kind TEXT NOT NULL DEFAULT 'state';
+ALTER TABLE job_history ADD COLUMN station TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_history ADD COLUMN printer TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_history ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_history ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE job_history ADD COLUMN stage TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_history ADD COLUMN code TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_history ADD COLUMN field TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_history ADD COLUMN message TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN card_uid TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_card_uid ON jobs(card_uid) WHERE card_uid<>'';
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 constexpr const char* kJobColumns =
     "job_id, state, school_code, card_no, student_name, job_json, photo_sha256, report_id, "
-    "received_at, updated_at, acked_at, purged_at, reprint_of, reprinted_by, voided_at";
+    "received_at, updated_at, acked_at, purged_at, reprint_of, reprinted_by, voided_at, card_uid";
 constexpr const char* kReprintColumns =
     "reprint_id, job_id, reason, requested_by, requested_at, status, decided_by, decided_at, "
     "new_job_id";
@@ -243,10 +257,14 @@ std::filesystem::path JobStore::CardsDir(std::string_view job_id) const {
 }
 
 Status JobStore::InsertHistory(std::string_view job_id, std::optional<JobState> from, JobState to,
-                               std::string_view note, int64_t now) {
+                               std::string_view note, int64_t now, const HistoryEvent* detail) {
+  static const HistoryEvent kNone;
+  const HistoryEvent& d = detail ? *detail : kNone;
   CB_ASSIGN_OR_RETURN(
       Statement * st,
-      Stmt("INSERT INTO job_history(job_id, from_state, to_state, at, note) VALUES(?,?,?,?,?)"));
+      Stmt("INSERT INTO job_history(job_id, from_state, to_state, at, note, kind, station, "
+           "printer, uid, attempt, stage, code, field, message) "
+           "VALUES(?,?,?,?,?,'state',?,?,?,?,?,?,?,?)"));
   st->Bind(1, job_id);
   if (from) {
     st->Bind(2, ToString(*from));
@@ -254,11 +272,36 @@ Status JobStore::InsertHistory(std::string_view job_id, std::optional<JobState> 
     st->BindNull(2);
   }
   st->Bind(3, ToString(to)).Bind(4, now).Bind(5, note);
+  st->Bind(6, d.station).Bind(7, d.printer).Bind(8, d.uid).Bind(9, static_cast<int64_t>(d.attempt));
+  st->Bind(10, d.stage).Bind(11, d.code).Bind(12, d.field).Bind(13, d.message);
   CB_RETURN_IF_ERROR(st->Run());
   return InsertAudit(job_id, "state",
                      (from ? std::string(ToString(*from)) : std::string("-")) + "->" +
                          std::string(ToString(to)),
                      now);
+}
+
+Status JobStore::InsertEvents(std::string_view job_id, JobState state,
+                              std::span<const HistoryEvent> events, int64_t now) {
+  for (const HistoryEvent& e : events) {
+    if (e.kind.empty() || e.kind == "state") {
+      return Status(Code::kInternal, "history event without a kind");
+    }
+    CB_ASSIGN_OR_RETURN(
+        Statement * st,
+        Stmt("INSERT INTO job_history(job_id, from_state, to_state, at, note, kind, station, "
+             "printer, uid, attempt, stage, code, field, message) "
+             "VALUES(?,NULL,?,?,'',?,?,?,?,?,?,?,?,?)"));
+    st->Bind(1, job_id).Bind(2, ToString(state)).Bind(3, now).Bind(4, e.kind);
+    st->Bind(5, e.station).Bind(6, e.printer).Bind(7, e.uid);
+    st->Bind(8, static_cast<int64_t>(e.attempt)).Bind(9, e.stage).Bind(10, e.code);
+    st->Bind(11, e.field).Bind(12, e.message);
+    CB_RETURN_IF_ERROR(st->Run());
+    // The audit keeps ids and codes only (a message may quote a reader).
+    CB_RETURN_IF_ERROR(InsertAudit(
+        job_id, e.kind, (e.stage.empty() ? std::string() : e.stage + " ") + e.code, now));
+  }
+  return Status::Ok();
 }
 
 Status JobStore::InsertAudit(std::string_view job_id, std::string_view event,
@@ -270,7 +313,7 @@ Status JobStore::InsertAudit(std::string_view job_id, std::string_view event,
 }
 
 Status JobStore::SetState(std::string_view job_id, JobState from, JobState to,
-                          std::string_view note, int64_t now) {
+                          std::string_view note, int64_t now, const HistoryEvent* detail) {
   if (!IsAllowedTransition(from, to)) {
     return Status(Code::kFailedPrecondition, "job " + std::string(job_id) + ": " +
                                                  std::string(ToString(from)) + " -> " +
@@ -280,7 +323,7 @@ Status JobStore::SetState(std::string_view job_id, JobState from, JobState to,
                       Stmt("UPDATE jobs SET state=?, updated_at=? WHERE job_id=? AND state=?"));
   st->Bind(1, ToString(to)).Bind(2, now).Bind(3, job_id).Bind(4, ToString(from));
   CB_RETURN_IF_ERROR(st->Run());
-  return InsertHistory(job_id, from, to, note, now);
+  return InsertHistory(job_id, from, to, note, now, detail);
 }
 
 Status JobStore::InsertReport(std::string_view job_id, const Message& report, int64_t now) {
@@ -318,6 +361,7 @@ Result<std::vector<JobRecord>> JobStore::Rows(Statement* st) {
     r.reprint_of = st->Text(12);
     r.reprinted_by = st->Text(13);
     if (!st->IsNull(14)) r.voided_at_ms = st->Int(14);
+    r.card_uid = st->Text(15);
     out.push_back(std::move(r));
   }
   return out;
@@ -392,8 +436,13 @@ Result<Message> JobStore::Reject(std::string_view job_id, const Status& why,
   st->Bind(5, school_code);
   CB_RETURN_IF_ERROR(st->Run());
   CB_RETURN_IF_ERROR(InsertHistory(job_id, std::nullopt, JobState::kReceived, "", now));
+  HistoryEvent refusal;
+  refusal.kind = "refusal";
+  refusal.code = std::string(why.code_name());
+  refusal.field = why.field();
+  refusal.message = why.message();
   CB_RETURN_IF_ERROR(SetState(job_id, JobState::kReceived, JobState::kRejected,
-                              std::string(why.code_name()), now));
+                              std::string(why.code_name()), now, &refusal));
   Rejected r;
   r.report_id = NewReportId();
   r.job_id = std::string(job_id);
@@ -432,11 +481,15 @@ Result<Message> JobStore::Cancel(std::string_view job_id, std::string_view reaso
     CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kCancelled, "cancel", now));
     m = Cancelled{NewReportId(), std::string(job_id)};
   } else {
-    CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kFailed, "TOO_LATE", now));
-    m = Failed{NewReportId(), std::string(job_id), "TOO_LATE",
-               "cancel arrived after the chip was encoded (" +
-                   std::string(ToString(existing->state)) + ")",
-               false};
+    Failed f{NewReportId(), std::string(job_id), "TOO_LATE",
+             "cancel arrived after the chip was encoded (" +
+                 std::string(ToString(existing->state)) + ")",
+             false};
+    HistoryEvent d;
+    d.code = f.code;
+    d.message = f.message;
+    CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kFailed, "TOO_LATE", now, &d));
+    m = std::move(f);
   }
   CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
   CB_RETURN_IF_ERROR(tx.Commit());
@@ -444,6 +497,11 @@ Result<Message> JobStore::Cancel(std::string_view job_id, std::string_view reaso
 }
 
 Status JobStore::Advance(std::string_view job_id, JobState to, std::string_view note) {
+  return AdvanceWith(job_id, to, {}, note);
+}
+
+Status JobStore::AdvanceWith(std::string_view job_id, JobState to,
+                             std::span<const HistoryEvent> events, std::string_view note) {
   std::lock_guard lock(mu_);
   const int64_t now = NowMs();
   CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
@@ -454,11 +512,53 @@ Status JobStore::Advance(std::string_view job_id, JobState to, std::string_view 
                                         std::string(ToString(existing->state)));
   }
   if (existing->state == to) return Status::Ok();  // idempotent re-advance after a restart
+  if (!IsAllowedTransition(existing->state, to)) {
+    return SetState(job_id, existing->state, to, note, now);  // the precise error
+  }
+  if (to == JobState::kEncoded) {
+    for (const HistoryEvent& e : events) {
+      if (e.kind == "card" && !e.uid.empty()) CB_RETURN_IF_ERROR(BindUidLocked(job_id, e.uid));
+    }
+  }
+  CB_RETURN_IF_ERROR(InsertEvents(job_id, existing->state, events, now));
   CB_RETURN_IF_ERROR(SetState(job_id, existing->state, to, note, now));
   return tx.Commit();
 }
 
-Result<Message> JobStore::Complete(std::string_view job_id, Completed report) {
+Status JobStore::BindUidLocked(std::string_view job_id, std::string_view uid) {
+  // One card UID, one live job: a UID bound to another job's card that is
+  // produced (encoded or later) and not voided cannot be bound again.
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT job_id FROM jobs WHERE card_uid=? AND job_id<>? "
+                           "AND voided_at IS NULL AND state IN ('encoded','printed','verified',"
+                           "'reported','acknowledged') LIMIT 1"));
+  st->Bind(1, uid).Bind(2, job_id);
+  CB_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (row) {
+    std::string other = st->Text(0);
+    st->Reset();
+    return Status(Code::kDuplicateUid,
+                  "card UID " + std::string(uid) + " is already bound to the card of job " + other);
+  }
+  CB_ASSIGN_OR_RETURN(Statement * up, Stmt("UPDATE jobs SET card_uid=? WHERE job_id=?"));
+  up->Bind(1, uid).Bind(2, job_id);
+  return up->Run();
+}
+
+Status JobStore::Record(std::string_view job_id, std::span<const HistoryEvent> events) {
+  if (events.empty()) return Status::Ok();
+  std::lock_guard lock(mu_);
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
+  CB_ASSIGN_OR_RETURN(auto existing, FindLocked(job_id));
+  if (!existing) return Status(Code::kNotFound, "no job " + std::string(job_id));
+  CB_RETURN_IF_ERROR(InsertEvents(job_id, existing->state, events, now));
+  return tx.Commit();
+}
+
+Result<Message> JobStore::Complete(std::string_view job_id, Completed report,
+                                   std::span<const HistoryEvent> events,
+                                   std::optional<Message>* card_replaced) {
   std::lock_guard lock(mu_);
   const int64_t now = NowMs();
   CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
@@ -474,19 +574,85 @@ Result<Message> JobStore::Complete(std::string_view job_id, Completed report) {
   }
   report.report_id = NewReportId();
   report.job_id = std::string(job_id);
+  HistoryEvent d;
+  d.station = report.station;
+  d.uid = report.card.uid;
+  const Completed done = report;
   Message m(std::move(report));
-  CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kReported, "", now));
+  CB_RETURN_IF_ERROR(InsertEvents(job_id, existing->state, events, now));
+  CB_RETURN_IF_ERROR(SetState(job_id, existing->state, JobState::kReported, "", now, &d));
   CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
   if (existing->internal()) {
     CB_RETURN_IF_ERROR(AcknowledgeInternalLocked(job_id, m, now));
     CB_RETURN_IF_ERROR(
         SetState(job_id, JobState::kReported, JobState::kAcknowledged, "reprint attempt", now));
+    CB_ASSIGN_OR_RETURN(auto replaced, QueueCardReplacedLocked(*existing, done, now));
+    CB_RETURN_IF_ERROR(tx.Commit());
+    if (card_replaced) *card_replaced = std::move(replaced);
+    return m;
   }
   CB_RETURN_IF_ERROR(tx.Commit());
   return m;
 }
 
-Result<Message> JobStore::Fail(std::string_view job_id, const Status& why, bool retryable) {
+Result<std::optional<Message>> JobStore::QueueCardReplacedLocked(const JobRecord& attempt,
+                                                                 const Completed& done,
+                                                                 int64_t now) {
+  const std::string root = attempt.job_id.substr(0, attempt.job_id.find('~'));
+  // The UID the centre holds for the job: its last completed/card_replaced.
+  CB_ASSIGN_OR_RETURN(Statement * last,
+                      Stmt("SELECT frame0 FROM outbox WHERE job_id=? AND type IN "
+                           "('completed','card_replaced') ORDER BY created_at DESC, rowid DESC "
+                           "LIMIT 1"));
+  last->Bind(1, root);
+  CB_ASSIGN_OR_RETURN(bool row, last->Step());
+  if (!row) return std::optional<Message>();  // the centre never heard of a card
+  const std::string frame0 = last->Text(0);
+  last->Reset();
+  CB_ASSIGN_OR_RETURN(Message held, Decode(Frames{frame0}, Sender::kBureau));
+  std::string old_uid;
+  if (const auto* c = std::get_if<Completed>(&held)) old_uid = c->card.uid;
+  if (const auto* c = std::get_if<CardReplaced>(&held)) old_uid = c->card.uid;
+  CB_ASSIGN_OR_RETURN(Statement * why,
+                      Stmt("SELECT reason FROM reprints WHERE new_job_id=? LIMIT 1"));
+  why->Bind(1, attempt.job_id);
+  CB_ASSIGN_OR_RETURN(bool has_reason, why->Step());
+  const std::string reason = has_reason ? why->Text(0) : std::string("reprint");
+  why->Reset();
+  CardReplaced r;
+  r.report_id = NewReportId();
+  r.job_id = root;
+  r.card = done.card;
+  r.replaces_uid = old_uid;
+  r.reason = reason;
+  r.qa = done.qa;
+  r.station = done.station;
+  r.produced_at = done.produced_at;
+  Message m(r);
+  // Into the outbox for the centre's job, without making it the job's
+  // terminal report (that stays the first `completed`).
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("INSERT INTO outbox(report_id, job_id, type, frame0, created_at) "
+                           "VALUES(?,?,?,?,?)"));
+  st->Bind(1, r.report_id).Bind(2, root).Bind(3, TypeName(m)).Bind(4, EncodeFrame0(m));
+  st->Bind(5, now);
+  CB_RETURN_IF_ERROR(st->Run());
+  CB_RETURN_IF_ERROR(InsertAudit(root, "report", "card_replaced " + r.report_id, now));
+  CB_ASSIGN_OR_RETURN(auto root_rec, FindLocked(root));
+  HistoryEvent e;
+  e.kind = "reprint";
+  e.stage = "card_replaced";
+  e.uid = r.card.uid;
+  e.station = r.station;
+  e.message = "card " + old_uid + " replaced by " + r.card.uid + " (" + attempt.job_id +
+              "); card_replaced " + r.report_id + " queued for the centre";
+  CB_RETURN_IF_ERROR(InsertEvents(root, root_rec ? root_rec->state : JobState::kAcknowledged,
+                                  std::span<const HistoryEvent>(&e, 1), now));
+  return std::optional<Message>(std::move(m));
+}
+
+Result<Message> JobStore::Fail(std::string_view job_id, const Status& why, bool retryable,
+                               std::span<const HistoryEvent> events) {
   std::lock_guard lock(mu_);
   const int64_t now = NowMs();
   CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
@@ -499,8 +665,13 @@ Result<Message> JobStore::Fail(std::string_view job_id, const Status& why, bool 
   }
   Message m(Failed{NewReportId(), std::string(job_id), std::string(why.code_name()),
                    why.message(), retryable});
+  HistoryEvent d;
+  d.code = std::string(why.code_name());
+  d.field = why.field();
+  d.message = why.message();
+  CB_RETURN_IF_ERROR(InsertEvents(job_id, existing->state, events, now));
   CB_RETURN_IF_ERROR(
-      SetState(job_id, existing->state, JobState::kFailed, std::string(why.code_name()), now));
+      SetState(job_id, existing->state, JobState::kFailed, std::string(why.code_name()), now, &d));
   CB_RETURN_IF_ERROR(InsertReport(job_id, m, now));
   if (existing->internal()) CB_RETURN_IF_ERROR(AcknowledgeInternalLocked(job_id, m, now));
   CB_RETURN_IF_ERROR(tx.Commit());
@@ -599,9 +770,8 @@ Result<std::vector<JobRecord>> JobStore::InStates(std::span<const JobState> stat
 
 Result<std::vector<StateChange>> JobStore::Timeline(std::string_view job_id) {
   std::lock_guard lock(mu_);
-  CB_ASSIGN_OR_RETURN(Statement * st,
-                      Stmt("SELECT from_state, to_state, at, note FROM job_history "
-                           "WHERE job_id=? ORDER BY id"));
+  CB_ASSIGN_OR_RETURN(Statement * st, Stmt("SELECT from_state, to_state, at, note FROM job_history "
+                                           "WHERE job_id=? AND kind='state' ORDER BY id"));
   st->Bind(1, job_id);
   std::vector<StateChange> out;
   for (;;) {
@@ -613,6 +783,38 @@ Result<std::vector<StateChange>> JobStore::Timeline(std::string_view job_id) {
     c.at_ms = st->Int(2);
     c.note = st->Text(3);
     out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::vector<HistoryEntry>> JobStore::History(std::string_view job_id) {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT id, at, kind, coalesce(from_state,''), to_state, note, station, "
+                           "printer, uid, attempt, stage, code, field, message FROM job_history "
+                           "WHERE job_id=? ORDER BY id"));
+  st->Bind(1, job_id);
+  std::vector<HistoryEntry> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    HistoryEntry h;
+    h.seq = st->Int(0);
+    h.at_ms = st->Int(1);
+    h.kind = st->Text(2);
+    h.from_state = st->Text(3);
+    h.state = st->Text(4);
+    h.note = st->Text(5);
+    h.detail.kind = h.kind;
+    h.detail.station = st->Text(6);
+    h.detail.printer = st->Text(7);
+    h.detail.uid = st->Text(8);
+    h.detail.attempt = static_cast<int>(st->Int(9));
+    h.detail.stage = st->Text(10);
+    h.detail.code = st->Text(11);
+    h.detail.field = st->Text(12);
+    h.detail.message = st->Text(13);
+    out.push_back(std::move(h));
   }
   return out;
 }
@@ -640,6 +842,61 @@ Result<std::map<JobState, int64_t>> JobStore::CountsByState() {
     CB_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
     if (auto s = JobStateFromString(st->Text(0))) out[*s] = st->Int(1);
+  }
+  return out;
+}
+
+Result<std::vector<BatchCounts>> JobStore::Batches(std::string_view school_code) {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(
+      Statement * st,
+      Stmt("SELECT j.school_code, count(*), sum(j.reprint_of=''), "
+           "sum(j.state IN ('received','validated','rendered')), "
+           "sum(j.state IN ('encoding','encoded','printed','verified')), "
+           "sum(j.state IN ('reported','acknowledged')), sum(j.voided_at IS NOT NULL), "
+           "sum(j.reprint_of<>''), sum(j.state='rejected'), sum(j.state='failed'), "
+           "sum(j.state='cancelled'), coalesce(sum(h.cards_in),0), "
+           "coalesce(sum(h.cards_rejected),0), min(j.received_at) "
+           "FROM jobs j LEFT JOIN (SELECT job_id, sum(kind='attempt') AS cards_in, "
+           "  sum(kind='card' AND stage='rejected') AS cards_rejected FROM job_history "
+           "  WHERE kind IN ('attempt','card') GROUP BY job_id) h ON h.job_id=j.job_id "
+           "WHERE j.school_code<>'' AND (?1='' OR j.school_code=?1) "
+           "GROUP BY j.school_code ORDER BY j.school_code"));
+  st->Bind(1, school_code);
+  std::vector<BatchCounts> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    BatchCounts b;
+    b.school_code = st->Text(0);
+    b.total = st->Int(1);
+    b.jobs = st->Int(2);
+    b.queued = st->Int(3);
+    b.in_progress = st->Int(4);
+    b.produced = st->Int(5);
+    b.voided = st->Int(6);
+    b.reprints = st->Int(7);
+    b.rejected = st->Int(8);
+    b.failed = st->Int(9);
+    b.cancelled = st->Int(10);
+    b.cards_in = st->Int(11);
+    b.cards_rejected = st->Int(12);
+    b.first_received_ms = st->Int(13);
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+Result<std::map<std::string, int64_t>> JobStore::FaultCounts() {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT code, count(*) FROM job_history WHERE kind='fault' AND "
+                           "code<>'' GROUP BY code"));
+  std::map<std::string, int64_t> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out[st->Text(0)] = st->Int(1);
   }
   return out;
 }
@@ -743,8 +1000,12 @@ Result<std::string> JobStore::CreateAttemptLocked(const JobRecord& old,
   up->Bind(1, now).Bind(2, new_id).Bind(3, old.job_id);
   CB_RETURN_IF_ERROR(up->Run());
   // The old job keeps its state; its timeline shows the void.
+  HistoryEvent rp;
+  rp.kind = "reprint";
+  rp.stage = "voided";
+  rp.message = "reprint " + std::string(reprint_id) + ": card voided; reprinted as " + new_id;
   CB_RETURN_IF_ERROR(InsertHistory(old.job_id, old.state, old.state,
-                                   "card voided; reprinted as " + new_id, now));
+                                   "card voided; reprinted as " + new_id, now, &rp));
   return new_id;
 }
 

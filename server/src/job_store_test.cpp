@@ -5,8 +5,11 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cardbureau/core/validation.h"
+#include "cardbureau/server/bureau.h"
+#include "cardbureau/server/commands.h"
 #include "job_fixtures.h"
 
 namespace cardbureau::server {
@@ -451,14 +454,18 @@ TEST_F(ReprintStoreTest, AttemptReportsAreStoredAckedAndNeverQueuedForTheCentre)
   EXPECT_EQ(StateOf(id), JobState::kAcknowledged);
   EXPECT_TRUE(Rec(id).acked_at_ms.has_value());
   auto pending = store_->PendingReports();
-  ASSERT_EQ(pending->size(), 1u);
+  // J1's own completed report, and the card_replaced for J1 (never one for
+  // the attempt itself).
+  ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].job_id, "J1");
+  EXPECT_EQ((*pending)[1].job_id, "J1");
+  EXPECT_EQ((*pending)[1].type, "card_replaced");
   // A failed attempt is reprintable; the next id counts on.
   auto r2 = store_->RequestReprint(id, "smudge", "li", true);
   ASSERT_TRUE(r2.ok()) << r2.status();
   EXPECT_EQ(r2->new_job_id, "J1~R2");
   ASSERT_TRUE(store_->Fail("J1~R2", Status(Code::kPrinterJam, "jam"), true).ok());
-  EXPECT_EQ(store_->PendingReports()->size(), 1u);
+  EXPECT_EQ(store_->PendingReports()->size(), 2u);  // a failed attempt replaces nothing
   auto r3 = store_->RequestReprint("J1~R2", "jammed", "li", true);
   ASSERT_TRUE(r3.ok()) << r3.status();
   EXPECT_EQ(r3->new_job_id, "J1~R3");
@@ -527,13 +534,234 @@ TEST(JobStoreMigration, SchemaOneStoreIsUpgradedWithItsJobs) {
   auto clock = ManualClock::AtBeijingDate(CivilDate{2026, 11, 25});
   auto store = JobStore::Open(dir.path(), clock);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->SchemaVersion(), 2);
+  EXPECT_EQ((*store)->SchemaVersion(), kSchemaVersion);
+  EXPECT_EQ((*store)->History("OLD1")->size(), 0u);
   auto rec = (*store)->Find("OLD1");
   ASSERT_TRUE(rec.ok() && rec->has_value());
   EXPECT_EQ((*rec)->state, JobState::kValidated);
   EXPECT_FALSE((*rec)->internal());
   EXPECT_FALSE((*rec)->voided_at_ms.has_value());
   EXPECT_TRUE((*store)->Reprints("")->empty());
+}
+
+// ---- history (schema 3) ----
+
+HistoryEvent Ev(std::string kind, std::string stage, std::string code = {},
+                std::string message = {}) {
+  HistoryEvent e;
+  e.kind = std::move(kind);
+  e.station = "st-1";
+  e.printer = "sim-a";
+  e.attempt = 1;
+  e.stage = std::move(stage);
+  e.code = std::move(code);
+  e.message = std::move(message);
+  return e;
+}
+
+TEST_F(JobStoreTest, HistoryKeepsAttemptsFaultsQaInOrderWithTheirStateChanges) {
+  Add("J1");
+  ASSERT_TRUE(store_->Advance("J1", JobState::kRendered).ok());
+  std::vector<HistoryEvent> attempt{Ev("attempt", "at-reader")};
+  ASSERT_TRUE(store_->AdvanceWith("J1", JobState::kEncoding, attempt).ok());
+  std::vector<HistoryEvent> jam{Ev("fault", "encode", "CARD_REMOVED", "card pulled")};
+  ASSERT_TRUE(store_->Record("J1", jam).ok());
+  auto card = Ev("card", "encoded");
+  card.uid = "0A1B2C3D";
+  ASSERT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+  // A re-advance after a restart writes nothing (no duplicate).
+  ASSERT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+  ASSERT_TRUE(store_->Advance("J1", JobState::kPrinted).ok());
+  auto qa = Ev("qa", "qa", "VERIFY_MISMATCH", "face: QR UID differs");
+  auto failed = store_->Fail("J1", Status(Code::kVerifyMismatch, "QA after printing"), true,
+                             std::vector<HistoryEvent>{qa});
+  ASSERT_TRUE(failed.ok()) << failed.status();
+
+  auto h = store_->History("J1");
+  ASSERT_TRUE(h.ok()) << h.status();
+  std::vector<std::string> kinds, states;
+  for (const auto& r : *h) {
+    kinds.push_back(r.kind);
+    states.push_back(r.state);
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"state", "state", "state", "attempt", "state", "fault",
+                                             "card", "state", "state", "qa", "state"}));
+  EXPECT_EQ(states, (std::vector<std::string>{"received", "validated", "rendered", "rendered",
+                                              "encoding", "encoding", "encoding", "encoded",
+                                              "printed", "printed", "failed"}));
+  for (size_t i = 1; i < h->size(); ++i) EXPECT_GT((*h)[i].seq, (*h)[i - 1].seq);
+  EXPECT_EQ((*h)[3].detail.station, "st-1");
+  EXPECT_EQ((*h)[3].detail.printer, "sim-a");
+  EXPECT_EQ((*h)[3].detail.attempt, 1);
+  EXPECT_EQ((*h)[5].detail.code, "CARD_REMOVED");
+  EXPECT_EQ((*h)[5].detail.message, "card pulled");
+  EXPECT_EQ((*h)[6].detail.uid, "0A1B2C3D");
+  EXPECT_EQ((*h)[9].detail.code, "VERIFY_MISMATCH");
+  EXPECT_EQ((*h)[10].detail.code, "VERIFY_MISMATCH");
+  EXPECT_EQ((*h)[10].detail.message, "QA after printing");
+  EXPECT_EQ((*h)[10].from_state, "printed");
+  // The state-only view is unchanged by the extra rows.
+  EXPECT_EQ(store_->Timeline("J1")->size(), 7u);
+
+  // It survives a reopen (it is the store, not memory).
+  Reopen();
+  EXPECT_EQ(store_->History("J1")->size(), h->size());
+}
+
+TEST_F(JobStoreTest, HistoryRowAndStateChangeAreOneTransaction) {
+  Add("J1");
+  ASSERT_TRUE(store_->Advance("J1", JobState::kRendered).ok());
+  const size_t before = store_->History("J1")->size();
+  // The second row is refused (no kind): neither row nor the state change stays.
+  std::vector<HistoryEvent> bad{Ev("attempt", "at-reader"), HistoryEvent{}};
+  EXPECT_FALSE(store_->AdvanceWith("J1", JobState::kEncoding, bad).ok());
+  EXPECT_EQ(StateOf("J1"), JobState::kRendered);
+  EXPECT_EQ(store_->History("J1")->size(), before);
+  EXPECT_FALSE(store_->Record("J1", bad).ok());
+  EXPECT_EQ(store_->History("J1")->size(), before);
+  EXPECT_EQ(store_->Record("NOPE", std::vector<HistoryEvent>{Ev("fault", "feed")}).code(),
+            Code::kNotFound);
+}
+
+TEST_F(JobStoreTest, RefusalKeepsCodeFieldAndMessage) {
+  auto r = store_->Reject("BAD1", Status(Code::kInvalidField, "must be 8 digits", "school.code"),
+                          "11010810");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto h = store_->History("BAD1");
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ(h->back().state, "rejected");
+  EXPECT_EQ(h->back().detail.code, "INVALID_FIELD");
+  EXPECT_EQ(h->back().detail.field, "school.code");
+  EXPECT_EQ(h->back().detail.message, "must be 8 digits");
+}
+
+TEST_F(JobStoreTest, HistoryCommandPrintsTheRows) {
+  Add("J1");
+  AdvanceTo("J1", JobState::kEncoding);
+  std::vector<HistoryEvent> jam{Ev("fault", "feed", "PRINTER_JAM", "jam at the feeder")};
+  ASSERT_TRUE(store_->Record("J1", jam).ok());
+  auto text = FormatHistory(*store_, "J1", false);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_NE(text->find("job J1 (encoding)"), std::string::npos) << *text;
+  EXPECT_NE(text->find("fault [encoding] station=st-1 printer=sim-a card=1 stage=feed "
+                       "code=PRINTER_JAM \"jam at the feeder\""),
+            std::string::npos)
+      << *text;
+  EXPECT_NE(text->find("state rendered -> encoding"), std::string::npos) << *text;
+  auto json = FormatHistory(*store_, "J1", true);
+  ASSERT_TRUE(json.ok());
+  auto doc = nlohmann::json::parse(*json);
+  EXPECT_EQ(doc["job_id"], "J1");
+  ASSERT_EQ(doc["history"].size(), store_->History("J1")->size());
+  EXPECT_EQ(doc["history"].back()["code"], "PRINTER_JAM");
+  EXPECT_EQ(doc["history"].back()["kind"], "fault");
+  EXPECT_EQ(FormatHistory(*store_, "NOPE", false).status().code(), Code::kNotFound);
+  // No personal data in the history text.
+  EXPECT_EQ(text->find("张三"), std::string::npos);
+}
+
+TEST_F(JobStoreTest, OneCardUidOneLiveJob) {
+  Add("J1", 1);
+  Add("J2", 2);
+  AdvanceTo("J1", JobState::kEncoding);
+  AdvanceTo("J2", JobState::kEncoding);
+  auto card = Ev("card", "encoded");
+  card.uid = "87B475A8";
+  ASSERT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+  EXPECT_EQ((*store_->Find("J1"))->card_uid, "87B475A8");
+  const size_t before = store_->History("J2")->size();
+  Status dup = store_->AdvanceWith("J2", JobState::kEncoded, std::vector<HistoryEvent>{card});
+  EXPECT_EQ(dup.code(), Code::kDuplicateUid) << dup;
+  EXPECT_NE(dup.message().find("J1"), std::string::npos) << dup;
+  EXPECT_EQ(StateOf("J2"), JobState::kEncoding);  // nothing written
+  EXPECT_EQ(store_->History("J2")->size(), before);
+  EXPECT_TRUE((*store_->Find("J2"))->card_uid.empty());
+  // A fresh card binds.
+  card.uid = "11223344";
+  EXPECT_TRUE(store_->AdvanceWith("J2", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+  // A re-advance of the same job with its own UID is fine (restart).
+  card.uid = "87B475A8";
+  EXPECT_TRUE(store_->AdvanceWith("J1", JobState::kEncoded, std::vector<HistoryEvent>{card}).ok());
+}
+
+TEST_F(JobStoreTest, JobContentDiffNamesTheFieldsThatDiffer) {
+  Add("J1", 1, "张三");
+  auto rec = store_->Find("J1");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  const Bytes photo = cbtest::FakeJpeg(2000, 1);
+  // The same job again (a redelivery): no difference, valid_until derived
+  // by the bureau is not one.
+  auto same = cbtest::ValidJobJson("J1", photo, "张三");
+  EXPECT_TRUE(JobContentDiff(same, photo, **rec).empty());
+  // Another name: named by field, never by value.
+  auto other = cbtest::ValidJobJson("J1", photo, "李四");
+  auto diff = JobContentDiff(other, photo, **rec);
+  EXPECT_EQ(diff, std::vector<std::string>{"student.name"});
+  // Another photo.
+  const Bytes photo2 = cbtest::FakeJpeg(2000, 2);
+  auto other_photo = cbtest::ValidJobJson("J1", photo2, "张三");
+  diff = JobContentDiff(other_photo, photo2, **rec);
+  EXPECT_NE(std::find(diff.begin(), diff.end(), "photo.sha256"), diff.end());
+  // A rejected job has no stored content to compare.
+  ASSERT_TRUE(store_->Reject("BAD1", Status(Code::kInvalidField, "x", "f")).ok());
+  EXPECT_TRUE(JobContentDiff(other, photo, **store_->Find("BAD1")).empty());
+}
+
+TEST_F(ReprintStoreTest, ReprintAfterCompletedQueuesOneCardReplacedForTheCentre) {
+  Produced("J1");  // the centre holds 04A1B2C3
+  auto r = store_->RequestReprint("J1", "chip fails at the school reader", "li", true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  AdvanceTo(r->new_job_id, JobState::kVerified);
+  Completed c;
+  c.card = {"04FFEE01", "1000751234567890", "mifare-classic-1k"};
+  c.station = "station-2";
+  std::optional<Message> replaced;
+  ASSERT_TRUE(store_->Complete(r->new_job_id, c, {}, &replaced).ok());
+  ASSERT_TRUE(replaced.has_value());
+  const auto* cr = std::get_if<CardReplaced>(&*replaced);
+  ASSERT_NE(cr, nullptr);
+  EXPECT_EQ(cr->job_id, "J1");  // the centre's job, not the attempt
+  EXPECT_EQ(cr->card.uid, "04FFEE01");
+  EXPECT_EQ(cr->replaces_uid, "04A1B2C3");
+  EXPECT_EQ(cr->reason, "chip fails at the school reader");
+  // Pending until acked (survives a restart), exactly one.
+  Reopen();
+  auto pending = store_->PendingReports();
+  int n = 0;
+  for (const auto& p : *pending) {
+    if (p.type != "card_replaced") continue;
+    ++n;
+    EXPECT_EQ(p.report_id, cr->report_id);
+    auto decoded = Decode(Frames{p.frame0}, Sender::kBureau);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(std::get<CardReplaced>(*decoded).replaces_uid, "04A1B2C3");
+  }
+  EXPECT_EQ(n, 1);
+  // The centre's terminal report for J1 stays its first `completed`.
+  auto term = store_->TerminalReport("J1");
+  ASSERT_TRUE(term.ok() && term->has_value());
+  EXPECT_TRUE(std::holds_alternative<Completed>(**term));
+  // The root job's history says so.
+  auto h = store_->History("J1");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->back().kind, "reprint");
+  EXPECT_EQ(h->back().detail.stage, "card_replaced");
+  EXPECT_EQ(h->back().detail.uid, "04FFEE01");
+  ASSERT_TRUE(store_->Acknowledge(cr->report_id).ok());
+  auto after_ack = store_->PendingReports();
+  ASSERT_TRUE(after_ack.ok());
+  for (const auto& p : *after_ack) EXPECT_NE(p.type, "card_replaced");
+
+  // A second reprint replaces the card the centre now holds.
+  auto r2 = store_->RequestReprint(r->new_job_id, "lost again", "li", true);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  AdvanceTo(r2->new_job_id, JobState::kVerified);
+  c.card.uid = "04FFEE02";
+  std::optional<Message> replaced2;
+  ASSERT_TRUE(store_->Complete(r2->new_job_id, c, {}, &replaced2).ok());
+  ASSERT_TRUE(replaced2.has_value());
+  EXPECT_EQ(std::get<CardReplaced>(*replaced2).replaces_uid, "04FFEE01");
 }
 
 }  // namespace

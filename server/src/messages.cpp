@@ -114,6 +114,16 @@ json ToJson(const Message& m) {
         } else if constexpr (std::is_same_v<T, Cancel>) {
           j["job_id"] = x.job_id;
           j["reason"] = x.reason;
+        } else if constexpr (std::is_same_v<T, CardReplaced>) {
+          j["report_id"] = x.report_id;
+          j["job_id"] = x.job_id;
+          j["card"] = {
+              {"uid", x.card.uid}, {"card_no", x.card.card_no}, {"card_type", x.card.card_type}};
+          j["replaces"] = {{"uid", x.replaces_uid}};
+          j["reason"] = x.reason;
+          j["qa"] = {{"chip", x.qa.chip}, {"face", x.qa.face}};
+          j["station"] = x.station;
+          j["produced_at"] = x.produced_at;
         } else {
           static_assert(kAlways<T>, "unhandled message type");
         }
@@ -188,6 +198,25 @@ Result<Message> FromBureau(const std::string& type, const json& j, size_t nframe
     CB_ASSIGN_OR_RETURN(c.job_id, Str(j, "job_id"));
     return Message(c);
   }
+  if (type == "card_replaced") {
+    CardReplaced c;
+    CB_ASSIGN_OR_RETURN(c.report_id, Str(j, "report_id"));
+    CB_ASSIGN_OR_RETURN(c.job_id, Str(j, "job_id"));
+    CB_ASSIGN_OR_RETURN(json card, Obj(j, "card"));
+    CB_ASSIGN_OR_RETURN(c.card.uid, In("card", Str(card, "uid")));
+    CB_ASSIGN_OR_RETURN(c.card.card_no, In("card", Str(card, "card_no")));
+    CB_ASSIGN_OR_RETURN(c.card.card_type, In("card", Str(card, "card_type")));
+    CB_ASSIGN_OR_RETURN(json replaces, Obj(j, "replaces"));
+    CB_ASSIGN_OR_RETURN(c.replaces_uid, In("replaces", Str(replaces, "uid")));
+    c.reason = OptStr(j, "reason");
+    if (auto qa = j.find("qa"); qa != j.end() && qa->is_object()) {
+      c.qa.chip = OptStr(*qa, "chip");
+      c.qa.face = OptStr(*qa, "face");
+    }
+    c.station = OptStr(j, "station");
+    c.produced_at = OptStr(j, "produced_at");
+    return Message(c);
+  }
   if (type == "heartbeat") return Message(Heartbeat{});
   if (type == "error") {
     Error e;
@@ -245,14 +274,15 @@ Result<Message> FromCentre(const std::string& type, const json& j, const Frames&
 std::string_view TypeName(const Message& m) {
   static constexpr std::string_view kNames[] = {
       "hello",     "pull",      "accepted", "rejected", "progress", "completed", "failed",
-      "cancelled", "heartbeat", "error",    "job",      "ack",      "cancel"};
+      "cancelled", "heartbeat", "error",    "job",      "ack",      "cancel",    "card_replaced"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }
 
 bool IsTerminalReport(const Message& m) {
   return std::holds_alternative<Completed>(m) || std::holds_alternative<Failed>(m) ||
-         std::holds_alternative<Cancelled>(m) || std::holds_alternative<Rejected>(m);
+         std::holds_alternative<Cancelled>(m) || std::holds_alternative<Rejected>(m) ||
+         std::holds_alternative<CardReplaced>(m);
 }
 
 std::string ReportIdOf(const Message& m) {
@@ -260,6 +290,7 @@ std::string ReportIdOf(const Message& m) {
   if (auto* f = std::get_if<Failed>(&m)) return f->report_id;
   if (auto* c = std::get_if<Cancelled>(&m)) return c->report_id;
   if (auto* r = std::get_if<Rejected>(&m)) return r->report_id;
+  if (auto* c = std::get_if<CardReplaced>(&m)) return c->report_id;
   return {};
 }
 

@@ -45,6 +45,23 @@ TEST(Messages, EveryBureauMessageRoundTrips) {
   EXPECT_TRUE(std::holds_alternative<Heartbeat>(RoundTrip(Heartbeat{}, Sender::kBureau)));
   auto e = std::get<Error>(RoundTrip(Error{"INVALID_JSON", "m", "job"}, Sender::kBureau));
   EXPECT_EQ(e.in_reply_to, "job");
+  CardReplaced cr{"r5",
+                  "J5",
+                  {"04FFEE01", "1000751234567890", "mifare-classic-1k"},
+                  "04A1B2C3",
+                  "damaged",
+                  {"ok", "ok"},
+                  "station-1",
+                  "2026-11-25T10:00:00+08:00"};
+  auto back = std::get<CardReplaced>(RoundTrip(cr, Sender::kBureau));
+  EXPECT_EQ(back.replaces_uid, "04A1B2C3");
+  EXPECT_EQ(back.card.uid, "04FFEE01");
+  EXPECT_EQ(back.reason, "damaged");
+  EXPECT_TRUE(IsTerminalReport(back));
+  EXPECT_EQ(ReportIdOf(back), "r5");
+  EXPECT_EQ(TypeName(back), "card_replaced");
+  // Only a bureau sends it.
+  EXPECT_EQ(Decode(Encode(cr), Sender::kCentre).status().code(), Code::kUnknownType);
 }
 
 TEST(Messages, EveryCentreMessageRoundTrips) {

@@ -102,28 +102,45 @@ void FakeProduction::Run(JobContext& job, int station) {
     ++started_;
     fail = options_.fail_every > 0 && started_ % options_.fail_every == 0;
   }
-  auto step = [&](JobState to) -> bool {
+  std::string uid = Sha256Hex(AsBytes(id)).substr(0, 8);
+  for (auto& c : uid) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  // The history rows the real line writes with each step (job_store.h).
+  auto event = [&](std::string kind, std::string stage) {
+    HistoryEvent e;
+    e.kind = std::move(kind);
+    e.station = "fake-" + std::to_string(station);
+    e.printer = "fake";
+    e.attempt = 1;
+    e.stage = std::move(stage);
+    if (e.stage != "at-reader" && e.stage != "feed") e.uid = uid;
+    return e;
+  };
+  auto step = [&](JobState to, std::vector<HistoryEvent> events = {}) -> bool {
     std::this_thread::sleep_for(options_.step_delay);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return false;  // park: state stays durable
     }
-    Status s = sink_.Advance(id, to);
+    Status s = sink_.AdvanceWith(id, to, std::move(events));
     return s.ok();  // CANCELLED or an error: stop this job
   };
   if (IsBeforeEncoding(job.state)) {
     if (job.state == JobState::kValidated && !step(JobState::kRendered)) return;
     if (options_.hold == FakeHold::kBeforeEncoding && !WaitHold(id)) return;
     if (fail) {
-      sink_.Failed(id, Status(Code::kPrinterJam, "simulated printer jam"), true);
+      const Status jam(Code::kPrinterJam, "simulated printer jam");
+      auto fault = event("fault", "feed");
+      fault.code = std::string(jam.code_name());
+      fault.message = jam.message();
+      sink_.FailedWith(id, jam, true, {fault});
       return;
     }
-    if (!step(JobState::kEncoding)) return;
+    if (!step(JobState::kEncoding, {event("attempt", "at-reader")})) return;
     if (Status s = Produce(id); !s.ok()) {
       sink_.Failed(id, s, false);
       return;
     }
-    if (!step(JobState::kEncoded)) return;
+    if (!step(JobState::kEncoded, {event("card", "encoded")})) return;
     job.state = JobState::kEncoded;
   }
   if (job.state == JobState::kEncoded) {
@@ -132,13 +149,13 @@ void FakeProduction::Run(JobContext& job, int station) {
     job.state = JobState::kPrinted;
   }
   if (job.state == JobState::kPrinted) {
-    if (!step(JobState::kVerified)) return;
+    auto qa = event("qa", "qa");
+    qa.code = "OK";
+    if (!step(JobState::kVerified, {qa})) return;
     job.state = JobState::kVerified;
   }
   if (job.state != JobState::kVerified) return;
   CardOutcome out;
-  std::string uid = Sha256Hex(AsBytes(id)).substr(0, 8);
-  for (auto& c : uid) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   out.card.uid = uid;
   out.card.card_no = job.job.card.card_no;
   out.card.card_type = std::string(ToString(job.job.card.card_type));

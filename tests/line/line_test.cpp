@@ -50,8 +50,32 @@ class RecordingSink : public server::ProductionSink {
     history_[id].push_back(to);
     return Status::Ok();
   }
+  // History rows, as the store would keep them (issue 15).
+  Status AdvanceWith(const std::string& id, JobState to,
+                     std::vector<server::HistoryEvent> events) override {
+    Status s = Advance(id, to);
+    if (s.ok()) {
+      std::lock_guard lock(mu_);
+      for (auto& e : events) events_[id].push_back(std::move(e));
+    }
+    return s;
+  }
+  Status Record(const std::string& id, std::vector<server::HistoryEvent> events) override {
+    std::lock_guard lock(mu_);
+    for (auto& e : events) events_[id].push_back(std::move(e));
+    return Status::Ok();
+  }
+  void FailedWith(const std::string& id, const Status& why, bool retryable,
+                  std::vector<server::HistoryEvent> events) override {
+    {
+      std::lock_guard lock(mu_);
+      for (auto& e : events) events_[id].push_back(std::move(e));
+    }
+    Failed(id, why, retryable);
+  }
   void Completed(const std::string& id, const server::CardOutcome& out) override {
     std::lock_guard lock(mu_);
+    for (const auto& e : out.history) events_[id].push_back(e);
     completed_[id] = out;
     terminal_[id]++;
     cv_.notify_all();
@@ -79,6 +103,7 @@ class RecordingSink : public server::ProductionSink {
   std::map<std::string, int> terminal_;
   std::set<std::string> cancelled_;
   std::vector<std::string> bad_transitions_;
+  std::map<std::string, std::vector<server::HistoryEvent>> events_;
 };
 
 class LineTest : public ::testing::Test {
@@ -245,6 +270,39 @@ TEST_F(LineTest, FaultsAreRecoveredWithFreshCardsAndAccounted) {
   EXPECT_EQ(batches[0].cards_used, batches[0].produced + batches[0].cards_rejected);
   EXPECT_EQ(batches[0].cards_used, 6);
   EXPECT_EQ(batches[0].reprinted, 1);  // F1 took three cards (print jam, dead sector)
+  // Every fault and card is in the jobs' histories (issue 15): attempts
+  // with station and printer, faults with their codes and stages, the cards
+  // sent to the reject hopper, each produced card's UID and QA verdict.
+  int attempts = 0, rejected_cards = 0;
+  std::map<std::string, int> faults;  // "CODE@stage"
+  for (const auto& [id, rows] : sink_.events_) {
+    int qa_ok = 0;
+    for (const auto& e : rows) {
+      EXPECT_EQ(e.station, "s1") << id << " " << e.kind;
+      EXPECT_FALSE(e.printer.empty()) << id << " " << e.kind;
+      if (e.kind == "attempt") ++attempts;
+      if (e.kind == "fault") faults[e.code + "@" + e.stage]++;
+      if (e.kind == "card" && e.stage == "rejected") ++rejected_cards;
+      if (e.kind == "card" && e.stage == "encoded") {
+        EXPECT_EQ(e.uid, sink_.completed_[id].card.uid) << id;
+      }
+      if (e.kind == "qa" && e.code == "OK") ++qa_ok;
+    }
+    EXPECT_EQ(qa_ok, 1) << id;
+  }
+  EXPECT_EQ(attempts, 6);
+  EXPECT_EQ(rejected_cards, 2);
+  EXPECT_EQ(faults["PRINTER_JAM@feed"], 1) << "the feed jam";
+  EXPECT_EQ(faults["PRINTER_JAM@print"], 1) << "the print jam";
+  EXPECT_GE(faults["AUTH_FAILED@encode"], 1) << "the card refusing authentication";
+  int resumed = 0;
+  for (const auto& [key, n] : faults) {
+    if (key.size() > 7 && key.substr(key.size() - 7) == "@encode" &&
+        key.rfind("AUTH_FAILED", 0) != 0) {
+      resumed += n;
+    }
+  }
+  EXPECT_GE(resumed, 1) << "the pulled card (reseated and resumed)";
   // Rejected cards are in the reject hopper with their chip image.
   int rejects = 0;
   for (const auto& e : fs::directory_iterator(dir_ / "hopper/s1/reject")) {
@@ -271,6 +329,44 @@ TEST_F(LineTest, TriesRunOutIntoAFailedReport) {
   EXPECT_EQ(sink_.failed_["X1"].code(), Code::kAuthFailed);
   EXPECT_EQ(sink_.terminal_["X1"], 1);
   EXPECT_EQ((*line)->Stats().cards_rejected, 2);
+}
+
+// Issue 15 item 2: a card whose production record cannot be written is
+// held with the code (failed, never completed); a card whose face copies
+// cannot be written completes with a fault in its history.
+TEST_F(LineTest, OutputFailuresAreHeldOrRecordedNeverOnlyPrinted) {
+  std::vector<StationSetup> st;
+  st.push_back(Sim("s1", printers::SimPrinterConfig{}));
+  auto line = Line::Create(sink_, Options(), std::move(st));
+  ASSERT_TRUE(line.ok()) << line.status();
+  auto p1 = MakeJob("P1");  // its card directory is a file: no production record
+  fs::remove_all(p1.cards_dir);
+  std::ofstream(p1.cards_dir) << "not a directory";
+  auto p2 = MakeJob("P2");  // front.png is a directory: no face copies
+  fs::create_directories(p2.cards_dir / "front.png");
+  (*line)->Start(p1);
+  (*line)->Start(p2);
+  ASSERT_TRUE(sink_.WaitTerminal(2, std::chrono::seconds(120)));
+  (*line)->Stop();
+  ASSERT_EQ(sink_.failed_.count("P1"), 1u);
+  EXPECT_EQ(sink_.completed_.count("P1"), 0u);
+  EXPECT_EQ(sink_.failed_["P1"].code(), Code::kIoError) << sink_.failed_["P1"];
+  EXPECT_NE(sink_.failed_["P1"].message().find("production record"), std::string::npos);
+  bool record_fault = false, rejected = false;
+  for (const auto& e : sink_.events_["P1"]) {
+    record_fault |= e.kind == "fault" && e.stage == "record" && e.code == "IO_ERROR";
+    rejected |= e.kind == "card" && e.stage == "rejected";
+  }
+  EXPECT_TRUE(record_fault);
+  EXPECT_TRUE(rejected) << "the unproven card goes to the reject hopper";
+  ASSERT_EQ(sink_.completed_.count("P2"), 1u)
+      << (sink_.failed_.count("P2") ? sink_.failed_["P2"].ToString() : "");
+  bool outputs_fault = false;
+  for (const auto& e : sink_.completed_["P2"].history) {
+    outputs_fault |= e.kind == "fault" && e.stage == "outputs" && e.code == "IO_ERROR";
+  }
+  EXPECT_TRUE(outputs_fault) << "the face copies' failure is in the job's history";
+  EXPECT_GE((*line)->Stats().failures_by_code["IO_ERROR"], 2);
 }
 
 TEST_F(LineTest, FailingStationLeavesRotationAndOthersTakeOver) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <set>
 
 #include "harness.h"
 
@@ -278,6 +279,39 @@ TEST_F(BureauProtocol, DuplicateJobIsAnsweredFromTheStore) {
   EXPECT_GE(bureau_->stats().duplicates, 2);
 }
 
+TEST_F(BureauProtocol, KnownJobIdWithDifferentContentIsAJobConflict) {
+  StartBureau();
+  Handshake();
+  SendJob("J1");
+  ASSERT_TRUE(centre_->Expect<Accepted>().has_value());
+  auto done = centre_->Expect<Completed>();
+  ASSERT_TRUE(done.has_value());
+  const auto before = store_->Find("J1");
+  ASSERT_TRUE(before.ok() && before->has_value());
+  // The same id, another child's name and another photo.
+  auto other = MakeJobMessage("J1", FakeJpeg(3000, 7));
+  other.body["student"]["name"] = "李四";
+  centre_->Send(other);
+  auto err = centre_->Expect<Error>();
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->code, "JOB_CONFLICT");
+  EXPECT_EQ(err->in_reply_to, "job");
+  EXPECT_NE(err->message.find("J1"), std::string::npos) << err->message;
+  EXPECT_NE(err->message.find("student.name"), std::string::npos) << err->message;
+  EXPECT_NE(err->message.find("photo"), std::string::npos) << err->message;
+  EXPECT_EQ(err->message.find("李四"), std::string::npos) << "no personal data in the error";
+  // The stored job is unchanged.
+  const auto after = store_->Find("J1");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ((*after)->job_json, (*before)->job_json);
+  EXPECT_EQ((*after)->photo_sha256, (*before)->photo_sha256);
+  // The same content again is still a redelivery: the stored report.
+  SendJob("J1");
+  auto again = centre_->Expect<Completed>();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->report_id, done->report_id);
+}
+
 TEST_F(BureauProtocol, MalformedInputIsAnsweredWithErrorAndNothingStops) {
   StartBureau();
   Handshake();
@@ -487,6 +521,25 @@ TEST_F(BureauProtocol, ReprintAttemptIsProducedButNeverReportedToTheCentre) {
   auto old = store_->Find("J1");
   ASSERT_TRUE(old.ok() && old->has_value());
   EXPECT_TRUE((*old)->voided_at_ms.has_value());
+  // The centre learns of the new card: one card_replaced for J1 (issue 15),
+  // naming the card it held; pending until acked.
+  std::vector<CardReplaced> replaced;
+  std::set<std::string> replaced_ids;  // a report is resent until acked
+  for (const auto& m : received) {
+    if (const auto* cr = std::get_if<CardReplaced>(&m)) {
+      if (replaced_ids.insert(cr->report_id).second) replaced.push_back(*cr);
+    }
+  }
+  ASSERT_EQ(replaced.size(), 1u);
+  EXPECT_EQ(replaced[0].job_id, "J1");
+  EXPECT_EQ(replaced[0].replaces_uid, done->card.uid);
+  EXPECT_NE(replaced[0].card.uid, done->card.uid);
+  EXPECT_EQ(replaced[0].reason, "photo smeared");
+  EXPECT_EQ(store_->PendingReports()->size(), 1u);
+  centre_->Send(Ack{replaced[0].report_id});
+  for (int i = 0; i < 100 && !store_->PendingReports()->empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
   EXPECT_TRUE(store_->PendingReports()->empty());
   // The observer saw the attempt's durable states, ending acknowledged.
   std::lock_guard lock(mu);

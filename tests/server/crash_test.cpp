@@ -3,19 +3,21 @@
 // 200-job run and restarted, at least 10 times; the centre is killed and
 // restarted once mid-run. At the end the centre must hold exactly one terminal
 // report per job, and the fake production's durable log must show no job
-// encoded twice.
+// encoded twice. Every job's history (job_store.h) must have no gap (the
+// state rows chain from `received` to the job's state, each step's rows
+// beside its state change) and no duplicate row.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <map>
 #include <random>
 #include <set>
 
+#include "cardbureau/server/job_store.h"
 #include "harness.h"
 
 extern char** environ;
@@ -110,7 +112,7 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
         std::vector<std::string>{"serve", "--centre", endpoint, "--data",
                                  (dir.path() / "data").string(), "--bureau-id", "crash-bureau",
                                  "--production", "fake", "--validation", "core",
-                                 "--fake-delay-ms", "12", "--fake-log",
+                                 "--fake-delay-ms", "12", "--fake-fail-every", "9", "--fake-log",
                                  produced.string(), "--stations", "2", "--queue-capacity", "16",
                                  "--heartbeat-ms", "200", "--peer-timeout-ms", "2000",
                                  "--reconnect-min-ms", "50", "--reconnect-max-ms", "400",
@@ -177,11 +179,61 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
       ++completed;
       EXPECT_EQ(produced_count.count(job), 1u) << job;
     } else {
-      // Only a bureau killed between `encoding` and `encoded` fails a job.
+      // A bureau killed between `encoding` and `encoded`, or a jam, fails a job.
       EXPECT_EQ(type, "failed") << job;
     }
   }
   EXPECT_GT(completed, kJobs / 2);
+
+  // The history survived every kill -9: no gap, no duplicate. Every 9th job
+  // of a run fails with a printer jam (a fault row with its failure).
+  int with_fault = 0;
+  auto store = JobStore::Open(dir.path() / "data", SystemClock::Instance());
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (const auto& [job, type] : outcome) {
+    SCOPED_TRACE(job);
+    auto rec = (*store)->Find(job);
+    ASSERT_TRUE(rec.ok() && rec->has_value());
+    auto history = (*store)->History(job);
+    ASSERT_TRUE(history.ok()) << history.status();
+    std::string state;  // the state the chain has reached
+    std::set<std::pair<std::string, std::string>> transitions;
+    std::map<std::string, int> kinds;
+    const auto& h = *history;
+    for (size_t i = 0; i < h.size(); ++i) {
+      if (h[i].kind == "state") {
+        EXPECT_EQ(h[i].from_state, state) << "gap before row " << h[i].seq;
+        EXPECT_TRUE(transitions.emplace(h[i].from_state, h[i].state).second)
+            << "duplicate " << h[i].from_state << "->" << h[i].state;
+        state = h[i].state;
+        continue;
+      }
+      ++kinds[h[i].kind];
+      EXPECT_EQ(h[i].state, state) << h[i].kind << " row out of place";
+      // Each step's row is stored with the state change it explains: the
+      // next row of the job is that change.
+      ASSERT_LT(i + 1, h.size()) << h[i].kind << " row without its state change";
+      const std::string next = h[i].kind == "attempt" ? "encoding"
+                               : h[i].kind == "card"  ? "encoded"
+                               : h[i].kind == "qa"    ? "verified"
+                                                      : "failed";
+      EXPECT_EQ(h[i + 1].kind, "state");
+      EXPECT_EQ(h[i + 1].state, next) << h[i].kind;
+    }
+    EXPECT_EQ(state, std::string(ToString((*rec)->state)));
+    for (const auto& [kind, n] : kinds) EXPECT_EQ(n, 1) << "duplicate " << kind << " rows";
+    with_fault += kinds.count("fault") > 0;
+    if (type == "completed") {
+      EXPECT_EQ(kinds["attempt"], 1);
+      EXPECT_EQ(kinds["card"], 1);
+      EXPECT_EQ(kinds["qa"], 1);
+    } else {
+      ASSERT_FALSE(h.empty());
+      EXPECT_EQ(h.back().state, "failed");
+      EXPECT_FALSE(h.back().detail.code.empty());
+    }
+  }
+  EXPECT_GT(with_fault, 0) << "no fault was recorded";
   std::cerr << "crash test: " << kills << " kills, " << completed << " completed, "
             << (kJobs - completed) << " failed (interrupted while encoding)\n";
 }

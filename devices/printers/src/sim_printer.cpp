@@ -67,8 +67,16 @@ Status SimPrinter::Feed(const std::string& card_id, CardType type) {
     return Status(Code::kPrinterJam, "card jammed in the feeder (feed " + std::to_string(feeds_) + ")");
   }
   const uint64_t seed = config_.seed + static_cast<uint64_t>(feeds_);
-  Bytes image = devices::MakeBlankStock(
-      type == CardType::kMifareClassic4K ? devices::StockKind::kBjt4k : devices::StockKind::kBjt1k, seed);
+  const auto kind =
+      type == CardType::kMifareClassic4K ? devices::StockKind::kBjt4k : devices::StockKind::kBjt1k;
+  Bytes image;
+  if (config_.stock_serial_file.empty()) {
+    image = devices::MakeBlankStock(kind, seed);
+  } else {
+    CB_ASSIGN_OR_RETURN(Bytes stock_uid,
+                        devices::NextStockUid(config_.stock_serial_file, config_.bureau));
+    image = devices::MakeBlankStock(kind, seed, stock_uid);
+  }
   auto uid = devices::UidFromImage(image);
   if (!uid.ok()) return uid.status();
   devices::FaultPlan faults;

@@ -77,11 +77,11 @@ json ToJson(const JobSummary& j) {
 }
 
 json ToJson(const TimelineEntry& t) {
-  return {{"at_ms", t.at_ms},
-          {"state", t.state},
-          {"station", t.station},
-          {"code", t.code},
-          {"note", t.note}};
+  return {{"at_ms", t.at_ms},     {"state", t.state},     {"station", t.station},
+          {"code", t.code},       {"note", t.note},       {"kind", t.kind},
+          {"from", t.from_state}, {"printer", t.printer}, {"uid", t.uid},
+          {"attempt", t.attempt}, {"stage", t.stage},     {"field", t.field},
+          {"message", t.message}};
 }
 
 json ToJson(const StationInfo& s) {
@@ -580,6 +580,11 @@ HttpResponse Api::Metrics() {
        "# TYPE cardbureau_failures_total counter\n";
   for (const auto& [code, count] : m->failures_by_code) {
     o << "cardbureau_failures_total{code=\"" << PromLabel(code) << "\"} " << count << "\n";
+  }
+  o << "# HELP cardbureau_history_faults_total Faults recorded in the jobs' histories, by code.\n"
+       "# TYPE cardbureau_history_faults_total counter\n";
+  for (const auto& [code, count] : m->history_faults_by_code) {
+    o << "cardbureau_history_faults_total{code=\"" << PromLabel(code) << "\"} " << count << "\n";
   }
   o << "# HELP cardbureau_queue_depth Jobs waiting for a station.\n"
        "# TYPE cardbureau_queue_depth gauge\n"

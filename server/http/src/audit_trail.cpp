@@ -125,6 +125,90 @@ Result<AuditVerifyReport> VerifyAuditFile(const std::filesystem::path& file) {
   return VerifyAuditText(text);
 }
 
+namespace {
+
+Status WriteHeadFile(const std::filesystem::path& data_dir, int64_t entries,
+                     const std::string& hash) {
+  const auto path = data_dir / std::string(kAuditHeadFileName);
+  const auto tmp = data_dir / (std::string(kAuditHeadFileName) + ".tmp");
+  const std::string text = nlohmann::json{{"entries", entries}, {"last_hash", hash}}.dump() + "\n";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return Status(Code::kIoError, "cannot write " + tmp.string() + ": " + std::strerror(errno));
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Status(Code::kIoError, "cannot write " + tmp.string());
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status(Code::kIoError, "cannot replace " + path.string() + ": " + ec.message());
+  const int dfd = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    const int rc = ::fsync(dfd);
+    ::close(dfd);
+    if (rc != 0) return Status(Code::kIoError, "cannot sync " + data_dir.string());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::optional<AuditHead>> ReadAuditHead(const std::filesystem::path& data_dir) {
+  const auto path = data_dir / std::string(kAuditHeadFileName);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::optional<AuditHead>();
+  CB_ASSIGN_OR_RETURN(std::string text, ReadAll(path));
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("entries") ||
+      !j["entries"].is_number_integer() || !j.contains("last_hash") ||
+      !j["last_hash"].is_string()) {
+    return Status(Code::kStorageError, path.string() + " is not an audit chain head");
+  }
+  return std::optional<AuditHead>(
+      AuditHead{j["entries"].get<int64_t>(), j["last_hash"].get<std::string>()});
+}
+
+Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir) {
+  AuditVerifyReport rep;
+  std::error_code ec;
+  auto broken = [&](int64_t line, std::string problem) {
+    rep.broken_line = line;
+    rep.problem = std::move(problem);
+    return rep;
+  };
+  if (!std::filesystem::is_directory(data_dir, ec)) {
+    return broken(1, "no data directory " + data_dir.string());
+  }
+  const auto file = data_dir / std::string(kAuditFileName);
+  if (!std::filesystem::exists(file, ec)) return broken(1, "no audit trail " + file.string());
+  CB_ASSIGN_OR_RETURN(std::string text, ReadAll(file));
+  rep = VerifyAuditText(text);
+  if (rep.broken_line) return rep;
+  if (rep.entries == 0) return broken(1, "the audit trail is empty");
+  auto head = ReadAuditHead(data_dir);
+  if (!head.ok()) return broken(1, head.status().message());
+  if (!*head) return broken(1, "no chain head (" + std::string(kAuditHeadFileName) + ")");
+  const AuditHead& h = **head;
+  if (rep.entries < h.entries) {
+    return broken(rep.entries + 1, "truncated: the head records " + std::to_string(h.entries) +
+                                       " entries, the trail has " + std::to_string(rep.entries));
+  }
+  // The last entry's hash is the chain's; compare it with the head's.
+  const size_t end = text.size() - 1;
+  const size_t start = text.rfind('\n', end - 1);
+  auto last = ParseAuditLine(
+      std::string_view(text).substr(start == std::string::npos ? 0 : start + 1,
+                                    end - (start == std::string::npos ? 0 : start + 1)));
+  if (rep.entries > h.entries) {
+    return broken(h.entries + 1,
+                  "entries after the recorded head (" + std::to_string(h.entries) + " entries)");
+  }
+  if (!last.ok() || last->hash != h.last_hash) {
+    return broken(rep.entries, "the last entry's hash differs from the recorded head");
+  }
+  return rep;
+}
+
 Result<std::unique_ptr<AuditTrail>> AuditTrail::Open(const std::filesystem::path& data_dir,
                                                      const Clock& clock) {
   std::error_code ec;
@@ -156,6 +240,20 @@ Result<std::unique_ptr<AuditTrail>> AuditTrail::Open(const std::filesystem::path
     }
     last_seq = r->seq;
     last_hash = r->hash;
+  }
+  // The head: a trail shorter than it was truncated; continuing it would
+  // hide that. One entry past the head is an append whose head update a
+  // crash cut off: the head is brought up to date.
+  CB_ASSIGN_OR_RETURN(auto head, ReadAuditHead(data_dir));
+  if (head && (head->entries > last_seq || head->entries < last_seq - 1 ||
+               (head->entries == last_seq && head->last_hash != last_hash))) {
+    return Status(Code::kStorageError, path.string() + " does not end where its head says (" +
+                                           std::to_string(head->entries) + " entries recorded, " +
+                                           std::to_string(last_seq) +
+                                           " found); run `cardbureau audit verify`");
+  }
+  if (!head || head->entries != last_seq) {
+    CB_RETURN_IF_ERROR(WriteHeadFile(data_dir, last_seq, last_hash));
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Status(Code::kIoError, "cannot open " + path.string() + ": " + std::strerror(errno));
@@ -200,8 +298,11 @@ Result<AuditRecord> AuditTrail::Append(std::string_view actor, std::string_view 
   if (::fdatasync(fd_) != 0) return Status(Code::kIoError, "cannot sync " + path_.string());
   last_seq_ = r.seq;
   last_hash_ = r.hash;
+  CB_RETURN_IF_ERROR(WriteHead());
   return r;
 }
+
+Status AuditTrail::WriteHead() { return WriteHeadFile(path_.parent_path(), last_seq_, last_hash_); }
 
 Result<std::vector<AuditRecord>> AuditTrail::Tail(size_t limit) {
   std::string text;

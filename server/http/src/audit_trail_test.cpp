@@ -149,5 +149,62 @@ TEST(AuditVerify, MissingFileIsAnEmptyIntactTrail) {
   EXPECT_FALSE(rep->broken_line.has_value());
 }
 
+TEST_F(AuditTrailTest, VerifyTrailAgreesWithItsHead) {
+  AppendThree();
+  auto rep = VerifyAuditTrail(dir_);
+  ASSERT_TRUE(rep.ok()) << rep.status();
+  EXPECT_FALSE(rep->broken_line.has_value()) << rep->problem;
+  EXPECT_EQ(rep->entries, 3);
+  auto head = ReadAuditHead(dir_);
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->entries, 3);
+}
+
+TEST_F(AuditTrailTest, TruncatedTrailIsDetectedAndNotContinued) {
+  AppendThree();
+  std::string text = ReadFile();
+  // Delete the last line: the chain that is left is valid on its own.
+  text.erase(text.rfind('\n', text.size() - 2) + 1);
+  WriteFile(text);
+  EXPECT_FALSE(VerifyAuditFile(dir_ / std::string(kAuditFileName))->broken_line.has_value());
+  auto rep = VerifyAuditTrail(dir_);
+  ASSERT_TRUE(rep.ok());
+  ASSERT_TRUE(rep->broken_line.has_value());
+  EXPECT_EQ(*rep->broken_line, 3);
+  EXPECT_NE(rep->problem.find("truncated"), std::string::npos) << rep->problem;
+  auto t = AuditTrail::Open(dir_, clock_);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), Code::kStorageError);
+  // Deleting every line: the empty trail fails too.
+  WriteFile("");
+  rep = VerifyAuditTrail(dir_);
+  ASSERT_TRUE(rep->broken_line.has_value());
+  EXPECT_NE(rep->problem.find("empty"), std::string::npos) << rep->problem;
+}
+
+TEST_F(AuditTrailTest, EditedEntryFailsVerifyTrailAtThatEntry) {
+  AppendThree();
+  std::string text = ReadFile();
+  text.replace(text.find("\"li\""), 4, "\"lu\"");
+  WriteFile(text);
+  auto rep = VerifyAuditTrail(dir_);
+  ASSERT_TRUE(rep->broken_line.has_value());
+  EXPECT_EQ(*rep->broken_line, 2);
+}
+
+TEST_F(AuditTrailTest, MissingDirTrailOrHeadFail) {
+  auto rep = VerifyAuditTrail(dir_ / "nope");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->broken_line.has_value());
+  std::filesystem::create_directories(dir_);
+  rep = VerifyAuditTrail(dir_);
+  EXPECT_TRUE(rep->broken_line.has_value());
+  AppendThree();
+  std::filesystem::remove(dir_ / std::string(kAuditHeadFileName));
+  rep = VerifyAuditTrail(dir_);
+  ASSERT_TRUE(rep->broken_line.has_value());
+  EXPECT_NE(rep->problem.find("head"), std::string::npos) << rep->problem;
+}
+
 }  // namespace
 }  // namespace cardbureau::http

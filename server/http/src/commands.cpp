@@ -53,8 +53,11 @@ std::optional<int> ParseArgs(int argc, char** argv, const po::options_descriptio
 int RunAudit(int argc, char** argv) {
   const char* usage =
       "Usage: cardbureau audit verify --data DIR\n"
-      "Checks the hash chain of DIR/dashboard-audit.jsonl and reports the first\n"
-      "broken entry. Exit 0 intact, 1 broken (VERIFY_MISMATCH), 3 unreadable.";
+      "Checks the hash chain of DIR/dashboard-audit.jsonl against its head\n"
+      "(DIR/dashboard-audit.head: entry count and last hash) and reports the first\n"
+      "bad entry. A missing data dir, a missing or empty trail, a missing head, an\n"
+      "edited entry or a truncated trail all fail. Exit 0 only when the trail and\n"
+      "its head agree, 1 broken (VERIFY_MISMATCH), 3 unreadable.";
   if (argc < 2 || std::string(argv[1]) != "verify") {
     if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
       std::cout << usage << "\n";
@@ -68,9 +71,9 @@ int RunAudit(int argc, char** argv) {
       "data", po::value<std::string>()->required(), "bureau data directory");
   po::variables_map vm;
   if (auto rc = ParseArgs(argc - 1, argv + 1, desc, usage, &vm)) return *rc;
-  const std::filesystem::path file =
-      std::filesystem::path(vm["data"].as<std::string>()) / std::string(kAuditFileName);
-  auto report = VerifyAuditFile(file);
+  const std::filesystem::path data(vm["data"].as<std::string>());
+  const std::filesystem::path file = data / std::string(kAuditFileName);
+  auto report = VerifyAuditTrail(data);
   if (!report.ok()) {
     std::cerr << "audit: " << report.status().ToString() << "\n";
     return kExitRuntime;

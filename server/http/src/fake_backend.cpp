@@ -236,7 +236,13 @@ void FakeBackend::SetState(FakeJob& job, std::string state, std::string station,
   job.detail.job.updated_at_ms = now;
   if (!station.empty()) job.detail.job.station = station;
   if (!code.empty()) job.detail.job.last_code = code;
-  job.detail.timeline.push_back({now, state, std::move(station), code, std::move(note)});
+  TimelineEntry t;
+  t.at_ms = now;
+  t.state = state;
+  t.station = std::move(station);
+  t.code = code;
+  t.note = std::move(note);
+  job.detail.timeline.push_back(std::move(t));
   const std::string& s = job.detail.job.state;
   const bool rendered = !IsQueued(s) || s == "rendered";
   job.detail.has_front_preview = previews_ok_ && rendered && s != "rejected";
@@ -456,8 +462,11 @@ Result<ReprintRequest> FakeBackend::ApproveLocked(ReprintRequest& r, std::string
 
   old->detail.job.card_voided = true;
   old->detail.job.reprinted_by = new_id;
-  old->detail.timeline.push_back({NowMs(), old->detail.job.state, "", "",
-                                  "card voided; reprint " + r.reprint_id + " -> " + new_id});
+  TimelineEntry voided;
+  voided.at_ms = NowMs();
+  voided.state = old->detail.job.state;
+  voided.note = "card voided; reprint " + r.reprint_id + " -> " + new_id;
+  old->detail.timeline.push_back(std::move(voided));
   if (FakeBatch* b = FindBatch(old->detail.job.batch_id)) b->job_ids.push_back(new_id);
   jobs_.push_back(std::move(fresh));
 

@@ -29,37 +29,6 @@ void NameSchool(BatchSummary& b, const server::JobRecord& r) {
   if (name != school->end() && name->is_string()) b.school_name = name->get<std::string>();
 }
 
-void Count(BatchSummary& b, const server::JobRecord& r) {
-  NameSchool(b, r);
-  using server::JobState;
-  b.total++;
-  if (r.internal()) b.reprinted++;
-  switch (r.state) {
-    case JobState::kReceived:
-    case JobState::kValidated:
-    case JobState::kRendered:
-      b.queued++;
-      break;
-    case JobState::kEncoding:
-    case JobState::kEncoded:
-    case JobState::kPrinted:
-    case JobState::kVerified:
-      b.in_progress++;
-      break;
-    case JobState::kReported:
-    case JobState::kAcknowledged:
-      b.produced++;
-      break;
-    case JobState::kRejected:
-      b.rejected++;
-      break;
-    case JobState::kFailed:
-    case JobState::kCancelled:
-      b.failed++;
-      break;
-  }
-}
-
 }  // namespace
 
 StoreBackend::StoreBackend(server::JobStore& store) : store_(store) {}
@@ -88,24 +57,36 @@ JobSummary StoreBackend::Summarise(const server::JobRecord& r) {
   return j;
 }
 
-Result<std::vector<BatchSummary>> StoreBackend::Batches() {
+// The store's one batch query (JobStore::Batches), which the reconciliation
+// files and the demo summary use too: the numbers cannot disagree.
+Result<BatchSummary> StoreBackend::FromCounts(const server::BatchCounts& c) {
+  BatchSummary b;
+  b.batch_id = BatchIdForSchool(c.school_code);
+  b.school_code = c.school_code;
+  b.created_at_ms = c.first_received_ms;
+  b.total = c.total;
+  b.queued = c.queued;
+  b.in_progress = c.in_progress;
+  b.produced = c.produced;
+  b.rejected = c.rejected;
+  b.failed = c.failed + c.cancelled;
+  b.reprinted = c.reprints;
+  // The school's name is in a stored job's JSON (gone once purged).
   server::JobQuery q;
-  q.limit = kScanLimit;
+  q.school_code = c.school_code;
+  q.limit = 20;
   CB_ASSIGN_OR_RETURN(auto rows, store_.List(q));
-  std::map<std::string, BatchSummary> by_school;
-  for (const auto& r : rows) {
-    if (r.school_code.empty()) continue;  // refused before a school was known
-    BatchSummary& b = by_school[r.school_code];
-    if (b.batch_id.empty()) {
-      b.batch_id = BatchIdForSchool(r.school_code);
-      b.school_code = r.school_code;
-      b.created_at_ms = r.received_at_ms;
-    }
-    b.created_at_ms = std::min(b.created_at_ms, r.received_at_ms);
-    Count(b, r);
-  }
+  for (const auto& r : rows) NameSchool(b, r);
+  return b;
+}
+
+Result<std::vector<BatchSummary>> StoreBackend::Batches() {
+  CB_ASSIGN_OR_RETURN(auto counts, store_.Batches());
   std::vector<BatchSummary> out;
-  for (auto& [code, b] : by_school) out.push_back(std::move(b));
+  for (const auto& c : counts) {
+    CB_ASSIGN_OR_RETURN(auto b, FromCounts(c));
+    out.push_back(std::move(b));
+  }
   std::sort(out.begin(), out.end(), [](const BatchSummary& a, const BatchSummary& b) {
     return a.created_at_ms != b.created_at_ms ? a.created_at_ms > b.created_at_ms
                                               : a.batch_id < b.batch_id;
@@ -118,20 +99,9 @@ Result<BatchSummary> StoreBackend::Batch(std::string_view batch_id) {
   if (batch_id.substr(0, kPrefix.size()) != kPrefix || batch_id.size() == kPrefix.size()) {
     return Status(Code::kNotFound, "no such batch");
   }
-  server::JobQuery q;
-  q.school_code = std::string(batch_id.substr(kPrefix.size()));
-  q.limit = kScanLimit;
-  CB_ASSIGN_OR_RETURN(auto rows, store_.List(q));
-  if (rows.empty()) return Status(Code::kNotFound, "no such batch");
-  BatchSummary b;
-  b.batch_id = std::string(batch_id);
-  b.school_code = q.school_code;
-  b.created_at_ms = rows.front().received_at_ms;
-  for (const auto& r : rows) {
-    b.created_at_ms = std::min(b.created_at_ms, r.received_at_ms);
-    Count(b, r);
-  }
-  return b;
+  CB_ASSIGN_OR_RETURN(auto counts, store_.Batches(batch_id.substr(kPrefix.size())));
+  if (counts.empty()) return Status(Code::kNotFound, "no such batch");
+  return FromCounts(counts.front());
 }
 
 Result<JobSearchResult> StoreBackend::SearchJobs(const JobSearch& query) {
@@ -158,15 +128,30 @@ Result<JobDetail> StoreBackend::Job(std::string_view job_id) {
   if (!rec) return Status(Code::kNotFound, "no such job");
   JobDetail d;
   d.job = Summarise(*rec);
-  CB_ASSIGN_OR_RETURN(auto changes, store_.Timeline(job_id));
-  for (const auto& c : changes) {
+  // The job's history rows, one timeline entry each (the same rows as
+  // `cardbureau history`).
+  CB_ASSIGN_OR_RETURN(auto rows, store_.History(job_id));
+  for (const auto& h : rows) {
     TimelineEntry e;
-    e.at_ms = c.at_ms;
-    e.state = std::string(server::ToString(c.to));
-    e.note = c.note;
+    e.at_ms = h.at_ms;
+    e.state = h.state;
+    e.note = h.note;
+    e.kind = h.kind;
+    e.from_state = h.from_state;
+    e.station = h.detail.station;
+    e.printer = h.detail.printer;
+    e.uid = h.detail.uid;
+    e.attempt = h.detail.attempt;
+    e.stage = h.detail.stage;
+    e.code = h.detail.code;
+    e.field = h.detail.field;
+    e.message = h.detail.message;
     d.timeline.push_back(std::move(e));
   }
-  if (!d.timeline.empty() && !d.job.last_code.empty()) d.timeline.back().code = d.job.last_code;
+  // Rows written before schema 3 carry the code in the note only.
+  if (!d.timeline.empty() && d.timeline.back().code.empty() && !d.job.last_code.empty()) {
+    d.timeline.back().code = d.job.last_code;
+  }
   std::error_code ec;
   const auto dir = store_.CardsDir(job_id);
   d.has_front_preview = std::filesystem::is_regular_file(dir / "front.png", ec);
@@ -213,6 +198,7 @@ Result<ReprintRequest> StoreBackend::Reprint(std::string_view) {
 Result<MetricsSnapshot> StoreBackend::Metrics() {
   MetricsSnapshot m;
   for (auto s : server::AllJobStates()) m.jobs_by_state[std::string(server::ToString(s))] = 0;
+  CB_ASSIGN_OR_RETURN(m.history_faults_by_code, store_.FaultCounts());
   CB_ASSIGN_OR_RETURN(auto counts, store_.CountsByState());
   for (const auto& [state, n] : counts) {
     m.jobs_by_state[std::string(server::ToString(state))] = n;

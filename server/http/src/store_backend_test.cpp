@@ -101,6 +101,46 @@ TEST_F(StoreBackendTest, SearchDetailAndTimeline) {
   EXPECT_EQ(backend_->Job("nope").status().code(), Code::kNotFound);
 }
 
+// The dashboard's timeline is the job's history, row for row (the rows
+// `cardbureau history` prints), with the fault's code and the refusal's
+// field and message.
+TEST_F(StoreBackendTest, TimelineIsTheJobsHistory) {
+  server::HistoryEvent jam;
+  jam.kind = "fault";
+  jam.station = "station-1";
+  jam.printer = "sim-1";
+  jam.attempt = 1;
+  jam.stage = "feed";
+  jam.code = "PRINTER_JAM";
+  jam.message = "card jammed in the feeder";
+  ASSERT_TRUE(store_->Record("J-1", std::vector<server::HistoryEvent>{jam}).ok());
+  auto d = backend_->Job("J-1");
+  ASSERT_TRUE(d.ok()) << d.status();
+  auto history = store_->History("J-1");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(d->timeline.size(), history->size());
+  for (size_t i = 0; i < history->size(); ++i) {
+    EXPECT_EQ(d->timeline[i].kind, (*history)[i].kind);
+    EXPECT_EQ(d->timeline[i].state, (*history)[i].state);
+    EXPECT_EQ(d->timeline[i].at_ms, (*history)[i].at_ms);
+  }
+  // /metrics counts it from the store (a restart does not lose it).
+  auto m = backend_->Metrics();
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->history_faults_by_code["PRINTER_JAM"], 1);
+  const auto& last = d->timeline.back();
+  EXPECT_EQ(last.kind, "fault");
+  EXPECT_EQ(last.code, "PRINTER_JAM");
+  EXPECT_EQ(last.station, "station-1");
+  EXPECT_EQ(last.printer, "sim-1");
+  EXPECT_EQ(last.attempt, 1);
+  EXPECT_EQ(last.stage, "feed");
+  auto refused = backend_->Job("J-9");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->timeline.back().code, "PHOTO_NO_FACE");
+  EXPECT_FALSE(refused->timeline.back().message.empty());
+}
+
 TEST_F(StoreBackendTest, PreviewsComeFromTheCardsDirectory) {
   EXPECT_EQ(backend_->CardPreview("J-1", PreviewSide::kFront).status().code(), Code::kNotFound);
   const auto dir = store_->CardsDir("J-1");

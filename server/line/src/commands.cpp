@@ -4,9 +4,9 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-
 #include <opencv2/imgcodecs.hpp>
 
+#include "cardbureau/core/validate_command.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/devices/blank_stock.h"
 #include "cardbureau/devices/card_image.h"
@@ -22,13 +22,16 @@
 #include "cardbureau/printers/hotfolder_printer.h"
 #include "cardbureau/printers/sim_printer.h"
 #include "cardbureau/printers/vpcd_inserter.h"
+#include "cardbureau/server/job_store.h"
 
 namespace cardbureau::line {
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
-Result<std::vector<StationSetup>> BuildStations(const LineConfig& config) {
+Result<std::vector<StationSetup>> BuildStations(const LineConfig& config,
+                                                const fs::path& stock_serial_file,
+                                                const std::string& bureau) {
   std::vector<StationSetup> out;
   for (const StationConfig& sc : config.stations) {
     StationSetup st;
@@ -46,6 +49,8 @@ Result<std::vector<StationSetup>> BuildStations(const LineConfig& config) {
       pc.name = sc.name;
       pc.hopper_dir = sc.hopper;
       pc.seed = sc.seed;
+      pc.stock_serial_file = stock_serial_file;
+      pc.bureau = bureau;
       pc.time_per_card = std::chrono::milliseconds(sc.time_per_card_ms);
       pc.jam_on_feed = sc.jam_feed;
       pc.jam_on_print = sc.jam_print;
@@ -137,32 +142,62 @@ server::ServeHooks MakeServeHooks() {
     o.batches_dir = lc.batches_dir;
     o.outputs.direct_io = lc.direct_io;
     o.clock = &clock;
-    CB_ASSIGN_OR_RETURN(auto stations, BuildStations(lc));
+    CB_ASSIGN_OR_RETURN(auto stations,
+                        BuildStations(lc, cfg.data_dir / "stock-serial", cfg.bureau_id));
     CB_ASSIGN_OR_RETURN(auto line, Line::Create(sink, std::move(o), std::move(stations)));
     return std::unique_ptr<server::Production>(std::move(line));
   };
   return hooks;
 }
 
+Status CheckUidBinding(const fs::path& data_dir, const std::string& job_id,
+                       const std::string& uid) {
+  std::error_code ec;
+  if (!fs::is_regular_file(data_dir / "bureau.db", ec)) {
+    return Status(Code::kNotFound, "no job store in " + data_dir.string());
+  }
+  CB_ASSIGN_OR_RETURN(auto store, server::JobStore::Open(data_dir, SystemClock::Instance()));
+  CB_ASSIGN_OR_RETURN(auto rec, store->Find(job_id));
+  if (!rec) return Status(Code::kNotFound, "the store has no job " + job_id);
+  if (rec->card_uid != uid) {
+    return Status(Code::kDuplicateUid,
+                  "card UID " + uid + " is not the UID bound to job " + job_id + " (" +
+                      (rec->card_uid.empty() ? std::string("none") : rec->card_uid) + ")");
+  }
+  if (rec->voided_at_ms) {
+    return Status(
+        Code::kVerifyMismatch,
+        "the card of job " + job_id + " was voided (reprinted as " + rec->reprinted_by + ")");
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 int RunVerify(int argc, char** argv) {
   po::options_description opts(
-      "Usage: cardbureau verify --face FRONT.png --keys KEYSTORE (--image CARD.mfd | --reader NAME)\n"
-      "                         [--job JOB.json] [--json]\n\n"
+      "Usage: cardbureau verify --face FRONT.png --keys KEYSTORE (--image CARD.mfd | --reader "
+      "NAME)\n"
+      "                         [--job JOB.json] [--data DIR] [--json]\n\n"
       "QA of a produced card: the chip record's MAC verifies, the QR on the face\n"
       "decodes and its Ed25519 signature verifies, the QR's uid is the chip's UID\n"
       "and its claims equal the chip record. --image checks a chip memory dump\n"
       "(.mfd, e.g. out/cards/<job>/card.mfd of the demo) through the card\n"
       "emulator; --reader reads a card on a PC/SC reader. Never writes the card.\n"
+      "With --data, the bureau's store must bind the card's UID to the job on the\n"
+      "chip (DUPLICATE_UID when it is not: one card UID, one live job) and the\n"
+      "job's card must not be voided.\n"
       "Exit 0 when the card passes, 1 when it fails QA, 2 usage, 3 runtime error.\n\n"
       "Options");
-  std::string face, keys_path, image, reader, job_path;
-  opts.add_options()("help,h", "show this help")("face", po::value(&face), "front face image (PNG/JPEG)")(
-      "keys", po::value(&keys_path), "keystore file (mode 600)")(
+  std::string face, keys_path, image, reader, job_path, data;
+  opts.add_options()("help,h", "show this help")(
+      "face", po::value(&face), "front face image (PNG/JPEG)")("keys", po::value(&keys_path),
+                                                               "keystore file (mode 600)")(
       "image", po::value(&image), "chip memory dump (1024 or 4096 bytes)")(
-      "reader", po::value(&reader), "PC/SC reader name")(
-      "job", po::value(&job_path), "the job the card must carry")("json", "machine-readable output");
+      "reader", po::value(&reader), "PC/SC reader name")("job", po::value(&job_path),
+                                                         "the job the card must carry")(
+      "data", po::value(&data), "the bureau's data dir: check the UID binding in its store")(
+      "json", "machine-readable output");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -239,6 +274,14 @@ int RunVerify(int argc, char** argv) {
     std::cerr << "cardbureau verify: " << qa.status() << "\n";
     return 3;
   }
+  if (!data.empty() && qa->chip.ok() && qa->record) {
+    Status bound = CheckUidBinding(data, qa->record->job_id, ToHex(qa->uid));
+    if (bound.code() == Code::kIoError || bound.code() == Code::kStorageError) {
+      std::cerr << "cardbureau verify: " << bound << "\n";
+      return 3;
+    }
+    if (!bound.ok()) qa->chip = bound;
+  }
   if (vm.count("json")) {
     nlohmann::json out = {{"uid", ToHex(qa->uid)}, {"chip", qa->chip_text()}, {"face", qa->face_text()},
                           {"ok", qa->ok()}};
@@ -262,7 +305,11 @@ int RunVerify(int argc, char** argv) {
 }  // namespace
 
 std::vector<Command> Commands() {
-  return {{"verify", "QA a produced card: chip MAC, signed QR, UID binding, claims", RunVerify}};
+  return {{"verify", "QA a produced card: chip MAC, signed QR, UID binding, claims", RunVerify},
+          // The same intake check as serve (replaces core's `validate`).
+          core::MakeValidateCommand([](Job& job, ByteView photo, const Clock& clock) {
+            return MakeIntakeValidator(clock)(job, photo);
+          })};
 }
 
 }  // namespace cardbureau::line

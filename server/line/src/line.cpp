@@ -79,7 +79,24 @@ struct PreparedJob {
   int cards_used = 0;
   bool encoding_recorded = false;
   Status last_error;
+  std::string uid;  // the current card's UID once encoding told it, else ""
 };
+
+server::HistoryEvent WithStatus(server::HistoryEvent e, const Status& s) {
+  e.code = std::string(s.code_name());
+  e.message = s.message();
+  return e;
+}
+
+// A card whose face copies could not be written: kept (bounded) so the
+// files are rewritten when the disk allows (after the next card, at Stop).
+struct PendingOutputs {
+  std::string job_id;
+  fs::path dir;
+  layout::RenderedCard card;
+};
+constexpr size_t kMaxPendingOutputs = 16;
+constexpr int kOutputWriteTries = 3;
 
 // What the batch manifest needs of a produced card (images reloaded from
 // disk when the manifest is written, so memory stays flat).
@@ -123,6 +140,8 @@ struct Line::Impl {
   std::vector<std::thread> render_threads;
   LineStats stats;
   std::map<std::string, Batch> batches;
+  std::deque<PendingOutputs> pending_outputs;  // under mu
+  std::mutex files_mu;  // serialises the batch files' writers (taken before mu)
 
   Impl(server::ProductionSink& s, LineOptions o) : sink(s), options(std::move(o)) {}
 
@@ -152,6 +171,166 @@ struct Line::Impl {
         std::cerr << "line: station " << st.snap.name << " taken out of rotation after "
                   << st.snap.consecutive_failures << " failures (last: " << s.code_name() << ")\n";
       }
+    }
+  }
+
+  // A history row about `job`'s current card at station `st`.
+  server::HistoryEvent Event(const Station& st, const PreparedJob& job, std::string kind,
+                             std::string stage) const {
+    server::HistoryEvent e;
+    e.kind = std::move(kind);
+    e.station = st.snap.name;
+    e.printer = st.setup.printer->name();
+    e.attempt = job.cards_used;
+    e.uid = job.uid;
+    e.stage = std::move(stage);
+    return e;
+  }
+
+  // Writes the face copies, a few times; the caller records a failure.
+  Status WriteOutputs(const layout::RenderedCard& card, const fs::path& dir) {
+    Status s;
+    for (int i = 0; i < kOutputWriteTries; ++i) {
+      s = layout::WriteCardOutputs(card, dir.string(), options.outputs);
+      if (s.ok()) return s;
+    }
+    return s;
+  }
+
+  // Rewrites face copies that failed earlier; each success is a history row.
+  void RetryPendingOutputs() {
+    std::deque<PendingOutputs> todo;
+    {
+      std::lock_guard lock(mu);
+      todo.swap(pending_outputs);
+    }
+    std::deque<PendingOutputs> still;
+    for (auto& p : todo) {
+      Status s = layout::WriteCardOutputs(p.card, p.dir.string(), options.outputs);
+      if (s.ok()) {
+        server::HistoryEvent e;
+        e.kind = "output";
+        e.stage = "outputs";
+        e.code = "OK";
+        e.message = "face copies rewritten";
+        Status r = sink.Record(p.job_id, {e});
+        if (r.ok()) continue;
+        // The history refused the row: keep the card so it is tried again.
+      }
+      still.push_back(std::move(p));
+    }
+    std::lock_guard lock(mu);
+    for (auto& p : still) {
+      if (pending_outputs.size() < kMaxPendingOutputs) pending_outputs.push_back(std::move(p));
+    }
+  }
+
+  // ---- batch files ----
+  // reconciliation.json (and manifest.pdf when `manifest`, or when one
+  // exists already: a job changed outcome after it was written) for one
+  // school. The numbers come from the store's one batch query
+  // (JobStore::Batches, through the sink) so they equal the dashboard's;
+  // the line's own counts only when the sink keeps no store.
+  Status WriteBatchFiles(const std::string& id, bool manifest) {
+    if (options.batches_dir.empty()) return Status::Ok();
+    std::lock_guard files_lock(files_mu);  // one writer per set of files
+    Batch b;
+    {
+      std::lock_guard lock(mu);
+      auto it = batches.find(id);
+      if (it == batches.end()) return Status::Ok();
+      b = it->second;
+    }
+    const fs::path dir = options.batches_dir / id;
+    nlohmann::json rec;
+    auto counts = sink.CountBatch(id);
+    if (counts.ok() && !counts->empty()) {
+      const server::BatchCounts& c = counts->front();
+      rec = {{"batch", id},
+             {"school", b.snap.school_name},
+             {"source", "store"},
+             {"total", c.total},
+             {"jobs", c.jobs},
+             {"queued", c.queued},
+             {"in_progress", c.in_progress},
+             {"produced", c.produced},
+             {"voided", c.voided},
+             {"reprinted", c.reprints},
+             {"rejected", c.rejected},
+             {"failed", c.failed},
+             {"cancelled", c.cancelled},
+             {"cards_in", c.cards_in},
+             {"cards_rejected", c.cards_rejected},
+             {"balanced", c.cards_in == c.produced + c.cards_rejected}};
+    } else if (!counts.ok() && counts.status().code() != Code::kNotFound) {
+      return counts.status();  // the store failed: no numbers rather than wrong ones
+    } else {
+      rec = {{"batch", id},
+             {"school", b.snap.school_name},
+             {"source", "line"},
+             {"jobs", b.snap.jobs},
+             {"produced", b.snap.produced},
+             {"failed", b.snap.failed},
+             {"cancelled", b.snap.cancelled},
+             {"cards_in", b.snap.cards_used},
+             {"cards_rejected", b.snap.cards_rejected},
+             {"reprinted", b.snap.reprinted},
+             {"balanced", b.snap.cards_used == b.snap.produced + b.snap.cards_rejected}};
+    }
+    nlohmann::json cards = nlohmann::json::array();
+    for (const auto& c : b.cards) {
+      cards.push_back({{"job_id", c.meta.summary.job_id}, {"card_no", c.meta.summary.card_no}});
+    }
+    rec["cards"] = cards;
+    CB_RETURN_IF_ERROR(
+        printers::WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2))));
+    std::error_code ec;
+    if (!manifest && !fs::exists(dir / "manifest.pdf", ec)) return Status::Ok();
+    if (b.cards.empty()) return Status::Ok();
+    // TODO(issue 15 item 4/5): the manifest's rows (job id, name, card
+    // number, UID, new/reissue, outcome) and totals should come from the
+    // store query (JobStore::Batches + the school's job rows) through the
+    // new layout::ProofPdf row API; the lead wires it at merge. Until then
+    // the produced cards of this run go to AddBatch.
+    std::vector<layout::RenderedCard> loaded;
+    loaded.reserve(b.cards.size());
+    for (const auto& c : b.cards) {
+      layout::RenderedCard r = c.meta;
+      // The one image decoder (layout/photo.h): bounded, never throws.
+      auto front = layout::ReadImageFile((c.dir / "front.png").string(), "front");
+      auto back = layout::ReadImageFile((c.dir / "back.png").string(), "back");
+      if (!front.ok() || !back.ok()) continue;  // purged meanwhile
+      r.images.front = std::move(front).value();
+      r.images.back = std::move(back).value();
+      loaded.push_back(std::move(r));
+    }
+    if (loaded.empty()) return Status::Ok();
+    std::vector<const layout::RenderedCard*> ptrs;
+    for (const auto& r : loaded) ptrs.push_back(&r);
+    CB_ASSIGN_OR_RETURN(auto pdf, layout::ProofPdf::Create());
+    CB_RETURN_IF_ERROR(pdf.AddBatch(ptrs));
+    return pdf.SaveToFile((dir / "manifest.pdf").string());
+  }
+
+  // A job of `job`'s school changed outcome (produced, failed, cancelled):
+  // its batch files are regenerated. A failure is a fault in the job's
+  // history and in the line's stats, not only a log line.
+  void OutcomeChanged(const std::string& job_id, const Job& job) {
+    Status s = WriteBatchFiles(job.school.code, /*manifest=*/false);
+    if (s.ok()) return;
+    {
+      std::lock_guard lock(mu);
+      stats.failures_by_code[std::string(s.code_name())]++;
+      stats.batch_report_error = s.ToString();
+    }
+    server::HistoryEvent e;
+    e.kind = "fault";
+    e.stage = "batch-files";
+    e.code = std::string(s.code_name());
+    e.message = "batch files not written: " + s.message();
+    if (Status r = sink.Record(job_id, {e}); !r.ok()) {
+      std::lock_guard lock(mu);
+      stats.batch_report_error += "; history: " + r.ToString();
     }
   }
 
@@ -187,20 +366,20 @@ struct Line::Impl {
     auto photo = printers::ReadFileLimited(ctx.photo_path, kMaxPhotoBytes);
     if (!photo.ok()) {
       sink.Failed(id, Status(Code::kPhotoUnreadable, "stored photo: " + photo.status().message()), true);
-      CountFailed(ctx.job);
+      CountFailed(ctx.job_id, ctx.job);
       return;
     }
     auto prepared = renderer.Prepare(ctx.job, *photo);
     if (!prepared.ok()) {
       sink.Failed(id, prepared.status(), false);
-      CountFailed(ctx.job);
+      CountFailed(ctx.job_id, ctx.job);
       return;
     }
     if (ctx.state == JobState::kValidated) {
       Status s = sink.Advance(id, JobState::kRendered);
       if (!s.ok()) {
         if (s.code() != Code::kCancelled) sink.Failed(id, s, true);
-        CountCancelled(ctx.job, s);
+        CountCancelled(ctx.job_id, ctx.job, s);
         return;
       }
       ctx.state = JobState::kRendered;
@@ -215,19 +394,25 @@ struct Line::Impl {
     cv.notify_all();
   }
 
-  void CountFailed(const Job& job) {
-    std::lock_guard lock(mu);
-    BatchFor(job).snap.failed++;
-    stats.failed++;
-  }
-  void CountCancelled(const Job& job, const Status& s) {
-    std::lock_guard lock(mu);
-    if (s.code() == Code::kCancelled) {
-      BatchFor(job).snap.cancelled++;
-    } else {
+  void CountFailed(const std::string& job_id, const Job& job) {
+    {
+      std::lock_guard lock(mu);
       BatchFor(job).snap.failed++;
       stats.failed++;
     }
+    OutcomeChanged(job_id, job);
+  }
+  void CountCancelled(const std::string& job_id, const Job& job, const Status& s) {
+    {
+      std::lock_guard lock(mu);
+      if (s.code() == Code::kCancelled) {
+        BatchFor(job).snap.cancelled++;
+      } else {
+        BatchFor(job).snap.failed++;
+        stats.failed++;
+      }
+    }
+    OutcomeChanged(job_id, job);
   }
 
   // A job that reached `encoded` or later in an earlier run: the chip must
@@ -254,7 +439,7 @@ struct Line::Impl {
                                              (rec.is_object() ? rec.value("uid", std::string("?")) : "?") +
                                              "); an operator must check the card before a reprint"),
                 false);
-    CountFailed(ctx.job);
+    CountFailed(ctx.job_id, ctx.job);
   }
 
   // ---- stations ----
@@ -289,10 +474,28 @@ struct Line::Impl {
     }
   }
 
-  // Ejects the current card to the reject hopper and records the fault.
-  void RejectCard(Station& st, PreparedJob& job, const Status& why) {
+  // Ejects the current card to the reject hopper and counts the fault on
+  // the station; returns the job's history rows for it (the fault, and the
+  // eject's own failure), for the caller to store.
+  std::vector<server::HistoryEvent> EjectToReject(Station& st, PreparedJob& job, const Status& why,
+                                                  std::string_view stage) {
     Status e = st.setup.printer->Eject(printers::Hopper::kReject);
     st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
+    std::vector<server::HistoryEvent> events;
+    if (stage == "feed") {
+      // Fed but never at the reader: no attempt row was written for it.
+      auto fed = Event(st, job, "attempt", "fed");
+      fed.message = "card fed; it did not reach the reader";
+      events.push_back(std::move(fed));
+    }
+    auto fault = WithStatus(Event(st, job, "fault", std::string(stage)), why);
+    fault.message += e.ok() ? " (card to the reject hopper)" : " (reject hopper eject failed)";
+    events.push_back(std::move(fault));
+    if (!e.ok()) events.push_back(WithStatus(Event(st, job, "fault", "eject"), e));
+    auto rejected = Event(st, job, "card", "rejected");
+    rejected.code = std::string(why.code_name());
+    rejected.message = "card to the reject hopper";
+    events.push_back(std::move(rejected));
     std::lock_guard lock(mu);
     Fault(st, why);
     if (!e.ok()) Fault(st, e);
@@ -300,6 +503,26 @@ struct Line::Impl {
     stats.cards_rejected++;
     BatchFor(job.ctx.job).snap.cards_rejected++;
     job.last_error = why;
+    return events;
+  }
+  // As EjectToReject, storing the rows in the job's history.
+  Status RejectCard(Station& st, PreparedJob& job, const Status& why, std::string_view stage) {
+    return sink.Record(job.ctx.job_id, EjectToReject(st, job, why, stage));
+  }
+
+  // The job's history could not be written (the store failed): the job is
+  // not produced further here. Failed() may fail the same way; then the job
+  // stays in its durable state and the next run takes it up.
+  bool HistoryLost(PreparedJob& job, const Status& s) {
+    sink.Failed(job.ctx.job_id, s, true);
+    CountFailed(job.ctx.job_id, job.ctx.job);
+    return true;
+  }
+  // A card fault: the card is rejected and recorded; false = try a fresh card.
+  bool RetryWithNewCard(Station& st, PreparedJob& job, const Status& why, std::string_view stage) {
+    Status r = RejectCard(st, job, why, stage);
+    if (!r.ok()) return HistoryLost(job, r);
+    return false;
   }
 
   // Returns true when the job is finished (completed, failed or cancelled),
@@ -312,15 +535,21 @@ struct Line::Impl {
     if (job.cards_used >= options.max_tries) {
       sink.Failed(id, job.last_error.ok() ? Status(Code::kInternal, "no card tried") : job.last_error,
                   true);
-      CountFailed(j);
+      CountFailed(id, j);
       return true;
     }
     const std::string card_id = id + "." + std::to_string(job.cards_used + 1);
+    job.uid.clear();
     Status s = printer.Feed(card_id, j.card.card_type);
     if (!s.ok()) {
-      std::lock_guard lock(mu);
-      Fault(st, s);
-      return false;  // no card consumed for the job; try again
+      {
+        std::lock_guard lock(mu);
+        Fault(st, s);
+      }
+      auto ev = WithStatus(Event(st, job, "fault", "feed"), s);
+      ev.attempt = 0;  // no card consumed for the job
+      if (Status r = sink.Record(id, {ev}); !r.ok()) return HistoryLost(job, r);
+      return false;  // try again
     }
     job.cards_used++;
     {
@@ -330,16 +559,24 @@ struct Line::Impl {
 
     auto channel = st.setup.source->WaitForCard(options.card_wait);
     if (!channel.ok() || !channel->has_value()) {
-      RejectCard(st, job, channel.ok() ? Status(Code::kCardTimeout, "no card reached the reader")
-                                       : channel.status());
-      return false;
+      return RetryWithNewCard(st, job,
+                              channel.ok()
+                                  ? Status(Code::kCardTimeout, "no card reached the reader")
+                                  : channel.status(),
+                              "feed");
     }
     std::unique_ptr<devices::CardChannel> card = std::move(**channel);
 
+    // The attempt is in the history before the chip is touched.
+    auto attempt = Event(st, job, "attempt", "at-reader");
+    attempt.message = "card " + card_id;
     if (!job.encoding_recorded) {
-      s = sink.Advance(id, JobState::kEncoding);
+      s = sink.AdvanceWith(id, JobState::kEncoding, {attempt});
       if (!s.ok()) return Abandon(st, job, s);
       job.encoding_recorded = true;
+    } else {
+      s = sink.Record(id, {attempt});
+      if (!s.ok()) return Abandon(st, job, s);
     }
 
     const encoder::EncodeParams params{clock().TodayBeijing(), IssueSequence(j)};
@@ -354,8 +591,22 @@ struct Line::Impl {
         std::lock_guard lock(mu);
         Fault(st, outcome.status(), /*counts=*/false);
       }
+      auto lost = WithStatus(Event(st, job, "fault", "encode"), outcome.status());
+      lost.message += " (reseating the card to resume)";
+      std::vector<server::HistoryEvent> rows{lost};
       card.reset();
-      (void)printer.Reseat();
+      Status reseat = printer.Reseat();
+      if (!reseat.ok()) {
+        // The printer cannot put the card back: resuming is impossible.
+        rows.push_back(WithStatus(Event(st, job, "fault", "reseat"), reseat));
+        if (Status r = sink.Record(id, std::move(rows)); !r.ok()) return HistoryLost(job, r);
+        {
+          std::lock_guard lock(mu);
+          Fault(st, reseat);
+        }
+        break;
+      }
+      if (Status r = sink.Record(id, std::move(rows)); !r.ok()) return HistoryLost(job, r);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       auto again = st.setup.source->WaitForCard(options.card_wait);
       if (!again.ok() || !again->has_value()) break;
@@ -363,31 +614,29 @@ struct Line::Impl {
       outcome = personalizer->Encode(*card, j, params);
     }
     if (!outcome.ok()) {
-      RejectCard(st, job, outcome.status());
       if (IsJobFault(outcome.status().code())) {
-        sink.Failed(id, outcome.status(), false);
-        CountFailed(j);
+        auto rows = EjectToReject(st, job, outcome.status(), "encode");
+        sink.FailedWith(id, outcome.status(), false, std::move(rows));
+        CountFailed(id, j);
         return true;
       }
-      return false;
+      return RetryWithNewCard(st, job, outcome.status(), "encode");
     }
 
     const std::string uid = ToHex(outcome->uid);
+    job.uid = uid;
     auto rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
     if (!rendered.ok()) {
-      RejectCard(st, job, rendered.status());
-      sink.Failed(id, rendered.status(), false);
-      CountFailed(j);
+      auto rows = EjectToReject(st, job, rendered.status(), "compose");
+      sink.FailedWith(id, rendered.status(), false, std::move(rows));
+      CountFailed(id, j);
       return true;
     }
     // The face is checked against the chip before anything is printed.
     auto payload = layout::DecodeQrFromImage(QrRegion(rendered->images.front, job.card.qr_box));
     s = payload.ok() ? CheckFaceAgainstChip(*payload, *verifier, outcome->record, outcome->uid)
                      : payload.status();
-    if (!s.ok()) {
-      RejectCard(st, job, s);
-      return false;
-    }
+    if (!s.ok()) return RetryWithNewCard(st, job, s, "face-check");
 
     printers::PrintData data;
     data.job_id = id;
@@ -397,17 +646,11 @@ struct Line::Impl {
                             std::pair{&rendered->images.front_k, &data.front_k_png},
                             std::pair{&rendered->images.back_k, &data.back_k_png}}) {
       auto png = layout::EncodePng(*mat);
-      if (!png.ok()) {
-        RejectCard(st, job, png.status());
-        return false;
-      }
+      if (!png.ok()) return RetryWithNewCard(st, job, png.status(), "print");
       *out = std::move(*png);
     }
     s = printer.Print(data);
-    if (!s.ok()) {
-      RejectCard(st, job, s);  // the encoded card is voided
-      return false;
-    }
+    if (!s.ok()) return RetryWithNewCard(st, job, s, "print");  // the encoded card is voided
 
     // The card exists: record it before the state says so.
     const std::string produced_at = clock().NowIsoBeijing();
@@ -418,32 +661,63 @@ struct Line::Impl {
                            {"produced_at", produced_at}, {"cards_used", job.cards_used}};
     s = printers::WriteFileAtomic(job.ctx.cards_dir / "production.json", AsBytes(prod.dump(2)));
     if (!s.ok()) {
-      RejectCard(st, job, s);
-      return false;
+      // Without its production record a card cannot be proven: the job is
+      // held with the code (failed, retryable) instead of being reported.
+      const Status why(s.code(), "production record not written: " + s.message());
+      auto rows = EjectToReject(st, job, why, "record");
+      sink.FailedWith(id, why, true, std::move(rows));
+      CountFailed(id, j);
+      return true;
     }
-    for (JobState next : {JobState::kEncoded, JobState::kPrinted}) {
-      s = sink.Advance(id, next);
-      if (!s.ok()) return Abandon(st, job, s);
-    }
+    auto encoded = Event(st, job, "card", "encoded");
+    encoded.message = "chip " + std::string(encoder::ToString(outcome->kind)) + ", " +
+                      std::to_string(outcome->apdus) + " APDUs, record verified; card " + card_id;
+    s = sink.AdvanceWith(id, JobState::kEncoded, {encoded});
+    // The store refuses a UID bound to another live card: this card goes to
+    // the reject hopper and the job takes a fresh one.
+    if (s.code() == Code::kDuplicateUid) return RetryWithNewCard(st, job, s, "bind");
+    if (!s.ok()) return Abandon(st, job, s);
+    s = sink.AdvanceWith(id, JobState::kPrinted, {Event(st, job, "card", "printed")});
+    if (!s.ok()) return Abandon(st, job, s);
 
     // QA: the card as it leaves the printer.
     auto qa = VerifyCard(*card, QrRegion(rendered->images.front, job.card.qr_box), options.keys,
                          *verifier, &j);
     if (!qa.ok() || !qa->ok()) {
       Status why = !qa.ok() ? qa.status() : (!qa->chip.ok() ? qa->chip : qa->face);
-      RejectCard(st, job, why);
-      sink.Failed(id, Status(Code::kVerifyMismatch, "QA after printing: " + why.ToString()), true);
-      CountFailed(j);
+      auto verdict = WithStatus(Event(st, job, "qa", "qa"), why);
+      if (qa.ok()) verdict.message = "chip: " + qa->chip_text() + "; face: " + qa->face_text();
+      std::vector<server::HistoryEvent> rows{verdict};
+      for (auto& r : EjectToReject(st, job, why, "qa")) rows.push_back(std::move(r));
+      sink.FailedWith(id, Status(Code::kVerifyMismatch, "QA after printing: " + why.ToString()),
+                      true, std::move(rows));
+      CountFailed(id, j);
       return true;
     }
-    s = sink.Advance(id, JobState::kVerified);
+    auto verdict = Event(st, job, "qa", "qa");
+    verdict.code = "OK";
+    verdict.message = "chip: " + qa->chip_text() + "; face: " + qa->face_text();
+    s = sink.AdvanceWith(id, JobState::kVerified, {verdict});
     if (!s.ok()) return Abandon(st, job, s);
 
-    s = layout::WriteCardOutputs(*rendered, job.ctx.cards_dir.string(), options.outputs);
-    if (!s.ok()) std::cerr << "line: " << id << ": card outputs not written: " << s << "\n";
+    std::vector<server::HistoryEvent> finish_rows;
+    s = WriteOutputs(*rendered, job.ctx.cards_dir);
+    if (!s.ok()) {
+      // The card is good (its record is written); the bureau's copies of
+      // the faces are not: a fault in the history and on the dashboard, and
+      // the files are rewritten later.
+      finish_rows.push_back(WithStatus(Event(st, job, "fault", "outputs"), s));
+      finish_rows.back().message = "face copies not written (will be rewritten): " + s.message();
+      std::lock_guard lock(mu);
+      Fault(st, s, /*counts=*/false);
+      if (pending_outputs.size() < kMaxPendingOutputs) {
+        pending_outputs.push_back(PendingOutputs{id, job.ctx.cards_dir, *rendered});
+      }
+    }
     card.reset();
     Status ej = printer.Eject(printers::Hopper::kOutput);
     st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
+    if (!ej.ok()) finish_rows.push_back(WithStatus(Event(st, job, "fault", "eject"), ej));
 
     server::CardOutcome out;
     out.card.uid = uid;
@@ -453,32 +727,42 @@ struct Line::Impl {
     out.qa.face = qa->face_text();
     out.station = st.snap.name;
     out.produced_at = produced_at;
+    out.history = std::move(finish_rows);
     sink.Completed(id, out);
+    if (s.ok()) RetryPendingOutputs();  // the disk takes writes again
 
-    std::lock_guard lock(mu);
-    if (!ej.ok()) Fault(st, ej);
-    st.snap.produced++;
-    st.snap.consecutive_failures = 0;
-    stats.produced++;
-    Batch& b = BatchFor(j);
-    b.snap.produced++;
-    if (job.cards_used > 1) b.snap.reprinted++;
-    ProducedCard pc;
-    pc.meta.summary = rendered->summary;
-    pc.meta.texts = rendered->texts;
-    pc.meta.qr_payload = rendered->qr_payload;
-    pc.meta.profile = rendered->profile;
-    pc.dir = job.ctx.cards_dir;
-    b.cards.push_back(std::move(pc));
+    {
+      std::lock_guard lock(mu);
+      if (!ej.ok()) Fault(st, ej);
+      st.snap.produced++;
+      st.snap.consecutive_failures = 0;
+      stats.produced++;
+      Batch& b = BatchFor(j);
+      b.snap.produced++;
+      if (job.cards_used > 1) b.snap.reprinted++;
+      ProducedCard pc;
+      pc.meta.summary = rendered->summary;
+      pc.meta.texts = rendered->texts;
+      pc.meta.qr_payload = rendered->qr_payload;
+      pc.meta.profile = rendered->profile;
+      pc.dir = job.ctx.cards_dir;
+      b.cards.push_back(std::move(pc));
+    }
+    OutcomeChanged(id, j);
     return true;
   }
 
   // The server refused a transition (cancelled meanwhile, or a store error):
   // the card goes to the reject hopper and the job is dropped here.
   bool Abandon(Station& st, PreparedJob& job, const Status& s) {
-    RejectCard(st, job, s);
-    if (s.code() != Code::kCancelled) sink.Failed(job.ctx.job_id, s, true);
-    CountCancelled(job.ctx.job, s);
+    auto rows = EjectToReject(st, job, s, "abandon");
+    if (s.code() != Code::kCancelled) {
+      sink.FailedWith(job.ctx.job_id, s, true, std::move(rows));
+    } else if (Status r = sink.Record(job.ctx.job_id, std::move(rows)); !r.ok()) {
+      std::lock_guard lock(mu);
+      Fault(st, r, /*counts=*/false);  // the job is already terminal; the station shows it
+    }
+    CountCancelled(job.ctx.job_id, job.ctx.job, s);
     return true;
   }
 };
@@ -556,8 +840,17 @@ void Line::Stop() {
   for (auto& st : impl_->stations) {
     if (st->thread.joinable()) st->thread.join();
   }
+  impl_->RetryPendingOutputs();
   Status s = WriteBatchReports();
-  if (!s.ok()) std::cerr << "line: batch reports: " << s << "\n";
+  std::lock_guard lock(impl_->mu);
+  if (!s.ok()) {
+    // Not only printed: the line's stats (dashboard, demo summary) carry it.
+    std::cerr << "line: batch reports: " << s << "\n";
+    impl_->stats.failures_by_code[std::string(s.code_name())]++;
+    impl_->stats.batch_report_error = s.ToString();
+  } else {
+    impl_->stats.batch_report_error.clear();
+  }
 }
 
 std::vector<StationSnapshot> Line::Stations() const {
@@ -618,49 +911,12 @@ Status Line::ResumeStation(const std::string& name) {
 
 Status Line::WriteBatchReports() {
   if (impl_->options.batches_dir.empty()) return Status::Ok();
-  std::map<std::string, Batch> batches;
+  std::vector<std::string> ids;
   {
     std::lock_guard lock(impl_->mu);
-    batches = impl_->batches;
+    for (const auto& [id, b] : impl_->batches) ids.push_back(id);
   }
-  for (const auto& [id, b] : batches) {
-    fs::path dir = impl_->options.batches_dir / id;
-    nlohmann::json rec = {{"batch", id},
-                          {"school", b.snap.school_name},
-                          {"jobs", b.snap.jobs},
-                          {"produced", b.snap.produced},
-                          {"failed", b.snap.failed},
-                          {"cancelled", b.snap.cancelled},
-                          {"cards_in", b.snap.cards_used},
-                          {"cards_rejected", b.snap.cards_rejected},
-                          {"reprinted", b.snap.reprinted},
-                          {"balanced", b.snap.cards_used == b.snap.produced + b.snap.cards_rejected}};
-    nlohmann::json cards = nlohmann::json::array();
-    for (const auto& c : b.cards) {
-      cards.push_back({{"job_id", c.meta.summary.job_id}, {"card_no", c.meta.summary.card_no}});
-    }
-    rec["cards"] = cards;
-    CB_RETURN_IF_ERROR(printers::WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2))));
-    if (b.cards.empty()) continue;
-    std::vector<layout::RenderedCard> loaded;
-    loaded.reserve(b.cards.size());
-    for (const auto& c : b.cards) {
-      layout::RenderedCard r = c.meta;
-      // The one image decoder (layout/photo.h): bounded, never throws.
-      auto front = layout::ReadImageFile((c.dir / "front.png").string(), "front");
-      auto back = layout::ReadImageFile((c.dir / "back.png").string(), "back");
-      if (!front.ok() || !back.ok()) continue;  // purged meanwhile
-      r.images.front = std::move(front).value();
-      r.images.back = std::move(back).value();
-      loaded.push_back(std::move(r));
-    }
-    if (loaded.empty()) continue;
-    std::vector<const layout::RenderedCard*> ptrs;
-    for (const auto& r : loaded) ptrs.push_back(&r);
-    CB_ASSIGN_OR_RETURN(auto pdf, layout::ProofPdf::Create());
-    CB_RETURN_IF_ERROR(pdf.AddBatch(ptrs));
-    CB_RETURN_IF_ERROR(pdf.SaveToFile((dir / "manifest.pdf").string()));
-  }
+  for (const auto& id : ids) CB_RETURN_IF_ERROR(impl_->WriteBatchFiles(id, /*manifest=*/true));
   return Status::Ok();
 }
 

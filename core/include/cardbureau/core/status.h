@@ -60,6 +60,8 @@ enum class Code {
   kPrinterOutOfRibbon,
   kPrinterError,
   kStationUnavailable,
+  kDuplicateUid,  // a card UID already bound to another produced card
+  kJobConflict,   // a known job_id sent again with different content
   kNotFound,
   kAlreadyExists,
   kIoError,

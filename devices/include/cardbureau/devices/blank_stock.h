@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string_view>
 
@@ -50,6 +51,16 @@ Bytes StockUid(uint64_t seed);
 // Same kind + seed + uid gives the same bytes. `uid` must be 4 or 7 bytes
 // (throws std::invalid_argument); without it StockUid(seed) is used.
 Bytes MakeBlankStock(StockKind kind, uint64_t seed);
+// The 4-byte UID of stock serial `serial` of bureau `bureau`: a bijection of
+// the serial (keyed by the bureau), so distinct serials never give the same
+// UID. nullopt for the few serials whose UID would be invalid (first byte 08
+// = random ID, 88 = cascade tag, or all zero): skip them.
+std::optional<Bytes> SerialStockUid(std::string_view bureau, uint32_t serial);
+// Takes the next serial from `serial_file` (a decimal counter, created at 0,
+// flock'ed, fsynced before the UID is used: never repeats within a data dir,
+// across printers, processes and restarts) and returns its UID
+// (SerialStockUid, skipping invalid ones). IO_ERROR.
+Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string_view bureau);
 Bytes MakeBlankStock(StockKind kind, uint64_t seed, ByteView uid);
 
 // The UID stored in block 0 of an image (a .mfd file does not record the UID

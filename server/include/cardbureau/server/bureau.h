@@ -76,6 +76,14 @@ struct JobEvent {
 // committed. Must be quick and must not call back into the Bureau.
 using JobObserver = std::function<void(const JobEvent&)>;
 
+// The protocol fields ("student.name", "photo" for the photo bytes) in which
+// a job received again (`incoming` frame 0, `photo` frame 1) differs from
+// the stored one; empty when it is the same job (a redelivery) or when the
+// stored job has no data to compare (rejected, purged). Field names only,
+// never values (they may be personal data).
+std::vector<std::string> JobContentDiff(const nlohmann::json& incoming,
+                                        const std::optional<Bytes>& photo, const JobRecord& stored);
+
 class Bureau final : public ProductionSink {
  public:
   // Creates a production through `make_production` (called once with this
@@ -118,6 +126,12 @@ class Bureau final : public ProductionSink {
   Status Advance(const std::string& job_id, JobState to) override;
   void Completed(const std::string& job_id, const CardOutcome& outcome) override;
   void Failed(const std::string& job_id, const Status& why, bool retryable) override;
+  Status AdvanceWith(const std::string& job_id, JobState to,
+                     std::vector<HistoryEvent> events) override;
+  Status Record(const std::string& job_id, std::vector<HistoryEvent> events) override;
+  void FailedWith(const std::string& job_id, const Status& why, bool retryable,
+                  std::vector<HistoryEvent> events) override;
+  Result<std::vector<BatchCounts>> CountBatch(const std::string& school_code) override;
 
  private:
   Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator);

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,8 @@ struct CentreOptions {
   std::filesystem::path photos_dir;
   std::filesystem::path reports_file;
   bool until_done = false;
+  // With until_done: also wait for this many card_replaced reports.
+  int64_t expect_replacements = 0;
   std::chrono::milliseconds redeliver_after{30000};
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds peer_timeout{10000};
@@ -62,6 +65,11 @@ struct CentreSummary {
   int64_t accepted = 0;
   int64_t done = 0;            // jobs with a terminal report
   int64_t completed = 0, failed = 0, rejected = 0, cancelled = 0;
+  int64_t replaced = 0;  // card_replaced reports (the old UID is blocked)
+  // The card each job's child holds now: the completed card, or the one a
+  // card_replaced named. Its old UIDs are blocked.
+  std::map<std::string, std::string> current_uid;
+  std::map<std::string, std::vector<std::string>> blocked_uids;
   int64_t repeated_reports = 0;  // report_ids seen before (acked, not stored)
   int64_t errors_received = 0;
   int64_t bureaus = 0;

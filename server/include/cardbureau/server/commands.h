@@ -1,4 +1,5 @@
-// Subcommands provided by the server module: `serve`, `centre`, `keygen`.
+// Subcommands provided by the server module: `serve`, `centre`, `keygen`,
+// `history`.
 #pragma once
 
 #include <functional>
@@ -54,6 +55,9 @@ struct ServeHooks {
 };
 
 std::vector<Command> MakeCommands(ServeHooks hooks);
+// What `cardbureau history JOB [--json]` prints: every history row of the
+// job (JobStore::History). NOT_FOUND for an unknown job.
+Result<std::string> FormatHistory(JobStore& store, std::string_view job_id, bool json);
 // MakeCommands({}).
 std::vector<Command> Commands();
 

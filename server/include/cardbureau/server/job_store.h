@@ -9,6 +9,19 @@
 // hashes; never names or photos), reprints (schema 2: operator reprint
 // requests and their decisions).
 //
+// History (schema 3): job_history is the job's one history table. Besides
+// the state transitions (kind "state") it holds every card attempt (kind
+// "attempt": station, printer, attempt number), every step a card reached
+// ("card": stage encoded/printed, the card's UID, how far encoding got),
+// every fault with its catalogue code ("fault": jam, card removed, auth
+// failure, ribbon, reject hopper, ...), every QA verdict with its reasons
+// ("qa"), every reprint ("reprint") and the refusal/failure details (code,
+// field, message) on the rejected/failed transition itself. Each row is
+// written in the same transaction as the state change it explains (events
+// that change no state, e.g. a jam the line recovers from, are their own
+// transaction). History() returns them in order; `cardbureau history` and
+// the dashboard's timeline print exactly these rows.
+//
 // Reprints (schema 2): a reprint is a new production attempt for a job whose
 // card was produced, made inside the bureau (the centre's protocol has no
 // message for it). The attempt is a job row with id "<job_id>~R<n>" ('~' is
@@ -82,7 +95,7 @@ bool IsInProduction(JobState s);
 // received, validated, rendered: nothing irreversible done to a card yet.
 bool IsBeforeEncoding(JobState s);
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct JobRecord {
   std::string job_id;
@@ -100,6 +113,7 @@ struct JobRecord {
   std::string reprint_of;    // schema 2: the job this attempt reprints, "" = centre job
   std::string reprinted_by;  // the newest attempt that replaced this job's card
   std::optional<int64_t> voided_at_ms;  // this job's card was voided by a reprint
+  std::string card_uid;  // schema 3: the UID bound to this job's card ("" before encoded)
   bool internal() const { return !reprint_of.empty(); }
 };
 
@@ -124,6 +138,32 @@ struct StateChange {
   std::string note;
 };
 
+// A history row that is not a bare state transition (schema 3). Production
+// hands these to the store with the state change they explain.
+struct HistoryEvent {
+  std::string kind;     // "attempt", "card", "fault", "qa", "reprint", "output"
+  std::string station;  // line station name, "" when not at a station
+  std::string printer;  // printer name
+  std::string uid;      // the card's UID (hex) when known
+  int attempt = 0;      // the card's number within the job (1..), 0 = none
+  std::string stage;    // how far the card got: "fed", "encode", "face-check", "print",
+                        // "record", "encoded", "printed", "qa", "outputs", ...
+  std::string code;     // catalogue code for faults / a failed QA, "OK" for a passed QA
+  std::string field;    // the offending field (refusals)
+  std::string message;  // short text (reasons), never personal data
+};
+
+// One row of a job's history, oldest first.
+struct HistoryEntry {
+  int64_t seq = 0;  // the row id (increasing)
+  int64_t at_ms = 0;
+  std::string kind;        // "state" or HistoryEvent::kind
+  std::string from_state;  // state rows: the previous state ("" for the first)
+  std::string state;       // state rows: the state entered; others: the job's state then
+  std::string note;
+  HistoryEvent detail;  // kind, station, printer, uid, attempt, stage, code, field, message
+};
+
 struct AuditEntry {
   int64_t at_ms = 0;
   std::string job_id;
@@ -137,6 +177,26 @@ struct OutboxEntry {
   std::string type;    // "completed", "failed", "cancelled", "rejected"
   std::string frame0;  // the exact JSON frame sent each time
   int64_t created_at_ms = 0;
+};
+
+// A school's batch as the store counts it: the one source of the
+// reconciliation files, the manifest totals, the dashboard and the demo
+// summary (BatchCounts()).
+struct BatchCounts {
+  std::string school_code;
+  int64_t total = 0;        // every job row of the school (centre jobs + reprint attempts)
+  int64_t jobs = 0;         // centre jobs
+  int64_t queued = 0;       // received, validated, rendered
+  int64_t in_progress = 0;  // encoding .. verified
+  int64_t produced = 0;     // reported/acknowledged: a card was produced (voided ones too)
+  int64_t voided = 0;       // produced cards later voided by a reprint
+  int64_t reprints = 0;     // reprint attempts (jobs "<id>~R<n>")
+  int64_t rejected = 0;     // refused at intake
+  int64_t failed = 0;       // failed in production
+  int64_t cancelled = 0;
+  int64_t cards_in = 0;        // cards fed to a reader (history "attempt" rows)
+  int64_t cards_rejected = 0;  // cards sent to the reject hopper (history "card"/"rejected")
+  int64_t first_received_ms = 0;
 };
 
 // Dashboard search. Empty strings / nullopt = no filter.
@@ -193,13 +253,34 @@ class JobStore {
   // One allowed transition between production states. CANCELLED when the job
   // is cancelled/failed, FAILED_PRECONDITION for other forbidden moves.
   Status Advance(std::string_view job_id, JobState to, std::string_view note = {});
+  // As Advance, writing `events` (before the transition row) in the same
+  // transaction. An idempotent re-advance (already in `to`) writes nothing.
+  // Advancing to `encoded` binds the UID of its "card" event to the job:
+  // DUPLICATE_UID (nothing written) when that UID is bound to another job's
+  // produced card that is not voided (one card UID, one live job).
+  Status AdvanceWith(std::string_view job_id, JobState to, std::span<const HistoryEvent> events,
+                     std::string_view note = {});
+  // Writes history rows that change no state (a fault the line recovers
+  // from, a further card for the same job) in one transaction.
+  // NOT_FOUND for an unknown job.
+  Status Record(std::string_view job_id, std::span<const HistoryEvent> events);
   // verified -> reported with a `completed` report (report_id assigned here).
   // For a reprint attempt (internal) the report is stored already acked and
   // the job goes on to `acknowledged`: nothing is sent to the centre.
-  Result<Message> Complete(std::string_view job_id, Completed report);
+  // A reprint attempt of a job the centre holds a `completed` for also
+  // queues, in the same transaction, one `card_replaced` report for the
+  // centre's job (replaces = the UID the centre last heard of, reason = the
+  // reprint's); it is returned in `card_replaced` (when given) and pending
+  // in the outbox until acked.
+  Result<Message> Complete(std::string_view job_id, Completed report,
+                           std::span<const HistoryEvent> events = {},
+                           std::optional<Message>* card_replaced = nullptr);
   // Any in-production state -> failed with a `failed` report (stored acked
   // for a reprint attempt, as above).
-  Result<Message> Fail(std::string_view job_id, const Status& why, bool retryable);
+  // `events` (e.g. the fault or QA verdict that caused it) are written in the
+  // same transaction; the failed transition row carries the code and message.
+  Result<Message> Fail(std::string_view job_id, const Status& why, bool retryable,
+                       std::span<const HistoryEvent> events = {});
 
   // ---- reports ----
   // The stored terminal report of a job, nullopt when it has none yet.
@@ -214,9 +295,18 @@ class JobStore {
   Result<std::optional<JobRecord>> Find(std::string_view job_id);
   Result<std::vector<JobRecord>> List(const JobQuery& query);
   Result<std::vector<JobRecord>> InStates(std::span<const JobState> states, int limit = 100000);
+  // The state transitions only (kind "state").
   Result<std::vector<StateChange>> Timeline(std::string_view job_id);
+  // Every history row of the job (see the header comment), oldest first.
+  Result<std::vector<HistoryEntry>> History(std::string_view job_id);
   Result<std::vector<AuditEntry>> Audit(std::string_view job_id);
   Result<std::map<JobState, int64_t>> CountsByState();
+  // Per school (one query; `school_code` "" = every school with a code),
+  // ordered by school code.
+  Result<std::vector<BatchCounts>> Batches(std::string_view school_code = {});
+  // Fault rows of every job's history by catalogue code (survives restarts,
+  // unlike a line's in-memory counters).
+  Result<std::map<std::string, int64_t>> FaultCounts();
   // Jobs occupying the production queue (IsInProduction).
   Result<int64_t> CountInProduction();
   // The parsed job for production (NOT_FOUND when purged or unknown).
@@ -265,11 +355,16 @@ class JobStore {
   std::string NewReportId();
   Result<std::optional<JobRecord>> FindLocked(std::string_view job_id);
   Status InsertHistory(std::string_view job_id, std::optional<JobState> from, JobState to,
-                       std::string_view note, int64_t now);
+                       std::string_view note, int64_t now, const HistoryEvent* detail = nullptr);
+  Status BindUidLocked(std::string_view job_id, std::string_view uid);
+  Result<std::optional<Message>> QueueCardReplacedLocked(const JobRecord& attempt,
+                                                         const Completed& done, int64_t now);
+  Status InsertEvents(std::string_view job_id, JobState state, std::span<const HistoryEvent> events,
+                      int64_t now);
   Status InsertAudit(std::string_view job_id, std::string_view event, std::string_view detail,
                      int64_t now);
   Status SetState(std::string_view job_id, JobState from, JobState to, std::string_view note,
-                  int64_t now);
+                  int64_t now, const HistoryEvent* detail = nullptr);
   Status InsertReport(std::string_view job_id, const Message& report, int64_t now);
   Result<std::optional<Message>> TerminalReportLocked(std::string_view job_id);
   Result<std::vector<JobRecord>> Rows(Statement* st);

@@ -88,6 +88,20 @@ struct Cancelled {
   std::string report_id;
   std::string job_id;
 };
+// After `completed`: the card reported for `job_id` was voided and this one
+// issued instead (a reprint); the centre blocks `replaces_uid` and records
+// the new card. Retried until acked, like the terminal reports; exactly one
+// per replacement.
+struct CardReplaced {
+  std::string report_id;
+  std::string job_id;
+  CardInfo card;
+  std::string replaces_uid;  // wire: "replaces": {"uid": ...}
+  std::string reason;
+  QaInfo qa;
+  std::string station;
+  std::string produced_at;
+};
 // ---- both directions ----
 struct Heartbeat {};
 struct Error {
@@ -110,7 +124,7 @@ struct Cancel {
 };
 
 using Message = std::variant<Hello, Pull, Accepted, Rejected, Progress, Completed, Failed,
-                             Cancelled, Heartbeat, Error, JobMessage, Ack, Cancel>;
+                             Cancelled, Heartbeat, Error, JobMessage, Ack, Cancel, CardReplaced>;
 
 // Who sent the frames. A type is only valid in its protocol direction; a
 // `job` arriving at the centre is UNKNOWN_TYPE.
@@ -121,7 +135,8 @@ using Frames = std::vector<std::string>;
 // The wire "type" of a message ("hello", "job", ...).
 std::string_view TypeName(const Message& m);
 
-// True for completed / failed / cancelled / rejected.
+// True for completed / failed / cancelled / rejected, and card_replaced: the
+// reports kept in the outbox and retried until acked.
 bool IsTerminalReport(const Message& m);
 // report_id and job_id of a terminal report; empty for other messages.
 std::string ReportIdOf(const Message& m);

@@ -69,6 +69,9 @@ struct CardOutcome {
   QaInfo qa;
   std::string station;
   std::string produced_at;  // ISO 8601
+  // History rows (the QA verdict, ...) stored with the completion, in the
+  // same transaction.
+  std::vector<HistoryEvent> history;
 };
 
 // Implemented by the server. All methods are thread-safe.
@@ -83,6 +86,37 @@ class ProductionSink {
   virtual void Completed(const std::string& job_id, const CardOutcome& outcome) = 0;
   // The job cannot be produced; the server stores and sends `failed`.
   virtual void Failed(const std::string& job_id, const Status& why, bool retryable) = 0;
+
+  // History (job_store.h): the rows that explain a step, stored with it.
+  // The defaults drop the rows (test doubles that only count states); the
+  // server stores them in the same transaction as the state change.
+  // As Advance, with `events` written in the same transaction.
+  virtual Status AdvanceWith(const std::string& job_id, JobState to,
+                             std::vector<HistoryEvent> events) {
+    (void)events;
+    return Advance(job_id, to);
+  }
+  // Rows that change no state (a fault the line recovers from, a further
+  // card). OK, or STORAGE_ERROR/NOT_FOUND: the caller must not go on as if
+  // the row existed.
+  virtual Status Record(const std::string& job_id, std::vector<HistoryEvent> events) {
+    (void)job_id;
+    (void)events;
+    return Status::Ok();
+  }
+  // As Failed, with `events` (the fault, the QA verdict) in the same transaction.
+  virtual void FailedWith(const std::string& job_id, const Status& why, bool retryable,
+                          std::vector<HistoryEvent> events) {
+    (void)events;
+    Failed(job_id, why, retryable);
+  }
+  // The store's counts of a school's batch (JobStore::Batches), the one
+  // source of the batch files' numbers. NOT_FOUND when the sink has no
+  // store (test doubles): the line falls back to its own counts.
+  virtual Result<std::vector<BatchCounts>> CountBatch(const std::string& school_code) {
+    (void)school_code;
+    return Status(Code::kNotFound, "this sink keeps no store");
+  }
 };
 
 class Production {

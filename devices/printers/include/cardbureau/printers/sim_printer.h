@@ -31,6 +31,11 @@ struct SimPrinterConfig {
   // Seed of the first card; each fed card gets seed + n (so UIDs differ
   // between printers with different seeds).
   uint64_t seed = 1;
+  // When set, every fed card's UID comes from this stock serial counter
+  // (devices::NextStockUid keyed by `bureau`): distinct for every card of a
+  // data dir, across printers and restarts. Empty: StockUid(seed + n).
+  std::filesystem::path stock_serial_file;
+  std::string bureau;
   // Mechanical time per card (feed + print + eject), spread over the steps.
   std::chrono::milliseconds time_per_card{0};
   // Fault injection, by 1-based feed number.

@@ -10,6 +10,15 @@
 // VerifyAuditFile reports. Only ids, codes and reasons are recorded, never
 // names or photos of students.
 //
+// Truncation: removing the LAST lines leaves a valid chain, so the chain's
+// head (entry count and last hash) is kept apart from the trail, in
+// DATA/dashboard-audit.head (written atomically after every append).
+// VerifyAuditTrail checks the trail against it: a missing data dir, a
+// missing or empty trail, a missing head, a broken chain, or a trail that
+// does not end where the head says (truncated, or entries appended behind
+// the bureau's back) all fail, naming the first bad entry. Open refuses a
+// trail shorter than its head (continuing it would hide the truncation).
+//
 // Thread-safety: Append and Tail are thread-safe.
 #pragma once
 
@@ -28,6 +37,7 @@
 namespace cardbureau::http {
 
 inline constexpr std::string_view kAuditFileName = "dashboard-audit.jsonl";
+inline constexpr std::string_view kAuditHeadFileName = "dashboard-audit.head";
 
 struct AuditRecord {
   int64_t seq = 0;  // 1, 2, ...
@@ -83,6 +93,8 @@ class AuditTrail {
   int64_t last_seq_ = 0;
   std::string last_hash_;
   const Clock& clock_;
+
+  Status WriteHead();  // under mu_
 };
 
 struct AuditVerifyReport {
@@ -96,5 +108,19 @@ struct AuditVerifyReport {
 Result<AuditVerifyReport> VerifyAuditFile(const std::filesystem::path& file);
 // Same, on the text of the file (pure; the fuzz target and tests use it).
 AuditVerifyReport VerifyAuditText(std::string_view text);
+
+// The chain's head as kept in DATA/dashboard-audit.head.
+struct AuditHead {
+  int64_t entries = 0;
+  std::string last_hash;
+};
+// nullopt when there is no head file; STORAGE_ERROR when it is unreadable.
+Result<std::optional<AuditHead>> ReadAuditHead(const std::filesystem::path& data_dir);
+// What `cardbureau audit verify` checks: the trail of `data_dir` and its
+// head. broken_line names the first bad entry (1-based; for a truncated
+// trail the first missing one, entries + 1); a missing data dir, trail or
+// head, or an empty trail, is reported broken at entry 1. IO_ERROR only
+// when a file exists but cannot be read.
+Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir);
 
 }  // namespace cardbureau::http

@@ -92,12 +92,22 @@ struct JobSearchResult {
 };
 
 // One step of a job's history, oldest first.
+// With the store, these are exactly the job's history rows (`cardbureau
+// history`, JobStore::History).
 struct TimelineEntry {
   int64_t at_ms = 0;
-  std::string state;    // state entered
-  std::string station;  // "" when not at a station
-  std::string code;     // catalogue code for failures, else ""
-  std::string note;     // short free text (ids, reasons), never personal data
+  std::string state;           // state entered (kind "state"); the job's state then (other kinds)
+  std::string station;         // "" when not at a station
+  std::string code;            // catalogue code for failures, else ""
+  std::string note;            // short free text (ids, reasons), never personal data
+  std::string kind = "state";  // "state", "attempt", "card", "fault", "qa", "output", ...
+  std::string from_state;      // kind "state": the previous state
+  std::string printer;
+  std::string uid;      // the card's UID when known
+  int attempt = 0;      // the card's number within the job, 0 = none
+  std::string stage;    // how far the card got ("encode", "qa", "outputs", ...)
+  std::string field;    // refusals: the offending field
+  std::string message;  // refusal/fault message, QA reasons
 };
 
 struct JobDetail {
@@ -147,6 +157,8 @@ struct ReprintRequest {
 struct MetricsSnapshot {
   std::map<std::string, int64_t> jobs_by_state;     // every state, 0 included
   std::map<std::string, int64_t> failures_by_code;  // terminal + card failures
+  // Fault rows of the jobs' histories by code (the store; survives restarts).
+  std::map<std::string, int64_t> history_faults_by_code;
   int64_t cards_produced_last_hour = 0;             // completed in the last 3600 s
   int64_t queue_depth = 0;                          // jobs waiting for a station
   std::map<std::string, std::string> station_states;  // station_id -> state

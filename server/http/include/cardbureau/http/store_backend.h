@@ -55,6 +55,7 @@ class StoreBackend : public DashboardBackend {
 
  private:
   JobSummary Summarise(const server::JobRecord& r);
+  Result<BatchSummary> FromCounts(const server::BatchCounts& counts);
 
   server::JobStore& store_;
   EventHub hub_;

@@ -104,6 +104,9 @@ struct LineStats {
   int64_t failed = 0;
   int64_t cards_rejected = 0;
   std::map<std::string, int64_t> failures_by_code;  // card-level faults
+  // The last failure to write the batch files (reconciliation, manifest),
+  // "" when they were written; counted in failures_by_code too.
+  std::string batch_report_error;
 };
 
 class Line final : public server::Production {
