@@ -108,13 +108,22 @@ std::string_view ToString(ManifestOutcome outcome) {
       return "voided";
     case ManifestOutcome::kReprinted:
       return "reprinted";
+    case ManifestOutcome::kFailed:
+      return "failed";
+    case ManifestOutcome::kCancelled:
+      return "cancelled";
+    case ManifestOutcome::kPending:
+      return "in production";
   }
   return "unknown";
 }
 
 std::string OutcomeText(const ManifestRow& row) {
   std::string s(ToString(row.outcome));
-  if (row.outcome == ManifestOutcome::kRejected && !row.code.empty()) s += " " + row.code;
+  if ((row.outcome == ManifestOutcome::kRejected || row.outcome == ManifestOutcome::kFailed) &&
+      !row.code.empty()) {
+    s += " " + row.code;
+  }
   return s;
 }
 
@@ -133,6 +142,15 @@ ManifestTotals CountOutcomes(const std::vector<ManifestRow>& rows) {
         break;
       case ManifestOutcome::kReprinted:
         ++t.reprinted;
+        break;
+      case ManifestOutcome::kFailed:
+        ++t.failed;
+        break;
+      case ManifestOutcome::kCancelled:
+        ++t.cancelled;
+        break;
+      case ManifestOutcome::kPending:
+        ++t.pending;
         break;
     }
   }
@@ -508,15 +526,20 @@ Status ProofPdf::AddManifest(const BatchManifest& m) {
   // Totals.
   y += 10;
   CB_RETURN_IF_ERROR(text("合计 Totals", kMargin, y, 10));
-  const std::pair<const char*, int> lines[] = {{"produced 制成", totals.produced},
-                                               {"rejected 拒绝", totals.rejected},
-                                               {"voided 作废", totals.voided},
-                                               {"reprinted 重印", totals.reprinted},
-                                               {"jobs 作业合计", totals.jobs()}};
+  // Failed, cancelled and in-production appear when the batch has any.
+  std::vector<std::pair<const char*, int>> lines = {{"produced 制成", totals.produced},
+                                                    {"rejected 拒绝", totals.rejected},
+                                                    {"voided 作废", totals.voided},
+                                                    {"reprinted 重印", totals.reprinted}};
+  if (totals.failed > 0) lines.push_back({"failed 失败", totals.failed});
+  if (totals.cancelled > 0) lines.push_back({"cancelled 取消", totals.cancelled});
+  if (totals.pending > 0) lines.push_back({"in production 制作中", totals.pending});
+  lines.push_back({"jobs 作业合计", totals.jobs()});
   double tx = kMargin + 30;
+  const double step = lines.size() > 5 ? 31 : 45;
   for (const auto& [label, n] : lines) {
-    CB_RETURN_IF_ERROR(text(std::string(label) + ": " + std::to_string(n), tx, y, 9));
-    tx += 45;
+    CB_RETURN_IF_ERROR(text(std::string(label) + ": " + std::to_string(n), tx, y, lines.size() > 5 ? 7 : 9));
+    tx += step;
   }
   // Sign-off: three columns, each a signature line and a date line.
   y += 14;

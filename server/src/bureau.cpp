@@ -220,6 +220,10 @@ Result<std::vector<BatchCounts>> Bureau::CountBatch(const std::string& school_co
   return store_.Batches(school_code);
 }
 
+Result<std::vector<BatchRow>> Bureau::BatchRows(const std::string& school_code) {
+  return store_.BatchRows(school_code);
+}
+
 Status Bureau::Record(const std::string& job_id, std::vector<HistoryEvent> events) {
   Status s = store_.Record(job_id, events);
   if (!s.ok()) Log("job " + job_id + ": cannot record history: " + s.ToString());

@@ -120,6 +120,11 @@ ALTER TABLE job_history ADD COLUMN message TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN card_uid TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_card_uid ON jobs(card_uid) WHERE card_uid<>'';
 )sql",
+    // Schema 4: the job's kind (new/reissue) outlives the purge of its JSON,
+    // for the batch manifest.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -887,6 +892,39 @@ Result<std::vector<BatchCounts>> JobStore::Batches(std::string_view school_code)
   return out;
 }
 
+Result<std::vector<BatchRow>> JobStore::BatchRows(std::string_view school_code) {
+  std::lock_guard lock(mu_);
+  CB_ASSIGN_OR_RETURN(
+      Statement * st,
+      Stmt("SELECT j.job_id, coalesce(j.student_name,''), j.card_no, j.card_uid, "
+           "coalesce(json_extract(j.job_json,'$.kind'), j.kind, ''), j.state, "
+           "j.voided_at IS NOT NULL, j.reprint_of<>'', j.purged_at IS NOT NULL, "
+           "coalesce((SELECT json_extract(o.frame0,'$.code') FROM outbox o WHERE "
+           "o.job_id=j.job_id AND o.type IN ('rejected','failed') "
+           "ORDER BY o.created_at DESC LIMIT 1),'') "
+           "FROM jobs j WHERE j.school_code=?1 ORDER BY j.received_at, j.job_id"));
+  st->Bind(1, school_code);
+  std::vector<BatchRow> out;
+  for (;;) {
+    CB_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    BatchRow r;
+    r.job_id = st->Text(0);
+    r.student_name = st->Text(1);
+    r.card_no = st->Text(2);
+    r.card_uid = st->Text(3);
+    r.reissue = st->Text(4) == "reissue";
+    auto state = JobStateFromString(st->Text(5));
+    r.state = state.value_or(JobState::kReceived);
+    r.voided = st->Int(6) != 0;
+    r.reprint = st->Int(7) != 0;
+    r.purged = st->Int(8) != 0;
+    r.code = st->Text(9);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 Result<std::map<std::string, int64_t>> JobStore::FaultCounts() {
   std::lock_guard lock(mu_);
   CB_ASSIGN_OR_RETURN(Statement * st,
@@ -1139,26 +1177,29 @@ Result<std::vector<JobStore::PurgedJob>> JobStore::PurgeExpired(std::chrono::sec
   const int64_t now = NowMs();
   const int64_t cutoff =
       now - std::chrono::duration_cast<std::chrono::milliseconds>(retention).count();
-  std::vector<std::pair<std::string, std::string>> victims;  // job_id, photo
+  std::vector<PurgedJob> victims;
   {
     std::lock_guard lock(mu_);
     CB_ASSIGN_OR_RETURN(Statement * st,
-                        Stmt("SELECT job_id, photo_sha256 FROM jobs WHERE purged_at IS NULL "
-                             "AND acked_at IS NOT NULL AND acked_at<=? LIMIT 1000"));
+                        Stmt("SELECT job_id, photo_sha256, school_code FROM jobs WHERE purged_at "
+                             "IS NULL AND acked_at IS NOT NULL AND acked_at<=? LIMIT 1000"));
     st->Bind(1, cutoff);
     for (;;) {
       CB_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) break;
-      victims.emplace_back(st->Text(0), st->Text(1));
+      victims.push_back(PurgedJob{st->Text(0), st->Text(1), st->Text(2)});
     }
   }
   std::vector<PurgedJob> purged;
-  for (const auto& [job_id, photo] : victims) {
+  for (const auto& victim : victims) {
+    const std::string& job_id = victim.job_id;
+    const std::string& photo = victim.photo_sha256;
     std::lock_guard lock(mu_);
     CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
-    CB_ASSIGN_OR_RETURN(Statement * up,
-                        Stmt("UPDATE jobs SET student_name=NULL, job_json=NULL, purged_at=? "
-                             "WHERE job_id=?"));
+    CB_ASSIGN_OR_RETURN(
+        Statement * up,
+        Stmt("UPDATE jobs SET kind=coalesce(json_extract(job_json,'$.kind'),kind), "
+             "student_name=NULL, job_json=NULL, purged_at=? WHERE job_id=?"));
     up->Bind(1, now).Bind(2, job_id);
     CB_RETURN_IF_ERROR(up->Run());
     CB_RETURN_IF_ERROR(InsertAudit(job_id, "purged", "photo_sha256=" + photo, now));
@@ -1177,7 +1218,7 @@ Result<std::vector<JobStore::PurgedJob>> JobStore::PurgeExpired(std::chrono::sec
     std::error_code ec;
     std::filesystem::remove_all(CardsDir(job_id), ec);
     if (ec) return Status(Code::kIoError, "cannot remove cards of " + job_id + ": " + ec.message());
-    purged.push_back(PurgedJob{job_id, photo});
+    purged.push_back(victim);
   }
   if (!purged.empty() || wal_holds_purged_) {
     // secure_delete zeroed the freed cells in the database pages; the WAL

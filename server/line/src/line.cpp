@@ -110,6 +110,37 @@ struct Batch {
   std::vector<ProducedCard> cards;
 };
 
+// A store row as the manifest prints it. A purged row keeps its job id,
+// card number, UID and outcome; the name is gone.
+layout::ManifestRow ToManifestRow(const server::BatchRow& r) {
+  layout::ManifestRow m;
+  m.job_id = r.job_id;
+  m.student_name = r.purged ? "（已清除 purged）" : r.student_name;
+  m.card_no = r.card_no;
+  m.uid_hex = r.card_uid;
+  m.reissue = r.reissue;
+  m.code = r.code;
+  using O = layout::ManifestOutcome;
+  switch (r.state) {
+    case JobState::kRejected:
+      m.outcome = O::kRejected;
+      break;
+    case JobState::kFailed:
+      m.outcome = O::kFailed;
+      break;
+    case JobState::kCancelled:
+      m.outcome = O::kCancelled;
+      break;
+    case JobState::kReported:
+    case JobState::kAcknowledged:
+      m.outcome = r.voided ? O::kVoided : r.reprint ? O::kReprinted : O::kProduced;
+      break;
+    default:
+      m.outcome = O::kPending;
+  }
+  return m;
+}
+
 }  // namespace
 
 struct Line::Impl {
@@ -286,12 +317,12 @@ struct Line::Impl {
         printers::WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2))));
     std::error_code ec;
     if (!manifest && !fs::exists(dir / "manifest.pdf", ec)) return Status::Ok();
-    if (b.cards.empty()) return Status::Ok();
-    // TODO(issue 15 item 4/5): the manifest's rows (job id, name, card
-    // number, UID, new/reissue, outcome) and totals should come from the
-    // store query (JobStore::Batches + the school's job rows) through the
-    // new layout::ProofPdf row API; the lead wires it at merge. Until then
-    // the produced cards of this run go to AddBatch.
+    // The manifest's rows are the store's rows of the batch (the same rows
+    // the counts above are made of); a sink without a store (test doubles)
+    // prints this run's produced cards.
+    auto rows = sink.BatchRows(id);
+    if (!rows.ok() && rows.status().code() != Code::kNotFound) return rows.status();
+    if (!rows.ok() && b.cards.empty()) return Status::Ok();
     std::vector<layout::RenderedCard> loaded;
     loaded.reserve(b.cards.size());
     for (const auto& c : b.cards) {
@@ -304,11 +335,22 @@ struct Line::Impl {
       r.images.back = std::move(back).value();
       loaded.push_back(std::move(r));
     }
-    if (loaded.empty()) return Status::Ok();
     std::vector<const layout::RenderedCard*> ptrs;
     for (const auto& r : loaded) ptrs.push_back(&r);
     CB_ASSIGN_OR_RETURN(auto pdf, layout::ProofPdf::Create());
-    CB_RETURN_IF_ERROR(pdf.AddBatch(ptrs));
+    if (rows.ok()) {
+      layout::BatchManifest m;
+      m.batch_id = id;
+      m.school_code = id;
+      m.school_name = b.snap.school_name;
+      m.date = clock().TodayBeijing().ToIso();
+      for (const server::BatchRow& r : *rows) m.rows.push_back(ToManifestRow(r));
+      m.totals = layout::CountOutcomes(m.rows);
+      CB_RETURN_IF_ERROR(ptrs.empty() ? pdf.AddManifest(m) : pdf.AddBatch(ptrs, m));
+    } else {
+      if (ptrs.empty()) return Status::Ok();
+      CB_RETURN_IF_ERROR(pdf.AddBatch(ptrs));
+    }
     return pdf.SaveToFile((dir / "manifest.pdf").string());
   }
 
@@ -906,6 +948,35 @@ Status Line::ResumeStation(const std::string& name) {
     (*it)->snap.consecutive_failures = 0;
   }
   impl_->cv.notify_all();
+  return Status::Ok();
+}
+
+Status Line::Purge(const std::vector<server::JobStore::PurgedJob>& jobs) {
+  // The printers' Purge touches only the files of long-finished cards, no
+  // printer state, so it is safe beside a station's thread.
+  for (const auto& st : impl_->stations) {
+    for (const auto& j : jobs) CB_RETURN_IF_ERROR(st->setup.printer->Purge(j.job_id));
+  }
+  std::set<std::string> schools;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& j : jobs) {
+      if (j.school_code.empty()) continue;
+      schools.insert(j.school_code);
+      Batch& b = impl_->batches[j.school_code];  // after a restart: known from the store only
+      b.snap.batch_id = j.school_code;
+      std::erase_if(b.cards, [&](const ProducedCard& c) { return c.meta.summary.job_id == j.job_id; });
+    }
+  }
+  if (const auto& cache = impl_->options.photo.cache; cache) {
+    for (const auto& j : jobs) cache->EvictPhoto(j.photo_sha256);
+  }
+  for (const auto& school : schools) {
+    std::error_code ec;
+    const bool had_manifest =
+        fs::exists(impl_->options.batches_dir / school / "manifest.pdf", ec);
+    CB_RETURN_IF_ERROR(impl_->WriteBatchFiles(school, had_manifest));
+  }
   return Status::Ok();
 }
 

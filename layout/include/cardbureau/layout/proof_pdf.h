@@ -31,8 +31,9 @@ Result<std::vector<FontFile>> PdfFontsOf(const Template& t, const std::string& c
 
 // ---- Batch manifest -------------------------------------------------------
 
-enum class ManifestOutcome { kProduced, kRejected, kVoided, kReprinted };
-// "produced" / "rejected" / "voided" / "reprinted".
+enum class ManifestOutcome { kProduced, kRejected, kVoided, kReprinted, kFailed, kCancelled, kPending };
+// "produced" / "rejected" / "voided" / "reprinted" / "failed" / "cancelled" /
+// "in production".
 std::string_view ToString(ManifestOutcome outcome);
 
 // One job of the batch, one row of the manifest.
@@ -43,7 +44,7 @@ struct ManifestRow {
   std::string uid_hex;   // chip UID in hex; "" when no card was encoded (cell left empty)
   bool reissue = false;  // column new/reissue: "new" or "reissue"
   ManifestOutcome outcome = ManifestOutcome::kProduced;
-  std::string code;  // kRejected: the catalogued refusal code ("PHOTO_NO_FACE")
+  std::string code;  // kRejected / kFailed: the catalogued code ("PHOTO_NO_FACE")
 };
 // The outcome column: "produced", "rejected PHOTO_NO_FACE", "voided",
 // "reprinted".
@@ -54,7 +55,10 @@ struct ManifestTotals {
   int rejected = 0;
   int voided = 0;
   int reprinted = 0;
-  int jobs() const { return produced + rejected + voided + reprinted; }
+  int failed = 0;
+  int cancelled = 0;
+  int pending = 0;
+  int jobs() const { return produced + rejected + voided + reprinted + failed + cancelled + pending; }
   bool operator==(const ManifestTotals&) const = default;
 };
 ManifestTotals CountOutcomes(const std::vector<ManifestRow>& rows);

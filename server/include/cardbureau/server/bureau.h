@@ -132,6 +132,7 @@ class Bureau final : public ProductionSink {
   void FailedWith(const std::string& job_id, const Status& why, bool retryable,
                   std::vector<HistoryEvent> events) override;
   Result<std::vector<BatchCounts>> CountBatch(const std::string& school_code) override;
+  Result<std::vector<BatchRow>> BatchRows(const std::string& school_code) override;
 
  private:
   Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator);

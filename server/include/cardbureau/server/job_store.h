@@ -95,7 +95,7 @@ bool IsInProduction(JobState s);
 // received, validated, rendered: nothing irreversible done to a card yet.
 bool IsBeforeEncoding(JobState s);
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct JobRecord {
   std::string job_id;
@@ -197,6 +197,21 @@ struct BatchCounts {
   int64_t cards_in = 0;        // cards fed to a reader (history "attempt" rows)
   int64_t cards_rejected = 0;  // cards sent to the reject hopper (history "card"/"rejected")
   int64_t first_received_ms = 0;
+};
+
+// One job of a school's batch as the manifest prints it (JobStore::BatchRows):
+// the same rows the batch counts are made of.
+struct BatchRow {
+  std::string job_id;
+  std::string student_name;  // "" once purged
+  std::string card_no;
+  std::string card_uid;  // "" when no card was encoded
+  bool reissue = false;
+  JobState state = JobState::kReceived;
+  bool voided = false;   // its card was voided by a reprint
+  bool reprint = false;  // a reprint attempt ("<id>~R<n>")
+  bool purged = false;
+  std::string code;  // rejected / failed: the reported code
 };
 
 // Dashboard search. Empty strings / nullopt = no filter.
@@ -304,6 +319,8 @@ class JobStore {
   // Per school (one query; `school_code` "" = every school with a code),
   // ordered by school code.
   Result<std::vector<BatchCounts>> Batches(std::string_view school_code = {});
+  // Every job row of a school's batch, oldest first (the manifest's rows).
+  Result<std::vector<BatchRow>> BatchRows(std::string_view school_code);
   // Fault rows of every job's history by catalogue code (survives restarts,
   // unlike a line's in-memory counters).
   Result<std::map<std::string, int64_t>> FaultCounts();
@@ -336,6 +353,7 @@ class JobStore {
   struct PurgedJob {
     std::string job_id;
     std::string photo_sha256;  // hex; the photo is gone unless another live job shares it
+    std::string school_code;   // its batch, whose files the production rewrites
   };
   // For jobs acked at least `retention` ago: deletes the photo (unless an
   // unpurged job shares it), DATA/cards/<job_id>/, the name and job JSON

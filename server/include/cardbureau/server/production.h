@@ -117,6 +117,12 @@ class ProductionSink {
     (void)school_code;
     return Status(Code::kNotFound, "this sink keeps no store");
   }
+  // The store's rows of a school's batch (JobStore::BatchRows), the one
+  // source of the manifest's rows. NOT_FOUND when the sink has no store.
+  virtual Result<std::vector<BatchRow>> BatchRows(const std::string& school_code) {
+    (void)school_code;
+    return Status(Code::kNotFound, "this sink keeps no store");
+  }
 };
 
 class Production {

@@ -132,6 +132,13 @@ class Line final : public server::Production {
   // every batch seen so far. Called by Stop(); safe to call any time.
   Status WriteBatchReports();
 
+  // Retention purge (server::Production): each station's printer removes
+  // the purged jobs' cards from its hoppers and spool folders, the batch
+  // rows forget them, their photos leave the line's photo-check cache, and
+  // each affected batch's reconciliation and manifest are written again
+  // from the store, where a purged row has no name any more.
+  Status Purge(const std::vector<server::JobStore::PurgedJob>& jobs) override;
+
  private:
   struct Impl;
   explicit Line(std::unique_ptr<Impl> impl);
