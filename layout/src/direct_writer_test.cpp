@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cardbureau/core/bytes.h"
 #include "cardbureau/core/file.h"
 
 namespace cardbureau::layout::output {
@@ -103,10 +104,11 @@ TEST_P(DirectWriterTest, UnopenablePathIsAnIoErrorAndLeavesNoFile) {
   EXPECT_TRUE(ReadAll(dir + "/ok.rgb") == data);
 }
 
+std::string ModeName(const ::testing::TestParamInfo<Mode>& p) {
+  return p.param == Mode::kAio ? "Aio" : "Sync";
+}
 INSTANTIATE_TEST_SUITE_P(Modes, DirectWriterTest, ::testing::Values(Mode::kAio, Mode::kSync),
-                         [](const auto& info) {
-                           return info.param == Mode::kAio ? "Aio" : "Sync";
-                         });
+                         ModeName);
 
 // An early error return Drains instead of Finishing: the files still in
 // flight were sized before their data landed, so they are removed rather
