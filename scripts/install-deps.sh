@@ -10,7 +10,7 @@ PACKAGES=(
   libopencv-dev libopencv-contrib-dev opencv-data zlib1g-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev
   libfreetype-dev fonts-noto-cjk fonts-wqy-zenhei fonts-hanazono fontconfig
   libqrencode-dev zbar-tools libzbar-dev
-  libhpdf-dev poppler-utils libharfbuzz-dev
+  libhpdf-dev poppler-utils libharfbuzz-dev libaio-dev
   libzmq3-dev cppzmq-dev libsodium-dev
   libboost-dev libboost-program-options-dev
   nlohmann-json3-dev libsqlite3-dev libssl-dev

@@ -10,8 +10,13 @@
 //          validator, as in production), so the line reuses the verdict
 //          and crop from the process-wide photo cache.
 //
-// Usage: bench_line [JOBS] [RENDER_THREADS]   (default 40 jobs, 2 render threads)
-// Prints one line per station count and mode.
+// Each run is made twice, side by side: with the card outputs' large files
+// written with O_DIRECT (`direct_io` on, line.json) and all buffered (off).
+//
+// Usage: bench_line [JOBS] [RENDER_THREADS] [DIRECT_IO]
+//   (default 40 jobs, 2 render threads, DIRECT_IO "both"; "1" or "0" runs
+//   one setting only)
+// Prints one line per station count, mode and direct_io setting.
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -75,6 +80,10 @@ std::string Slurp(const fs::path& p) {
 int main(int argc, char** argv) {
   const int jobs = argc > 1 ? std::atoi(argv[1]) : 40;
   const int render_threads = argc > 2 ? std::atoi(argv[2]) : 2;
+  const std::string direct_arg = argc > 3 ? argv[3] : "both";
+  std::vector<bool> direct_settings;
+  if (direct_arg != "0") direct_settings.push_back(true);
+  if (direct_arg != "1") direct_settings.push_back(false);
   const fs::path root = CARDBUREAU_SOURCE_DIR;
   const fs::path dir = fs::temp_directory_path() / ("bench-line-" + std::to_string(::getpid()));
   fs::create_directories(dir / "keys");
@@ -121,72 +130,80 @@ int main(int argc, char** argv) {
 
   for (int stations : {1, 2, 4}) {
    for (const bool warm : {false, true}) {
-    const auto photos = make_photos(jobs);
-    std::set<std::string> distinct;
-    for (const auto& p : photos) distinct.insert(p.second);
-    if (distinct.size() != photos.size()) {
-      std::fprintf(stderr, "photos are not distinct\n");
-      return 3;
-    }
-    double intake_secs = 0;
-    if (warm) {
-      const auto i0 = std::chrono::steady_clock::now();
-      for (const auto& [path, bytes] : photos) {
-        Job j = *base;
-        j.photo.format = PhotoFormat::kJpeg;
-        j.photo.sha256 = Sha256Hex(AsBytes(bytes));
-        Status s = intake(j, AsBytes(bytes));
-        if (!s.ok()) {
-          std::fprintf(stderr, "intake refused a photo: %s\n", s.ToString().c_str());
-          return 3;
-        }
-      }
-      intake_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
-    }
-    CountingSink sink;
-    line::LineOptions o;
-    o.keys = *keys;
-    o.render_threads = render_threads;
-    std::vector<line::StationSetup> setups;
-    for (int s = 0; s < stations; ++s) {
-      auto slot = std::make_shared<printers::LoopbackSlot>();
-      printers::SimPrinterConfig pc;
-      pc.name = "st" + std::to_string(s);
-      pc.hopper_dir = dir / ("run" + std::to_string(stations) + (warm ? "w" : "c")) / pc.name;
-      pc.seed = static_cast<uint64_t>(s * 100000 + 1);
-      line::StationSetup st;
-      st.name = pc.name;
-      st.printer = std::make_unique<printers::SimPrinter>(pc, *slot);
-      st.source = std::make_unique<line::LoopbackCardSource>(*slot);
-      st.keepalive = slot;
-      setups.push_back(std::move(st));
-    }
-    auto ln = line::Line::Create(sink, o, std::move(setups));
-    if (!ln.ok()) {
-      std::fprintf(stderr, "%s\n", ln.status().ToString().c_str());
-      return 3;
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < jobs; ++i) {
-      server::JobContext ctx;
-      ctx.job_id = "B" + std::to_string(stations) + (warm ? "w-" : "c-") + std::to_string(i);
-      ctx.job = *base;
-      ctx.job.job_id = ctx.job_id;
-      ctx.photo_path = photos[static_cast<size_t>(i)].first;
-      ctx.job.photo.format = PhotoFormat::kJpeg;
-      ctx.job.photo.sha256 = Sha256Hex(AsBytes(photos[static_cast<size_t>(i)].second));
-      ctx.cards_dir = dir / "cards" / ctx.job_id;
-      fs::create_directories(ctx.cards_dir);
-      (*ln)->Start(std::move(ctx));
-    }
-    sink.Wait(jobs);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    (*ln)->Stop();
-    std::printf("  %d station(s), %-6s: %d cards in %.2f s = %.1f cards/s (%d failed)", stations,
-                warm ? "intake" : "cold", jobs, secs, jobs / secs, sink.failed());
-    if (warm) std::printf("  [intake checks before: %.2f s]", intake_secs);
-    std::printf("\n");
-    std::fflush(stdout);
+     for (const bool direct : direct_settings) {
+       const auto photos = make_photos(jobs);
+       std::set<std::string> distinct;
+       for (const auto& p : photos) distinct.insert(p.second);
+       if (distinct.size() != photos.size()) {
+         std::fprintf(stderr, "photos are not distinct\n");
+         return 3;
+       }
+       double intake_secs = 0;
+       if (warm) {
+         const auto i0 = std::chrono::steady_clock::now();
+         for (const auto& [path, bytes] : photos) {
+           Job j = *base;
+           j.photo.format = PhotoFormat::kJpeg;
+           j.photo.sha256 = Sha256Hex(AsBytes(bytes));
+           Status s = intake(j, AsBytes(bytes));
+           if (!s.ok()) {
+             std::fprintf(stderr, "intake refused a photo: %s\n", s.ToString().c_str());
+             return 3;
+           }
+         }
+         intake_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
+       }
+       CountingSink sink;
+       line::LineOptions o;
+       o.keys = *keys;
+       o.render_threads = render_threads;
+       o.outputs.direct_io = direct;
+       std::vector<line::StationSetup> setups;
+       for (int s = 0; s < stations; ++s) {
+         auto slot = std::make_shared<printers::LoopbackSlot>();
+         printers::SimPrinterConfig pc;
+         pc.name = "st" + std::to_string(s);
+         pc.hopper_dir =
+             dir / ("run" + std::to_string(stations) + (warm ? "w" : "c") + (direct ? "d" : "b")) /
+             pc.name;
+         pc.seed = static_cast<uint64_t>(s * 100000 + 1);
+         line::StationSetup st;
+         st.name = pc.name;
+         st.printer = std::make_unique<printers::SimPrinter>(pc, *slot);
+         st.source = std::make_unique<line::LoopbackCardSource>(*slot);
+         st.keepalive = slot;
+         setups.push_back(std::move(st));
+       }
+       auto ln = line::Line::Create(sink, o, std::move(setups));
+       if (!ln.ok()) {
+         std::fprintf(stderr, "%s\n", ln.status().ToString().c_str());
+         return 3;
+       }
+       const auto t0 = std::chrono::steady_clock::now();
+       for (int i = 0; i < jobs; ++i) {
+         server::JobContext ctx;
+         ctx.job_id = "B" + std::to_string(stations) + (warm ? "w" : "c") + (direct ? "d-" : "b-") +
+                      std::to_string(i);
+         ctx.job = *base;
+         ctx.job.job_id = ctx.job_id;
+         ctx.photo_path = photos[static_cast<size_t>(i)].first;
+         ctx.job.photo.format = PhotoFormat::kJpeg;
+         ctx.job.photo.sha256 = Sha256Hex(AsBytes(photos[static_cast<size_t>(i)].second));
+         ctx.cards_dir = dir / "cards" / ctx.job_id;
+         fs::create_directories(ctx.cards_dir);
+         (*ln)->Start(std::move(ctx));
+       }
+       sink.Wait(jobs);
+       const double secs =
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+       (*ln)->Stop();
+       std::printf("  %d station(s), %-6s, %-8s: %d cards in %.2f s = %.1f cards/s (%d failed)",
+                   stations, warm ? "intake" : "cold", direct ? "direct" : "buffered", jobs, secs,
+                   jobs / secs, sink.failed());
+       if (warm) std::printf("  [intake checks before: %.2f s]", intake_secs);
+       std::printf("\n");
+       std::fflush(stdout);
+     }
    }
   }
   fs::remove_all(dir);

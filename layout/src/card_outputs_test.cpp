@@ -193,14 +193,19 @@ TEST(WriteCardOutputsTest, DirectAndBufferedWriteTheSameFiles) {
     const RenderedCard card = NoiseCard(size.width, size.height);
     const std::string dir = TestDir("card");
     // Written twice into the same folder: the second write truncates.
-    ASSERT_TRUE(WriteCardOutputs(card, dir + "/direct").ok());
-    ASSERT_TRUE(WriteCardOutputs(card, dir + "/direct").ok());
+    ASSERT_TRUE(WriteCardOutputs(card, dir + "/direct", {.direct_io = true}).ok());
+    ASSERT_TRUE(WriteCardOutputs(card, dir + "/direct", {.direct_io = true}).ok());
+    // O_DIRECT without AIO: each direct write waited for in turn.
+    ASSERT_TRUE(
+        WriteCardOutputs(card, dir + "/direct-sync", {.direct_io = true, .aio = false}).ok());
     ASSERT_TRUE(WriteCardOutputs(card, dir + "/buffered", {.direct_io = false}).ok());
     for (const char* name : kOutputs) {
       const Bytes direct = ReadFile(dir + "/direct/" + name),
+                  sync = ReadFile(dir + "/direct-sync/" + name),
                   buffered = ReadFile(dir + "/buffered/" + name);
       ASSERT_FALSE(buffered.empty()) << name;
       EXPECT_EQ(direct, buffered) << name << " at " << size;
+      EXPECT_EQ(sync, buffered) << name << " at " << size;
     }
     const Bytes rgb = ReadFile(dir + "/direct/back.rgb");
     ASSERT_EQ(rgb.size(), static_cast<size_t>(size.area()) * 3);
@@ -217,7 +222,7 @@ TEST(WriteCardOutputsTest, LargeFilesBypassThePageCache) {
   const std::string dir = TestDir("card-cache");
   const bool direct_works = DirectIoWorks(dir);  // else: buffered, cached
   const RenderedCard card = NoiseCard(1016, 648);
-  ASSERT_TRUE(WriteCardOutputs(card, dir).ok());
+  ASSERT_TRUE(WriteCardOutputs(card, dir, {.direct_io = true}).ok());
   for (const char* name : {"front.rgb", "back.rgb", "front.png", "back.png"}) {
     const size_t whole = fs::file_size(dir + "/" + name) / 4096 * 4096;
     ASSERT_GT(whole, 0u) << name;
@@ -241,7 +246,7 @@ TEST(WriteCardOutputsTest, EveryFilesystemAtHandGetsTheSameBytes) {
     dirs.push_back("/dev/shm/cardbureau-outputs-" + std::to_string(::getpid()));
   for (const std::string& dir : dirs) {
     fs::remove_all(dir);
-    ASSERT_TRUE(WriteCardOutputs(card, dir).ok()) << dir;
+    ASSERT_TRUE(WriteCardOutputs(card, dir, {.direct_io = true}).ok()) << dir;
     for (const char* name : kOutputs)
       EXPECT_EQ(ReadFile(dir + "/" + name), ReadFile(reference + "/" + name)) << dir << "/" << name;
     fs::remove_all(dir);
@@ -260,14 +265,14 @@ TEST(WriteCardOutputsTest, UnwritableFolderIsAnIoErrorAndTheNextCardIsWhole) {
   // A file in the way of one output: the call fails after the panel
   // buffers were submitted, and waits for them before returning.
   fs::create_directories(dir + "/blocked/front-k.png");
-  EXPECT_EQ(WriteCardOutputs(card, dir + "/blocked").code(), Code::kIoError);
+  EXPECT_EQ(WriteCardOutputs(card, dir + "/blocked", {.direct_io = true}).code(), Code::kIoError);
   // The panel buffers in flight are removed: sized before they were
   // written, they must not pass for whole files.
   EXPECT_FALSE(fs::exists(dir + "/blocked/front.rgb"));
   EXPECT_FALSE(fs::exists(dir + "/blocked/back.rgb"));
   // The per-thread buffers are whole again for the next card.
   const RenderedCard other = NoiseCard(1024, 512);
-  ASSERT_TRUE(WriteCardOutputs(other, dir + "/next").ok());
+  ASSERT_TRUE(WriteCardOutputs(other, dir + "/next", {.direct_io = true}).ok());
   ASSERT_TRUE(WriteCardOutputs(other, dir + "/next-buffered", {.direct_io = false}).ok());
   for (const char* name : kOutputs) {
     EXPECT_EQ(ReadFile(dir + "/next/" + name), ReadFile(dir + "/next-buffered/" + name)) << name;

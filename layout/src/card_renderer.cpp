@@ -1,10 +1,4 @@
 #include "cardbureau/layout/card_renderer.h"
-#include "cardbureau/layout/photo.h"
-
-#include <fcntl.h>
-#include <linux/aio_abi.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -18,19 +12,15 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <utility>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <utility>
+
+#include "cardbureau/layout/photo.h"
+#include "direct_writer.h"
 
 namespace cardbureau::layout {
 namespace {
-
-// O_DIRECT wants buffer, offset and length aligned to the logical block
-// size (512 B on most disks); 4 kB covers 4Kn disks too.
-constexpr size_t kDirectIoAlign = 4096;
-// Smaller files are written buffered: a synchronous device write per file
-// would cost more than the page-cache copy saves.
-constexpr size_t kDirectIoMin = 128 * 1024;
 
 cv::Scalar ToScalar(Rgb c) { return cv::Scalar(c.b, c.g, c.r); }
 
@@ -402,241 +392,16 @@ void PackMaskInto(const cv::Mat& mask, Bytes& out) {
   }
 }
 
-// Owns a file descriptor: closed once, on Close() or destruction.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { (void)Close(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      (void)Close();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int handle() const { return fd_; }
-  // 0 or the errno of close(2); idempotent.
-  int Close() {
-    if (fd_ < 0) return 0;
-    const int rc = ::close(std::exchange(fd_, -1));
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-Status IoError(const std::string& what, const std::string& path, int err) {
-  return Status(Code::kIoError, "cannot " + what + " " + path + ": " + std::strerror(err));
-}
-
-// The whole buffer with one write(2) (continued only after a short write).
-Status WriteBytes(const std::string& path, const uint8_t* data, size_t n) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.handle() < 0) return IoError("open", path, errno);
-  while (n > 0) {
-    const ssize_t w = ::write(fd.handle(), data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return IoError("write", path, errno);
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  if (int err = fd.Close()) return IoError("close", path, err);
-  return Status::Ok();
-}
-
-// A growable buffer aligned for O_DIRECT.
-class AlignedBuffer {
- public:
-  uint8_t* Reserve(size_t n) {
-    if (n > cap_) {
-      const size_t cap = (n + kDirectIoAlign - 1) & ~(kDirectIoAlign - 1);
-      void* p = std::aligned_alloc(kDirectIoAlign, cap);
-      if (!p) throw std::bad_alloc();
-      buf_.reset(static_cast<uint8_t*>(p));
-      cap_ = cap;
-    }
-    return buf_.get();
-  }
-  uint8_t* Get() const { return buf_.get(); }
-
- private:
-  struct Free {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint8_t, Free> buf_;
-  size_t cap_ = 0;
-};
-
-// Writes whole files with O_DIRECT through Linux native AIO (io_submit):
-// Submit() hands a file's whole 4 kB blocks to the device and returns at
-// once, so the caller encodes the next output while the device writes;
-// Finish() waits for them all, writes each file's partial last block
-// buffered, and closes. Without an AIO context (or when a submit is
-// refused) the direct write is done synchronously inside Submit(); a
-// filesystem or device that refuses O_DIRECT (EINVAL) gets the whole file
-// buffered. The same bytes either way. One per thread: the slots' aligned
-// buffers are reused card after card.
-class DirectWriter {
- public:
-  static constexpr size_t kSlots = 4;
-
-  DirectWriter() {
-    if (::syscall(SYS_io_setup, static_cast<long>(kSlots), &ctx_) != 0) ctx_ = 0;
-  }
-  ~DirectWriter() {
-    Drain();
-    if (ctx_) ::syscall(SYS_io_destroy, ctx_);
-  }
-  DirectWriter(const DirectWriter&) = delete;
-  DirectWriter& operator=(const DirectWriter&) = delete;
-
-  // Aligned memory of `slot` for at least n bytes; the caller fills it,
-  // then Submit()s it. Not to be touched again before Finish().
-  uint8_t* Buffer(size_t slot, size_t n) { return slots_[slot].buf.Reserve(n); }
-
-  // Starts writing Buffer(slot)[0, n) to `path` (created or truncated).
-  Status Submit(size_t slot, const std::string& path, size_t n) {
-    Slot& sl = slots_[slot];
-    sl.path = path;
-    sl.n = n;
-    sl.head = n & ~(kDirectIoAlign - 1);
-    if (sl.head == 0) return WriteBytes(path, sl.buf.Get(), n);  // under one block
-    sl.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644));
-    if (sl.fd.handle() < 0) {
-      if (errno != EINVAL) return IoError("open", path, errno);
-      return WriteBytes(path, sl.buf.Get(), n);  // no O_DIRECT on this filesystem
-    }
-    // Sized first: ext4 waits inside io_submit for a direct write that
-    // extends the file (IOMAP_DIO_FORCE_WAIT), not for one within i_size.
-    // fallocate reserves the blocks too (unwritten extents, converted when
-    // the write completes); where it is unsupported, ftruncate does the
-    // sizing alone.
-    if (::fallocate(sl.fd.handle(), 0, 0, static_cast<off_t>(n)) != 0 &&
-        ::ftruncate(sl.fd.handle(), static_cast<off_t>(n)) != 0) {
-      const int err = errno;
-      sl.fd = UniqueFd(-1);
-      ::unlink(path.c_str());
-      return IoError("size", path, err);
-    }
-    struct iocb cb {};
-    cb.aio_data = slot;
-    cb.aio_lio_opcode = IOCB_CMD_PWRITE;
-    cb.aio_fildes = static_cast<uint32_t>(sl.fd.handle());
-    cb.aio_buf = reinterpret_cast<uintptr_t>(sl.buf.Get());
-    cb.aio_nbytes = sl.head;
-    cb.aio_offset = 0;
-    struct iocb* list[1] = {&cb};
-    if (ctx_ != 0 && ::syscall(SYS_io_submit, ctx_, 1L, list) == 1) {
-      sl.in_flight = true;
-      ++in_flight_;
-      return Status::Ok();
-    }
-    ssize_t w;
-    do {
-      w = ::pwrite(sl.fd.handle(), sl.buf.Get(), sl.head, 0);
-    } while (w < 0 && errno == EINTR);
-    return Complete(sl, w < 0 ? -errno : w);
-  }
-
-  // Waits for every submitted file and completes it. The first error is
-  // returned; every file is waited for regardless.
-  Status Finish() {
-    Status first = Status::Ok();
-    while (in_flight_ > 0) {
-      struct io_event ev[kSlots];
-      const long got = ::syscall(SYS_io_getevents, ctx_, 1L, static_cast<long>(kSlots), ev, nullptr);
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        Drain();  // cannot happen with a valid context; nothing left in flight after
-        return IoError("wait for", "card outputs", err);
-      }
-      for (long i = 0; i < got; ++i) {
-        Slot& sl = slots_[static_cast<size_t>(ev[i].data)];
-        sl.in_flight = false;
-        --in_flight_;
-        Status s = Complete(sl, ev[i].res);
-        if (first.ok() && !s.ok()) first = std::move(s);
-      }
-    }
-    return first;
-  }
-
-  // Waits for anything still in flight (an error path left early) and
-  // closes its files, so that the buffers can be reused.
-  void Drain() {
-    while (in_flight_ > 0) {
-      struct io_event ev[kSlots];
-      const long got = ::syscall(SYS_io_getevents, ctx_, 1L, static_cast<long>(kSlots), ev, nullptr);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) break;  // invalid context: nothing can be in flight
-      for (long i = 0; i < got; ++i) {
-        Slot& sl = slots_[static_cast<size_t>(ev[i].data)];
-        sl.in_flight = false;
-        sl.fd = UniqueFd(-1);
-        ::unlink(sl.path.c_str());  // sized already: not to be taken for a whole file
-        --in_flight_;
-      }
-    }
-  }
-
- private:
-  struct Slot {
-    AlignedBuffer buf;
-    std::string path;
-    UniqueFd fd{-1};
-    size_t n = 0, head = 0;
-    bool in_flight = false;
-  };
-
-  // The rest of a file whose direct write ended with `res` (bytes or -errno).
-  // A file that could not be completed is removed: it was sized first, and
-  // zeros of the right length must not pass for a panel buffer.
-  Status Complete(Slot& sl, int64_t res) {
-    Status s = CompleteOrError(sl, res);
-    if (!s.ok()) ::unlink(sl.path.c_str());
-    return s;
-  }
-  Status CompleteOrError(Slot& sl, int64_t res) {
-    UniqueFd fd = std::move(sl.fd);
-    if (res == -EINVAL) {  // an alignment the device refuses: all of it buffered
-      fd = UniqueFd(-1);
-      return WriteBytes(sl.path, sl.buf.Get(), sl.n);
-    }
-    if (res < 0) return IoError("write", sl.path, static_cast<int>(-res));
-    // The tail (and the rest of a short write), buffered.
-    const int fl = ::fcntl(fd.handle(), F_GETFL);
-    if (fl < 0 || ::fcntl(fd.handle(), F_SETFL, fl & ~O_DIRECT) < 0) return IoError("write", sl.path, errno);
-    size_t done = static_cast<size_t>(res);
-    while (done < sl.n) {
-      const ssize_t w = ::pwrite(fd.handle(), sl.buf.Get() + done, sl.n - done, static_cast<off_t>(done));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return IoError("write", sl.path, errno);
-      }
-      done += static_cast<size_t>(w);
-    }
-    if (int err = fd.Close()) return IoError("close", sl.path, err);
-    return Status::Ok();
-  }
-
-  aio_context_t ctx_ = 0;
-  std::array<Slot, kSlots> slots_;
-  size_t in_flight_ = 0;
-};
+using output::DirectWriter;
+using output::kDirectIoMin;
+using output::WriteBytes;
 
 // Per-thread scratch buffers for WriteCardOutputs: a card's outputs are
 // ~5 MB, and fresh buffers of that size cost a page fault per 4 kB.
 struct WriteScratch {
   Bytes png;
   Bytes packed;
-  DirectWriter direct;  // the large files: both panel buffers, both colour PNGs
+  DirectWriter direct;  // the large files: both panel buffers, both colour PNGs (direct_writer.h)
 };
 
 WriteScratch& ThreadScratch() {
@@ -665,7 +430,7 @@ Status WriteOutputFile(const std::string& path, ByteView data, const OutputOptio
   if (!Direct(options, data.size())) return WriteBytes(path, data.data(), data.size());
   DirectWriter& w = ThreadScratch().direct;
   std::memcpy(w.Buffer(0, data.size()), data.data(), data.size());
-  CB_RETURN_IF_ERROR(w.Submit(0, path, data.size()));
+  CB_RETURN_IF_ERROR(w.Submit(0, path, data.size(), options.aio));
   return w.Finish();
 }
 
@@ -689,7 +454,7 @@ Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const 
     uint8_t* buf = scratch.direct.Buffer(next_slot, n);
     fill(buf);
     if (!Direct(options, n)) return WriteBytes(d + name, buf, n);
-    return scratch.direct.Submit(next_slot++, d + name, n);
+    return scratch.direct.Submit(next_slot++, d + name, n, options.aio);
   };
   auto write_large = [&](const std::string& name, const Bytes& bytes) {
     if (!Direct(options, bytes.size())) return WriteBytes(d + name, bytes.data(), bytes.size());

@@ -1,14 +1,15 @@
-#include "cardbureau/layout/haar_detector.h"
-
-#include "haar_kernel.h"
+#include "haar_detector.h"
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/core/version.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
+
+#include "haar_kernel.h"
 
 // Every float operation here mirrors OpenCV's scalar code; a fused
 // multiply-add would round differently (CMake also builds this file and the
@@ -32,9 +33,6 @@ Status Refuse(const std::string& path, const std::string& why) {
   return Status(Code::kInvalidConfig, "face cascade " + path + ": " + why, "cascade_path");
 }
 
-// Tests switch kernels; detection threads only read it.
-std::atomic<bool> g_best_kernel{true};
-
 bool HasAvx2() {
 #ifdef CB_HAAR_AVX2
   static const bool has = __builtin_cpu_supports("avx2");
@@ -44,12 +42,14 @@ bool HasAvx2() {
 #endif
 }
 
-void EvalRow(const haar::RowArgs& a) {
+void EvalRow(const haar::RowArgs& a, bool avx2) {
 #ifdef CB_HAAR_AVX2
-  if (g_best_kernel.load(std::memory_order_relaxed) && HasAvx2()) {
+  if (avx2) {
     haar::EvalRowAvx2(a);
     return;
   }
+#else
+  (void)avx2;
 #endif
   haar::EvalRowGeneric(a);
 }
@@ -82,10 +82,29 @@ int AlignUp(int v, int a) { return (v + a - 1) / a * a; }
 
 HaarCascade::~HaarCascade() = default;
 
-const char* HaarCascade::Kernel() { return g_best_kernel.load() && HasAvx2() ? "avx2" : "generic"; }
-void HaarCascade::UseBestKernel(bool best) { g_best_kernel.store(best); }
+OpenCvVersion OpenCvVersion::Compiled() {
+  return {CV_VERSION_MAJOR, CV_VERSION_MINOR, CV_VERSION_REVISION};
+}
 
-Result<std::unique_ptr<HaarCascade>> HaarCascade::Load(const std::string& path) {
+OpenCvVersion OpenCvVersion::Running() {
+  return {cv::getVersionMajor(), cv::getVersionMinor(), cv::getVersionRevision()};
+}
+
+std::string OpenCvVersion::ToString() const {
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(revision);
+}
+
+bool HaarCascade::Mirrors(const OpenCvVersion& compiled, const OpenCvVersion& running) {
+  return compiled == kMirroredOpenCv && running == kMirroredOpenCv;
+}
+
+Result<std::unique_ptr<HaarCascade>> HaarCascade::Load(const std::string& path,
+                                                       const HaarOptions& options) {
+  if (!Mirrors(options.compiled, options.running)) {
+    return Refuse(path, "HaarCascade mirrors OpenCV " + kMirroredOpenCv.ToString() +
+                            " exactly; built with " + options.compiled.ToString() + ", running " +
+                            options.running.ToString() + ": use cv::CascadeClassifier");
+  }
   cv::FileStorage fs;
   try {
     if (!fs.open(path, cv::FileStorage::READ)) return Refuse(path, "cannot be opened");
@@ -93,6 +112,7 @@ Result<std::unique_ptr<HaarCascade>> HaarCascade::Load(const std::string& path) 
     return Refuse(path, "is not a readable cascade file");
   }
   std::unique_ptr<HaarCascade> c(new HaarCascade());
+  c->avx2_ = options.best_kernel && HasAvx2();
   try {
     const cv::FileNode root = fs.getFirstTopLevelNode();
     if (root.empty() || !root.isMap()) return Refuse(path, "no cascade");
@@ -363,7 +383,7 @@ void HaarCascade::Detect(const cv::Mat& gray, double scale_factor, int min_neigh
       args.first = 0;
       args.end = 1;
       args.alive = pass0_.data();
-      EvalRow(args);
+      EvalRow(args, avx2_);
       // The walk of CascadeClassifierInvoker: after a first-stage
       // rejection (runAt 0; an invalid window is -1) the next window is
       // skipped. Only visited windows that passed stage 0 go on.
@@ -385,7 +405,7 @@ void HaarCascade::Detect(const cv::Mat& gray, double scale_factor, int min_neigh
         args.first = 1;
         args.end = nstages;
         args.alive = visited_.data();
-        EvalRow(args);
+        EvalRow(args, avx2_);
       }
       for (int g = 0; g < groups; ++g) {
         for (uint32_t m = visited_[static_cast<size_t>(g)]; m; m &= m - 1) {

@@ -1,17 +1,20 @@
-#include "cardbureau/layout/haar_detector.h"
-#include "cardbureau/layout/photo.h"
+#include "haar_detector.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <random>
-#include <tuple>
-#include <vector>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/core/version.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "cardbureau/layout/photo.h"
 
 namespace cardbureau::layout {
 namespace {
@@ -67,12 +70,7 @@ std::vector<std::pair<std::string, cv::Mat>> Corpus() {
   return out;
 }
 
-class HaarCascadeTest : public ::testing::Test {
- protected:
-  void TearDown() override { HaarCascade::UseBestKernel(true); }
-};
-
-TEST_F(HaarCascadeTest, RefusesWhatItCannotEvaluateExactly) {
+TEST(HaarCascadeTest, RefusesWhatItCannotEvaluateExactly) {
   auto missing = HaarCascade::Load("/nonexistent/cascade.xml");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kInvalidConfig);
@@ -109,13 +107,18 @@ TEST_F(HaarCascadeTest, RefusesWhatItCannotEvaluateExactly) {
 // The contract: the same candidate windows as OpenCV, bit for bit, for
 // every image, cascade, scale factor and minimum size tried, with either
 // kernel; and so the same grouped faces.
-TEST_F(HaarCascadeTest, SameWindowsAsOpenCv) {
+TEST(HaarCascadeTest, SameWindowsAsOpenCv) {
   const auto corpus = Corpus();
   ASSERT_GE(corpus.size(), 20u);
   for (const std::string name : {"haarcascade_frontalface_default.xml",
                                  "haarcascade_frontalface_alt.xml", "haarcascade_eye.xml"}) {
     auto fast = HaarCascade::Load(kCascades + name);
     ASSERT_TRUE(fast.ok()) << fast.status();
+    // The same cascade on the base-ISA kernel (per instance: no process-wide
+    // switch).
+    auto generic = HaarCascade::Load(kCascades + name, {.best_kernel = false});
+    ASSERT_TRUE(generic.ok()) << generic.status();
+    EXPECT_STREQ((*generic)->kernel(), "generic");
     cv::CascadeClassifier ref;
     ASSERT_TRUE(ref.load(kCascades + name));
     int with_candidates = 0;
@@ -129,15 +132,13 @@ TEST_F(HaarCascadeTest, SameWindowsAsOpenCv) {
         const cv::Size min_size(s.min_px, s.min_px);
         std::vector<cv::Rect> expected;
         ref.detectMultiScale(img, expected, s.scale_factor, 0, 0, min_size);
-        for (bool best : {true, false}) {
-          HaarCascade::UseBestKernel(best);
+        for (HaarCascade* c : {fast->get(), generic->get()}) {
           std::vector<cv::Rect> got;
-          (*fast)->Detect(img, s.scale_factor, 0, min_size, &got);
+          c->Detect(img, s.scale_factor, 0, min_size, &got);
           ASSERT_EQ(Sorted(got), Sorted(expected))
               << name << " " << label << " sf " << s.scale_factor << " min " << s.min_px << " "
-              << HaarCascade::Kernel();
+              << c->kernel();
         }
-        HaarCascade::UseBestKernel(true);
         with_candidates += !expected.empty();
         std::vector<cv::Rect> grouped_ref, grouped;
         ref.detectMultiScale(img, grouped_ref, s.scale_factor, 5, 0, min_size);
@@ -150,7 +151,41 @@ TEST_F(HaarCascadeTest, SameWindowsAsOpenCv) {
   }
 }
 
-TEST_F(HaarCascadeTest, FindsTheAstronautsFace) {
+// The OpenCV release check: HaarCascade is only used with the release it
+// mirrors, compiled and running; any other makes Load refuse, and
+// PhotoProcessor then detects with cv::CascadeClassifier by itself.
+TEST(HaarCascadeTest, AnotherOpenCvReleaseFallsBackToCascadeClassifier) {
+  EXPECT_EQ(kMirroredOpenCv, (OpenCvVersion{4, 6, 0}));
+  EXPECT_TRUE(HaarCascade::Mirrors({4, 6, 0}, {4, 6, 0}));
+  const std::string cascade = kCascades + "haarcascade_frontalface_default.xml";
+  for (const OpenCvVersion other : {OpenCvVersion{4, 6, 1}, OpenCvVersion{4, 7, 0},
+                                    OpenCvVersion{4, 5, 4}, OpenCvVersion{5, 0, 0}}) {
+    EXPECT_FALSE(HaarCascade::Mirrors(other, kMirroredOpenCv)) << other.ToString();
+    EXPECT_FALSE(HaarCascade::Mirrors(kMirroredOpenCv, other)) << other.ToString();
+    for (const HaarOptions& o : {HaarOptions{.compiled = other, .running = kMirroredOpenCv},
+                                 HaarOptions{.compiled = kMirroredOpenCv, .running = other}}) {
+      auto r = HaarCascade::Load(cascade, o);
+      ASSERT_FALSE(r.ok()) << other.ToString();
+      EXPECT_EQ(r.status().code(), Code::kInvalidConfig);
+      EXPECT_NE(r.status().message().find(other.ToString()), std::string::npos) << r.status();
+    }
+  }
+  // This build: the versions are read from the headers and the library, and
+  // PhotoProcessor's choice follows the decision.
+  const OpenCvVersion compiled = OpenCvVersion::Compiled(), running = OpenCvVersion::Running();
+  EXPECT_EQ(compiled, (OpenCvVersion{CV_VERSION_MAJOR, CV_VERSION_MINOR, CV_VERSION_REVISION}));
+  EXPECT_EQ(cv::getVersionString().rfind(running.ToString(), 0), 0u) << cv::getVersionString();
+  PhotoConfig cfg;
+  cfg.cascade_path = cascade;
+  cfg.cache = nullptr;
+  auto p = PhotoProcessor::Create(cfg);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)->detector().rfind("haar-", 0) == 0, HaarCascade::Mirrors(compiled, running))
+      << (*p)->detector() << " with OpenCV " << compiled.ToString() << "/" << running.ToString();
+  EXPECT_EQ(HaarCascade::Load(cascade).ok(), HaarCascade::Mirrors(compiled, running));
+}
+
+TEST(HaarCascadeTest, FindsTheAstronautsFace) {
   auto fast = HaarCascade::Load(kCascades + "haarcascade_frontalface_default.xml");
   ASSERT_TRUE(fast.ok());
   const cv::Mat img =

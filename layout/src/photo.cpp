@@ -1,9 +1,5 @@
 #include "cardbureau/layout/photo.h"
 
-#include "jpeg_decode.h"
-#include "png_decode.h"
-#include "cardbureau/core/file.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +7,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
+
+#include "cardbureau/core/file.h"
+#include "haar_detector.h"
+#include "jpeg_decode.h"
+#include "png_decode.h"
 
 namespace cardbureau::layout {
 namespace {
@@ -331,7 +332,8 @@ Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig
   }
   std::unique_ptr<PhotoProcessor> p(new PhotoProcessor(config));
   if (config.fast_detector) {
-    // A cascade HaarCascade cannot evaluate exactly goes to OpenCV below.
+    // A cascade HaarCascade cannot evaluate exactly, or an OpenCV release
+    // it does not mirror, goes to OpenCV below.
     if (auto fast = HaarCascade::Load(config.cascade_path); fast.ok()) p->fast_ = std::move(fast).value();
   }
   if (!p->fast_) {
@@ -356,10 +358,12 @@ Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig
   return p;
 }
 
+PhotoProcessor::PhotoProcessor(const PhotoConfig& c) : config_(c) {}
+
 PhotoProcessor::~PhotoProcessor() = default;
 
 std::string PhotoProcessor::detector() const {
-  return fast_ ? std::string("haar-") + HaarCascade::Kernel() : std::string("opencv");
+  return fast_ ? std::string("haar-") + fast_->kernel() : std::string("opencv");
 }
 
 std::string PhotoProcessor::CacheKey(ByteView bytes) const {

@@ -176,16 +176,22 @@ class CardRenderer {
   std::vector<cv::Mat> bgr_pool_, k_pool_;  // face buffers reused across cards
 };
 
-// How card outputs reach the disk.
+// How card outputs reach the disk. Durability: none of these files is
+// fsync'ed; the rule (what is, before a card is reported) is stated in
+// layout/src/direct_writer.h.
 struct OutputOptions {
   // Files of 128 kB and more (the raw panel buffers, the colour PNGs) are
   // written with O_DIRECT, bypassing the page cache. The outputs are the
   // record of a printed card, read again only on a reprint or a QA query,
-  // so caching them buys nothing; copying ~4.5 MB per card into new cache
-  // pages (and later writing them back) costs more CPU than the render on a
-  // VM (docs/benchmarks.md). A filesystem without O_DIRECT support gets
-  // buffered writes. The bytes on disk are the same either way.
+  // so caching them buys nothing. A filesystem without O_DIRECT support
+  // gets buffered writes. The bytes on disk are the same either way. The
+  // default follows the line benchmark on the machine at hand
+  // (docs/benchmarks.md, "Card outputs: AIO, O_DIRECT, buffered").
   bool direct_io = true;
+  // With direct_io: the large files are submitted by Linux AIO (libaio)
+  // and written while the masks are encoded (true), or each direct write
+  // is waited for in turn (false).
+  bool aio = true;
 };
 
 // Writes front.png, back.png, front-k.png, back-k.png (1-bit PNG),

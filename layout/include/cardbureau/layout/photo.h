@@ -14,21 +14,21 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <opencv2/core.hpp>
+#include <opencv2/objdetect.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include <opencv2/core.hpp>
-#include <opencv2/objdetect.hpp>
-
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/status.h"
-#include "cardbureau/layout/haar_detector.h"
 
 namespace cardbureau::layout {
+
+class HaarCascade;  // layout/src/haar_detector.h (private to layout)
 
 struct PhotoMetrics {
   cv::Rect face;         // in decoded-image pixels (see `reduction`)
@@ -127,9 +127,10 @@ struct PhotoConfig {
   double face_width_fraction = 0.50;
   double face_center_y = 0.42;
   std::string cascade_path = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
-  // Evaluate the cascade with HaarCascade (haar_detector.h: the same faces
-  // as OpenCV's CascadeClassifier, bit for bit, about 5x faster); false, or
-  // a cascade HaarCascade does not support, uses CascadeClassifier. Not a
+  // Evaluate the cascade with HaarCascade (layout/src/haar_detector.h: the
+  // same faces as OpenCV's CascadeClassifier, bit for bit, about 5x faster);
+  // false, a cascade HaarCascade does not support, or an OpenCV release
+  // other than the one it mirrors (4.6.0) uses CascadeClassifier. Not a
   // verdict setting: both give the same result.
   bool fast_detector = true;
   // Where check results are cached (see PhotoCheckCache); by default the
@@ -233,7 +234,7 @@ class PhotoProcessor {
   std::string detector() const;
 
  private:
-  explicit PhotoProcessor(const PhotoConfig& c) : config_(c) {}
+  explicit PhotoProcessor(const PhotoConfig& c);  // out of line: HaarCascade is incomplete here
   Result<CheckedPhoto> CheckKeyed(ByteView bytes, const std::string* key);
   PhotoConfig config_;
   std::string config_fingerprint_;

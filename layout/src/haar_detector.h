@@ -22,18 +22,51 @@
 // leaf values whose sums are exact in double in any order (true of every
 // opencv-data cascade; it lets the kernel add them in two chains).
 // Anything else is refused at Load; callers fall back to OpenCV.
+//
+// OpenCV version: the mirror is of one OpenCV release (kMirroredOpenCv,
+// 4.6.0, Debian 12's). Load refuses (INVALID_CONFIG) when the OpenCV this
+// was compiled against or the one loaded at run time is another release, so
+// PhotoProcessor falls back to cv::CascadeClassifier by itself: an OpenCV
+// upgrade costs speed, never a verdict. Re-run haar_detector_test against
+// the new release and move kMirroredOpenCv only when it passes.
+//
+// Private to layout (PhotoProcessor). Tests and bench_layout reach it
+// through a private include directory.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "cardbureau/core/status.h"
 
 namespace cardbureau::layout {
+
+// An OpenCV release, e.g. {4, 6, 0}.
+struct OpenCvVersion {
+  int major = 0, minor = 0, revision = 0;
+  // CV_VERSION_* of the headers this file was compiled with.
+  static OpenCvVersion Compiled();
+  // cv::getVersionMajor/Minor/Revision() of the library loaded.
+  static OpenCvVersion Running();
+  std::string ToString() const;
+  friend bool operator==(const OpenCvVersion&, const OpenCvVersion&) = default;
+};
+
+// The release whose cascadedetect.cpp HaarCascade mirrors.
+inline constexpr OpenCvVersion kMirroredOpenCv{4, 6, 0};
+
+// How a HaarCascade is loaded (all defaults in production).
+struct HaarOptions {
+  // The AVX2 kernel when the CPU has it (false: the base-ISA kernel).
+  bool best_kernel = true;
+  // The OpenCV releases to check against kMirroredOpenCv; tests pass
+  // others to see the fallback decision.
+  OpenCvVersion compiled = OpenCvVersion::Compiled();
+  OpenCvVersion running = OpenCvVersion::Running();
+};
 
 namespace haar {
 struct Stump;
@@ -43,9 +76,15 @@ struct Feature;
 
 class HaarCascade {
  public:
-  // Errors: INVALID_CONFIG (unreadable file, not a stump-based HAAR cascade
-  // in the new format, tilted features, out-of-window rectangles).
-  static Result<std::unique_ptr<HaarCascade>> Load(const std::string& path);
+  // Whether HaarCascade gives OpenCV's result with these releases: both
+  // equal to kMirroredOpenCv.
+  static bool Mirrors(const OpenCvVersion& compiled, const OpenCvVersion& running);
+
+  // Errors: INVALID_CONFIG (an OpenCV release other than the mirrored one,
+  // unreadable file, not a stump-based HAAR cascade in the new format,
+  // tilted features, out-of-window rectangles).
+  static Result<std::unique_ptr<HaarCascade>> Load(const std::string& path,
+                                                   const HaarOptions& options = {});
   ~HaarCascade();
   HaarCascade(const HaarCascade&) = delete;
   HaarCascade& operator=(const HaarCascade&) = delete;
@@ -57,15 +96,14 @@ class HaarCascade {
   void Detect(const cv::Mat& gray, double scale_factor, int min_neighbors, cv::Size min_size,
               std::vector<cv::Rect>* faces);
 
-  // Which kernel runs: "avx2" or "generic".
-  static const char* Kernel();
-  // Tests: force the generic kernel (false) or the best one (true).
-  static void UseBestKernel(bool best);
+  // Which kernel this cascade runs: "avx2" or "generic".
+  const char* kernel() const { return avx2_ ? "avx2" : "generic"; }
 
  private:
   HaarCascade() = default;
   void PrepareOffsets(int stride1, int stride2, int plane2);
 
+  bool avx2_ = false;
   cv::Size window_;
   std::vector<haar::Stage> stages_;
   std::vector<haar::Feature> features_;
