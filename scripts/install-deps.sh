@@ -14,6 +14,8 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev libsodium-dev
   libboost-dev libboost-program-options-dev
   nlohmann-json3-dev libsqlite3-dev libssl-dev
+  # PKCS#11 keystore backend: headers (p11-kit), SoftHSM2 for the tests, pkcs11-tool
+  libp11-kit-dev softhsm2 opensc
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   cups cups-client cups-bsd libcups2-dev

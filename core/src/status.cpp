@@ -61,6 +61,7 @@ constexpr std::array kCodeTable = {
     CodeEntry{Code::kForbidden, "FORBIDDEN"},
     CodeEntry{Code::kBadRequest, "BAD_REQUEST"},
     CodeEntry{Code::kFailedPrecondition, "FAILED_PRECONDITION"},
+    CodeEntry{Code::kKeystoreUnavailable, "KEYSTORE_UNAVAILABLE"},
     CodeEntry{Code::kServerBusy, "SERVER_BUSY"},
     CodeEntry{Code::kInternal, "INTERNAL"},
 };

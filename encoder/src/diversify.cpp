@@ -7,6 +7,8 @@
 #include <array>
 #include <memory>
 
+#include "cardbureau/encoder/key_backend.h"
+
 namespace cardbureau::encoder {
 namespace {
 
@@ -128,22 +130,33 @@ Result<Bytes> DiversificationInput(ByteView uid, uint16_t aid, uint8_t sector) {
 }
 
 namespace {
-Result<MifareKey> SectorKey(const AesKey& master, ByteView uid, uint16_t aid, uint8_t sector) {
+// The master's diversification, on the host (file backend) or by the
+// keystore backend (the master never reaches the host).
+Result<AesKey> DiversifyWith(const KeySet& keys, MasterKeyId which, ByteView m) {
+  if (keys.backend) return keys.backend->Diversify(which, m);
+  const AesKey& master = which == MasterKeyId::kRead    ? keys.master_read
+                         : which == MasterKeyId::kWrite ? keys.master_write
+                                                        : keys.master_mac;
+  return Diversify(master, m);
+}
+
+Result<MifareKey> SectorKey(const KeySet& keys, MasterKeyId which, ByteView uid, uint16_t aid,
+                            uint8_t sector) {
   CB_ASSIGN_OR_RETURN(Bytes m, DiversificationInput(uid, aid, sector));
-  CB_ASSIGN_OR_RETURN(AesKey full, Diversify(master, m));
+  CB_ASSIGN_OR_RETURN(AesKey full, DiversifyWith(keys, which, m));
   return MifareKey::FromBytes(full.view().first(MifareKey::kSize));
 }
 }  // namespace
 
 Result<MifareKey> DeriveKeyA(const KeySet& keys, ByteView uid, uint16_t aid, uint8_t sector) {
-  return SectorKey(keys.master_read, uid, aid, sector);
+  return SectorKey(keys, MasterKeyId::kRead, uid, aid, sector);
 }
 Result<MifareKey> DeriveKeyB(const KeySet& keys, ByteView uid, uint16_t aid, uint8_t sector) {
-  return SectorKey(keys.master_write, uid, aid, sector);
+  return SectorKey(keys, MasterKeyId::kWrite, uid, aid, sector);
 }
 Result<AesKey> DeriveMacKey(const KeySet& keys, ByteView uid, uint16_t aid) {
   CB_ASSIGN_OR_RETURN(Bytes m, DiversificationInput(uid, aid, 0));
-  return Diversify(keys.master_mac, m);
+  return DiversifyWith(keys, MasterKeyId::kMac, m);
 }
 
 MifareKey TransportKey() {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cardbureau/core/file.h"
+#include "cardbureau/encoder/pkcs11_keystore.h"
 
 namespace cardbureau::encoder {
 namespace {
@@ -25,6 +26,18 @@ Result<KeySet> ParseKeystore(std::string_view json_text, const std::filesystem::
   nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return Status(Code::kInvalidJson, "keystore is not a JSON object");
+  }
+  if (auto b = j.find("backend"); b != j.end()) {
+    if (!b->is_string() || (*b != "file" && *b != "pkcs11")) {
+      return Status(Code::kInvalidJson, "must be \"file\" or \"pkcs11\"", "backend");
+    }
+    if (*b == "pkcs11") {
+      // The keys stay on the token (pkcs11_keystore.h).
+      CB_ASSIGN_OR_RETURN(Pkcs11Config config, ParsePkcs11Config(json_text, base_dir));
+      KeySet keys;
+      CB_ASSIGN_OR_RETURN(keys.backend, OpenPkcs11Backend(config));
+      return keys;
+    }
   }
   KeySet keys;
   Status first;

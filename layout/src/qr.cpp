@@ -124,20 +124,33 @@ Result<QrSigner> QrSigner::FromPem(std::string_view pem) {
   return QrSigner(key);
 }
 
-QrSigner::QrSigner(QrSigner&& o) noexcept : pkey_(std::exchange(o.pkey_, nullptr)) {}
+QrSigner QrSigner::FromSignFunction(SignFunction sign) {
+  QrSigner s(nullptr);
+  s.sign_ = std::move(sign);
+  return s;
+}
+
+QrSigner::QrSigner(QrSigner&& o) noexcept
+    : pkey_(std::exchange(o.pkey_, nullptr)), sign_(std::exchange(o.sign_, nullptr)) {}
 QrSigner& QrSigner::operator=(QrSigner&& o) noexcept {
   if (this != &o) {
     EVP_PKEY_free(Pkey(pkey_));
     pkey_ = std::exchange(o.pkey_, nullptr);
+    sign_ = std::exchange(o.sign_, nullptr);
   }
   return *this;
 }
 QrSigner::~QrSigner() { EVP_PKEY_free(Pkey(pkey_)); }
 
 Result<std::string> QrSigner::Sign(const QrClaims& claims) const {
-  if (!pkey_) return Status(Code::kFailedPrecondition, "signer has no key (moved from)");
+  if (!pkey_ && !sign_) return Status(Code::kFailedPrecondition, "signer has no key (moved from)");
   CB_ASSIGN_OR_RETURN(std::string json, ClaimsJson(claims));
   const std::string signed_part = std::string(kQrPrefix) + Base64UrlEncode(AsBytes(json));
+  if (sign_) {
+    CB_ASSIGN_OR_RETURN(Bytes sig, sign_(AsBytes(signed_part)));
+    if (sig.size() != 64) return Status(Code::kInternal, "Ed25519 signing failed");
+    return signed_part + "." + Base64UrlEncode(sig);
+  }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (!ctx) return Status(Code::kInternal, "EVP_MD_CTX_new failed");
   uint8_t sig[64];

@@ -71,6 +71,7 @@ enum class Code {
   kForbidden,
   kBadRequest,
   kFailedPrecondition,
+  kKeystoreUnavailable,  // the PKCS#11 keystore (module, token, PIN, key objects) cannot be used
   kServerBusy,           // HTTP: too many connections (overall or from one client)
   kInternal,
 };

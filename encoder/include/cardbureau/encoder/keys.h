@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 
@@ -16,6 +17,8 @@
 #include "cardbureau/core/status.h"
 
 namespace cardbureau::encoder {
+
+class KeyBackend;  // key_backend.h
 
 // N secret bytes. Construct through FromBytes/FromHex (which check the
 // length) or value-initialise to all zeros.
@@ -93,11 +96,15 @@ MifareKey MadKeyA();       // A0 A1 A2 A3 A4 A5
 
 // The bureau's master keys (card-format.md "Keys") and the path of the
 // Ed25519 key that signs QR codes. Loaded by LoadKeystore (keystore.h).
+// With the `pkcs11` backend the keys stay on the token: `backend` is set,
+// the three AesKeys are all zero and sign_key_path is empty; diversify.h
+// and the QR signer go through `backend`.
 struct KeySet {
   AesKey master_read;   // diversifies key A (shared with school readers)
   AesKey master_write;  // diversifies key B (bureau only)
   AesKey master_mac;    // diversifies the record MAC key
   std::string sign_key_path;  // absolute or relative to the working directory
+  std::shared_ptr<const KeyBackend> backend;  // null: the keys above are used
 };
 
 }  // namespace cardbureau::encoder

@@ -7,6 +7,7 @@
 // libqrencode (byte mode) and decoded, for tests and QA, with zbar.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "cardbureau/core/bytes.h"
 #include "cardbureau/core/status.h"
 
 namespace cardbureau::layout {
@@ -49,6 +51,10 @@ class QrSigner {
   // INVALID_KEY (not PEM / not Ed25519). Key bytes are never logged.
   static Result<QrSigner> FromPemFile(const std::string& path);
   static Result<QrSigner> FromPem(std::string_view pem);
+  // A key held elsewhere (a PKCS#11 token): `sign` returns the 64-byte
+  // Ed25519 signature of its message; must be thread-safe.
+  using SignFunction = std::function<Result<Bytes>(ByteView message)>;
+  static QrSigner FromSignFunction(SignFunction sign);
   QrSigner(QrSigner&&) noexcept;
   QrSigner& operator=(QrSigner&&) noexcept;
   ~QrSigner();
@@ -58,6 +64,7 @@ class QrSigner {
  private:
   explicit QrSigner(void* pkey) : pkey_(pkey) {}
   void* pkey_ = nullptr;  // EVP_PKEY*, owned
+  SignFunction sign_;     // set instead of pkey_ for a key held elsewhere
 };
 
 // Owns an Ed25519 public key. Move-only; thread-safe.
