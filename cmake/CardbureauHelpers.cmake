@@ -49,7 +49,7 @@ endfunction()
 
 set(CB_TEST_ENVIRONMENT
   "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0"
-  "LSAN_OPTIONS=suppressions=${CARDBUREAU_SOURCE_DIR}/tests/lsan.supp:print_suppressions=0"
+  "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan.supp:print_suppressions=0"
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 
 # cb_add_test(NAME SOURCES ... [DEPS ...] [LABELS ...] [RESOURCE_LOCK ...]

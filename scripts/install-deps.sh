@@ -15,14 +15,14 @@ PACKAGES=(
   libboost-dev libboost-program-options-dev
   nlohmann-json3-dev libsqlite3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   cups cups-client cups-bsd libcups2-dev
   # make package: dpkg-shlibdeps computes Depends; tests only: systemd-analyze
   # verifies the service unit (nothing here runs systemd).
   dpkg-dev systemd
 )
 if [ "${CARDBUREAU_WITH_BROWSER:-1}" = 1 ]; then
-  PACKAGES+=(chromium)
+  PACKAGES+=(chromium nodejs)
 fi
 
 missing=()
