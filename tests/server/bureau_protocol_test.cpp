@@ -330,9 +330,9 @@ TEST_F(BureauProtocol, CancelBeforeEncodingIsCancelled) {
   fake_->ReleaseAll();  // production notices the cancel and stops
   EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kCancelled; }));
   EXPECT_EQ(StateOf("J1"), JobState::kCancelled);
-  EXPECT_TRUE(ReadLines(dir_.path() / "produced.log").empty());
   std::vector<Message> seen;
   EXPECT_FALSE(centre_->Expect<Completed>(800ms, &seen).has_value());
+  EXPECT_TRUE(ReadLines(dir_.path() / "produced.log").empty());  // not encoded after the release
 }
 
 TEST_F(BureauProtocol, CancelAfterEncodingIsTooLate) {
