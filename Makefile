@@ -9,7 +9,7 @@ CMAKE ?= cmake
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build demo test test-slow bench fuzz fuzz-run package clean format
+.PHONY: all deps build demo test test-slow bench fuzz fuzz-run package clean format check-format
 
 all: build
 
@@ -43,10 +43,13 @@ $(BUILD_TEST)/CMakeCache.txt:
 	  -DCARDBUREAU_SANITIZE=ON -DCARDBUREAU_WERROR=ON -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
 	  -DCARDBUREAU_TEST_CODE_O0=ON
 
+# One instrumented (gcc, ASan+UBSan) build serves the tests and the fuzz
+# targets: ctest's fuzz_replay_<target> entries run every fuzz target on its
+# seed corpus and on tests/fuzz/crashes/<target>/ (every crash found so far).
+# Mutation fuzzing needs the separate clang build: `make fuzz-run`.
 test: deps $(BUILD_TEST)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD_TEST) -j $(JOBS)
 	cd $(BUILD_TEST) && ctest --output-on-failure -j $(JOBS) -LE slow $(CTEST_ARGS)
-	$(MAKE) fuzz-run
 
 # Long runs kept out of `make test` (ctest label `slow`): the 1,500-job
 # hostile-centre flood.
@@ -65,7 +68,10 @@ fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
 
 # Runs every fuzz target for FUZZ_SECONDS (split over the targets) on its
-# seed corpus; any crash fails the run.
+# seed corpus; any crash fails the run. Not part of `make test` (a second,
+# clang, build of the tree): run it before a release and after touching a
+# parser. Keep each crash it finds as a regression input in
+# tests/fuzz/crashes/<target>/ (make test replays it).
 fuzz-run: fuzz
 	bash scripts/fuzz-run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
@@ -74,3 +80,7 @@ clean:
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+# Fails when a tracked source differs from .clang-format (not in .ci/run yet).
+check-format:
+	bash scripts/check-format.sh

@@ -22,6 +22,7 @@ while read -r name seconds corpus; do
         -rss_limit_mb=2048 -print_final_stats=0 "$work/$name" >"$work/$name.log" 2>&1); then
     echo "fuzz-run: $name FAILED"; tail -60 "$work/$name.log"; fail=1
     mkdir -p "$build/fuzz-failures" && cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$build/fuzz-failures/" 2>/dev/null || true
+    echo "fuzz-run: inputs kept in $build/fuzz-failures; after the fix, add them to tests/fuzz/crashes/$name/ (make test replays them)"
   else
     grep -E '^#[0-9]+.*(DONE|pulse)' "$work/$name.log" | tail -1 || true
   fi

@@ -17,14 +17,14 @@ PACKAGES=(
   # PKCS#11 keystore backend: headers (p11-kit), SoftHSM2 for the tests, pkcs11-tool
   libp11-kit-dev softhsm2 opensc
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   cups cups-client cups-bsd libcups2-dev
   # make package: dpkg-shlibdeps computes Depends; tests only: systemd-analyze
   # verifies the service unit (nothing here runs systemd).
   dpkg-dev systemd
 )
 if [ "${CARDBUREAU_WITH_BROWSER:-1}" = 1 ]; then
-  PACKAGES+=(chromium)
+  PACKAGES+=(chromium nodejs)
 fi
 
 missing=()

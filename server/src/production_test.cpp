@@ -17,7 +17,11 @@ class RecordingSink : public ProductionSink {
  public:
   Status Advance(const std::string& job_id, JobState to) override {
     std::lock_guard lock(mu);
-    if (cancel_at && *cancel_at == to) return Status(Code::kCancelled, "cancelled");
+    if (cancel_at && *cancel_at == to) {
+      ++refused;
+      cv.notify_all();
+      return Status(Code::kCancelled, "cancelled");
+    }
     steps[job_id].push_back(to);
     return Status::Ok();
   }
@@ -39,6 +43,7 @@ class RecordingSink : public ProductionSink {
   std::mutex mu;
   std::condition_variable cv;
   std::optional<JobState> cancel_at;
+  int refused = 0;  // steps refused with CANCELLED (cancel_at)
   std::map<std::string, std::vector<JobState>> steps;
   std::map<std::string, CardOutcome> completed;
   std::map<std::string, Status> failed;
@@ -124,7 +129,10 @@ TEST(FakeProduction, CancelledStepStopsTheJob) {
   o.produced_log = TempFile();
   FakeProduction p(sink, o);
   p.Start(Ctx("J1"));
-  std::this_thread::sleep_for(100ms);
+  {  // until production has asked for the refused step
+    std::unique_lock lock(sink.mu);
+    ASSERT_TRUE(sink.cv.wait_for(lock, 10s, [&] { return sink.refused > 0; }));
+  }
   p.Stop();
   EXPECT_TRUE(sink.completed.empty());
   EXPECT_TRUE(sink.failed.empty());

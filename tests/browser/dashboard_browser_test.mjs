@@ -5,7 +5,7 @@
 // reference centre (`cardbureau centre`) with jobs of one school.
 //
 // usage: node dashboard_browser_test.mjs CARDBUREAU SOURCE_DIR ARTIFACT_DIR
-// Exit: 0 pass, 1 fail, 77 skip (chromium not installed).
+// Exit: 0 pass, 1 fail, 77 skip (chromium not installed; a failure when CI=true).
 //
 // Story: an operator signs in, pauses both stations, the centre delivers the
 // batch, the operator resumes the stations and watches the batch progress to
@@ -27,6 +27,11 @@ if (!cardbureau || !sourceDir || !artifactDir) {
 }
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!fs.existsSync(chromiumPath)) {
+  // In CI (CI=true: root, every package installed) nothing may skip.
+  if (process.env.CI === 'true' || process.env.CI === '1') {
+    console.log(`FAIL: ${chromiumPath} not installed (apt-get install chromium; CI=true)`);
+    process.exit(1);
+  }
   console.log(`SKIP: ${chromiumPath} not installed (apt-get install chromium)`);
   process.exit(77);
 }

@@ -19,6 +19,7 @@
 #include "cardbureau/http/auth.h"
 #include "cardbureau/printers/sim_printer.h"
 #include "cardbureau/testing/files.h"
+#include "cardbureau/testing/wait.h"
 
 namespace cardbureau::dashboard {
 namespace {
@@ -202,8 +203,11 @@ TEST_F(DashboardBackendTest, StationsComeFromTheLineAndPauseHoldsWork) {
 
   AddJob("J1");
   StartStored("J1");
-  std::this_thread::sleep_for(1500ms);
-  EXPECT_TRUE(server::IsBeforeEncoding(StateOf("J1"))) << ToString(StateOf("J1"));
+  // Both stations paused: the job stays before encoding for the whole window
+  // (checked throughout, failing at the first change).
+  EXPECT_TRUE(cardbureau::testing::HoldsFor([&] { return server::IsBeforeEncoding(StateOf("J1")); },
+                                            1500ms))
+      << ToString(StateOf("J1"));
   auto metrics = backend_->Metrics();
   ASSERT_TRUE(metrics.ok());
   EXPECT_EQ(metrics->station_states.at("station-1"), "paused");
@@ -225,12 +229,14 @@ TEST_F(DashboardBackendTest, StationsComeFromTheLineAndPauseHoldsWork) {
   EXPECT_EQ(detail->job.station, "station-2");
   EXPECT_TRUE(detail->has_front_preview);
   // Station changes reached the event stream (the poller saw busy and paused).
-  std::this_thread::sleep_for(100ms);
   bool saw_paused = false, saw_busy = false;
-  for (const auto& e : Events()) {
-    if (e.kind == "station" && e.state == "paused") saw_paused = true;
-    if (e.kind == "station" && e.id == "station-2" && e.state == "busy") saw_busy = true;
-  }
+  cardbureau::testing::WaitFor([&] {
+    for (const auto& e : Events()) {
+      if (e.kind == "station" && e.state == "paused") saw_paused = true;
+      if (e.kind == "station" && e.id == "station-2" && e.state == "busy") saw_busy = true;
+    }
+    return saw_paused && saw_busy;
+  });
   EXPECT_TRUE(saw_paused);
   EXPECT_TRUE(saw_busy);
 }

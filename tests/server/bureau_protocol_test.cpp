@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "cardbureau/testing/wait.h"
 #include "harness.h"
 
 namespace cardbureau::server {
@@ -190,8 +191,8 @@ TEST_F(BureauProtocol, CompletedReportIsResentUntilAcked) {
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->report_id, done->report_id);
   centre_->Send(Ack{done->report_id});
-  // Drain anything in flight, then nothing more.
-  std::this_thread::sleep_for(200ms);
+  // Once the ack is stored, drain anything in flight, then nothing more.
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kAcknowledged; }));
   while (centre_->Recv(100ms)) {
   }
   EXPECT_FALSE(centre_->Expect<Completed>(1500ms).has_value());
@@ -361,11 +362,11 @@ TEST_F(BureauProtocol, CancelBeforeEncodingIsCancelled) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->job_id, "J1");
   fake_->ReleaseAll();  // production notices the cancel and stops
-  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kCancelled; }));
   EXPECT_EQ(StateOf("J1"), JobState::kCancelled);
-  EXPECT_TRUE(ReadLines(dir_.path() / "produced.log").empty());
   std::vector<Message> seen;
   EXPECT_FALSE(centre_->Expect<Completed>(800ms, &seen).has_value());
+  EXPECT_TRUE(ReadLines(dir_.path() / "produced.log").empty());  // not encoded after the release
 }
 
 TEST_F(BureauProtocol, CancelAfterEncodingIsTooLate) {
@@ -450,7 +451,7 @@ TEST_F(BureauProtocol, OutboxSurvivesRestart) {
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->report_id, done->report_id);
   centre_->Send(Ack{again->report_id});
-  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kAcknowledged; }));
   EXPECT_EQ(StateOf("J1"), JobState::kAcknowledged);
   EXPECT_EQ(ReadLines(dir_.path() / "produced.log"), std::vector<std::string>{"J1"});
 }

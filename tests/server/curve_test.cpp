@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
+#include "cardbureau/testing/wait.h"
 #include "harness.h"
 
 namespace cardbureau::server {
@@ -51,9 +52,10 @@ class Curve : public ::testing::Test {
     EXPECT_TRUE(status_.ok()) << status_;
   }
 
-  // Runs a bureau with these keys for `window`; returns jobs it accepted.
+  // Runs a bureau with these keys for `window` (or, with `until` >= 0, until
+  // it has accepted that many jobs, at most `window`); returns jobs it accepted.
   int64_t RunBureau(const std::string& name, const KeyPair& mine, const std::string& centre_pub,
-                    std::chrono::milliseconds window) {
+                    std::chrono::milliseconds window, int64_t until = -1) {
     ServeConfig c;
     c.bureau_id = name;
     c.centre = endpoint_;
@@ -69,7 +71,11 @@ class Curve : public ::testing::Test {
     std::atomic<bool> stop{false};
     Status st;
     std::thread t([&] { st = (*b)->Run(stop); });
-    std::this_thread::sleep_for(window);
+    if (until >= 0) {
+      cardbureau::testing::WaitFor([&] { return (*b)->stats().jobs_accepted >= until; }, window);
+    } else {
+      std::this_thread::sleep_for(window);  // nothing may be accepted in the whole window
+    }
     stop = true;
     t.join();
     EXPECT_TRUE(st.ok()) << st;
@@ -98,7 +104,7 @@ TEST_F(Curve, WrongCentreKeyGetsNoJob) {
 }
 
 TEST_F(Curve, AdmittedBureauGetsJobs) {
-  EXPECT_EQ(RunBureau("good", good_, centre_keys_.pub, 2500ms), 3);
+  EXPECT_EQ(RunBureau("good", good_, centre_keys_.pub, 10s, /*until=*/3), 3);
 }
 
 TEST_F(Curve, InsecureSecretKeyFileIsRefused) {
