@@ -309,10 +309,10 @@ struct Line::Impl {
   // with a throw-away diversification, until the keystore answers again
   // (the backend reconnects by itself) or the line stops. Returns false
   // when stopping.
-  bool WaitForKeystore(Station& st, const Status& why) {
+  bool WaitForKeystore(Station& st, const Status& why, bool record = true) {
     const auto backend = options.keys.backend;
     std::unique_lock lock(mu);
-    Fault(st, why, /*counts=*/false);
+    if (record) Fault(st, why, /*counts=*/false);
     if (!backend) return !stopping;
     st.keystore_wait = true;
     std::cerr << "line: station " << st.snap.name << " paused: " << why.code_name() << "\n";
@@ -391,15 +391,11 @@ struct Line::Impl {
     }
     if (!outcome.ok() && outcome.status().code() == Code::kKeystoreUnavailable) {
       // The keys are derived before the first write: the card is still
-      // blank. Not the job's fault: the card does not count against it.
-      Status e = printer.Eject(printers::Hopper::kReject);
-      st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
+      // blank (rejected and accounted as such). Not the job's fault: the
+      // card does not count against its tries.
+      RejectCard(st, job, outcome.status());
       job.cards_used--;
-      {
-        std::lock_guard lock(mu);
-        if (!e.ok()) Fault(st, e);
-      }
-      (void)WaitForKeystore(st, outcome.status());
+      (void)WaitForKeystore(st, outcome.status(), /*record=*/false);
       return false;
     }
     if (!outcome.ok()) {
