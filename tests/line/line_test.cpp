@@ -247,7 +247,8 @@ TEST_F(LineTest, TokenAwayPausesTheStationAndItResumes) {
   bool paused = false;
   while (!paused && std::chrono::steady_clock::now() < deadline) {
     const auto s = (*line)->Stations().front();
-    paused = s.state == "paused" && !s.faults.empty() && s.faults.back().code == "KEYSTORE_UNAVAILABLE";
+    paused =
+        s.state == "paused" && !s.faults.empty() && s.faults.back().code == "KEYSTORE_UNAVAILABLE";
     if (!paused) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, bounded
   }
   ASSERT_TRUE(paused);

@@ -319,7 +319,8 @@ struct Line::Impl {
     for (;;) {
       if (stopping) break;
       lock.unlock();
-      const bool back = backend->Diversify(encoder::MasterKeyId::kMac, AsBytes("cardbureau-probe")).ok();
+      const bool back =
+          backend->Diversify(encoder::MasterKeyId::kMac, AsBytes("cardbureau-probe")).ok();
       lock.lock();
       if (back || stopping) break;
       cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });
