@@ -3,7 +3,11 @@
 // Figures are recorded in docs/benchmarks.md.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -15,7 +19,10 @@
 #include "cardbureau/devices/blank_stock.h"
 #include "cardbureau/devices/loopback_channel.h"
 #include "cardbureau/devices/mifare_emulator.h"
+#include "cardbureau/encoder/diversify.h"
+#include "cardbureau/encoder/key_backend.h"
 #include "cardbureau/encoder/keystore.h"
+#include "cardbureau/encoder/pkcs11_keystore.h"
 #include "cardbureau/encoder/personalizer.h"
 #ifdef CARDBUREAU_BENCH_PCSCD
 #include "cardbureau/devices/pcsc.h"
@@ -70,6 +77,66 @@ std::shared_ptr<devices::MifareClassicEmulator> Blank(StockKind kind, uint64_t s
 }
 
 // Arg 0: 0 = 1K, 1 = 4K. Arg 1: emulated RF delays off/on.
+// The pkcs11 keystore's cost per card: every key of one card (key A and
+// key B of the 5 student sectors, the MAC key) and one QR signature, all
+// computed by SoftHSM2 (the TEST-ONLY keys imported into a token made in a
+// temp dir). Goal: <= 5 ms per card.
+std::shared_ptr<const KeyBackend> SoftHsmBackend() {
+  static std::shared_ptr<const KeyBackend> backend = [] {
+    namespace fs = std::filesystem;
+    const fs::path dir =
+        fs::temp_directory_path() / ("cb-bench-softhsm-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "tokens");
+    std::ofstream(dir / "softhsm2.conf") << "directories.tokendir = " << (dir / "tokens").string()
+                                         << "\nobjectstore.backend = file\nlog.level = ERROR\n";
+    ::setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);
+    std::ofstream(dir / "token.pin") << "1234\n";
+    fs::permissions(dir / "token.pin", fs::perms::owner_read | fs::perms::owner_write);
+    const std::string init =
+        "softhsm2-util --init-token --free --label cardbureau --so-pin 0000 "
+        "--pin 1234 >/dev/null 2>&1";
+    if (std::system(init.c_str()) != 0) return std::shared_ptr<const KeyBackend>();
+    Pkcs11Config c;
+    c.module = "/usr/lib/softhsm/libsofthsm2.so";
+    c.token = "cardbureau";
+    c.pin_file = (dir / "token.pin").string();
+    const KeySet keys = ParseKeystore(ReadText("fixtures/keys/keystore-test.json"),
+                                      std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys")
+                            .value();
+    if (!ImportKeysToToken(c, keys, ReadText("fixtures/keys/qr-test-ed25519.pem")).ok())
+      return std::shared_ptr<const KeyBackend>();
+    auto b = OpenPkcs11Backend(c);
+    return b.ok() ? *b : std::shared_ptr<const KeyBackend>();
+  }();
+  return backend;
+}
+
+void BM_Pkcs11KeysAndQrPerCard(benchmark::State& state) {
+  auto backend = SoftHsmBackend();
+  if (!backend) {
+    state.SkipWithError("SoftHSM2 not available (apt-get install softhsm2)");
+    return;
+  }
+  KeySet keys;
+  keys.backend = backend;
+  const std::string payload(180, 'A');  // "BJSC1:" + base64url claims
+  uint8_t n = 0;
+  for (auto _ : state) {
+    const Bytes uid = {0x04, 0x12, 0x34, n++};
+    for (uint8_t sector = 7; sector <= 11; ++sector) {
+      auto a = DeriveKeyA(keys, uid, 0x5801, sector);
+      auto b = DeriveKeyB(keys, uid, 0x5801, sector);
+      if (!a.ok() || !b.ok()) state.SkipWithError("derive failed");
+    }
+    auto mac = DeriveMacKey(keys, uid, 0x5801);
+    auto sig = backend->SignEd25519(AsBytes(payload));
+    if (!mac.ok() || !sig.ok()) state.SkipWithError("pkcs11 failed");
+    benchmark::DoNotOptimize(sig);
+  }
+}
+BENCHMARK(BM_Pkcs11KeysAndQrPerCard)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_EncodeLoopback(benchmark::State& state) {
   const bool four_k = state.range(0) == 1;
   const bool delay = state.range(1) == 1;

@@ -15,6 +15,7 @@
 #include "cardbureau/encoder/card_reader.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/encoder/personalizer.h"
+#include "keys_command.h"
 
 namespace cardbureau::encoder {
 namespace {
@@ -39,6 +40,7 @@ int ExitCodeFor(const Status& s) {
     case Code::kCardAlreadyPersonalized:
     case Code::kKeyFileInsecure:
     case Code::kInvalidKey:
+    case Code::kKeystoreUnavailable:
       return kExitRefused;
     default:
       return kExitFailure;
@@ -238,6 +240,8 @@ std::vector<Command> Commands() {
   return {
       {"encode", "personalize the chip of a card on a PC/SC reader for a job", RunEncode},
       {"read", "QA read of a card: UID, MAD, student record and its MAC", RunRead},
+      {"keys", "PKCS#11 keystore: import / generate the keys on a token, export the QR public key",
+       RunKeys},
   };
 }
 

@@ -6,6 +6,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <array>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -112,10 +113,32 @@ class Module {
   }
   CK_FUNCTION_LIST_PTR f() const { return f_; }
 
+  // C_Finalize + C_Initialize, for a token that came back: many modules
+  // (SoftHSM2 among them) only rescan their slots and tokens when
+  // initialised. At most once every 2 s after a successful one (a failed
+  // C_Initialize, e.g. while the token's storage is away, is retried on the
+  // next call); never when another part of the process initialised the
+  // module. Every session of the module is lost (their users reconnect).
+  // True when re-initialised.
+  bool Reinitialize() {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (external_ || (owns_ && now - last_reinit_ < std::chrono::seconds(2))) return false;
+    if (owns_) f_->C_Finalize(nullptr);
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    owns_ = f_->C_Initialize(&args) == CKR_OK;
+    if (owns_) last_reinit_ = now;
+    return owns_;
+  }
+
  private:
-  Module(CK_FUNCTION_LIST_PTR f, bool owns) : f_(f), owns_(owns) {}
+  Module(CK_FUNCTION_LIST_PTR f, bool owns) : f_(f), owns_(owns), external_(!owns) {}
   CK_FUNCTION_LIST_PTR f_;
-  bool owns_;
+  bool owns_;      // this process's C_Initialize is in force
+  bool external_;  // initialised by someone else in the process: never touched
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point last_reinit_{};
 };
 
 // Finds the slot whose token has `label` (CK_UTF8CHAR[32], space padded).
@@ -418,10 +441,17 @@ class Pkcs11Backend final : public KeyBackend {
     return Status(Code::kInternal, "PKCS#11 operation failed (" + Rv(rv) + ")");
   }
 
-  // mu_ held.
+  // mu_ held. After a lost connection, a token that is not found makes
+  // the module re-initialise once (see Module::Reinitialize) before
+  // giving up: KEYSTORE_UNAVAILABLE until it is back.
   Status Connect() const {
     CK_FUNCTION_LIST_PTR f = module_->f();
-    CB_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindSlot(f, config_.token));
+    auto found = FindSlot(f, config_.token);
+    if (!found.ok() && was_connected_ && module_->Reinitialize()) {
+      sessions_.clear();  // gone with the module's state
+      found = FindSlot(f, config_.token);
+    }
+    CB_ASSIGN_OR_RETURN(CK_SLOT_ID slot, std::move(found));
     CB_ASSIGN_OR_RETURN(CK_SESSION_HANDLE s, OpenLoggedIn(f, slot, config_.pin_file));
     auto conn = std::make_shared<Conn>();
     conn->slot = slot;
@@ -432,6 +462,7 @@ class Pkcs11Backend final : public KeyBackend {
     }
     conn_ = std::move(conn);
     sessions_[std::this_thread::get_id()] = s;
+    was_connected_ = true;
     return Status::Ok();
   }
 
@@ -492,6 +523,7 @@ class Pkcs11Backend final : public KeyBackend {
   mutable std::mutex mu_;
   mutable std::shared_ptr<const Conn> conn_;  // null while the token is away
   mutable std::map<std::thread::id, CK_SESSION_HANDLE> sessions_;
+  mutable bool was_connected_ = false;
 };
 
 // --- provisioning -------------------------------------------------------------

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cardbureau/encoder/commands.h"
 #include "cardbureau/encoder/diversify.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/testing/softhsm.h"
@@ -176,6 +177,26 @@ TEST_F(Pkcs11KeystoreTest, StationThreadsDeriveConcurrently) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+// The token's storage goes away under a running backend (SoftHSM2: its
+// token directory is moved away): KEYSTORE_UNAVAILABLE, and the backend
+// reconnects by itself once it is back.
+TEST_F(Pkcs11KeystoreTest, TokenThatGoesAwayIsUnavailableThenComesBack) {
+  Import();
+  auto backend = OpenPkcs11Backend(config_);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  const Bytes m = DiversificationInput(FromHex("04A1B2C3").value(), 0x5801, 8).value();
+  const AesKey before = (*backend)->Diversify(MasterKeyId::kWrite, m).value();
+  const fs::path away = dir_ / "tokens-away";
+  fs::rename(hsm_->token_dir(), away);
+  auto gone = (*backend)->Diversify(MasterKeyId::kWrite, m);
+  EXPECT_EQ(gone.status().code(), Code::kKeystoreUnavailable) << gone.status();
+  EXPECT_EQ((*backend)->SignEd25519(AsBytes("x")).status().code(), Code::kKeystoreUnavailable);
+  fs::rename(away, hsm_->token_dir());
+  auto back = (*backend)->Diversify(MasterKeyId::kWrite, m);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, before);
 }
 
 // Raw PKCS#11 access, as an attacker on the production PC would have it.
@@ -362,6 +383,110 @@ TEST_F(Pkcs11KeystoreTest, KeyOfTheWrongTypeOrLength) {
   EXPECT_EQ(b.status().code(), Code::kInvalidKey);
   EXPECT_EQ(b.status().field(), "master_read");
   EXPECT_TRUE(OpenPkcs11Backend(gen).ok());
+}
+
+// --- the command line -----------------------------------------------------
+
+int RunCommand(const std::string& name, std::vector<std::string> args) {
+  for (const Command& c : Commands()) {
+    if (c.name != name) continue;
+    args.insert(args.begin(), name);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return c.run(static_cast<int>(argv.size()), argv.data());
+  }
+  ADD_FAILURE() << "no command " << name;
+  return -1;
+}
+
+TEST_F(Pkcs11KeystoreTest, KeysImportPubkeyAndEncodeRefusals) {
+  EXPECT_EQ(RunCommand("keys", {"--help"}), 0);
+  EXPECT_EQ(RunCommand("keys", {"import", "--help"}), 0);
+  EXPECT_EQ(RunCommand("keys", {"generate", "--help"}), 0);
+  EXPECT_EQ(RunCommand("keys", {"pubkey", "--help"}), 0);
+  EXPECT_EQ(RunCommand("keys", {}), 2);
+  EXPECT_EQ(RunCommand("keys", {"frobnicate"}), 2);
+  EXPECT_EQ(RunCommand("keys", {"import", "--module", kSoftHsmModule}), 2);
+
+  // The file keystore must be 0600 to be imported.
+  const fs::path src = dir_ / "file";
+  fs::create_directories(src);
+  for (const char* f : {"keystore-test.json", "qr-test-ed25519.pem"}) {
+    fs::copy_file(kKeys / f, src / f);
+    fs::permissions(src / f, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  const std::string out = (dir_ / "pkcs11.json").string();
+  const std::vector<std::string> import = {"import",
+                                           "--keys",
+                                           (src / "keystore-test.json").string(),
+                                           "--module",
+                                           kSoftHsmModule,
+                                           "--token",
+                                           kSoftHsmToken,
+                                           "--pin-file",
+                                           hsm_->pin_file().string(),
+                                           "--out",
+                                           out};
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(RunCommand("keys", import), 0);
+  (void)::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(fs::status(out).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(RunCommand("keys", {"pubkey", "--keys", out}), 0);
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), Slurp(kKeys / "qr-test-ed25519.pub.pem"));
+  // Refusals: the keystore file exists; a token with the labels already.
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCommand("keys", import), 1);
+  std::vector<std::string> again = import;
+  again.back() = (dir_ / "second.json").string();
+  EXPECT_EQ(RunCommand("keys", again), 1);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("ALREADY_EXISTS"), std::string::npos) << err;
+
+  // `encode` with the pkcs11 keystore refuses a wrong PIN / a PIN file
+  // others can read with exit 1 before it waits for a card.
+  const std::string job =
+      std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/jobs/valid-junior-reissue.json";
+  std::ofstream(hsm_->pin_file(), std::ios::trunc) << "999999\n";
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCommand("encode", {"--reader", "no such reader", "--job", job, "--keys", out,
+                                  "--timeout", "1"}),
+            1);
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("KEYSTORE_UNAVAILABLE"), std::string::npos) << err;
+  EXPECT_EQ(err.find("999999"), std::string::npos) << err;
+  EXPECT_EQ(err.find("waiting for a card"), std::string::npos) << err;
+  fs::permissions(hsm_->pin_file(), fs::perms::others_read, fs::perm_options::add);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCommand("encode", {"--reader", "no such reader", "--job", job, "--keys", out,
+                                  "--timeout", "1"}),
+            1);
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("KEY_FILE_INSECURE"), std::string::npos) << err;
+}
+
+TEST_F(Pkcs11KeystoreTest, KeysGenerateMakesAWorkingKeystore) {
+  const std::string out = (dir_ / "pkcs11.json").string();
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(RunCommand("keys", {"generate", "--module", kSoftHsmModule, "--token", kSoftHsmToken,
+                                "--pin-file", hsm_->pin_file().string(), "--out", out}),
+            0);
+  (void)::testing::internal::GetCapturedStdout();
+  auto keys = LoadKeystore(out);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_NE(keys->backend, nullptr);
+  const Bytes m = DiversificationInput(FromHex("04A1B2C3").value(), 0x5801, 8).value();
+  EXPECT_TRUE(keys->backend->Diversify(MasterKeyId::kMac, m).ok());
+  // Missing module: exit 1, KEYSTORE_UNAVAILABLE.
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCommand("keys", {"generate", "--module", (dir_ / "none.so").string(), "--token",
+                                kSoftHsmToken, "--pin-file", hsm_->pin_file().string(), "--out",
+                                (dir_ / "x.json").string()}),
+            1);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("KEYSTORE_UNAVAILABLE"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir_ / "x.json"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -16,6 +17,7 @@
 #include "cardbureau/devices/loopback_channel.h"
 #include "cardbureau/devices/mifare_emulator.h"
 #include "cardbureau/encoder/keystore.h"
+#include "cardbureau/encoder/pkcs11_keystore.h"
 #include "cardbureau/layout/qr.h"
 #include "cardbureau/line/commands.h"
 #include "cardbureau/line/line.h"
@@ -23,6 +25,7 @@
 #include "cardbureau/printers/file_util.h"
 #include "cardbureau/printers/sim_printer.h"
 #include "cardbureau/testing/files.h"
+#include "cardbureau/testing/softhsm.h"
 
 namespace cardbureau::line {
 namespace {
@@ -235,6 +238,58 @@ TEST_F(LineTest, TwoStationsProduceVerifiedCards) {
   EXPECT_EQ(rec["produced"], n);
   EXPECT_EQ(rec["balanced"], true);
   EXPECT_TRUE(fs::exists(dir_ / "batches" / "11010810" / "manifest.pdf"));
+}
+
+// The pkcs11 keystore (SoftHSM2, the test keys imported): a token that goes
+// away pauses the station with KEYSTORE_UNAVAILABLE in its history, no card
+// is half-encoded, and the station resumes by itself when the token is
+// back; every card passes QA with the file keys (the same bytes).
+TEST_F(LineTest, TokenAwayPausesTheStationAndItResumes) {
+  cardbureau::testing::SoftHsm hsm(dir_ / "hsm");
+  ASSERT_TRUE(hsm.ok());
+  encoder::Pkcs11Config config;
+  config.module = cardbureau::testing::kSoftHsmModule;
+  config.token = cardbureau::testing::kSoftHsmToken;
+  config.pin_file = hsm.pin_file().string();
+  ASSERT_TRUE(encoder::ImportKeysToToken(config, keys_, Slurp(keys_.sign_key_path)).ok());
+  auto backend = encoder::OpenPkcs11Backend(config);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  LineOptions o = Options();
+  o.keys = encoder::KeySet{};
+  o.keys.backend = *backend;
+  std::vector<StationSetup> st;
+  printers::SimPrinterConfig a;
+  a.seed = 300;
+  st.push_back(Sim("s1", a));
+  auto line = Line::Create(sink_, std::move(o), std::move(st));
+  ASSERT_TRUE(line.ok()) << line.status();
+
+  const fs::path away = dir_ / "hsm" / "tokens-away";
+  fs::rename(hsm.token_dir(), away);
+  (*line)->Start(MakeJob("K0"));
+  (*line)->Start(MakeJob("K1"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool paused = false;
+  while (!paused && std::chrono::steady_clock::now() < deadline) {
+    const auto s = (*line)->Stations().front();
+    paused =
+        s.state == "paused" && !s.faults.empty() && s.faults.back().code == "KEYSTORE_UNAVAILABLE";
+    if (!paused) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, bounded
+  }
+  ASSERT_TRUE(paused);
+  {
+    std::lock_guard lock(sink_.mu_);
+    EXPECT_TRUE(sink_.completed_.empty());
+    EXPECT_TRUE(sink_.failed_.empty());
+  }
+  fs::rename(away, hsm.token_dir());
+  ASSERT_TRUE(sink_.WaitTerminal(2, std::chrono::seconds(120)));
+  (*line)->Stop();
+  EXPECT_TRUE(sink_.failed_.empty());
+  ASSERT_EQ(sink_.completed_.size(), 2u);
+  for (const auto& [id, out] : sink_.completed_) ExpectCardPasses(id, out.station);
+  // The card fed while the token was away was rejected blank.
+  EXPECT_GE((*line)->Stations().front().rejected_cards, 1);
 }
 
 TEST_F(LineTest, FaultsAreRecoveredWithFreshCardsAndAccounted) {

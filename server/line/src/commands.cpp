@@ -12,6 +12,7 @@
 #include "cardbureau/devices/card_image.h"
 #include "cardbureau/devices/loopback_channel.h"
 #include "cardbureau/devices/mifare_emulator.h"
+#include "cardbureau/encoder/key_backend.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/layout/card_renderer.h"
 #include "cardbureau/layout/photo.h"
@@ -220,7 +221,14 @@ int RunVerify(int argc, char** argv) {
     std::cerr << "cardbureau verify: " << keys.status() << "\n";
     return keys.status().code() == Code::kIoError ? 3 : 1;
   }
-  auto verifier = layout::QrVerifier::FromPemFile(keys->sign_key_path);
+  Result<layout::QrVerifier> verifier = Status(Code::kInternal, "no verifier");
+  if (keys->backend) {
+    // pkcs11 keystore: the public half of the token's signing key.
+    auto pub = keys->backend->PublicKeyPem();
+    verifier = pub.ok() ? layout::QrVerifier::FromPem(*pub) : Result<layout::QrVerifier>(pub.status());
+  } else {
+    verifier = layout::QrVerifier::FromPemFile(keys->sign_key_path);
+  }
   if (!verifier.ok()) {
     std::cerr << "cardbureau verify: " << verifier.status() << "\n";
     return verifier.status().code() == Code::kIoError ? 3 : 1;

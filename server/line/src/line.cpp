@@ -11,6 +11,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "cardbureau/encoder/key_backend.h"
 #include "cardbureau/encoder/personalizer.h"
 #include "cardbureau/layout/card_renderer.h"
 #include "cardbureau/layout/photo.h"
@@ -158,6 +159,7 @@ struct Line::Impl {
     StationSnapshot snap;
     bool paused = false;
     bool out_of_rotation = false;
+    bool keystore_wait = false;  // paused by itself until the keystore is back
     std::thread thread;
   };
   std::vector<std::unique_ptr<Station>> stations;
@@ -567,6 +569,32 @@ struct Line::Impl {
     return false;
   }
 
+  // The pkcs11 keystore went away (KEYSTORE_UNAVAILABLE): the station
+  // records it, shows as paused and waits, probing the token every second
+  // with a throw-away diversification, until the keystore answers again
+  // (the backend reconnects by itself) or the line stops. Returns false
+  // when stopping.
+  bool WaitForKeystore(Station& st, const Status& why, bool record = true) {
+    const auto backend = options.keys.backend;
+    std::unique_lock lock(mu);
+    if (record) Fault(st, why, /*counts=*/false);
+    if (!backend) return !stopping;
+    st.keystore_wait = true;
+    std::cerr << "line: station " << st.snap.name << " paused: " << why.code_name() << "\n";
+    for (;;) {
+      if (stopping) break;
+      lock.unlock();
+      const bool back =
+          backend->Diversify(encoder::MasterKeyId::kMac, AsBytes("cardbureau-probe")).ok();
+      lock.lock();
+      if (back || stopping) break;
+      cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });
+    }
+    st.keystore_wait = false;
+    if (!stopping) std::cerr << "line: station " << st.snap.name << " resumed: keystore back\n";
+    return !stopping;
+  }
+
   // Returns true when the job is finished (completed, failed or cancelled),
   // false to try again with a fresh card.
   bool ProduceOne(Station& st, PreparedJob& job) {
@@ -655,6 +683,15 @@ struct Line::Impl {
       card = std::move(**again);
       outcome = personalizer->Encode(*card, j, params);
     }
+    if (!outcome.ok() && outcome.status().code() == Code::kKeystoreUnavailable) {
+      // The keys are derived before the first write: the card is still
+      // blank (rejected and accounted as such). Not the job's fault: the
+      // card does not count against its tries.
+      RejectCard(st, job, outcome.status());
+      job.cards_used--;
+      (void)WaitForKeystore(st, outcome.status(), /*record=*/false);
+      return false;
+    }
     if (!outcome.ok()) {
       if (IsJobFault(outcome.status().code())) {
         auto rows = EjectToReject(st, job, outcome.status(), "encode");
@@ -668,6 +705,12 @@ struct Line::Impl {
     const std::string uid = ToHex(outcome->uid);
     job.uid = uid;
     auto rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
+    // The chip is encoded: a keystore that went away before the QR was
+    // signed is waited for with the card in the station.
+    while (!rendered.ok() && rendered.status().code() == Code::kKeystoreUnavailable &&
+           WaitForKeystore(st, rendered.status())) {
+      rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
+    }
     if (!rendered.ok()) {
       auto rows = EjectToReject(st, job, rendered.status(), "compose");
       sink.FailedWith(id, rendered.status(), false, std::move(rows));
@@ -820,13 +863,22 @@ Result<std::unique_ptr<Line>> Line::Create(server::ProductionSink& sink, LineOpt
   auto impl = std::make_unique<Impl>(sink, std::move(options));
   CB_ASSIGN_OR_RETURN(impl->tmpl, layout::LoadTemplate(impl->options.template_name));
   CB_ASSIGN_OR_RETURN(impl->profile, layout::FindProfile(impl->options.profile));
-  if (impl->options.keys.sign_key_path.empty()) {
-    return Status(Code::kInvalidConfig, "the keystore names no sign_key", "sign_key");
+  if (const auto backend = impl->options.keys.backend) {
+    // The signing key stays on the token (pkcs11 keystore): sign there.
+    impl->signer.emplace(layout::QrSigner::FromSignFunction(
+        [backend](ByteView m) { return backend->SignEd25519(m); }));
+    CB_ASSIGN_OR_RETURN(std::string pub, backend->PublicKeyPem());
+    CB_ASSIGN_OR_RETURN(auto verifier, layout::QrVerifier::FromPem(pub));
+    impl->verifier.emplace(std::move(verifier));
+  } else {
+    if (impl->options.keys.sign_key_path.empty()) {
+      return Status(Code::kInvalidConfig, "the keystore names no sign_key", "sign_key");
+    }
+    CB_ASSIGN_OR_RETURN(auto signer, layout::QrSigner::FromPemFile(impl->options.keys.sign_key_path));
+    impl->signer.emplace(std::move(signer));
+    CB_ASSIGN_OR_RETURN(auto verifier, layout::QrVerifier::FromPemFile(impl->options.keys.sign_key_path));
+    impl->verifier.emplace(std::move(verifier));
   }
-  CB_ASSIGN_OR_RETURN(auto signer, layout::QrSigner::FromPemFile(impl->options.keys.sign_key_path));
-  impl->signer.emplace(std::move(signer));
-  CB_ASSIGN_OR_RETURN(auto verifier, layout::QrVerifier::FromPemFile(impl->options.keys.sign_key_path));
-  impl->verifier.emplace(std::move(verifier));
   impl->personalizer = std::make_unique<encoder::Personalizer>(impl->options.keys);
   const int threads = std::max(1, impl->options.render_threads);
   for (int i = 0; i < threads; ++i) {
@@ -901,7 +953,7 @@ std::vector<StationSnapshot> Line::Stations() const {
   for (const auto& st : impl_->stations) {
     StationSnapshot s = st->snap;
     s.state = st->out_of_rotation ? "out-of-rotation"
-              : st->paused        ? "paused"
+              : st->paused || st->keystore_wait ? "paused"
               : !s.current_job.empty() ? "busy"
                                        : "idle";
     out.push_back(std::move(s));
