@@ -387,6 +387,7 @@ TEST(Hardening, ChildrensDataIsPrivateAndThePurgeLeavesNoCopy) {
   const fs::path data = dir.path() / "data", out = dir.path() / "out";
   fs::create_directories(data);
   cardbureau::testing::CopyTestKeys(kSource, data / "keys");
+  fs::permissions(data / "keys", fs::perms::owner_all);  // the operator's folder, as provisioned
   // Four of the demo's jobs (rare-character names included).
   auto made = cardbureau::testing::RunProcess(
       "/usr/bin/python3",

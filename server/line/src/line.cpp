@@ -687,7 +687,9 @@ struct Line::Impl {
       // The keys are derived before the first write: the card is still
       // blank (rejected and accounted as such). Not the job's fault: the
       // card does not count against its tries.
-      RejectCard(st, job, outcome.status());
+      if (Status r = RejectCard(st, job, outcome.status(), "encode"); !r.ok()) {
+        return HistoryLost(job, r);
+      }
       job.cards_used--;
       (void)WaitForKeystore(st, outcome.status(), /*record=*/false);
       return false;
