@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cardbureau/testing/wait.h"
 #include "cardbureau/http/api.h"
 #include "cardbureau/http/audit_trail.h"
 #include "cardbureau/http/auth.h"
@@ -455,10 +456,7 @@ TEST_F(HttpApiTest, ConnectionCapsAnswerBusyAndSpareOtherClients) {
     return ReadReply(s);
   };
   auto wait_count = [&](size_t n) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (server_->connection_count() != n && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    (void)cardbureau::testing::WaitFor([&] { return server_->connection_count() == n; });
     return server_->connection_count();
   };
   // One client holds four idle connections: its own cap.

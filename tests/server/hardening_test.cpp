@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cardbureau/testing/wait.h"
 #include "cardbureau/testing/files.h"
 #include "cardbureau/testing/process.h"
 #include "harness.h"
@@ -454,15 +455,11 @@ TEST(Hardening, ChildrensDataIsPrivateAndThePurgeLeavesNoCopy) {
   }
   // The centre acked every report, retention is 0: the purge (every second)
   // removes every copy. Wait for it with a deadline, then check it held.
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  std::vector<std::string> hits = FilesHolding({data, out}, needles);
-  while (!hits.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(500ms);  // poll interval inside the deadline
-    hits = FilesHolding({data, out}, needles);
-  }
+  (void)cardbureau::testing::WaitFor([&] { return FilesHolding({data, out}, needles).empty(); },
+                                     120s, 500ms);
   serve.Signal(SIGTERM);
   EXPECT_EQ(serve.WaitFor(60s).value_or(-1), 0) << ReadAll(dir.path() / "serve.log");
-  hits = FilesHolding({data, out}, needles);
+  const auto hits = FilesHolding({data, out}, needles);
   EXPECT_TRUE(hits.empty()) << hits.size() << " copies left, e.g. " << hits.front();
   // The log never held them.
   const std::string log = ReadAll(dir.path() / "serve.log");
