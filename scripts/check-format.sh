@@ -3,7 +3,7 @@
 # .clang-format says: `clang-format --dry-run --Werror`, no file changed.
 # Exit 0 when clean, 1 when a file differs (the diagnostics name it),
 # 2 when clang-format is missing. `make format` fixes the tree.
-# Not yet run by .ci/run: the lead enables it after formatting the tree once.
+# `make test` (and so .ci/run) runs it before building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLANG_FORMAT=${CLANG_FORMAT:-clang-format}

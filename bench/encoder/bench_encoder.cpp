@@ -2,13 +2,12 @@
 //   bench_encoder                 # prints the APDU table, then the timings
 // Figures are recorded in docs/benchmarks.md.
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -22,8 +21,8 @@
 #include "cardbureau/encoder/diversify.h"
 #include "cardbureau/encoder/key_backend.h"
 #include "cardbureau/encoder/keystore.h"
-#include "cardbureau/encoder/pkcs11_keystore.h"
 #include "cardbureau/encoder/personalizer.h"
+#include "cardbureau/encoder/pkcs11_keystore.h"
 #ifdef CARDBUREAU_BENCH_PCSCD
 #include "cardbureau/devices/pcsc.h"
 #include "cardbureau/devices/vpcd_card.h"
@@ -54,10 +53,9 @@ Job BenchJob(bool four_k) {
 }
 
 const Personalizer& SharedPersonalizer() {
-  static const Personalizer p(
-      ParseKeystore(ReadText("fixtures/keys/keystore-test.json"),
-                    std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys")
-          .value());
+  static const Personalizer p(ParseKeystore(ReadText("fixtures/keys/keystore-test.json"),
+                                            std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/keys")
+                                  .value());
   return p;
 }
 
@@ -72,8 +70,7 @@ std::shared_ptr<devices::MifareClassicEmulator> Blank(StockKind kind, uint64_t s
   Bytes uid = devices::UidFromImage(image).value();
   devices::FaultPlan faults;
   faults.delay = delay;
-  return std::make_shared<devices::MifareClassicEmulator>(std::move(image), std::move(uid),
-                                                          faults);
+  return std::make_shared<devices::MifareClassicEmulator>(std::move(image), std::move(uid), faults);
 }
 
 // Arg 0: 0 = 1K, 1 = 4K. Arg 1: emulated RF delays off/on.
@@ -145,7 +142,8 @@ void BM_EncodeLoopback(benchmark::State& state) {
   int apdus = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    devices::LoopbackChannel ch(Blank(four_k ? StockKind::kBjt4k : StockKind::kBjt1k, seed++, delay));
+    devices::LoopbackChannel ch(
+        Blank(four_k ? StockKind::kBjt4k : StockKind::kBjt1k, seed++, delay));
     state.ResumeTiming();
     auto out = SharedPersonalizer().Encode(ch, job, Params());
     if (!out.ok()) {

@@ -83,7 +83,9 @@ struct Fixture {
     vo.glyph_check = renderer->glyph_check();
     if (!ValidateJob(job, vo).ok()) std::abort();
     photo = ToBytes(ReadText(kSource + "/fixtures/photos/astronaut.png"));
-    signer.emplace(std::move(QrSigner::FromPem(ReadText(kSource + "/fixtures/keys/qr-test-ed25519.pem"))).value());
+    signer.emplace(
+        std::move(QrSigner::FromPem(ReadText(kSource + "/fixtures/keys/qr-test-ed25519.pem")))
+            .value());
   }
   RenderedCard Render(CardRenderer& r, ByteView p) {
     auto prepared = r.Prepare(job, p);
@@ -153,7 +155,9 @@ void CardToMemoryVerdictCached(benchmark::State& state, const std::string& ext) 
   }
   state.SetItemsProcessed(state.iterations());
 }
-void BM_CardToMemoryVerdictCached(benchmark::State& state) { CardToMemoryVerdictCached(state, ".png"); }
+void BM_CardToMemoryVerdictCached(benchmark::State& state) {
+  CardToMemoryVerdictCached(state, ".png");
+}
 void BM_CardToMemoryVerdictCachedJpeg(benchmark::State& state) {
   CardToMemoryVerdictCached(state, ".jpg");
 }

@@ -23,16 +23,14 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <sstream>
-
-#include <set>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <set>
+#include <sstream>
 
 #include "cardbureau/core/validation.h"
-#include "cardbureau/line/commands.h"
 #include "cardbureau/encoder/keystore.h"
+#include "cardbureau/line/commands.h"
 #include "cardbureau/line/line.h"
 #include "cardbureau/printers/sim_printer.h"
 
@@ -88,7 +86,8 @@ int main(int argc, char** argv) {
   const fs::path dir = fs::temp_directory_path() / ("bench-line-" + std::to_string(::getpid()));
   fs::create_directories(dir / "keys");
   for (const char* f : {"keystore-test.json", "qr-test-ed25519.pem"}) {
-    fs::copy_file(root / "fixtures/keys" / f, dir / "keys" / f, fs::copy_options::overwrite_existing);
+    fs::copy_file(root / "fixtures/keys" / f, dir / "keys" / f,
+                  fs::copy_options::overwrite_existing);
     fs::permissions(dir / "keys" / f, fs::perms::owner_read | fs::perms::owner_write);
   }
   auto keys = encoder::LoadKeystore(dir / "keys/keystore-test.json");
@@ -100,8 +99,10 @@ int main(int argc, char** argv) {
   ValidationOptions vo;
   if (!base.ok() || !ValidateJob(*base, vo).ok()) return 3;
 
-  std::printf("line benchmark: %d jobs, %d render thread(s), sim printers at zero mechanical time, "
-              "loopback readers\n", jobs, render_threads);
+  std::printf(
+      "line benchmark: %d jobs, %d render thread(s), sim printers at zero mechanical time, "
+      "loopback readers\n",
+      jobs, render_threads);
   // One distinct photo per job and run, so no run finds another's photos
   // in the cache.
   const cv::Mat astronaut = cv::imread((root / "fixtures/photos/astronaut.jpg").string());
@@ -120,8 +121,9 @@ int main(int argc, char** argv) {
       std::vector<uchar> buf;
       cv::imencode(".jpg", m, buf, {cv::IMWRITE_JPEG_QUALITY, 92});
       const fs::path p = dir / "photos" / ("p" + std::to_string(photo_seq) + ".jpg");
-      std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(buf.data()),
-                                              static_cast<std::streamsize>(buf.size()));
+      std::ofstream(p, std::ios::binary)
+          .write(reinterpret_cast<const char*>(buf.data()),
+                 static_cast<std::streamsize>(buf.size()));
       out.emplace_back(p, std::string(buf.begin(), buf.end()));
     }
     return out;
@@ -129,82 +131,83 @@ int main(int argc, char** argv) {
   auto intake = line::MakeIntakeValidator(SystemClock::Instance());
 
   for (int stations : {1, 2, 4}) {
-   for (const bool warm : {false, true}) {
-     for (const bool direct : direct_settings) {
-       const auto photos = make_photos(jobs);
-       std::set<std::string> distinct;
-       for (const auto& p : photos) distinct.insert(p.second);
-       if (distinct.size() != photos.size()) {
-         std::fprintf(stderr, "photos are not distinct\n");
-         return 3;
-       }
-       double intake_secs = 0;
-       if (warm) {
-         const auto i0 = std::chrono::steady_clock::now();
-         for (const auto& [path, bytes] : photos) {
-           Job j = *base;
-           j.photo.format = PhotoFormat::kJpeg;
-           j.photo.sha256 = Sha256Hex(AsBytes(bytes));
-           Status s = intake(j, AsBytes(bytes));
-           if (!s.ok()) {
-             std::fprintf(stderr, "intake refused a photo: %s\n", s.ToString().c_str());
-             return 3;
-           }
-         }
-         intake_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
-       }
-       CountingSink sink;
-       line::LineOptions o;
-       o.keys = *keys;
-       o.render_threads = render_threads;
-       o.outputs.direct_io = direct;
-       std::vector<line::StationSetup> setups;
-       for (int s = 0; s < stations; ++s) {
-         auto slot = std::make_shared<printers::LoopbackSlot>();
-         printers::SimPrinterConfig pc;
-         pc.name = "st" + std::to_string(s);
-         pc.hopper_dir =
-             dir / ("run" + std::to_string(stations) + (warm ? "w" : "c") + (direct ? "d" : "b")) /
-             pc.name;
-         pc.seed = static_cast<uint64_t>(s * 100000 + 1);
-         line::StationSetup st;
-         st.name = pc.name;
-         st.printer = std::make_unique<printers::SimPrinter>(pc, *slot);
-         st.source = std::make_unique<line::LoopbackCardSource>(*slot);
-         st.keepalive = slot;
-         setups.push_back(std::move(st));
-       }
-       auto ln = line::Line::Create(sink, o, std::move(setups));
-       if (!ln.ok()) {
-         std::fprintf(stderr, "%s\n", ln.status().ToString().c_str());
-         return 3;
-       }
-       const auto t0 = std::chrono::steady_clock::now();
-       for (int i = 0; i < jobs; ++i) {
-         server::JobContext ctx;
-         ctx.job_id = "B" + std::to_string(stations) + (warm ? "w" : "c") + (direct ? "d-" : "b-") +
-                      std::to_string(i);
-         ctx.job = *base;
-         ctx.job.job_id = ctx.job_id;
-         ctx.photo_path = photos[static_cast<size_t>(i)].first;
-         ctx.job.photo.format = PhotoFormat::kJpeg;
-         ctx.job.photo.sha256 = Sha256Hex(AsBytes(photos[static_cast<size_t>(i)].second));
-         ctx.cards_dir = dir / "cards" / ctx.job_id;
-         fs::create_directories(ctx.cards_dir);
-         (*ln)->Start(std::move(ctx));
-       }
-       sink.Wait(jobs);
-       const double secs =
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-       (*ln)->Stop();
-       std::printf("  %d station(s), %-6s, %-8s: %d cards in %.2f s = %.1f cards/s (%d failed)",
-                   stations, warm ? "intake" : "cold", direct ? "direct" : "buffered", jobs, secs,
-                   jobs / secs, sink.failed());
-       if (warm) std::printf("  [intake checks before: %.2f s]", intake_secs);
-       std::printf("\n");
-       std::fflush(stdout);
-     }
-   }
+    for (const bool warm : {false, true}) {
+      for (const bool direct : direct_settings) {
+        const auto photos = make_photos(jobs);
+        std::set<std::string> distinct;
+        for (const auto& p : photos) distinct.insert(p.second);
+        if (distinct.size() != photos.size()) {
+          std::fprintf(stderr, "photos are not distinct\n");
+          return 3;
+        }
+        double intake_secs = 0;
+        if (warm) {
+          const auto i0 = std::chrono::steady_clock::now();
+          for (const auto& [path, bytes] : photos) {
+            Job j = *base;
+            j.photo.format = PhotoFormat::kJpeg;
+            j.photo.sha256 = Sha256Hex(AsBytes(bytes));
+            Status s = intake(j, AsBytes(bytes));
+            if (!s.ok()) {
+              std::fprintf(stderr, "intake refused a photo: %s\n", s.ToString().c_str());
+              return 3;
+            }
+          }
+          intake_secs =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
+        }
+        CountingSink sink;
+        line::LineOptions o;
+        o.keys = *keys;
+        o.render_threads = render_threads;
+        o.outputs.direct_io = direct;
+        std::vector<line::StationSetup> setups;
+        for (int s = 0; s < stations; ++s) {
+          auto slot = std::make_shared<printers::LoopbackSlot>();
+          printers::SimPrinterConfig pc;
+          pc.name = "st" + std::to_string(s);
+          pc.hopper_dir =
+              dir / ("run" + std::to_string(stations) + (warm ? "w" : "c") + (direct ? "d" : "b")) /
+              pc.name;
+          pc.seed = static_cast<uint64_t>(s * 100000 + 1);
+          line::StationSetup st;
+          st.name = pc.name;
+          st.printer = std::make_unique<printers::SimPrinter>(pc, *slot);
+          st.source = std::make_unique<line::LoopbackCardSource>(*slot);
+          st.keepalive = slot;
+          setups.push_back(std::move(st));
+        }
+        auto ln = line::Line::Create(sink, o, std::move(setups));
+        if (!ln.ok()) {
+          std::fprintf(stderr, "%s\n", ln.status().ToString().c_str());
+          return 3;
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < jobs; ++i) {
+          server::JobContext ctx;
+          ctx.job_id = "B" + std::to_string(stations) + (warm ? "w" : "c") +
+                       (direct ? "d-" : "b-") + std::to_string(i);
+          ctx.job = *base;
+          ctx.job.job_id = ctx.job_id;
+          ctx.photo_path = photos[static_cast<size_t>(i)].first;
+          ctx.job.photo.format = PhotoFormat::kJpeg;
+          ctx.job.photo.sha256 = Sha256Hex(AsBytes(photos[static_cast<size_t>(i)].second));
+          ctx.cards_dir = dir / "cards" / ctx.job_id;
+          fs::create_directories(ctx.cards_dir);
+          (*ln)->Start(std::move(ctx));
+        }
+        sink.Wait(jobs);
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        (*ln)->Stop();
+        std::printf("  %d station(s), %-6s, %-8s: %d cards in %.2f s = %.1f cards/s (%d failed)",
+                    stations, warm ? "intake" : "cold", direct ? "direct" : "buffered", jobs, secs,
+                    jobs / secs, sink.failed());
+        if (warm) std::printf("  [intake checks before: %.2f s]", intake_secs);
+        std::printf("\n");
+        std::fflush(stdout);
+      }
+    }
   }
   fs::remove_all(dir);
   return 0;

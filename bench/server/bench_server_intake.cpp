@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
     if (auto* a = std::get_if<Accepted>(&*m)) {
       auto it = sent_at.find(a->job_id);
       if (it != sent_at.end()) {
-        latency_ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - it->second)
-                                 .count());
+        latency_ms.push_back(
+            std::chrono::duration<double, std::milli>(Steady::now() - it->second).count());
         sent_at.erase(it);
         ++accepted;
         if (accepted % 2000 == 0) rss_marks.emplace_back(accepted, RssKb());
@@ -130,8 +130,8 @@ int main(int argc, char** argv) {
   std::printf("jobs accepted:      %d (photo %zu bytes, window %d)\n", accepted, photo_bytes,
               window);
   std::printf("throughput:         %.0f jobs/s durably accepted (%.2f s)\n", accepted / secs, secs);
-  std::printf("accept latency:     median %.2f ms, p99 %.2f ms, max %.2f ms\n", pct(0.5),
-              pct(0.99), latency_ms.empty() ? 0.0 : latency_ms.back());
+  std::printf("accept latency:     median %.2f ms, p99 %.2f ms, max %.2f ms\n", pct(0.5), pct(0.99),
+              latency_ms.empty() ? 0.0 : latency_ms.back());
   std::printf("RSS:                start %ld kB", rss_start);
   for (auto& [n, kb] : rss_marks) std::printf(", %d queued %ld kB", n, kb);
   std::printf("\n");

@@ -89,8 +89,8 @@ std::optional<CivilDate> ParseCompactDate(std::string_view t) {
 }
 
 CivilDate Clock::TodayBeijing() const {
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-      (Now() + kBeijingOffset).time_since_epoch());
+  auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>((Now() + kBeijingOffset).time_since_epoch());
   int64_t days = secs.count() / 86400;
   if (secs.count() < 0 && secs.count() % 86400 != 0) --days;
   return CivilDate::FromDays(days);
@@ -123,7 +123,8 @@ const SystemClock& SystemClock::Instance() {
 
 ManualClock ManualClock::AtBeijingDate(CivilDate d) {
   // 12:00 Beijing = 04:00 UTC.
-  auto tp = std::chrono::system_clock::time_point(std::chrono::seconds(d.ToDays() * 86400 + 4 * 3600));
+  auto tp =
+      std::chrono::system_clock::time_point(std::chrono::seconds(d.ToDays() * 86400 + 4 * 3600));
   return ManualClock(tp);
 }
 

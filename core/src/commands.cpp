@@ -30,8 +30,8 @@ int RunValidate(const IntakeCheck& check, int argc, char** argv) {
       "usage error, 3 when a file cannot be read.\n\nOptions";
   po::options_description opts(usage);
   std::string job_path, photo_path, today;
-  opts.add_options()("help,h", "show this help")(
-      "photo", po::value(&photo_path), "photo file sent as frame 1 (JPEG or PNG)")(
+  opts.add_options()("help,h", "show this help")("photo", po::value(&photo_path),
+                                                 "photo file sent as frame 1 (JPEG or PNG)")(
       "json", "print the outcome as one JSON object")(
       "today", po::value(&today), "evaluate date rules as of this Beijing date (testing)")(
       "job", po::value(&job_path), "job JSON file");

@@ -40,7 +40,8 @@ Result<std::string> ReadSecretFile(const std::string& path, size_t limit, std::s
   const std::string name = std::string(what) + " " + path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
-    if (errno == ELOOP) return Status(Code::kIoError, name + " is a symbolic link; name the file itself");
+    if (errno == ELOOP)
+      return Status(Code::kIoError, name + " is a symbolic link; name the file itself");
     return Status(Code::kIoError, "cannot open " + name + ": " + std::strerror(errno));
   }
   struct stat st {};
@@ -56,9 +57,9 @@ Result<std::string> ReadSecretFile(const std::string& path, size_t limit, std::s
     ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status(Code::kKeyFileInsecure, name + " is mode " + mode +
-                                              ", accessible by group or others; run: chmod 600 " +
-                                              path);
+    return Status(
+        Code::kKeyFileInsecure,
+        name + " is mode " + mode + ", accessible by group or others; run: chmod 600 " + path);
   }
   if (static_cast<uint64_t>(st.st_size) > limit) {
     ::close(fd);

@@ -10,8 +10,8 @@ namespace cardbureau {
 namespace {
 
 TEST(ReadFileWithLimit, ReadsUpToTheLimitAndRefusesMore) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("cb-file-test-" + std::to_string(::getpid()));
+  const auto path =
+      std::filesystem::temp_directory_path() / ("cb-file-test-" + std::to_string(::getpid()));
   std::ofstream(path, std::ios::binary) << std::string(70000, 'x');  // more than one buffer
   auto ok = ReadFileWithLimit(path.string(), 70000);
   ASSERT_TRUE(ok.ok()) << ok.status();

@@ -81,9 +81,12 @@ std::string_view ToString(JobKind k) { return k == JobKind::kReissue ? "reissue"
 std::string_view ToString(Gender g) { return g == Gender::kMale ? "M" : "F"; }
 std::string_view ToString(SchoolLevel l) {
   switch (l) {
-    case SchoolLevel::kPrimary: return "primary";
-    case SchoolLevel::kJunior: return "junior";
-    case SchoolLevel::kSenior: return "senior";
+    case SchoolLevel::kPrimary:
+      return "primary";
+    case SchoolLevel::kJunior:
+      return "junior";
+    case SchoolLevel::kSenior:
+      return "senior";
   }
   return "primary";
 }
@@ -93,9 +96,12 @@ std::string_view ToString(CardType t) {
 std::string_view ToString(PhotoFormat f) { return f == PhotoFormat::kJpeg ? "jpeg" : "png"; }
 char LevelLetter(SchoolLevel l) {
   switch (l) {
-    case SchoolLevel::kPrimary: return 'P';
-    case SchoolLevel::kJunior: return 'J';
-    case SchoolLevel::kSenior: return 'S';
+    case SchoolLevel::kPrimary:
+      return 'P';
+    case SchoolLevel::kJunior:
+      return 'J';
+    case SchoolLevel::kSenior:
+      return 'S';
   }
   return 'P';
 }
@@ -108,9 +114,8 @@ std::string YearMonth::ToString() const {
 
 Result<Job> ParseJob(std::string_view text) {
   if (text.size() > kMaxJobJsonBytes) {
-    return Status(Code::kInputTooLarge,
-                  "job JSON is " + std::to_string(text.size()) + " bytes; limit is " +
-                      std::to_string(kMaxJobJsonBytes));
+    return Status(Code::kInputTooLarge, "job JSON is " + std::to_string(text.size()) +
+                                            " bytes; limit is " + std::to_string(kMaxJobJsonBytes));
   }
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status(Code::kInvalidJson, "job is not well-formed JSON");
@@ -170,7 +175,8 @@ Result<Job> ParseJobJson(const json& j) {
   CB_ASSIGN_OR_RETURN(auto valid_until, GetOptString(*cd, "valid_until", "card.valid_until"));
   if (valid_until) {
     auto d = ParseIsoDate(*valid_until);
-    if (!d) return Status(Code::kInvalidField, "must be a real date YYYY-MM-DD", "card.valid_until");
+    if (!d)
+      return Status(Code::kInvalidField, "must be a real date YYYY-MM-DD", "card.valid_until");
     job.card.valid_until = *d;
   }
   CB_ASSIGN_OR_RETURN(auto tmpl, GetOptString(*cd, "template", "card.template"));

@@ -23,12 +23,26 @@ TEST(StatusTest, ToStringHasCodeFieldAndMessage) {
 
 TEST(StatusTest, WireNamesOfProtocolCatalogue) {
   // protocol.md's list, spelled as on the wire.
-  const char* names[] = {"INVALID_FIELD", "INVALID_CHECKSUM", "EXPIRED", "UNRENDERABLE_GLYPH",
-                         "PHOTO_UNREADABLE", "PHOTO_NO_FACE", "PHOTO_MULTIPLE_FACES",
-                         "PHOTO_TOO_SMALL", "PHOTO_TOO_DARK", "PHOTO_BLURRED",
-                         "PHOTO_HASH_MISMATCH", "RECORD_TOO_LARGE", "CARD_STOCK_INVALID",
-                         "CARD_ALREADY_PERSONALIZED", "CARD_REMOVED", "AUTH_FAILED",
-                         "VERIFY_MISMATCH", "PRINTER_JAM", "READER_UNAVAILABLE", "TOO_LATE",
+  const char* names[] = {"INVALID_FIELD",
+                         "INVALID_CHECKSUM",
+                         "EXPIRED",
+                         "UNRENDERABLE_GLYPH",
+                         "PHOTO_UNREADABLE",
+                         "PHOTO_NO_FACE",
+                         "PHOTO_MULTIPLE_FACES",
+                         "PHOTO_TOO_SMALL",
+                         "PHOTO_TOO_DARK",
+                         "PHOTO_BLURRED",
+                         "PHOTO_HASH_MISMATCH",
+                         "RECORD_TOO_LARGE",
+                         "CARD_STOCK_INVALID",
+                         "CARD_ALREADY_PERSONALIZED",
+                         "CARD_REMOVED",
+                         "AUTH_FAILED",
+                         "VERIFY_MISMATCH",
+                         "PRINTER_JAM",
+                         "READER_UNAVAILABLE",
+                         "TOO_LATE",
                          "CANCELLED"};
   for (const char* n : names) {
     auto code = CodeFromName(n);

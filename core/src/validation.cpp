@@ -45,8 +45,8 @@ Status CheckName(std::string_view name) {
     }
     if (sep) {
       if (i == 0 || i + 1 == cps.size()) {
-        return Status(Code::kInvalidField,
-                      "must not start or end with a space or middle dot", field);
+        return Status(Code::kInvalidField, "must not start or end with a space or middle dot",
+                      field);
       }
       if (cps[i + 1] == U' ' || cps[i + 1] == 0xB7) {
         return Status(Code::kInvalidField,
@@ -75,8 +75,8 @@ Status CheckStudentNo(std::string_view no) {
 bool IsValidJobId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -251,16 +251,17 @@ Status ValidateJob(Job& job, const ValidationOptions& options) {
                     "card.valid_until");
     }
     if (vu > last_valid) {
-      return Status(Code::kInvalidField,
-                    vu.ToIso() + " is after 30 September of the graduation year (" +
-                        last_valid.ToIso() + ")",
-                    "card.valid_until");
+      return Status(
+          Code::kInvalidField,
+          vu.ToIso() + " is after 30 September of the graduation year (" + last_valid.ToIso() + ")",
+          "card.valid_until");
     }
   } else {
     if (last_valid <= today) {
       return Status(Code::kExpired,
-                    "derived date " + last_valid.ToIso() + " (30 September of the graduation "
-                    "year) is not after today",
+                    "derived date " + last_valid.ToIso() +
+                        " (30 September of the graduation "
+                        "year) is not after today",
                     "card.valid_until");
     }
     job.card.valid_until = last_valid;
@@ -304,8 +305,7 @@ Status ValidatePhotoBytes(const Job& job, ByteView photo) {
                                                    : starts(kPng, sizeof kPng);
   if (!ok) {
     return Status(Code::kPhotoUnreadable,
-                  "photo bytes are not " + std::string(ToString(job.photo.format)),
-                  "photo.format");
+                  "photo bytes are not " + std::string(ToString(job.photo.format)), "photo.format");
   }
   return Status::Ok();
 }

@@ -78,8 +78,8 @@ TEST_F(ValidationTest, KindAndReplaces) {
 
 TEST_F(ValidationTest, NameCharacterClassesAndLength) {
   auto j = ValidJob();
-  for (const char* ok : {"张", "欧阳娜娜", "李䶮", "王𠀁", "阿卜杜热合曼·买买提依明", "Anna Müller",
-                         "赵𪛗"}) {
+  for (const char* ok :
+       {"张", "欧阳娜娜", "李䶮", "王𠀁", "阿卜杜热合曼·买买提依明", "Anna Müller", "赵𪛗"}) {
     j.student.name = ok;
     EXPECT_TRUE(Check(j).ok()) << ok;
   }
@@ -157,7 +157,7 @@ TEST(CitizenNumberTest, BirthDateMustBeReal) {
     std::string body = "110101" + birth + "123";
     return body + Mod11_2CheckChar(body);
   };
-  EXPECT_TRUE(CheckCitizenNumber(with_birth("20120229")).ok());   // leap day
+  EXPECT_TRUE(CheckCitizenNumber(with_birth("20120229")).ok());  // leap day
   EXPECT_EQ(CheckCitizenNumber(with_birth("20130229")).code(), Code::kInvalidField);
   EXPECT_EQ(CheckCitizenNumber(with_birth("20131301")).code(), Code::kInvalidField);
   EXPECT_EQ(CheckCitizenNumber(with_birth("20130100")).code(), Code::kInvalidField);

@@ -87,8 +87,8 @@ std::string_view StockKindName(StockKind kind) {
 Result<StockKind> ParseStockKind(std::string_view name) {
   if (name == "bjt-1k") return StockKind::kBjt1k;
   if (name == "bjt-4k") return StockKind::kBjt4k;
-  return Status(Code::kInvalidConfig, "unknown card stock '" + std::string(name) +
-                                          "' (bjt-1k or bjt-4k)", "stock");
+  return Status(Code::kInvalidConfig,
+                "unknown card stock '" + std::string(name) + "' (bjt-1k or bjt-4k)", "stock");
 }
 
 CardSize StockCardSize(StockKind kind) {
@@ -121,8 +121,8 @@ Bytes MakeBlankStock(StockKind kind, uint64_t seed, ByteView uid) {
   std::copy(uid.begin(), uid.end(), b0);
   size_t at = uid.size();
   if (uid.size() == 4) b0[at++] = static_cast<uint8_t>(uid[0] ^ uid[1] ^ uid[2] ^ uid[3]);
-  b0[at++] = size == CardSize::k1K ? 0x08 : 0x18;                 // SAK
-  b0[at++] = uid.size() == 4 ? 0x04 : 0x44;                       // ATQA
+  b0[at++] = size == CardSize::k1K ? 0x08 : 0x18;  // SAK
+  b0[at++] = uid.size() == 4 ? 0x04 : 0x44;        // ATQA
   b0[at++] = 0x00;
   rnd.Fill(b0 + at, kBlockSize - at);
 

@@ -117,7 +117,8 @@ TEST(BlankStockTest, WorksBehindTheEmulator) {
   ASSERT_TRUE(mad.ok());
   EXPECT_EQ(*mad, BlockOf(image, 1));
   EXPECT_EQ(TransmitChecked(ch, Apdu::UpdateBlock(1, Bytes(16, 0))).status().code(),
-            Code::kAuthFailed) << "MAD is writable with key B only";
+            Code::kAuthFailed)
+      << "MAD is writable with key B only";
   EXPECT_EQ(TransmitChecked(ch, Apdu::Authenticate(4, KeyType::kA, 1)).status().code(),
             Code::kAuthFailed);
   EXPECT_EQ(TransmitChecked(ch, Apdu::Authenticate(24, KeyType::kA, 0)).status().code(),

@@ -33,7 +33,7 @@ TEST_F(CardImageTest, RoundTripsBothSizes) {
     auto back = LoadCardImage(path);
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(*back, image);
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));

@@ -157,8 +157,8 @@ int RunVcard(int argc, char** argv) {
       "host", po::value(&host)->default_value("127.0.0.1"), "vpcd host")(
       "stock", po::value(&stock_name), "blank stock for a new image: bjt-1k (default) or bjt-4k")(
       "seed", po::value(&seed), "random seed for a new image (default: random)")(
-      "uid", po::value(&uid_hex), "UID, 4 or 7 bytes hex")(
-      "faults", po::value(&faults_spec), "fault injection SPEC (see above)");
+      "uid", po::value(&uid_hex), "UID, 4 or 7 bytes hex")("faults", po::value(&faults_spec),
+                                                           "fault injection SPEC (see above)");
   po::variables_map vm;
   if (auto code = ParseArgs("vcard", argc, argv, opts, vm)) return *code;
   if (image_path.empty()) {

@@ -35,8 +35,7 @@ Result<FaultPlan> ParseFaultPlan(std::string_view spec) {
     }
     std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
     if (!seen.insert(key).second) {
-      return Status(Code::kInvalidConfig, "fault '" + std::string(key) + "' given twice",
-                    "faults");
+      return Status(Code::kInvalidConfig, "fault '" + std::string(key) + "' given twice", "faults");
     }
     if (key == "pull-after") {
       CB_ASSIGN_OR_RETURN(plan.pull_after_apdu, ParseCount(key, value, 1));

@@ -33,10 +33,10 @@ TEST(FaultPlanTest, EmptyAndPartial) {
 }
 
 TEST(FaultPlanTest, RejectsMalformedSpecs) {
-  for (const char* bad : {"pull-after", "pull-after=", "pull-after=0", "pull-after=-1",
-                          "pull-after=1x", "fail-auth=3,fail-auth=4", "delay=yes", "bogus=1",
-                          "drop-write=2,", ",drop-write=2", "dead-sector=-1", "=3",
-                          "pull-after=99999999999999"}) {
+  for (const char* bad :
+       {"pull-after", "pull-after=", "pull-after=0", "pull-after=-1", "pull-after=1x",
+        "fail-auth=3,fail-auth=4", "delay=yes", "bogus=1", "drop-write=2,", ",drop-write=2",
+        "dead-sector=-1", "=3", "pull-after=99999999999999"}) {
     auto r = ParseFaultPlan(bad);
     EXPECT_EQ(r.status().code(), Code::kInvalidConfig) << bad;
   }

@@ -40,8 +40,8 @@ Status CheckShape(size_t image_size, size_t uid_size) {
                   "image");
   }
   if (uid_size != 4 && uid_size != 7) {
-    return Status(Code::kInvalidField,
-                  "UID must be 4 or 7 bytes, not " + std::to_string(uid_size), "uid");
+    return Status(Code::kInvalidField, "UID must be 4 or 7 bytes, not " + std::to_string(uid_size),
+                  "uid");
   }
   return Status::Ok();
 }
@@ -56,8 +56,7 @@ MifareClassicEmulator::MifareClassicEmulator(Bytes image, Bytes uid, FaultPlan f
   size_ = image_.size() == kImageSize1K ? CardSize::k1K : CardSize::k4K;
 }
 
-Result<std::shared_ptr<MifareClassicEmulator>> MifareClassicEmulator::Create(Bytes image,
-                                                                             Bytes uid,
+Result<std::shared_ptr<MifareClassicEmulator>> MifareClassicEmulator::Create(Bytes image, Bytes uid,
                                                                              FaultPlan faults) {
   CB_RETURN_IF_ERROR(CheckShape(image.size(), uid.size()));
   return std::make_shared<MifareClassicEmulator>(std::move(image), std::move(uid), faults);
@@ -165,8 +164,7 @@ Bytes MifareClassicEmulator::ReadLocked(ByteView apdu) {
   const uint8_t cond = ac->c[static_cast<size_t>(AccessGroupOfBlock(block))];
   if (IsTrailerBlock(block)) {
     std::fill(out.begin(), out.begin() + 6, 0);  // key A is never readable
-    if (!MaskAllows(TrailerAccess(cond, TrailerField::kAccessBits, TrailerOp::kRead),
-                    auth_key_)) {
+    if (!MaskAllows(TrailerAccess(cond, TrailerField::kAccessBits, TrailerOp::kRead), auth_key_)) {
       std::fill(out.begin() + 6, out.begin() + 10, 0);
     }
     if (!MaskAllows(TrailerAccess(cond, TrailerField::kKeyB, TrailerOp::kRead), auth_key_)) {

@@ -107,8 +107,7 @@ TEST(EmulatorTest, GetUidAndAtr) {
 TEST(EmulatorTest, ConstructionChecksShapes) {
   EXPECT_THROW(MifareClassicEmulator(Bytes(1000), kUid), std::invalid_argument);
   EXPECT_THROW(MifareClassicEmulator(Bytes(1024), Bytes(5)), std::invalid_argument);
-  EXPECT_EQ(MifareClassicEmulator::Create(Bytes(2048), kUid).status().code(),
-            Code::kInvalidField);
+  EXPECT_EQ(MifareClassicEmulator::Create(Bytes(2048), kUid).status().code(), Code::kInvalidField);
   EXPECT_EQ(MifareClassicEmulator::Create(Bytes(4096), Bytes(10)).status().code(),
             Code::kInvalidField);
   EXPECT_TRUE(MifareClassicEmulator::Create(Bytes(4096), Bytes(7)).ok());
@@ -124,7 +123,7 @@ TEST(EmulatorTest, ReadNeedsAuthenticationOfThatSector) {
   EXPECT_EQ(card.Read(8), 0x6982);  // sector 2 not authenticated
   EXPECT_EQ(card.Write(8, Bytes(16, 0)), 0x6982);
   EXPECT_EQ(card.Auth(8, KeyType::kA, kFF), 0x6300);  // wrong key
-  EXPECT_EQ(card.Read(5), 0x6982);  // a failed authentication ends the session
+  EXPECT_EQ(card.Read(5), 0x6982);                    // a failed authentication ends the session
   card.emu().Reset();
   EXPECT_EQ(card.Auth(8, KeyType::kA, kKeyA), 0x9000);
   card.emu().Reset();
@@ -151,10 +150,10 @@ TEST(EmulatorTest, DataBlockAccessEveryRow) {
     bool read_a, read_b, write_a, write_b;
   };
   const Row rows[] = {
-      {0b000, true, true, true, true},     {0b010, true, true, false, false},
-      {0b100, true, true, false, true},    {0b110, true, true, false, true},
-      {0b001, true, true, false, false},   {0b011, false, true, false, true},
-      {0b101, false, true, false, false},  {0b111, false, false, false, false},
+      {0b000, true, true, true, true},    {0b010, true, true, false, false},
+      {0b100, true, true, false, true},   {0b110, true, true, false, true},
+      {0b001, true, true, false, false},  {0b011, false, true, false, true},
+      {0b101, false, true, false, false}, {0b111, false, false, false, false},
   };
   for (const Row& r : rows) {
     for (KeyType kt : {KeyType::kA, KeyType::kB}) {
@@ -319,8 +318,8 @@ TEST(EmulatorTest, MalformedCommands) {
   EXPECT_EQ(card.Send({0x00, 0xA4, 0x04, 0x00}), 0x6E00);
   EXPECT_EQ(card.Send({0xFF, 0x88, 0x00, 0x04, 0x60, 0x00}), 0x6D00);  // obsolete auth
   EXPECT_EQ(card.Send({0xFF, 0x00, 0x00, 0x00}), 0x6D00);
-  EXPECT_EQ(card.Send({0xFF, 0xB0, 0x00, 0x04, 0x20}), 0x6700);       // Le 32
-  EXPECT_EQ(card.Send({0xFF, 0xB0, 0x00, 0x04}), 0x6700);             // no Le
+  EXPECT_EQ(card.Send({0xFF, 0xB0, 0x00, 0x04, 0x20}), 0x6700);  // Le 32
+  EXPECT_EQ(card.Send({0xFF, 0xB0, 0x00, 0x04}), 0x6700);        // no Le
   EXPECT_EQ(card.Send({0xFF, 0x82, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5}), 0x6700);
   EXPECT_EQ(card.Send({0xFF, 0x82, 0x20, 0x00, 0x06, 1, 2, 3, 4, 5, 6}), 0x6A81);
   EXPECT_EQ(card.Send({0xFF, 0x86, 0x00, 0x00, 0x05, 0x01, 0x00, 0x04, 0x60}), 0x6700);
@@ -383,9 +382,9 @@ TEST(EmulatorTest, DeadSector) {
 TEST(EmulatorTest, DatasheetDelays) {
   Card card(TestImage(CardSize::k1K), kUid, Plan([](FaultPlan& f) { f.delay = true; }));
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_EQ(card.Auth(4, KeyType::kA, kKeyA), 0x9000);  // 2 ms
+  ASSERT_EQ(card.Auth(4, KeyType::kA, kKeyA), 0x9000);          // 2 ms
   for (int i = 0; i < 4; ++i) ASSERT_EQ(card.Read(4), 0x9000);  // 4 x 2.5 ms
-  ASSERT_EQ(card.Write(4, Bytes(16, 0)), 0x9000);            // 5.5 ms
+  ASSERT_EQ(card.Write(4, Bytes(16, 0)), 0x9000);               // 5.5 ms
   const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_GE(elapsed, std::chrono::microseconds(17500));
 }

@@ -39,9 +39,7 @@ int SectorCount(CardSize size) { return size == CardSize::k1K ? 16 : 40; }
 int BlockCount(CardSize size) { return size == CardSize::k1K ? 64 : 256; }
 size_t ImageSize(CardSize size) { return size == CardSize::k1K ? kImageSize1K : kImageSize4K; }
 int BlocksInSector(int sector) { return sector < 32 ? 4 : 16; }
-int FirstBlockOfSector(int sector) {
-  return sector < 32 ? sector * 4 : 128 + (sector - 32) * 16;
-}
+int FirstBlockOfSector(int sector) { return sector < 32 ? sector * 4 : 128 + (sector - 32) * 16; }
 int TrailerBlockOfSector(int sector) {
   return FirstBlockOfSector(sector) + BlocksInSector(sector) - 1;
 }
@@ -80,8 +78,8 @@ Result<AccessConditions> DecodeAccessBits(ByteView bits) {
   }
   AccessConditions ac;
   for (int i = 0; i < 4; ++i) {
-    ac.c[static_cast<size_t>(i)] = static_cast<uint8_t>((((c1 >> i) & 1) << 2) |
-                                                        (((c2 >> i) & 1) << 1) | ((c3 >> i) & 1));
+    ac.c[static_cast<size_t>(i)] =
+        static_cast<uint8_t>((((c1 >> i) & 1) << 2) | (((c2 >> i) & 1) << 1) | ((c3 >> i) & 1));
   }
   return ac;
 }
@@ -135,7 +133,8 @@ std::optional<CardSize> MifareClassicSizeFromAtr(ByteView atr) {
 }
 
 Bytes MifareClassicAtr(CardSize size) {
-  Bytes atr = {0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00,
+  Bytes atr = {0x3B, 0x8F, 0x80, 0x01, 0x80,
+               0x4F, 0x0C, 0xA0, 0x00, 0x00,
                0x03, 0x06, 0x03, 0x00, size == CardSize::k1K ? uint8_t{0x01} : uint8_t{0x02},
                0x00, 0x00, 0x00, 0x00};
   // TCK: XOR of all bytes from T0 to the last historical byte.

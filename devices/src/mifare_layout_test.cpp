@@ -99,9 +99,12 @@ TEST(AccessTableTest, DataBlocks) {
     M read, write, inc, dec;
   };
   const Row rows[] = {
-      {0b000, M::kAB, M::kAB, M::kAB, M::kAB},       {0b010, M::kAB, M::kNever, M::kNever, M::kNever},
-      {0b100, M::kAB, M::kB, M::kNever, M::kNever},  {0b110, M::kAB, M::kB, M::kB, M::kAB},
-      {0b001, M::kAB, M::kNever, M::kNever, M::kAB}, {0b011, M::kB, M::kB, M::kNever, M::kNever},
+      {0b000, M::kAB, M::kAB, M::kAB, M::kAB},
+      {0b010, M::kAB, M::kNever, M::kNever, M::kNever},
+      {0b100, M::kAB, M::kB, M::kNever, M::kNever},
+      {0b110, M::kAB, M::kB, M::kB, M::kAB},
+      {0b001, M::kAB, M::kNever, M::kNever, M::kAB},
+      {0b011, M::kB, M::kB, M::kNever, M::kNever},
       {0b101, M::kB, M::kNever, M::kNever, M::kNever},
       {0b111, M::kNever, M::kNever, M::kNever, M::kNever},
   };

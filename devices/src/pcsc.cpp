@@ -165,8 +165,8 @@ Result<Bytes> PcscCardHandle::Transmit(ByteView apdu) const {
                                                                  : SCARD_PCI_RAW;
   Bytes response(MAX_BUFFER_SIZE_EXTENDED);
   DWORD len = static_cast<DWORD>(response.size());
-  const LONG rv = SCardTransmit(handle_, pci, apdu.data(), static_cast<DWORD>(apdu.size()),
-                                nullptr, response.data(), &len);
+  const LONG rv = SCardTransmit(handle_, pci, apdu.data(), static_cast<DWORD>(apdu.size()), nullptr,
+                                response.data(), &len);
   if (rv != SCARD_S_SUCCESS) return PcscStatus(rv, "SCardTransmit");
   response.resize(len);
   return response;
@@ -221,8 +221,7 @@ PcscChannel::PcscChannel(PcscContext context, PcscCardHandle card, std::string r
       reader_(std::move(reader)),
       atr_(std::move(atr)) {}
 
-Result<std::unique_ptr<PcscChannel>> PcscChannel::Open(const std::string& reader,
-                                                       ShareMode mode) {
+Result<std::unique_ptr<PcscChannel>> PcscChannel::Open(const std::string& reader, ShareMode mode) {
   CB_ASSIGN_OR_RETURN(PcscContext context, PcscContext::Establish());
   CB_ASSIGN_OR_RETURN(PcscCardHandle card, PcscCardHandle::Connect(context, reader, mode));
   CB_ASSIGN_OR_RETURN(Bytes atr, card.Atr());
@@ -257,9 +256,8 @@ bool PcscChannel::CardLeftField(std::chrono::milliseconds within) {
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    const LONG rv = SCardGetStatusChange(context_.handle(),
-                                         static_cast<DWORD>(std::max<long>(left.count(), 0)),
-                                         &st, 1);
+    const LONG rv = SCardGetStatusChange(
+        context_.handle(), static_cast<DWORD>(std::max<long>(left.count(), 0)), &st, 1);
     if (rv == SCARD_S_SUCCESS) {
       if (!CardPresent(st.dwEventState)) return true;
       st.dwCurrentState = st.dwEventState;
@@ -324,8 +322,8 @@ Status PcscReaders::Refresh(bool emit_events) {
     states[i].dwCurrentState = SCARD_STATE_UNAWARE;
   }
   if (!states.empty()) {
-    const LONG rv = SCardGetStatusChange(ctx_.handle(), 0, states.data(),
-                                         static_cast<DWORD>(states.size()));
+    const LONG rv =
+        SCardGetStatusChange(ctx_.handle(), 0, states.data(), static_cast<DWORD>(states.size()));
     if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) {
       return PcscStatus(rv, "SCardGetStatusChange");
     }
@@ -341,8 +339,8 @@ Status PcscReaders::Refresh(bool emit_events) {
   if (emit_events) {
     for (const auto& [name, old] : known_) {
       auto it = now.find(name);
-      const bool card_gone = old.present && (it == now.end() || !it->second.present ||
-                                             it->second.atr != old.atr);
+      const bool card_gone =
+          old.present && (it == now.end() || !it->second.present || it->second.atr != old.atr);
       if (card_gone) pending_.push_back({ReaderEventKind::kCardRemoved, name, {}});
       if (it == now.end()) pending_.push_back({ReaderEventKind::kReaderRemoved, name, {}});
     }
@@ -457,9 +455,9 @@ Result<std::optional<Bytes>> PcscReaders::WaitForCard(const std::string& reader,
     if (it != known_.end() && it->second.present) return std::optional<Bytes>(it->second.atr);
   }
   while (true) {
-    const auto remaining = std::max(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-        std::chrono::milliseconds(0));
+    const auto remaining =
+        std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                 std::chrono::milliseconds(0));
     CB_ASSIGN_OR_RETURN(std::optional<ReaderEvent> event, WaitForEvent(remaining));
     if (!event) return std::optional<Bytes>();
     if (event->kind == ReaderEventKind::kCardInserted && event->reader == reader) {
@@ -474,9 +472,9 @@ Result<std::optional<std::unique_ptr<PcscChannel>>> PcscReaders::WaitAndConnect(
   using Out = std::optional<std::unique_ptr<PcscChannel>>;
   const auto deadline = Clock::now() + timeout;
   while (true) {
-    const auto remaining = std::max(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-        std::chrono::milliseconds(0));
+    const auto remaining =
+        std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                 std::chrono::milliseconds(0));
     CB_ASSIGN_OR_RETURN(std::optional<Bytes> atr, WaitForCard(reader, remaining));
     if (!atr) return Out();
     auto channel = Connect(reader, mode);

@@ -6,10 +6,9 @@ namespace cardbureau::devices {
 namespace {
 
 TEST(VpcdProtocolTest, ControlFrames) {
-  for (auto [byte, control] : {std::pair{0x00, VpcdControl::kPowerOff},
-                               std::pair{0x01, VpcdControl::kPowerOn},
-                               std::pair{0x02, VpcdControl::kReset},
-                               std::pair{0x04, VpcdControl::kAtr}}) {
+  for (auto [byte, control] :
+       {std::pair{0x00, VpcdControl::kPowerOff}, std::pair{0x01, VpcdControl::kPowerOn},
+        std::pair{0x02, VpcdControl::kReset}, std::pair{0x04, VpcdControl::kAtr}}) {
     auto r = ParseVpcdFrame(Bytes{0x00, 0x01, static_cast<uint8_t>(byte)});
     ASSERT_TRUE(r.ok());
     ASSERT_TRUE(r->has_value());

@@ -9,9 +9,12 @@ namespace cardbureau::encoder {
 
 std::string_view ToString(StudentSectorState s) {
   switch (s) {
-    case StudentSectorState::kPersonalized: return "personalized";
-    case StudentSectorState::kTransport: return "transport";
-    case StudentSectorState::kUnreadable: return "unreadable";
+    case StudentSectorState::kPersonalized:
+      return "personalized";
+    case StudentSectorState::kTransport:
+      return "transport";
+    case StudentSectorState::kUnreadable:
+      return "unreadable";
   }
   return "unreadable";
 }

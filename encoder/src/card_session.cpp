@@ -10,7 +10,8 @@ Result<devices::CardSize> CardSizeFromAtr(ByteView atr) {
   static constexpr std::array<uint8_t, 6> kRidStandard = {0xA0, 0x00, 0x00, 0x03, 0x06, 0x03};
   auto it = std::search(atr.begin(), atr.end(), kRidStandard.begin(), kRidStandard.end());
   if (it == atr.end() || atr.end() - it < static_cast<long>(kRidStandard.size() + 2)) {
-    return Status(Code::kCardStockInvalid, "not a PC/SC storage card (ATR " + ToSpacedHex(atr) + ")");
+    return Status(Code::kCardStockInvalid,
+                  "not a PC/SC storage card (ATR " + ToSpacedHex(atr) + ")");
   }
   const uint8_t hi = it[6], lo = it[7];
   if (hi == 0x00 && lo == 0x01) return devices::CardSize::k1K;

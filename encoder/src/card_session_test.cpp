@@ -23,14 +23,12 @@ TEST(CardSizeFromAtrTest, ClassifiesByRidAndCardName) {
   EXPECT_EQ(CardSizeFromAtr(FromHex("3B8F8001804F0CA000000306030001000000006A").value()).value(),
             CardSize::k1K);
   // Another card name (MIFARE Ultralight 00 03) or another RID: not our stock.
-  EXPECT_EQ(CardSizeFromAtr(FromHex("3B8F8001804F0CA0000003060300030000000068").value())
-                .status()
-                .code(),
-            Code::kCardStockInvalid);
-  EXPECT_EQ(CardSizeFromAtr(FromHex("3B8F8001804F0CA0000003070300010000000068").value())
-                .status()
-                .code(),
-            Code::kCardStockInvalid);
+  EXPECT_EQ(
+      CardSizeFromAtr(FromHex("3B8F8001804F0CA0000003060300030000000068").value()).status().code(),
+      Code::kCardStockInvalid);
+  EXPECT_EQ(
+      CardSizeFromAtr(FromHex("3B8F8001804F0CA0000003070300010000000068").value()).status().code(),
+      Code::kCardStockInvalid);
   EXPECT_EQ(CardSizeFromAtr({}).status().code(), Code::kCardStockInvalid);
 }
 

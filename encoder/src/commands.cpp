@@ -89,11 +89,12 @@ int RunEncode(int argc, char** argv) {
       "Options");
   std::string reader, job_path, keys_path, issued_on;
   int seq = 0, timeout_s = 60;
-  opts.add_options()("help,h", "show this help")(
-      "reader", po::value(&reader), "PC/SC reader name (e.g. \"Virtual PCD 00 00\")")(
-      "job", po::value(&job_path), "protocol v1 job JSON file")(
-      "keys", po::value(&keys_path), "keystore JSON (mode 0600)")(
-      "issued-on", po::value(&issued_on), "issue date written to the chip (default: today, Beijing)")(
+  opts.add_options()("help,h", "show this help")("reader", po::value(&reader),
+                                                 "PC/SC reader name (e.g. \"Virtual PCD 00 00\")")(
+      "job", po::value(&job_path), "protocol v1 job JSON file")("keys", po::value(&keys_path),
+                                                                "keystore JSON (mode 0600)")(
+      "issued-on", po::value(&issued_on),
+      "issue date written to the chip (default: today, Beijing)")(
       "seq", po::value(&seq), "issue sequence (default 1 for a new card, 2 for a reissue)")(
       "timeout", po::value(&timeout_s), "seconds to wait for a card (default 60)")(
       "json", "print the outcome as one JSON object");
@@ -161,9 +162,8 @@ int RunEncode(int argc, char** argv) {
                         {"ms", ms}};
     std::cout << j.dump() << "\n";
   } else {
-    std::cout << "UID " << ToHex(out->uid) << " " << ToString(out->kind) << " job "
-              << job->job_id << " (" << out->apdus << " APDUs, " << ms
-              << " ms), record verified\n";
+    std::cout << "UID " << ToHex(out->uid) << " " << ToString(out->kind) << " job " << job->job_id
+              << " (" << out->apdus << " APDUs, " << ms << " ms), record verified\n";
   }
   return kExitOk;
 }
@@ -179,8 +179,7 @@ int RunRead(int argc, char** argv) {
       "Options");
   std::string reader, keys_path;
   int timeout_s = 60;
-  opts.add_options()("help,h", "show this help")(
-      "reader", po::value(&reader), "PC/SC reader name")(
+  opts.add_options()("help,h", "show this help")("reader", po::value(&reader), "PC/SC reader name")(
       "keys", po::value(&keys_path), "keystore JSON (mode 0600); enables the MAC check")(
       "timeout", po::value(&timeout_s), "seconds to wait for a card (default 60)")(
       "json", "print the report as JSON");

@@ -29,7 +29,8 @@ TEST(EncoderCommandsTest, HelpAndUsage) {
   EXPECT_EQ(RunCommand("encode", {"--reader", "X"}), 2);
   EXPECT_EQ(RunCommand("encode", {"--bogus"}), 2);
   EXPECT_EQ(RunCommand("read", {}), 2);
-  EXPECT_EQ(RunCommand("encode", {"--reader", "X", "--job", "j", "--keys", "k", "--issued-on", "2026-13-01"}),
+  EXPECT_EQ(RunCommand("encode",
+                       {"--reader", "X", "--job", "j", "--keys", "k", "--issued-on", "2026-13-01"}),
             2);
 }
 
@@ -40,13 +41,15 @@ TEST(EncoderCommandsTest, InsecureKeyFileIsRefusedBeforeWaitingForACard) {
   fs::copy_file(fs::path(CARDBUREAU_SOURCE_DIR) / "fixtures/keys/keystore-test.json", keys,
                 fs::copy_options::overwrite_existing);
   fs::permissions(keys, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
-  const std::string job = std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/jobs/valid-junior-reissue.json";
+  const std::string job =
+      std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/jobs/valid-junior-reissue.json";
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunCommand("encode", {"--reader", "no such reader", "--job", job, "--keys", keys.string(),
-                           "--timeout", "1"}),
+  EXPECT_EQ(RunCommand("encode", {"--reader", "no such reader", "--job", job, "--keys",
+                                  keys.string(), "--timeout", "1"}),
             1);
-  EXPECT_EQ(RunCommand("read", {"--reader", "no such reader", "--keys", keys.string(), "--timeout", "1"}),
-            1);
+  EXPECT_EQ(
+      RunCommand("read", {"--reader", "no such reader", "--keys", keys.string(), "--timeout", "1"}),
+      1);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("KEY_FILE_INSECURE"), std::string::npos) << err;
   EXPECT_NE(err.find("chmod 600"), std::string::npos) << err;

@@ -36,8 +36,9 @@ Result<Block> CbcMacLastBlock(const AesKey& key, ByteView data) {
   }
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   const Block iv{};
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_cbc(), nullptr, key.view().data(),
-                                 iv.data()) != 1 ||
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_cbc(), nullptr, key.view().data(), iv.data()) !=
+          1 ||
       EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1) {
     return Status(Code::kInternal, "OpenSSL AES init failed");
   }
@@ -73,8 +74,8 @@ Result<Bytes> AesCmac(const AesKey& key, ByteView message) {
   if (!mac) return Status(Code::kInternal, "OpenSSL has no CMAC");
   MacCtx ctx(EVP_MAC_CTX_new(mac.get()));
   char cipher[] = "AES-128-CBC";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0), OSSL_PARAM_END};
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0),
+                               OSSL_PARAM_END};
   if (!ctx || EVP_MAC_init(ctx.get(), key.view().data(), key.view().size(), params) != 1 ||
       EVP_MAC_update(ctx.get(), message.data(), message.size()) != 1) {
     return Status(Code::kInternal, "OpenSSL CMAC failed");

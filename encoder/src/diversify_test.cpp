@@ -63,7 +63,9 @@ TEST(DiversifyTest, RejectsBadInputLengths) {
 TEST(DiversifyTest, InputLayout) {
   auto m = DiversificationInput(FromHex("04A1B2C3").value(), 0x5801, 7);
   ASSERT_TRUE(m.ok());
-  EXPECT_EQ(ToHex(*m), "04A1B2C35801074" "24A5343");
+  EXPECT_EQ(ToHex(*m),
+            "04A1B2C35801074"
+            "24A5343");
   EXPECT_EQ(DiversificationInput(Bytes(5), 0x5801, 7).status().code(), Code::kInvalidField);
   EXPECT_TRUE(DiversificationInput(Bytes(7), 0x5801, 7).ok());
 }
@@ -86,8 +88,9 @@ TEST(DiversifyTest, PerCardKeysFollowTheSpec) {
   EXPECT_FALSE(*DeriveKeyB(keys, uid, 0x5801, 7) == *DeriveKeyB(keys, uid, 0x5801, 8));
   auto mac = DeriveMacKey(keys, uid, 0x5801);
   ASSERT_TRUE(mac.ok());
-  EXPECT_EQ(ToHex(mac->view()),
-            ToHex(Diversify(keys.master_mac, DiversificationInput(uid, 0x5801, 0).value())->view()));
+  EXPECT_EQ(
+      ToHex(mac->view()),
+      ToHex(Diversify(keys.master_mac, DiversificationInput(uid, 0x5801, 0).value())->view()));
 }
 
 TEST(KeysTest, NeverPrintsKeyBytes) {

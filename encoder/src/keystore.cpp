@@ -1,7 +1,7 @@
 #include "cardbureau/encoder/keystore.h"
 
-#include <span>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 
 #include "cardbureau/core/file.h"
@@ -76,7 +76,8 @@ Result<KeySet> ParseKeystore(std::string_view json_text, const std::filesystem::
 Result<KeySet> LoadKeystore(const std::filesystem::path& path) {
   // The one rule for secrets (core/file.h): regular file, no symlink, mode
   // 0600 or stricter, bounded size.
-  CB_ASSIGN_OR_RETURN(std::string text, ReadSecretFile(path.string(), kMaxKeystoreBytes, "keystore"));
+  CB_ASSIGN_OR_RETURN(std::string text,
+                      ReadSecretFile(path.string(), kMaxKeystoreBytes, "keystore"));
   auto keys = ParseKeystore(text, std::filesystem::absolute(path).parent_path());
   SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()));
   return keys;

@@ -64,10 +64,11 @@ TEST_F(KeystoreTest, RefusesGroupOrOtherAccess) {
 
 TEST_F(KeystoreTest, ErrorsNeverQuoteKeyBytes) {
   const std::string secret = "00112233445566778899AABBCCDDEEF";  // 31 digits
-  const fs::path p = Write(R"({"master_read":")" + secret +
-                               R"(","master_write":"00112233445566778899AABBCCDDEEFF",)"
-                               R"("master_mac":"00112233445566778899AABBCCDDEEFF","sign_key":"k.pem"})",
-                           fs::perms::owner_read);
+  const fs::path p =
+      Write(R"({"master_read":")" + secret +
+                R"(","master_write":"00112233445566778899AABBCCDDEEFF",)"
+                R"("master_mac":"00112233445566778899AABBCCDDEEFF","sign_key":"k.pem"})",
+            fs::perms::owner_read);
   auto keys = LoadKeystore(p);
   ASSERT_FALSE(keys.ok());
   EXPECT_EQ(keys.status().code(), Code::kInvalidKey);
@@ -78,8 +79,8 @@ TEST_F(KeystoreTest, ErrorsNeverQuoteKeyBytes) {
 TEST_F(KeystoreTest, MalformedFiles) {
   EXPECT_EQ(LoadKeystore(dir_ / "absent.json").status().code(), Code::kIoError);
   EXPECT_EQ(LoadKeystore(Write("{", fs::perms::owner_read)).status().code(), Code::kInvalidJson);
-  auto missing = LoadKeystore(Write(R"({"master_read":"00112233445566778899AABBCCDDEEFF"})",
-                                    fs::perms::owner_read));
+  auto missing = LoadKeystore(
+      Write(R"({"master_read":"00112233445566778899AABBCCDDEEFF"})", fs::perms::owner_read));
   EXPECT_EQ(missing.status().code(), Code::kInvalidJson);
   auto no_sign = ParseKeystore(R"({"master_read":"00112233445566778899AABBCCDDEEFF",
       "master_write":"00112233445566778899AABBCCDDEEFF",

@@ -41,9 +41,9 @@ class EncodeRun {
   std::optional<SectorPlan> plan_;
   std::map<int, MifareKey> key_a_, key_b_;
   AesKey mac_key_;
-  Bytes target_;                 // the record area to leave on the card
+  Bytes target_;                  // the record area to leave on the card
   std::map<int, size_t> offset_;  // data block -> offset in the record area
-  std::map<int, Bytes> known_;   // sector -> its data as read in this call
+  std::map<int, Bytes> known_;    // sector -> its data as read in this call
   int key_b_loaded_for_ = -1;
 };
 
@@ -82,8 +82,9 @@ Result<OpenedWith> EncodeRun::Open(int sector) {
   const Status a = s_.Authenticate(sector, KeyType::kA, kSlotTransport);
   if (a.ok()) return OpenedWith::kTransportA;
   if (a.code() != Code::kAuthFailed) return a;
-  return Status(Code::kAuthFailed,
-                SectorName(sector) + " opens with neither its diversified key B nor the transport key");
+  return Status(
+      Code::kAuthFailed,
+      SectorName(sector) + " opens with neither its diversified key B nor the transport key");
 }
 
 // Called when the last student sector already carries our key B, i.e. an
@@ -120,9 +121,9 @@ Result<bool> EncodeRun::InspectExistingRecord(const Job& job) {
   }
   auto parsed = ParseRecord(area);
   if (!parsed.ok()) {
-    return Status(Code::kCardAlreadyPersonalized,
-                  "the card holds a student record that does not parse (" +
-                      parsed.status().ToString() + ")");
+    return Status(
+        Code::kCardAlreadyPersonalized,
+        "the card holds a student record that does not parse (" + parsed.status().ToString() + ")");
   }
   if (!VerifyRecordMac(area, *parsed, uid_, mac_key_).ok()) {
     return Status(Code::kCardAlreadyPersonalized,
@@ -151,8 +152,8 @@ Result<EncodeOutcome> EncodeRun::Run(const Job& job, const StudentRecord& wanted
                       " bytes, the record needs " + std::to_string(record_size));
   }
   CB_RETURN_IF_ERROR(DeriveKeys());
-  CB_ASSIGN_OR_RETURN(target_, EncodeRecord(wanted, uid_, mac_key_, plan_->capacity(),
-                                            config_.max_record_bytes));
+  CB_ASSIGN_OR_RETURN(
+      target_, EncodeRecord(wanted, uid_, mac_key_, plan_->capacity(), config_.max_record_bytes));
   CB_RETURN_IF_ERROR(s_.LoadKey(kSlotTransport, TransportKey()));
 
   // 2. Each student sector from the last to the first.
@@ -196,8 +197,8 @@ Result<EncodeOutcome> EncodeRun::Run(const Job& job, const StudentRecord& wanted
       wrote = true;
       CB_ASSIGN_OR_RETURN(Bytes got, s_.ReadBlock(block));
       if (!std::equal(want.begin(), want.end(), got.begin(), got.end())) {
-        return Status(Code::kVerifyMismatch,
-                      "block " + std::to_string(block) + " reads back differently from what was written");
+        return Status(Code::kVerifyMismatch, "block " + std::to_string(block) +
+                                                 " reads back differently from what was written");
       }
       sector_data[block] = std::move(got);
     }
@@ -211,8 +212,8 @@ Result<EncodeOutcome> EncodeRun::Run(const Job& job, const StudentRecord& wanted
       const Status reauth = s_.Authenticate(sector, KeyType::kB, kSlotSectorKey);
       if (!reauth.ok()) {
         if (reauth.code() != Code::kAuthFailed) return reauth;
-        return Status(Code::kAuthFailed,
-                      "the new key B does not open " + SectorName(sector) + " after its trailer write");
+        return Status(Code::kAuthFailed, "the new key B does not open " + SectorName(sector) +
+                                             " after its trailer write");
       }
       for (int block : plan_->DataBlocksOf(sector)) {
         CB_ASSIGN_OR_RETURN(Bytes got, s_.ReadBlock(block));
@@ -232,7 +233,8 @@ Result<EncodeOutcome> EncodeRun::Run(const Job& job, const StudentRecord& wanted
   // 3. Done only when the whole record, as read back under the final keys,
   //    carries a good MAC and is exactly what we meant to leave.
   Bytes area;
-  for (int sector : sectors) area.insert(area.end(), final_data[sector].begin(), final_data[sector].end());
+  for (int sector : sectors)
+    area.insert(area.end(), final_data[sector].begin(), final_data[sector].end());
   if (area != target_) {
     return Status(Code::kVerifyMismatch, "the record read back differs from the record written");
   }
@@ -259,9 +261,12 @@ Result<EncodeOutcome> EncodeRun::Run(const Job& job, const StudentRecord& wanted
 
 std::string_view ToString(EncodeKind kind) {
   switch (kind) {
-    case EncodeKind::kWritten: return "written";
-    case EncodeKind::kResumed: return "resumed";
-    case EncodeKind::kAlreadyDone: return "already-done";
+    case EncodeKind::kWritten:
+      return "written";
+    case EncodeKind::kResumed:
+      return "resumed";
+    case EncodeKind::kAlreadyDone:
+      return "already-done";
   }
   return "written";
 }
@@ -279,10 +284,10 @@ Result<EncodeOutcome> Personalizer::Encode(devices::CardChannel& channel, const 
                                             ? devices::CardSize::k4K
                                             : devices::CardSize::k1K;
   if (size != wanted_size) {
-    return Status(Code::kCardStockInvalid,
-                  "the job asks for " + std::string(ToString(job.card.card_type)) +
-                      " but the card in the reader is MIFARE Classic " +
-                      (size == devices::CardSize::k4K ? "4K" : "1K"));
+    return Status(Code::kCardStockInvalid, "the job asks for " +
+                                               std::string(ToString(job.card.card_type)) +
+                                               " but the card in the reader is MIFARE Classic " +
+                                               (size == devices::CardSize::k4K ? "4K" : "1K"));
   }
   CardSession session(channel);
   EncodeRun run(keys_, config_, session);
@@ -295,10 +300,10 @@ Result<EncodeOutcome> Personalizer::Encode(devices::CardChannel& channel, const 
 int MinimumApdusForBlankCard(devices::CardSize size, int student_sectors,
                              int data_blocks_per_sector) {
   const int d = data_blocks_per_sector;
-  int n = 1;          // get UID
-  n += 1 + 1 + 2;     // load MAD key, authenticate sector 0, read blocks 1-2
+  int n = 1;       // get UID
+  n += 1 + 1 + 2;  // load MAD key, authenticate sector 0, read blocks 1-2
   if (size == devices::CardSize::k4K) n += 1 + 3;  // authenticate sector 16, read 64-66
-  n += 1;             // load the transport key
+  n += 1;                                          // load the transport key
   // per sector: load key B, key-B attempt, transport key A, write+read back
   // each block, trailer, authenticate with the new key B, read back all.
   n += student_sectors * (1 + 1 + 1 + 2 * d + 1 + 1 + d);

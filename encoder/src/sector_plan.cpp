@@ -64,11 +64,16 @@ Bytes EncodeMad2(const MadDirectory& mad) {
 
 std::string_view ToString(SectorRole role) {
   switch (role) {
-    case SectorRole::kMad: return "mad";
-    case SectorRole::kStudent: return "student";
-    case SectorRole::kTransit: return "transit";
-    case SectorRole::kFree: return "free";
-    case SectorRole::kOther: return "other";
+    case SectorRole::kMad:
+      return "mad";
+    case SectorRole::kStudent:
+      return "student";
+    case SectorRole::kTransit:
+      return "transit";
+    case SectorRole::kFree:
+      return "free";
+    case SectorRole::kOther:
+      return "other";
   }
   return "other";
 }
@@ -141,8 +146,8 @@ Status SectorPlan::CheckWritable(int block, bool trailer) const {
   }
   if (devices::IsTrailerBlock(block) != trailer) {
     return Status(Code::kForbidden, what + (trailer ? " is not a sector trailer"
-                                                     : " is a sector trailer: only a "
-                                                       "SectorTrailer may be written there"));
+                                                    : " is a sector trailer: only a "
+                                                      "SectorTrailer may be written there"));
   }
   return Status::Ok();
 }

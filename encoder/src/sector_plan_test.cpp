@@ -64,8 +64,7 @@ TEST(MadTest, BadCrcIsStockInvalid) {
   const MadDirectory m4 = DefaultMad(CardSize::k4K);
   Bytes mad2 = EncodeMad2(m4);
   mad2[47] ^= 0xFF;
-  EXPECT_EQ(ParseMad(CardSize::k4K, EncodeMad1(m4), mad2).status().code(),
-            Code::kCardStockInvalid);
+  EXPECT_EQ(ParseMad(CardSize::k4K, EncodeMad1(m4), mad2).status().code(), Code::kCardStockInvalid);
   EXPECT_EQ(ParseMad(CardSize::k4K, EncodeMad1(m4), {}).status().code(), Code::kCardStockInvalid);
   EXPECT_EQ(ParseMad(CardSize::k1K, Bytes(31), {}).status().code(), Code::kCardStockInvalid);
 }

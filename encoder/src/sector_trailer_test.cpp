@@ -17,10 +17,13 @@ static_assert(!std::is_constructible_v<SectorTrailer, ByteView>);
 static_assert(!std::is_constructible_v<SectorTrailer, std::array<uint8_t, 16>>);
 
 TEST(SectorTrailerTest, StudentTrailerBytes) {
-  auto t = SectorTrailer::Build(K("A1A2A3A4A5A6"), StudentAccessConditions(), 0x00,
-                                K("B1B2B3B4B5B6"));
+  auto t =
+      SectorTrailer::Build(K("A1A2A3A4A5A6"), StudentAccessConditions(), 0x00, K("B1B2B3B4B5B6"));
   ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_EQ(ToHex(t->bytes()), "A1A2A3A4A5A6787788" "00" "B1B2B3B4B5B6");
+  EXPECT_EQ(ToHex(t->bytes()),
+            "A1A2A3A4A5A6787788"
+            "00"
+            "B1B2B3B4B5B6");
 }
 
 TEST(SectorTrailerTest, TransportAndMadTrailerBytes) {
@@ -44,8 +47,8 @@ TEST(SectorTrailerTest, NoInconsistentTrailerEverLeavesTheBuilder) {
   const MifareKey a = K("A1A2A3A4A5A6"), b = K("B1B2B3B4B5B6");
   int accepted = 0;
   for (uint32_t v = 0; v < (1u << 24); ++v) {
-    const std::array<uint8_t, 3> access{static_cast<uint8_t>(v >> 16),
-                                        static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+    const std::array<uint8_t, 3> access{static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+                                        static_cast<uint8_t>(v)};
     // Fast pre-filter equal to the inverted-copy rule, so the loop stays
     // quick; the builder is called for every consistent triple and for a
     // stride of inconsistent ones.
@@ -87,8 +90,8 @@ TEST(SectorTrailerTest, EveryConditionSetEitherRefusedOrConsistent) {
 }
 
 TEST(SectorTrailerTest, PrintingRedactsKeys) {
-  auto t = SectorTrailer::Build(K("A1A2A3A4A5A6"), StudentAccessConditions(), 0x00,
-                                K("B1B2B3B4B5B6"));
+  auto t =
+      SectorTrailer::Build(K("A1A2A3A4A5A6"), StudentAccessConditions(), 0x00, K("B1B2B3B4B5B6"));
   ASSERT_TRUE(t.ok());
   std::ostringstream os;
   os << *t;

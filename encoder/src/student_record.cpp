@@ -27,7 +27,8 @@ bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 bool PrintableAscii(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x21 && c <= 0x7E; });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x21 && c <= 0x7E; });
 }
 
 struct Tlv {
@@ -172,8 +173,7 @@ Result<ParsedRecord> ParseRecord(ByteView area) {
   p.version = area[4];
   if (p.version != kRecordVersion) {
     return Status(Code::kUnsupportedVersion,
-                  "record format version " + std::to_string(p.version) + " (expected 1)",
-                  "record");
+                  "record format version " + std::to_string(p.version) + " (expected 1)", "record");
   }
   p.record.issue_sequence = area[5];
   const size_t l = area[6];

@@ -66,11 +66,10 @@ TEST(StudentRecordTest, MacBindsUidKeyAndBytes) {
   Bytes bytes = EncodeRecord(Sample(), kUid, MacKey(), 240).value();
   EXPECT_EQ(DecodeRecord(bytes, Bytes{0x04, 0xA1, 0xB2, 0xC4}, MacKey()).status().code(),
             Code::kVerifyMismatch);
-  EXPECT_EQ(
-      DecodeRecord(bytes, kUid, AesKey::FromHex("00000000000000000000000000000000").value())
-          .status()
-          .code(),
-      Code::kVerifyMismatch);
+  EXPECT_EQ(DecodeRecord(bytes, kUid, AesKey::FromHex("00000000000000000000000000000000").value())
+                .status()
+                .code(),
+            Code::kVerifyMismatch);
   bytes[20] ^= 0x01;  // inside the name/student_no: still parses, MAC fails
   auto parsed = ParseRecord(bytes);
   if (parsed.ok()) {

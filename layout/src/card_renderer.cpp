@@ -139,7 +139,8 @@ Result<std::unique_ptr<CardRenderer>> CardRenderer::Create(const Template& tmpl,
       if (el.type != ElementType::kImage) continue;
       auto read = ReadImageFile(ResolvePath(tmpl, el.file), "template");
       if (!read.ok()) {
-        return Status(Code::kInvalidTemplate, "cannot decode image " + el.file + ": " + read.status().message(),
+        return Status(Code::kInvalidTemplate,
+                      "cannot decode image " + el.file + ": " + read.status().message(),
                       std::string(face == &tmpl.front ? "front." : "back.") + el.id);
       }
       const cv::Mat& img = *read;
@@ -154,12 +155,10 @@ Result<std::unique_ptr<CardRenderer>> CardRenderer::Create(const Template& tmpl,
 
 CardRenderer::~CardRenderer() = default;
 
-GlyphCheck CardRenderer::glyph_check() const {
-  return MakeGlyphCheck(*fonts_.at(name_font_));
-}
+GlyphCheck CardRenderer::glyph_check() const { return MakeGlyphCheck(*fonts_.at(name_font_)); }
 
-Status CardRenderer::DrawText(const Element& el, const std::string& utf8, bool front,
-                              cv::Mat& bgr, cv::Mat& k, Rgb color, std::vector<PlacedText>& texts,
+Status CardRenderer::DrawText(const Element& el, const std::string& utf8, bool front, cv::Mat& bgr,
+                              cv::Mat& k, Rgb color, std::vector<PlacedText>& texts,
                               const std::string& field) const {
   auto cps = DecodeUtf8(utf8);
   if (!cps.ok()) return Status(Code::kInvalidField, "is not valid UTF-8", field);
@@ -186,7 +185,8 @@ Status CardRenderer::DrawText(const Element& el, const std::string& utf8, bool f
     if (w > box.width) {
       return Status(Code::kInvalidField,
                     "text does not fit its " + std::to_string(el.rect.w) +
-                        " mm box even at the minimum size " + std::to_string(el.size_min_pt) + " pt",
+                        " mm box even at the minimum size " + std::to_string(el.size_min_pt) +
+                        " pt",
                     field);
     }
   }
@@ -224,9 +224,9 @@ Status CardRenderer::BuildStaticLayers() {
             images_.at(el.id).copyTo(layer.bgr(box));
             break;
           case ElementType::kText: {
-            Status s = DrawText(el, el.text, front, layer.bgr, layer.k,
-                                tmpl_.Resolve(el.color, level), layer.texts,
-                                std::string(front ? "front." : "back.") + el.id);
+            Status s =
+                DrawText(el, el.text, front, layer.bgr, layer.k, tmpl_.Resolve(el.color, level),
+                         layer.texts, std::string(front ? "front." : "back.") + el.id);
             if (!s.ok()) return Status(Code::kInvalidTemplate, s.message(), s.field());
             break;
           }
@@ -283,9 +283,9 @@ Result<PreparedCard> CardRenderer::Compose(const Job& job,
                                            const std::vector<std::pair<cv::Size, cv::Mat>>& crops) {
   PreparedCard card;
   card.profile = profile_;
-  card.summary = CardSummary{job.job_id,           job.student.name,     job.school.name,
-                             job.school.code,      job.card.card_no,     job.student.education_id,
-                             job.ValidUntil().ToIso(), job.student.level};
+  card.summary = CardSummary{
+      job.job_id,       job.student.name,         job.school.name,          job.school.code,
+      job.card.card_no, job.student.education_id, job.ValidUntil().ToIso(), job.student.level};
   card.claims.eid = job.student.education_id;
   card.claims.cno = job.card.card_no;
   card.claims.sch = job.school.code;
@@ -344,9 +344,9 @@ Result<RenderedCard> CardRenderer::ComposeQr(PreparedCard card, std::string_view
   CB_ASSIGN_OR_RETURN(std::string payload, signer.Sign(card.claims));
   RenderedCard out;
   if (!card.qr_box.empty()) {
-    CB_ASSIGN_OR_RETURN(QrSymbol sym,
-                        EncodeQr(payload, std::min(card.qr_box.width, card.qr_box.height),
-                                 card.profile.dpi));
+    CB_ASSIGN_OR_RETURN(
+        QrSymbol sym,
+        EncodeQr(payload, std::min(card.qr_box.width, card.qr_box.height), card.profile.dpi));
     DrawQr(sym, card.images.front, &card.images.front_k, card.qr_box);
     out.qr_ec_level = sym.ec_level;
     out.qr_version = sym.version;
@@ -410,7 +410,9 @@ WriteScratch& ThreadScratch() {
 }
 
 // Whether a file goes by DirectWriter.
-bool Direct(const OutputOptions& options, size_t n) { return options.direct_io && n >= kDirectIoMin; }
+bool Direct(const OutputOptions& options, size_t n) {
+  return options.direct_io && n >= kDirectIoMin;
+}
 
 }  // namespace
 
@@ -434,7 +436,8 @@ Status WriteOutputFile(const std::string& path, ByteView data, const OutputOptio
   return w.Finish();
 }
 
-Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const OutputOptions& options) {
+Status WriteCardOutputs(const RenderedCard& card, const std::string& dir,
+                        const OutputOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status(Code::kIoError, "cannot create " + dir + ": " + ec.message());
@@ -458,7 +461,8 @@ Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const 
   };
   auto write_large = [&](const std::string& name, const Bytes& bytes) {
     if (!Direct(options, bytes.size())) return WriteBytes(d + name, bytes.data(), bytes.size());
-    return write_via_slot(name, bytes.size(), [&](uint8_t* buf) { std::memcpy(buf, bytes.data(), bytes.size()); });
+    return write_via_slot(name, bytes.size(),
+                          [&](uint8_t* buf) { std::memcpy(buf, bytes.data(), bytes.size()); });
   };
   auto write = [&](const std::string& name, const Bytes& bytes) {
     return WriteBytes(d + name, bytes.data(), bytes.size());
@@ -469,16 +473,18 @@ Status WriteCardOutputs(const RenderedCard& card, const std::string& dir, const 
     const cv::Mat& bgr = front ? card.images.front : card.images.back;
     if (bgr.type() != CV_8UC3) return Status(Code::kInternal, "face is not 8-bit BGR");
     // The panel buffer first, converted straight into aligned memory.
-    CB_RETURN_IF_ERROR(write_via_slot(side + ".rgb", bgr.total() * bgr.elemSize(), [&](uint8_t* buf) {
-      cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, buf);
-      cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);  // same size and type: writes in place
-    }));
+    CB_RETURN_IF_ERROR(
+        write_via_slot(side + ".rgb", bgr.total() * bgr.elemSize(), [&](uint8_t* buf) {
+          cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, buf);
+          cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);  // same size and type: writes in place
+        }));
   }
   for (bool front : {true, false}) {
     const std::string side = front ? "front" : "back";
     const cv::Mat& bgr = front ? card.images.front : card.images.back;
     const cv::Mat& k = front ? card.images.front_k : card.images.back_k;
-    const StaticFaceOutputs* pre = (front ? card.images.front_static : card.images.back_static).get();
+    const StaticFaceOutputs* pre =
+        (front ? card.images.front_static : card.images.back_static).get();
     const StaticFaceOutputs::Encoded* enc = pre ? pre->For(bgr, k) : nullptr;
     if (enc) {
       CB_RETURN_IF_ERROR(enc->status);

@@ -47,9 +47,9 @@ int RunRender(int argc, char** argv) {
   std::string job_path, photo_path, out_dir, uid = "00000000", profile_name = "evolis-300",
                                              key_path, today;
   int seq = 1;
-  opts.add_options()("help,h", "show this help")("photo", po::value(&photo_path),
-                                                 "student photo (JPEG or PNG)")(
-      "out", po::value(&out_dir), "output directory (created)")(
+  opts.add_options()("help,h", "show this help")(
+      "photo", po::value(&photo_path), "student photo (JPEG or PNG)")("out", po::value(&out_dir),
+                                                                      "output directory (created)")(
       "uid", po::value(&uid), "chip UID for the QR (hex; default 00000000 = preview)")(
       "seq", po::value(&seq), "issue sequence for the QR (default 1)")(
       "profile", po::value(&profile_name), "raster profile: evolis-300 (default), evolis-600")(
@@ -171,9 +171,9 @@ int RunQrVerify(int argc, char** argv) {
       "Options");
   std::string image, payload, pubkey, uid;
   opts.add_options()("help,h", "show this help")("image", po::value(&image), "face image")(
-      "payload", po::value(&payload), "QR payload text")("pubkey", po::value(&pubkey),
-                                                          "Ed25519 public key (PEM)")(
-      "uid", po::value(&uid), "expected chip UID (hex)");
+      "payload", po::value(&payload), "QR payload text")(
+      "pubkey", po::value(&pubkey), "Ed25519 public key (PEM)")("uid", po::value(&uid),
+                                                                "expected chip UID (hex)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -205,8 +205,9 @@ int RunQrVerify(int argc, char** argv) {
   if (!uid.empty()) {
     auto want = FromHex(uid);
     if (!want.ok() || ToHex(*want) != claims->uid) {
-      return Fail("qr-verify", Status(Code::kVerifyMismatch,
-                                      "QR names UID " + claims->uid + ", expected " + uid, "qr.uid"));
+      return Fail("qr-verify",
+                  Status(Code::kVerifyMismatch, "QR names UID " + claims->uid + ", expected " + uid,
+                         "qr.uid"));
     }
   }
   std::cout << *ClaimsJson(*claims) << "\n";

@@ -37,8 +37,8 @@ Result<std::unique_ptr<FontChain>> FontChain::Load(const std::vector<FontFile>& 
     const std::string path = for_paths ? ResolvePath(*for_paths, f.path) : f.path;
     FT_Face face = nullptr;
     if (FT_New_Face(lib, path.c_str(), f.index, &face) != 0 || face == nullptr) {
-      return Status(Code::kInvalidTemplate, "cannot open font " + path + " index " +
-                                                std::to_string(f.index), "fonts");
+      return Status(Code::kInvalidTemplate,
+                    "cannot open font " + path + " index " + std::to_string(f.index), "fonts");
     }
     chain->faces_.push_back(face);
     if (FT_Select_Charmap(face, FT_ENCODING_UNICODE) != 0) {

@@ -19,9 +19,9 @@ std::unique_ptr<FontChain> DefaultChain() {
 TEST(FontChainTest, CoverageFollowsTheChain) {
   auto chain = DefaultChain();
   ASSERT_EQ(chain->size(), 3u);
-  EXPECT_EQ(chain->FontFor(U'张'), 0);         // Noto Sans CJK SC
-  EXPECT_EQ(chain->FontFor(U'\u4DAE'), 0);     // 䶮 Ext-A is in Noto
-  EXPECT_EQ(chain->FontFor(U'\U00020001'), 2); // 𠀁 only in HanaMinB
+  EXPECT_EQ(chain->FontFor(U'张'), 0);          // Noto Sans CJK SC
+  EXPECT_EQ(chain->FontFor(U'\u4DAE'), 0);      // 䶮 Ext-A is in Noto
+  EXPECT_EQ(chain->FontFor(U'\U00020001'), 2);  // 𠀁 only in HanaMinB
   EXPECT_EQ(chain->FontFor(U'\U0002A6D7'), -1);
   EXPECT_EQ(chain->FontFor(U'ü'), 0);
 }
@@ -63,7 +63,7 @@ TEST(FontChainTest, DrawsInsideClipOnly) {
   cv::cvtColor(img(clip), inside, cv::COLOR_BGR2GRAY);
   EXPECT_GT(cv::countNonZero(inside < 128), 100);
   EXPECT_GT(cv::countNonZero(k(clip)), 100);
-  EXPECT_EQ(cv::countNonZero(k) , cv::countNonZero(k(clip)));
+  EXPECT_EQ(cv::countNonZero(k), cv::countNonZero(k(clip)));
 }
 
 TEST(FontChainTest, MissingFontFileIsInvalidTemplate) {

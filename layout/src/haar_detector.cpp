@@ -70,7 +70,8 @@ bool LeafSumsAreExact(const std::vector<haar::Stump>& stumps, int first, int cou
       std::frexp(v, &e);  // v = m * 2^e, 0.5 <= |m| < 1; ulp = 2^(e - 24)
       min_exp = std::min(min_exp, std::max(e - 24, -149));
     }
-    bound += std::max(std::fabs(static_cast<double>(s.left)), std::fabs(static_cast<double>(s.right)));
+    bound +=
+        std::max(std::fabs(static_cast<double>(s.left)), std::fabs(static_cast<double>(s.right)));
   }
   if (bound == 0) return true;
   return bound < std::ldexp(1.0, min_exp + 53);
@@ -195,7 +196,8 @@ Result<std::unique_ptr<HaarCascade>> HaarCascade::Load(const std::string& path,
         return Refuse(path, "leaf values whose sums are not exact in double");
       }
       auto b = stumps.begin() + stage.first;
-      auto mid = std::stable_partition(b, b + n, [](const haar::Stump& s) { return s.weight[2] == 0.0f; });
+      auto mid =
+          std::stable_partition(b, b + n, [](const haar::Stump& s) { return s.weight[2] == 0.0f; });
       stage.count2 = static_cast<int>(mid - b);
       stage.count3 = n - stage.count2;
     }
@@ -302,8 +304,10 @@ void HaarCascade::Detect(const cv::Mat& gray, double scale_factor, int min_neigh
   }
   // Grown, never cleared: every value a live lane reads is written below;
   // padding and stale values are read only by dead lanes.
-  if (max_w1 > 0) plane1_.resize(std::max(plane1_.size(), static_cast<size_t>(stride1) * (max_h + 1) + 64));
-  if (max_w2 > 0) plane2buf_.resize(std::max(plane2buf_.size(), static_cast<size_t>(plane2) * 2 + stride2 + 64));
+  if (max_w1 > 0)
+    plane1_.resize(std::max(plane1_.size(), static_cast<size_t>(stride1) * (max_h + 1) + 64));
+  if (max_w2 > 0)
+    plane2buf_.resize(std::max(plane2buf_.size(), static_cast<size_t>(plane2) * 2 + stride2 + 64));
 
   std::vector<cv::Rect> candidates;
   const cv::Rect norm(1, 1, win.width - 2, win.height - 2);

@@ -40,9 +40,9 @@ cv::Mat DetectionCopyOf(const cv::Mat& bgr, int max_side = 160) {
 std::vector<std::pair<std::string, cv::Mat>> Corpus() {
   std::vector<std::pair<std::string, cv::Mat>> out;
   const std::string dir = std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/photos/";
-  for (const char* name : {"astronaut.png", "astronaut.jpg", "astronaut-small.png",
-                           "astronaut-dark.png", "astronaut-blurred.png", "astronaut-two.png",
-                           "chelsea.png", "coffee.png"}) {
+  for (const char* name :
+       {"astronaut.png", "astronaut.jpg", "astronaut-small.png", "astronaut-dark.png",
+        "astronaut-blurred.png", "astronaut-two.png", "chelsea.png", "coffee.png"}) {
     cv::Mat img = cv::imread(dir + name, cv::IMREAD_COLOR);
     EXPECT_FALSE(img.empty()) << name;
     if (!img.empty()) out.emplace_back(name, DetectionCopyOf(img));
@@ -97,9 +97,7 @@ TEST(HaarCascadeTest, RefusesWhatItCannotEvaluateExactly) {
   auto outside = HaarCascade::Load(tmp.string());
   ASSERT_FALSE(outside.ok());
   EXPECT_NE(outside.status().message().find("outside the window"), std::string::npos);
-  {
-    std::ofstream(tmp) << "<?xml version=\"1.0\"?>\n<opencv_storage><cascade><stageType>BO";
-  }
+  { std::ofstream(tmp) << "<?xml version=\"1.0\"?>\n<opencv_storage><cascade><stageType>BO"; }
   EXPECT_FALSE(HaarCascade::Load(tmp.string()).ok());
   std::filesystem::remove(tmp);
 }

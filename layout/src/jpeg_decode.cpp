@@ -1,12 +1,12 @@
 #include "jpeg_decode.h"
 
+#include <jpeglib.h>
+
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <opencv2/core.hpp>
-
-#include <jpeglib.h>
 
 namespace cardbureau::layout {
 namespace {
@@ -28,7 +28,8 @@ uint16_t Get16(const uint8_t* p, bool le) {
   return le ? static_cast<uint16_t>(p[0] | (p[1] << 8)) : static_cast<uint16_t>((p[0] << 8) | p[1]);
 }
 uint32_t Get32(const uint8_t* p, bool le) {
-  return le ? (uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24))
+  return le ? (uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) |
+               (uint32_t{p[3]} << 24))
             : ((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]);
 }
 
@@ -78,14 +79,32 @@ int ExifOrientation(const uint8_t* app1, size_t size) {
 void ApplyOrientation(int orientation, cv::Mat& img) {
   // OpenCV's ExifTransform (imgcodecs/src/loadsave.cpp).
   switch (orientation) {
-    case 2: cv::flip(img, img, 1); break;
-    case 3: cv::flip(img, img, -1); break;
-    case 4: cv::flip(img, img, 0); break;
-    case 5: cv::transpose(img, img); break;
-    case 6: cv::transpose(img, img); cv::flip(img, img, 1); break;
-    case 7: cv::transpose(img, img); cv::flip(img, img, -1); break;
-    case 8: cv::transpose(img, img); cv::flip(img, img, 0); break;
-    default: break;
+    case 2:
+      cv::flip(img, img, 1);
+      break;
+    case 3:
+      cv::flip(img, img, -1);
+      break;
+    case 4:
+      cv::flip(img, img, 0);
+      break;
+    case 5:
+      cv::transpose(img, img);
+      break;
+    case 6:
+      cv::transpose(img, img);
+      cv::flip(img, img, 1);
+      break;
+    case 7:
+      cv::transpose(img, img);
+      cv::flip(img, img, -1);
+      break;
+    case 8:
+      cv::transpose(img, img);
+      cv::flip(img, img, 0);
+      break;
+    default:
+      break;
   }
 }
 
@@ -130,8 +149,8 @@ JpegDecodeResult DecodeJpegBgr(ByteView bytes, int reduction) {
     }
   }
   jpeg_start_decompress(&dp->cinfo);
-  dp->img.create(static_cast<int>(dp->cinfo.output_height), static_cast<int>(dp->cinfo.output_width),
-                 CV_8UC3);
+  dp->img.create(static_cast<int>(dp->cinfo.output_height),
+                 static_cast<int>(dp->cinfo.output_width), CV_8UC3);
   while (dp->cinfo.output_scanline < dp->cinfo.output_height) {
     JSAMPROW row = dp->img.ptr<uint8_t>(static_cast<int>(dp->cinfo.output_scanline));
     jpeg_read_scanlines(&dp->cinfo, &row, 1);

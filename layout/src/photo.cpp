@@ -98,14 +98,13 @@ Result<ImageInfo> ReadImageInfo(ByteView bytes, const PhotoConfig& config) {
   }
   if (!info.ok()) return info;
   if (info->width < config.min_side || info->height < config.min_side) {
-    return Unreadable("image " + std::to_string(info->width) + "x" +
-                      std::to_string(info->height) + " is smaller than " +
-                      std::to_string(config.min_side) + " px");
+    return Unreadable("image " + std::to_string(info->width) + "x" + std::to_string(info->height) +
+                      " is smaller than " + std::to_string(config.min_side) + " px");
   }
   if (info->width > config.max_width || info->height > config.max_height) {
-    return Unreadable("image " + std::to_string(info->width) + "x" +
-                      std::to_string(info->height) + " exceeds " +
-                      std::to_string(config.max_width) + "x" + std::to_string(config.max_height));
+    return Unreadable("image " + std::to_string(info->width) + "x" + std::to_string(info->height) +
+                      " exceeds " + std::to_string(config.max_width) + "x" +
+                      std::to_string(config.max_height));
   }
   return info;
 }
@@ -324,9 +323,10 @@ PhotoCheckCache::Stats PhotoCheckCache::stats() const {
 // ---- PhotoProcessor ----
 
 Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig& config) {
-  if (config.detect_max_side < 64 || config.min_face_px < 24 || config.face_width_fraction <= 0.05 ||
-      config.reduce_jpeg_min_side < 0 ||
-      (config.reduce_jpeg_min_side > 0 && config.reduce_jpeg_min_side < 4 * config.detect_max_side) ||
+  if (config.detect_max_side < 64 || config.min_face_px < 24 ||
+      config.face_width_fraction <= 0.05 || config.reduce_jpeg_min_side < 0 ||
+      (config.reduce_jpeg_min_side > 0 &&
+       config.reduce_jpeg_min_side < 4 * config.detect_max_side) ||
       config.face_width_fraction > 1.0 || config.face_center_y <= 0 || config.face_center_y >= 1) {
     return Status(Code::kInvalidConfig, "photo thresholds out of range", "photo");
   }
@@ -334,7 +334,8 @@ Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig
   if (config.fast_detector) {
     // A cascade HaarCascade cannot evaluate exactly, or an OpenCV release
     // it does not mirror, goes to OpenCV below.
-    if (auto fast = HaarCascade::Load(config.cascade_path); fast.ok()) p->fast_ = std::move(fast).value();
+    if (auto fast = HaarCascade::Load(config.cascade_path); fast.ok())
+      p->fast_ = std::move(fast).value();
   }
   if (!p->fast_) {
     p->cascade_ = std::make_unique<cv::CascadeClassifier>();
@@ -352,8 +353,9 @@ Result<std::unique_ptr<PhotoProcessor>> PhotoProcessor::Create(const PhotoConfig
   char buf[512];
   std::snprintf(buf, sizeof buf, "|%zu|%d|%d|%d|%d|%d|%d|%.17g|%.17g|%.17g|%.17g|",
                 config.max_bytes, config.max_width, config.max_height, config.min_side,
-                config.detect_max_side, config.reduce_jpeg_min_side, config.min_face_px, config.min_face_luma, config.min_sharpness,
-                config.face_width_fraction, config.face_center_y);
+                config.detect_max_side, config.reduce_jpeg_min_side, config.min_face_px,
+                config.min_face_luma, config.min_sharpness, config.face_width_fraction,
+                config.face_center_y);
   p->config_fingerprint_ = buf + config.cascade_path;
   return p;
 }
@@ -486,8 +488,8 @@ Result<CheckedPhoto> PhotoProcessor::CheckImage(cv::Mat bgr, int reduction) {
   out.metrics.reduction = reduction;
   if (out.metrics.face.width * reduction < config_.min_face_px) {
     return Status(Code::kPhotoTooSmall,
-                  "face is " + std::to_string(out.metrics.face.width * reduction) + " px wide; at least " +
-                      std::to_string(config_.min_face_px) + " required",
+                  "face is " + std::to_string(out.metrics.face.width * reduction) +
+                      " px wide; at least " + std::to_string(config_.min_face_px) + " required",
                   "photo");
   }
   const cv::Mat face_gray = gray(out.metrics.face);

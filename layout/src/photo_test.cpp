@@ -3,21 +3,21 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <cstring>
-
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iterator>
-#include <thread>
-#include <vector>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <thread>
+#include <vector>
 
 namespace cardbureau::layout {
 namespace {
 
 Bytes ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/photos/" + name, std::ios::binary);
+  std::ifstream in(std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/photos/" + name,
+                   std::ios::binary);
   EXPECT_TRUE(in) << name;
   return Bytes(std::istreambuf_iterator<char>(in), {});
 }
@@ -89,13 +89,14 @@ TEST(PhotoDetectorTest, FastDetectorGivesOpenCvsVerdicts) {
   EXPECT_EQ((*fast)->detector().rfind("haar-", 0), 0u) << (*fast)->detector();
   EXPECT_EQ((*ref)->detector(), "opencv");
   int accepted = 0;
-  for (const char* name : {"astronaut.png", "astronaut.jpg", "astronaut-small.png",
-                           "astronaut-dark.png", "astronaut-blurred.png", "astronaut-two.png",
-                           "chelsea.png", "coffee.png"}) {
+  for (const char* name :
+       {"astronaut.png", "astronaut.jpg", "astronaut-small.png", "astronaut-dark.png",
+        "astronaut-blurred.png", "astronaut-two.png", "chelsea.png", "coffee.png"}) {
     const Bytes photo = ReadFixture(name);
     auto a = (*fast)->Check(photo);
     auto b = (*ref)->Check(photo);
-    ASSERT_EQ(a.status().code(), b.status().code()) << name << ": " << a.status() << " vs " << b.status();
+    ASSERT_EQ(a.status().code(), b.status().code())
+        << name << ": " << a.status() << " vs " << b.status();
     EXPECT_EQ(a.status().message(), b.status().message()) << name;
     if (a.ok()) {
       ++accepted;
@@ -119,12 +120,42 @@ TEST(PhotoDetectorTest, FastDetectorGivesOpenCvsVerdicts) {
 // must be cv::imdecode's, at every reduction, for baseline, progressive and
 // greyscale files, and with every EXIF orientation.
 Bytes WithExifOrientation(const Bytes& jpg, int orientation) {
-  const uint8_t app1[] = {0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,
-                          'I', 'I', 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00,  // TIFF, IFD0 at 8
-                          0x01, 0x00,                                     // one entry
-                          0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00,  // 0x0112 SHORT x1
-                          static_cast<uint8_t>(orientation), 0x00, 0x00, 0x00,
-                          0x00, 0x00, 0x00, 0x00};  // no next IFD
+  const uint8_t app1[] = {0xFF,
+                          0xE1,
+                          0x00,
+                          0x22,
+                          'E',
+                          'x',
+                          'i',
+                          'f',
+                          0,
+                          0,
+                          'I',
+                          'I',
+                          0x2A,
+                          0x00,
+                          0x08,
+                          0x00,
+                          0x00,
+                          0x00,  // TIFF, IFD0 at 8
+                          0x01,
+                          0x00,  // one entry
+                          0x12,
+                          0x01,
+                          0x03,
+                          0x00,
+                          0x01,
+                          0x00,
+                          0x00,
+                          0x00,  // 0x0112 SHORT x1
+                          static_cast<uint8_t>(orientation),
+                          0x00,
+                          0x00,
+                          0x00,
+                          0x00,
+                          0x00,
+                          0x00,
+                          0x00};  // no next IFD
   Bytes out(jpg.begin(), jpg.begin() + 2);
   out.insert(out.end(), app1, app1 + sizeof app1);
   out.insert(out.end(), jpg.begin() + 2, jpg.end());
@@ -157,7 +188,9 @@ TEST(PhotoDecodeTest, JpegPixelsAreOpenCvs) {
     ASSERT_TRUE(img.ok()) << img.status();
     EXPECT_EQ(got_n, n);
     same(jpg, *img,
-         n == 2 ? cv::IMREAD_REDUCED_COLOR_2 : n == 4 ? cv::IMREAD_REDUCED_COLOR_4 : cv::IMREAD_REDUCED_COLOR_8,
+         n == 2   ? cv::IMREAD_REDUCED_COLOR_2
+         : n == 4 ? cv::IMREAD_REDUCED_COLOR_4
+                  : cv::IMREAD_REDUCED_COLOR_8,
          "1/" + std::to_string(n));
   }
   const cv::Mat astro = cv::imdecode(jpg, cv::IMREAD_COLOR);
@@ -196,20 +229,29 @@ Bytes SplitIdat(const Bytes& png, size_t piece) {
                          (uint32_t{png[i + 2]} << 8) | png[i + 3];
     const bool is_idat = std::memcmp(&png[i + 4], "IDAT", 4) == 0;
     if (is_idat) {
-      data.insert(data.end(), png.begin() + static_cast<long>(i + 8), png.begin() + static_cast<long>(i + 8 + len));
+      data.insert(data.end(), png.begin() + static_cast<long>(i + 8),
+                  png.begin() + static_cast<long>(i + 8 + len));
     } else {
       if (std::memcmp(&png[i + 4], "IEND", 4) == 0) {
         for (size_t at = 0; at < data.size(); at += piece) {
           const size_t n = std::min(piece, data.size() - at);
-          Bytes chunk = {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
-                         static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n), 'I', 'D', 'A', 'T'};
-          chunk.insert(chunk.end(), data.begin() + static_cast<long>(at), data.begin() + static_cast<long>(at + n));
+          Bytes chunk = {static_cast<uint8_t>(n >> 24),
+                         static_cast<uint8_t>(n >> 16),
+                         static_cast<uint8_t>(n >> 8),
+                         static_cast<uint8_t>(n),
+                         'I',
+                         'D',
+                         'A',
+                         'T'};
+          chunk.insert(chunk.end(), data.begin() + static_cast<long>(at),
+                       data.begin() + static_cast<long>(at + n));
           const uLong crc = crc32(0, chunk.data() + 4, static_cast<uInt>(n + 4));
           for (int k = 3; k >= 0; --k) chunk.push_back(static_cast<uint8_t>(crc >> (8 * k)));
           out.insert(out.end(), chunk.begin(), chunk.end());
         }
       }
-      out.insert(out.end(), png.begin() + static_cast<long>(i), png.begin() + static_cast<long>(i + 12 + len));
+      out.insert(out.end(), png.begin() + static_cast<long>(i),
+                 png.begin() + static_cast<long>(i + 12 + len));
     }
     i += 12 + len;
   }
@@ -245,7 +287,8 @@ TEST(PhotoDecodeTest, PngPixelsAreOpenCvs) {
   cv::cvtColor(odd, rgba, cv::COLOR_BGR2BGRA);
   for (int y = 0; y < rgba.rows; ++y) rgba.at<cv::Vec4b>(y, y % rgba.cols)[3] = 17;
   odd.convertTo(deep, CV_16UC3, 257.0);
-  for (const auto& [what, m] : {std::pair<std::string, cv::Mat>{"grey", grey}, {"rgba", rgba}, {"16-bit", deep}}) {
+  for (const auto& [what, m] :
+       {std::pair<std::string, cv::Mat>{"grey", grey}, {"rgba", rgba}, {"16-bit", deep}}) {
     ASSERT_TRUE(cv::imencode(".png", m, enc, {cv::IMWRITE_PNG_COMPRESSION, 6}));
     same(Bytes(enc.begin(), enc.end()), what);
   }
@@ -310,7 +353,10 @@ TEST(PhotoDecodeTest, RefusesNonImagesTruncatedAndHostile) {
   Bytes hj = jpg;
   for (size_t i = 2; i + 9 < hj.size(); ++i) {
     if (hj[i] == 0xFF && hj[i + 1] == 0xC0) {
-      hj[i + 5] = 0xFF; hj[i + 6] = 0xFF; hj[i + 7] = 0xFF; hj[i + 8] = 0xFF;
+      hj[i + 5] = 0xFF;
+      hj[i + 6] = 0xFF;
+      hj[i + 7] = 0xFF;
+      hj[i + 8] = 0xFF;
       break;
     }
   }
@@ -360,7 +406,6 @@ TEST_F(PhotoTest, CropPutsTheFaceAtTheDocumentedPlaceWithoutStretching) {
   EXPECT_NEAR(r.y + r.height / 2.0, c.face_center_y * box.height, 2);
 }
 
-
 // A large JPEG is decoded at reduced size; the verdict, the face size gate
 // (in the photo's own pixels) and the crop stay those of a full decode.
 TEST(PhotoReducedDecodeTest, LargeJpegDecodedReducedWithTheSameResult) {
@@ -385,7 +430,8 @@ TEST(PhotoReducedDecodeTest, LargeJpegDecodedReducedWithTheSameResult) {
   EXPECT_EQ(full->metrics.reduction, 1);
   EXPECT_EQ(reduced->image.cols, 1600);
   EXPECT_EQ(reduced->metrics.reduction, 2);
-  EXPECT_NEAR(reduced->metrics.face.width * 2, full->metrics.face.width, full->metrics.face.width / 10);
+  EXPECT_NEAR(reduced->metrics.face.width * 2, full->metrics.face.width,
+              full->metrics.face.width / 10);
   EXPECT_NEAR(reduced->metrics.face_luma, full->metrics.face_luma, 3);
   const cv::Size box(248, 319);
   auto proc = make(1536, 80);
@@ -398,7 +444,8 @@ TEST(PhotoReducedDecodeTest, LargeJpegDecodedReducedWithTheSameResult) {
   EXPECT_TRUE(make(1536, face_px - 20)->Check(jpg).ok());  // > reduced width
   const Status too_small = make(1536, face_px + 20)->Check(jpg).status();
   EXPECT_EQ(too_small.code(), Code::kPhotoTooSmall);
-  EXPECT_NE(too_small.message().find("face is " + std::to_string(face_px) + " px"), std::string::npos)
+  EXPECT_NE(too_small.message().find("face is " + std::to_string(face_px) + " px"),
+            std::string::npos)
       << too_small;
   // Fixture-sized photos are never reduced; PNGs never are.
   ImageInfo info{PhotoFormat::kJpeg, 512, 512};
@@ -414,8 +461,8 @@ TEST(PhotoReducedDecodeTest, LargeJpegDecodedReducedWithTheSameResult) {
 
 // ---- PhotoCheckCache ----
 
-std::unique_ptr<PhotoProcessor> CachedProcessor(std::shared_ptr<PhotoCheckCache> cache,
-                                                double min_sharpness = PhotoConfig{}.min_sharpness) {
+std::unique_ptr<PhotoProcessor> CachedProcessor(
+    std::shared_ptr<PhotoCheckCache> cache, double min_sharpness = PhotoConfig{}.min_sharpness) {
   PhotoConfig c;
   c.cache = std::move(cache);
   c.min_sharpness = min_sharpness;
@@ -519,8 +566,10 @@ TEST(PhotoCacheTest, CheckAndCropEqualsCheckThenCropAndIsReused) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(cv::norm(*c, plain->Crop(*checked, cv::Size(100, 120)), cv::NORM_INF), 0);
   // Refusals come back from the cache too.
-  EXPECT_EQ(proc->CheckAndCrop(ReadFixture("chelsea.png"), box).status().code(), Code::kPhotoNoFace);
-  EXPECT_EQ(proc->CheckAndCrop(ReadFixture("chelsea.png"), box).status().code(), Code::kPhotoNoFace);
+  EXPECT_EQ(proc->CheckAndCrop(ReadFixture("chelsea.png"), box).status().code(),
+            Code::kPhotoNoFace);
+  EXPECT_EQ(proc->CheckAndCrop(ReadFixture("chelsea.png"), box).status().code(),
+            Code::kPhotoNoFace);
   // A CheckedPhoto from Check() carries its key: CropCached fills the cache.
   auto fresh = std::make_shared<PhotoCheckCache>();
   auto proc2 = CachedProcessor(fresh);
@@ -581,7 +630,8 @@ TEST(PhotoCacheTest, ConcurrentUseFromSeveralProcessors) {
   auto cache = std::make_shared<PhotoCheckCache>(PhotoCheckCache::Limits{3, 1 << 20});
   const std::vector<Bytes> photos = {ReadFixture("astronaut.png"), ReadFixture("astronaut.jpg"),
                                      ReadFixture("astronaut-dark.png"), ReadFixture("coffee.png")};
-  const std::vector<Code> expected = {Code::kOk, Code::kOk, Code::kPhotoTooDark, Code::kPhotoNoFace};
+  const std::vector<Code> expected = {Code::kOk, Code::kOk, Code::kPhotoTooDark,
+                                      Code::kPhotoNoFace};
   std::vector<std::thread> threads;
   std::vector<int> wrong(3, 0);
   for (int t = 0; t < 3; ++t) {

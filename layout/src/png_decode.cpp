@@ -59,8 +59,8 @@ void PaethPixels(uint8_t* cur, const uint8_t* prev, size_t n) {
   for (; x + kBpp <= n; x += kBpp) {
     const __m128i b = _mm_unpacklo_epi8(load(prev, x), zero);
     const __m128i raw = _mm_unpacklo_epi8(load(cur, x), zero);
-    __m128i pa = _mm_sub_epi16(b, c);  // p - a
-    __m128i pb = _mm_sub_epi16(a, c);  // p - b
+    __m128i pa = _mm_sub_epi16(b, c);    // p - a
+    __m128i pb = _mm_sub_epi16(a, c);    // p - b
     __m128i pc = _mm_add_epi16(pa, pb);  // p - c
     pa = _mm_max_epi16(pa, _mm_sub_epi16(zero, pa));
     pb = _mm_max_epi16(pb, _mm_sub_epi16(zero, pb));
@@ -94,7 +94,8 @@ bool Unfilter(uint8_t filter, uint8_t* cur, const uint8_t* prev, size_t n) {
       for (size_t x = 0; x < n; ++x) cur[x] = static_cast<uint8_t>(cur[x] + prev[x]);
       return true;
     case 3:
-      for (size_t x = 0; x < kBpp && x < n; ++x) cur[x] = static_cast<uint8_t>(cur[x] + (prev[x] >> 1));
+      for (size_t x = 0; x < kBpp && x < n; ++x)
+        cur[x] = static_cast<uint8_t>(cur[x] + (prev[x] >> 1));
       for (size_t x = kBpp; x < n; ++x) {
         cur[x] = static_cast<uint8_t>(cur[x] + ((cur[x - kBpp] + prev[x]) >> 1));
       }
@@ -170,7 +171,8 @@ PngDecodeResult DecodePngBgr(ByteView bytes) {
       const uint8_t depth = data[8], colour = data[9];
       if (depth != 8 || data[10] != 0 || data[11] != 0 || data[12] != 0) return none;
       bpp = colour == 0 ? 1 : colour == 4 ? 2 : colour == 2 ? 3 : colour == 6 ? 4 : 0;
-      if (bpp == 0 || width == 0 || height == 0 || width > 1u << 16 || height > 1u << 16) return none;
+      if (bpp == 0 || width == 0 || height == 0 || width > 1u << 16 || height > 1u << 16)
+        return none;
       ihdr = true;
     } else if (is("IDAT")) {
       if (idat_ended) return none;
@@ -214,10 +216,18 @@ PngDecodeResult DecodePngBgr(ByteView bytes) {
   cv::Mat img(static_cast<int>(height), static_cast<int>(width), CV_8UC3);
   bool ok = false;
   switch (bpp) {
-    case 1: ok = UnfilterAll<1>(raw.data(), height, row_bytes, img); break;
-    case 2: ok = UnfilterAll<2>(raw.data(), height, row_bytes, img); break;
-    case 3: ok = UnfilterAll<3>(raw.data(), height, row_bytes, img); break;
-    default: ok = UnfilterAll<4>(raw.data(), height, row_bytes, img); break;
+    case 1:
+      ok = UnfilterAll<1>(raw.data(), height, row_bytes, img);
+      break;
+    case 2:
+      ok = UnfilterAll<2>(raw.data(), height, row_bytes, img);
+      break;
+    case 3:
+      ok = UnfilterAll<3>(raw.data(), height, row_bytes, img);
+      break;
+    default:
+      ok = UnfilterAll<4>(raw.data(), height, row_bytes, img);
+      break;
   }
   if (!ok) return none;
   PngDecodeResult out;

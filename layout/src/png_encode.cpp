@@ -67,8 +67,9 @@ struct FixedCodes {
       lit_bits[static_cast<size_t>(v)] = Reverse(code, len);
       lit_len[static_cast<size_t>(v)] = static_cast<uint8_t>(len);
     }
-    static constexpr uint16_t kBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
-                                           31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+    static constexpr uint16_t kBase[29] = {3,  4,  5,  6,   7,   8,   9,   10,  11, 13,
+                                           15, 17, 19, 23,  27,  31,  35,  43,  51, 59,
+                                           67, 83, 99, 115, 131, 163, 195, 227, 258};
     static constexpr uint8_t kExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
                                            2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
     for (int l = 3; l <= 258; ++l) {
@@ -184,7 +185,8 @@ Status EncodePngTo(const cv::Mat& image, Bytes& out) {
   }
   const size_t w = static_cast<size_t>(image.cols), h = static_cast<size_t>(image.rows);
   const size_t row_bytes = mask ? (w + 7) / 8 : w * 3;
-  if ((row_bytes + 1) * h > 0x40000000u) return Status(Code::kInternal, "image too large for EncodePng");
+  if ((row_bytes + 1) * h > 0x40000000u)
+    return Status(Code::kInternal, "image too large for EncodePng");
 
   thread_local Scratch scratch;
   // Filtered scanlines: a filter-type byte, then the row. Masks: filter

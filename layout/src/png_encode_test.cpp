@@ -8,12 +8,13 @@ namespace cardbureau::layout {
 namespace {
 
 uint32_t Be32(const Bytes& b, size_t at) {
-  return (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) | (uint32_t{b[at + 2]} << 8) | b[at + 3];
+  return (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) | (uint32_t{b[at + 2]} << 8) |
+         b[at + 3];
 }
 
 cv::Mat Decode(const Bytes& png, int flags) {
-  return cv::imdecode(cv::Mat(1, static_cast<int>(png.size()), CV_8UC1, const_cast<uint8_t*>(png.data())),
-                      flags);
+  return cv::imdecode(
+      cv::Mat(1, static_cast<int>(png.size()), CV_8UC1, const_cast<uint8_t*>(png.data())), flags);
 }
 
 TEST(EncodePngTest, ColourRoundTripsExactly) {

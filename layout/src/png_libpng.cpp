@@ -33,13 +33,14 @@ void ReadFn(png_structp png, png_bytep out, png_size_t n) {
   png_longjmp(png, 1);
 }
 
-void WarningFn(png_structp, png_const_charp) {}  // benign (iCCP, pHYs, ...): not the user's business
+void WarningFn(png_structp, png_const_charp) {
+}  // benign (iCCP, pHYs, ...): not the user's business
 
 bool HasChunk(ByteView b, const char* type) {
   size_t i = 8;
   while (i + 8 <= b.size()) {
-    const uint32_t len = (uint32_t{b[i]} << 24) | (uint32_t{b[i + 1]} << 16) |
-                         (uint32_t{b[i + 2]} << 8) | b[i + 3];
+    const uint32_t len =
+        (uint32_t{b[i]} << 24) | (uint32_t{b[i + 1]} << 16) | (uint32_t{b[i + 2]} << 8) | b[i + 3];
     if (std::memcmp(b.data() + i + 4, type, 4) == 0) return true;
     if (len > b.size() - i - 8) return false;
     i += 12 + static_cast<size_t>(len);
@@ -65,7 +66,8 @@ void Transform(png_structp png, png_infop info, png_infop end, cv::Mat* img,
   }
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
-  if (png_get_rowbytes(png, info) != static_cast<size_t>(w) * 3) png_error(png, "unexpected row size");
+  if (png_get_rowbytes(png, info) != static_cast<size_t>(w) * 3)
+    png_error(png, "unexpected row size");
   img->create(static_cast<int>(h), static_cast<int>(w), CV_8UC3);
   rows->resize(h);
   for (png_uint_32 y = 0; y < h; ++y) (*rows)[y] = img->ptr<uint8_t>(static_cast<int>(y));

@@ -538,7 +538,8 @@ Status ProofPdf::AddManifest(const BatchManifest& m) {
   double tx = kMargin + 30;
   const double step = lines.size() > 5 ? 31 : 45;
   for (const auto& [label, n] : lines) {
-    CB_RETURN_IF_ERROR(text(std::string(label) + ": " + std::to_string(n), tx, y, lines.size() > 5 ? 7 : 9));
+    CB_RETURN_IF_ERROR(
+        text(std::string(label) + ": " + std::to_string(n), tx, y, lines.size() > 5 ? 7 : 9));
     tx += step;
   }
   // Sign-off: three columns, each a signature line and a date line.

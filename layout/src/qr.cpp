@@ -6,8 +6,8 @@
 #include <zbar.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -20,9 +20,7 @@ namespace {
 
 EVP_PKEY* Pkey(void* p) { return static_cast<EVP_PKEY*>(p); }
 
-bool AllOf(std::string_view s, bool (*pred)(char)) {
-  return std::all_of(s.begin(), s.end(), pred);
-}
+bool AllOf(std::string_view s, bool (*pred)(char)) { return std::all_of(s.begin(), s.end(), pred); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsUpperHex(char c) { return IsDigit(c) || (c >= 'A' && c <= 'F'); }
 
@@ -73,8 +71,8 @@ Result<std::string> ClaimsJson(const QrClaims& c) {
   CB_RETURN_IF_ERROR(CheckForm(c));
   // Every value is digits or hex, so no escaping is needed.
   return "{\"v\":1,\"eid\":\"" + c.eid + "\",\"cno\":\"" + c.cno + "\",\"sch\":\"" + c.sch +
-         "\",\"exp\":\"" + c.exp + "\",\"uid\":\"" + c.uid + "\",\"seq\":" +
-         std::to_string(c.seq) + "}";
+         "\",\"exp\":\"" + c.exp + "\",\"uid\":\"" + c.uid + "\",\"seq\":" + std::to_string(c.seq) +
+         "}";
 }
 
 Result<QrClaims> ParseClaimsJson(std::string_view text) {
@@ -185,8 +183,8 @@ Result<QrVerifier> QrVerifier::FromPemFile(const std::string& path) {
   auto v = FromPem(pem);
   Wipe(pem);
   if (!v.ok()) {
-    return Status(v.status().code(), path + (empty ? " is empty" : "") + ": " + v.status().message(),
-                  "pubkey");
+    return Status(v.status().code(),
+                  path + (empty ? " is empty" : "") + ": " + v.status().message(), "pubkey");
   }
   return v;
 }
@@ -213,7 +211,8 @@ Result<QrClaims> QrVerifier::Verify(std::string_view payload) const {
   if (payload.size() > 2048) return bad("payload too long");
   if (!payload.starts_with(kQrPrefix)) return bad("payload does not start with BJSC1:");
   const size_t dot = payload.rfind('.');
-  if (dot == std::string_view::npos || dot < kQrPrefix.size()) return bad("payload has no signature");
+  if (dot == std::string_view::npos || dot < kQrPrefix.size())
+    return bad("payload has no signature");
   const std::string_view claims_b64 = payload.substr(kQrPrefix.size(), dot - kQrPrefix.size());
   auto claims_bytes = Base64UrlDecode(claims_b64);
   if (!claims_bytes.ok()) return bad("claims are not base64url");
@@ -242,9 +241,9 @@ Result<QrSymbol> EncodeQr(std::string_view payload, int box_px, double dpi) {
     return Status(Code::kInvalidField, "QR payload empty or too long", "qr");
   }
   for (QRecLevel level : {QR_ECLEVEL_Q, QR_ECLEVEL_M}) {
-    QRcode* code = QRcode_encodeData(static_cast<int>(payload.size()),
-                                     reinterpret_cast<const unsigned char*>(payload.data()), 0,
-                                     level);
+    QRcode* code =
+        QRcode_encodeData(static_cast<int>(payload.size()),
+                          reinterpret_cast<const unsigned char*>(payload.data()), 0, level);
     if (!code) continue;
     QrSymbol sym;
     sym.size = code->width;
@@ -256,9 +255,10 @@ Result<QrSymbol> EncodeQr(std::string_view payload, int box_px, double dpi) {
     const double module_mm = QrModulePx(sym, box_px) * 25.4 / dpi;
     if (module_mm + 1e-9 >= kMinQrModuleMm) return sym;
   }
-  return Status(Code::kInvalidTemplate,
-                "QR box of " + std::to_string(box_px) + " px cannot hold the payload at 0.33 mm/module",
-                "front.qr");
+  return Status(
+      Code::kInvalidTemplate,
+      "QR box of " + std::to_string(box_px) + " px cannot hold the payload at 0.33 mm/module",
+      "front.qr");
 }
 
 void DrawQr(const QrSymbol& symbol, cv::Mat& bgr, cv::Mat* k_mask, cv::Rect box) {
@@ -271,7 +271,8 @@ void DrawQr(const QrSymbol& symbol, cv::Mat& bgr, cv::Mat* k_mask, cv::Rect box)
   // The modules, one pixel row per module row copied m times: the pixels
   // cv::rectangle(FILLED) would set per module (clipped to the image), at a
   // fraction of its cost.
-  CV_Assert(bgr.type() == CV_8UC3 && (!k_mask || (k_mask->type() == CV_8UC1 && k_mask->size() == bgr.size())));
+  CV_Assert(bgr.type() == CV_8UC3 &&
+            (!k_mask || (k_mask->type() == CV_8UC1 && k_mask->size() == bgr.size())));
   const int x0 = std::max(ox, 0), x1 = std::min(ox + span, bgr.cols);
   if (x1 <= x0) return;
   std::vector<uint8_t> row(static_cast<size_t>(x1 - x0) * 3), krow(static_cast<size_t>(x1 - x0));

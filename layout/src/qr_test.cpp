@@ -1,14 +1,12 @@
 #include "cardbureau/layout/qr.h"
 
 #include <gtest/gtest.h>
-
-#include <opencv2/imgproc.hpp>
-
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <opencv2/imgproc.hpp>
 
 #include "cardbureau/core/bytes.h"
 
@@ -46,9 +44,8 @@ TEST(QrClaimsTest, CompactJsonInTheFixedOrder) {
   auto j = ClaimsJson(Example());
   ASSERT_TRUE(j.ok()) << j.status();
   // The exact example object of card-format.md §2.
-  EXPECT_EQ(*j,
-            R"({"v":1,"eid":"12345678","cno":"1000751234567890","sch":"11010810",)"
-            R"("exp":"20280930","uid":"04A1B2C3","seq":1})");
+  EXPECT_EQ(*j, R"({"v":1,"eid":"12345678","cno":"1000751234567890","sch":"11010810",)"
+                R"("exp":"20280930","uid":"04A1B2C3","seq":1})");
   auto back = ParseClaimsJson(*j);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, Example());
@@ -68,10 +65,18 @@ TEST(QrClaimsTest, RejectsBadForms) {
   c.cno = "12\"}";
   EXPECT_EQ(ClaimsJson(c).status().code(), Code::kInvalidField);
   // Not canonical: spaces, reordered keys, extra keys.
-  EXPECT_EQ(ParseClaimsJson(R"({"v":1, "eid":"12345678","cno":"1","sch":"1","exp":"20280930","uid":"04A1B2C3","seq":1})")
-                .status().code(), Code::kQrUnreadable);
-  EXPECT_EQ(ParseClaimsJson(R"({"eid":"12345678","v":1,"cno":"1","sch":"1","exp":"20280930","uid":"04A1B2C3","seq":1})")
-                .status().code(), Code::kQrUnreadable);
+  EXPECT_EQ(
+      ParseClaimsJson(
+          R"({"v":1, "eid":"12345678","cno":"1","sch":"1","exp":"20280930","uid":"04A1B2C3","seq":1})")
+          .status()
+          .code(),
+      Code::kQrUnreadable);
+  EXPECT_EQ(
+      ParseClaimsJson(
+          R"({"eid":"12345678","v":1,"cno":"1","sch":"1","exp":"20280930","uid":"04A1B2C3","seq":1})")
+          .status()
+          .code(),
+      Code::kQrUnreadable);
   EXPECT_EQ(ParseClaimsJson("[]").status().code(), Code::kQrUnreadable);
 }
 
@@ -95,8 +100,8 @@ TEST(QrSignTest, SignVerifyRoundTripAndTamper) {
   // Another UID signed separately does not verify with the first signature.
   QrClaims other = Example();
   other.uid = "04A1B2C4";
-  const std::string forged = "BJSC1:" + Base64UrlEncode(AsBytes(*ClaimsJson(other))) +
-                             payload->substr(dot);
+  const std::string forged =
+      "BJSC1:" + Base64UrlEncode(AsBytes(*ClaimsJson(other))) + payload->substr(dot);
   EXPECT_EQ(verifier->Verify(forged).status().code(), Code::kInvalidSignature);
   std::string flipped = *payload;
   flipped[flipped.size() - 3] = flipped[flipped.size() - 3] == 'A' ? 'B' : 'A';
@@ -130,7 +135,8 @@ TEST(QrSignTest, SigningKeyHeldToTheSecretsRule) {
   // Readable by group or others: refused, by the signer and by a verifier
   // given the private key (the keystore's sign_key).
   for (fs::perms extra : {fs::perms::group_read, fs::perms::others_read}) {
-    const std::string p = KeyCopy(fs::perms::owner_read | fs::perms::owner_write | extra, "open.pem");
+    const std::string p =
+        KeyCopy(fs::perms::owner_read | fs::perms::owner_write | extra, "open.pem");
     auto s = QrSigner::FromPemFile(p);
     EXPECT_EQ(s.status().code(), Code::kKeyFileInsecure) << s.status();
     EXPECT_NE(s.status().message().find("chmod 600"), std::string::npos);
@@ -198,7 +204,8 @@ TEST(QrSymbolTest, DrawnPixelsAreOneRectanglePerModule) {
   for (const cv::Rect box : {cv::Rect(50, 40, 201, 205), cv::Rect(-30, 250, 200, 200)}) {
     cv::Mat img(400, 400, CV_8UC3, cv::Scalar(40, 200, 240)), k(400, 400, CV_8UC1, cv::Scalar(7));
     DrawQr(*sym, img, &k, box);
-    cv::Mat want = cv::Mat(400, 400, CV_8UC3, cv::Scalar(40, 200, 240)), want_k(400, 400, CV_8UC1, cv::Scalar(7));
+    cv::Mat want = cv::Mat(400, 400, CV_8UC3, cv::Scalar(40, 200, 240)),
+            want_k(400, 400, CV_8UC1, cv::Scalar(7));
     const int m = QrModulePx(*sym, std::min(box.width, box.height));
     const int span = m * sym->size;
     const int ox = box.x + (box.width - span) / 2, oy = box.y + (box.height - span) / 2;

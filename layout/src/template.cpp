@@ -16,7 +16,7 @@ using nlohmann::json;
 
 const std::set<std::string, std::less<>>& Placeholders() {
   static const std::set<std::string, std::less<>> k = {
-      "student.name", "student.gender", "student.education_id", "student.level",
+      "student.name", "student.gender",   "student.education_id", "student.level",
       "card.card_no", "card.valid_until", "school.name",          "school.code"};
   return k;
 }
@@ -56,8 +56,8 @@ Result<ColorRef> ParseColor(const json& j, const std::string& field, const Templ
     for (const char* level : kLevels) {
       auto it = t.palettes.find(level);
       if (it == t.palettes.end() || !it->second.count(c.palette_key)) {
-        return Bad(field, "palette '" + std::string(level) + "' has no colour '" +
-                              c.palette_key + "'");
+        return Bad(field,
+                   "palette '" + std::string(level) + "' has no colour '" + c.palette_key + "'");
       }
     }
     return c;
@@ -152,7 +152,8 @@ Result<Element> ParseElement(const json& e, const std::string& field, const Temp
       break;
     case ElementType::kQr:
       if (!is_front) return Bad(field + ".type", "the QR code belongs on the front");
-      if (std::fabs(el.rect.w - el.rect.h) > 1e-6) return Bad(field + ".rect", "QR box must be square");
+      if (std::fabs(el.rect.w - el.rect.h) > 1e-6)
+        return Bad(field + ".rect", "QR box must be square");
       break;
     case ElementType::kText: {
       CB_ASSIGN_OR_RETURN(el.text, String(e, "text", field));
@@ -167,8 +168,8 @@ Result<Element> ParseElement(const json& e, const std::string& field, const Temp
       }
       el.size_min_pt = (*sz)[0].get<double>();
       el.size_max_pt = (*sz)[1].get<double>();
-      if (!std::isfinite(el.size_min_pt) || !std::isfinite(el.size_max_pt) ||
-          el.size_min_pt < 2 || el.size_max_pt > 72 || el.size_min_pt > el.size_max_pt) {
+      if (!std::isfinite(el.size_min_pt) || !std::isfinite(el.size_max_pt) || el.size_min_pt < 2 ||
+          el.size_max_pt > 72 || el.size_min_pt > el.size_max_pt) {
         return Bad(field + ".size_pt", "must satisfy 2 <= min <= max <= 72");
       }
       CB_ASSIGN_OR_RETURN(std::string align, String(e, "align", field, false));
@@ -243,8 +244,8 @@ const Element* Template::QrElement() const {
 
 Result<Template> ParseTemplate(std::string_view json_text) {
   if (json_text.size() > kMaxTemplateBytes) {
-    return Status(Code::kInputTooLarge, "template is over " + std::to_string(kMaxTemplateBytes) +
-                                            " bytes");
+    return Status(Code::kInputTooLarge,
+                  "template is over " + std::to_string(kMaxTemplateBytes) + " bytes");
   }
   json root = json::parse(json_text.begin(), json_text.end(), nullptr, false);
   if (root.is_discarded()) return Bad("", "not valid JSON");
@@ -264,7 +265,8 @@ Result<Template> ParseTemplate(std::string_view json_text) {
     }
     t.width_mm = (*size)[0].get<double>();
     t.height_mm = (*size)[1].get<double>();
-    if (std::fabs(t.width_mm - kId1WidthMm) > 0.01 || std::fabs(t.height_mm - kId1HeightMm) > 0.01) {
+    if (std::fabs(t.width_mm - kId1WidthMm) > 0.01 ||
+        std::fabs(t.height_mm - kId1HeightMm) > 0.01) {
       return Bad("size_mm", "must be ID-1 [85.6, 53.98]");
     }
   }
@@ -356,7 +358,8 @@ Result<Template> LoadTemplate(std::string_view name_or_path) {
         break;
       }
     }
-    if (path.empty()) return Status(Code::kNotFound, "no template named '" + arg + "'", "card.template");
+    if (path.empty())
+      return Status(Code::kNotFound, "no template named '" + arg + "'", "card.template");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status(Code::kIoError, "cannot open template " + path);

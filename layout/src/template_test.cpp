@@ -52,17 +52,32 @@ struct BadCase {
 
 TEST(TemplateTest, MalformedTemplatesNameTheField) {
   const std::vector<BadCase> cases = {
-      {"off the card", [](json& j) { j["front"]["elements"][1]["rect"] = {70, 17, 22, 6}; },
+      {"off the card",
+       [](json& j) {
+         j["front"]["elements"][1]["rect"] = {70, 17, 22, 6};
+       },
        "front.elements[1].rect"},
-      {"negative origin", [](json& j) { j["front"]["elements"][2]["rect"] = {-1, 11, 21, 27}; },
+      {"negative origin",
+       [](json& j) {
+         j["front"]["elements"][2]["rect"] = {-1, 11, 21, 27};
+       },
        "front.elements[2].rect"},
-      {"zero size", [](json& j) { j["front"]["elements"][2]["rect"] = {4, 11, 0, 27}; },
+      {"zero size",
+       [](json& j) {
+         j["front"]["elements"][2]["rect"] = {4, 11, 0, 27};
+       },
        "front.elements[2].rect"},
       {"unknown font", [](json& j) { j["front"]["elements"][1]["font"] = "serif"; },
        "front.elements[1].font"},
-      {"zero text size", [](json& j) { j["front"]["elements"][1]["size_pt"] = {0, 12}; },
+      {"zero text size",
+       [](json& j) {
+         j["front"]["elements"][1]["size_pt"] = {0, 12};
+       },
        "front.elements[1].size_pt"},
-      {"min > max", [](json& j) { j["front"]["elements"][1]["size_pt"] = {12, 5}; },
+      {"min > max",
+       [](json& j) {
+         j["front"]["elements"][1]["size_pt"] = {12, 5};
+       },
        "front.elements[1].size_pt"},
       {"bad colour", [](json& j) { j["front"]["elements"][1]["color"] = "#12345"; },
        "front.elements[1].color"},
@@ -70,7 +85,8 @@ TEST(TemplateTest, MalformedTemplatesNameTheField) {
        "front.elements[0].color"},
       {"palette missing a level", [](json& j) { j["palettes"].erase("senior"); },
        "palettes.senior"},
-      {"unknown placeholder", [](json& j) { j["front"]["elements"][1]["text"] = "{student.secret}"; },
+      {"unknown placeholder",
+       [](json& j) { j["front"]["elements"][1]["text"] = "{student.secret}"; },
        "front.elements[1].text"},
       {"unmatched brace", [](json& j) { j["front"]["elements"][1]["text"] = "{student.name"; },
        "front.elements[1].text"},
@@ -80,15 +96,25 @@ TEST(TemplateTest, MalformedTemplatesNameTheField) {
        "front.elements[2].type"},
       {"duplicate id", [](json& j) { j["front"]["elements"][2]["id"] = "band"; },
        "front.elements[2].id"},
-      {"qr not square", [](json& j) { j["front"]["elements"][3]["rect"] = {59, 11, 25, 20}; },
+      {"qr not square",
+       [](json& j) {
+         j["front"]["elements"][3]["rect"] = {59, 11, 25, 20};
+       },
        "front.elements[3].rect"},
       {"qr on back", [](json& j) { j["back"]["elements"].push_back(j["front"]["elements"][3]); },
        "back.elements[0].type"},
       {"version 2", [](json& j) { j["version"] = 2; }, "version"},
-      {"not ID-1", [](json& j) { j["size_mm"] = {90, 55}; }, "size_mm"},
+      {"not ID-1",
+       [](json& j) {
+         j["size_mm"] = {90, 55};
+       },
+       "size_mm"},
       {"no fonts", [](json& j) { j.erase("fonts"); }, "fonts"},
       {"empty chain", [](json& j) { j["fonts"]["sans"] = json::array(); }, "fonts.sans"},
-      {"rect not numbers", [](json& j) { j["front"]["elements"][0]["rect"] = {"0", 0, 1, 1}; },
+      {"rect not numbers",
+       [](json& j) {
+         j["front"]["elements"][0]["rect"] = {"0", 0, 1, 1};
+       },
        "front.elements[0].rect"},
       {"missing back", [](json& j) { j.erase("back"); }, "back"},
   };

@@ -23,9 +23,9 @@ namespace {
 
 std::vector<cardbureau::Command> AllCommands() {
   std::vector<cardbureau::Command> all;
-  for (auto* group : {&cardbureau::core::Commands, &cardbureau::layout::Commands,
-                      &cardbureau::devices::Commands, &cardbureau::encoder::Commands,
-                      &cardbureau::line::Commands, &cardbureau::http::Commands}) {
+  for (auto* group :
+       {&cardbureau::core::Commands, &cardbureau::layout::Commands, &cardbureau::devices::Commands,
+        &cardbureau::encoder::Commands, &cardbureau::line::Commands, &cardbureau::http::Commands}) {
     for (auto& c : group()) {
       // A later module's command replaces an earlier one of the same name
       // (the line's `validate` runs serve's intake check; core's cannot).

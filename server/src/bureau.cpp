@@ -130,7 +130,10 @@ struct Bureau::Impl {
 };
 
 Bureau::Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator)
-    : impl_(std::make_unique<Impl>()), config_(std::move(config)), store_(store), clock_(clock),
+    : impl_(std::make_unique<Impl>()),
+      config_(std::move(config)),
+      store_(store),
+      clock_(clock),
       validator_(std::move(validator)) {}
 
 Bureau::~Bureau() {
@@ -416,8 +419,8 @@ void Bureau::ResendDue(bool all_now) {
 void Bureau::MaybePull() {
   auto& im = *impl_;
   if (!im.session || im.stopping) return;
-  const int64_t free_slots = config_.queue_capacity - static_cast<int64_t>(im.active.size()) -
-                             im.outstanding_credit;
+  const int64_t free_slots =
+      config_.queue_capacity - static_cast<int64_t>(im.active.size()) - im.outstanding_credit;
   const int64_t threshold = std::max<int64_t>(1, config_.queue_capacity / 4);
   if (free_slots < threshold) return;
   Send(Pull{free_slots});
@@ -431,7 +434,7 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
   auto& im = *impl_;
   std::vector<IntakeJob> intake;
   std::vector<std::pair<std::string, ByteView>> photos;  // views into `jobs`
-  std::vector<std::string> answer_from_store;  // repeated within this batch
+  std::vector<std::string> answer_from_store;            // repeated within this batch
   std::unordered_set<std::string> seen;
   int64_t dups = 0, rejected = 0;
   int64_t over_credit = 0;
@@ -488,9 +491,9 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
       // Only a well-formed school code (8-12 digits) files the refusal
       // under its school's batch.
       const std::string code = job.ok() ? job->school.code : std::string();
-      const bool school_ok = code.size() >= 8 && code.size() <= 12 &&
-                             std::all_of(code.begin(), code.end(),
-                                         [](char c) { return c >= '0' && c <= '9'; });
+      const bool school_ok =
+          code.size() >= 8 && code.size() <= 12 &&
+          std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; });
       const std::string school = school_ok ? code : std::string();
       CB_ASSIGN_OR_RETURN(Message report, store_.Reject(jm.job_id, verdict, school));
       QueueReport(report);
@@ -693,8 +696,8 @@ void Bureau::PurgeExpired() {
     Status s = production_->Purge(im.purge_pending);
     if (!s.ok()) {
       Log("production copies of " + std::to_string(im.purge_pending.size()) +
-          " purged job(s) not removed yet, retried in " +
-          std::to_string(config_.purge_interval_s) + " s: " + s.ToString());
+          " purged job(s) not removed yet, retried in " + std::to_string(config_.purge_interval_s) +
+          " s: " + s.ToString());
       return;
     }
   }
@@ -755,11 +758,10 @@ Status Bureau::Run(const std::atomic<bool>& stop) {
       MaybePull();
       if (im.session && now - im.last_send >= heartbeat) Send(Heartbeat{});
       if (now - im.last_recv > peer_timeout) {
-        Log("centre silent for " + std::to_string(config_.peer_timeout_ms) +
-            " ms; reconnecting");
+        Log("centre silent for " + std::to_string(config_.peer_timeout_ms) + " ms; reconnecting");
         Disconnect();
-        im.backoff = std::clamp(im.backoff * 2, Ms(config_.reconnect_min_ms),
-                                Ms(config_.reconnect_max_ms));
+        im.backoff =
+            std::clamp(im.backoff * 2, Ms(config_.reconnect_min_ms), Ms(config_.reconnect_max_ms));
         im.reconnect_at = now + im.backoff;
       }
     } else if (now >= im.reconnect_at) {

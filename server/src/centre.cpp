@@ -183,8 +183,8 @@ Status Centre::Impl::LoadReports() {
     }
     reports_fd = ::open(opt.reports_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (reports_fd < 0) {
-      return Status(Code::kIoError, "cannot open reports file " + opt.reports_file.string() +
-                                        ": " + std::strerror(errno));
+      return Status(Code::kIoError, "cannot open reports file " + opt.reports_file.string() + ": " +
+                                        std::strerror(errno));
     }
     if (!ends_with_newline && ::write(reports_fd, "\n", 1) != 1) {
       return Status(Code::kIoError, "cannot repair reports file");
@@ -240,8 +240,8 @@ void Centre::Impl::ZapLoop(zmq::socket_t& rep, std::set<std::string> allowed) {
       zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(f[6].data()), 32);
       ok = allowed.count(z85) > 0;
     }
-    detail::SendFrames(rep, Frames{"1.0", f[1], ok ? "200" : "400",
-                                   ok ? "OK" : "unknown bureau key", "", ""});
+    detail::SendFrames(
+        rep, Frames{"1.0", f[1], ok ? "200" : "400", ok ? "OK" : "unknown bureau key", "", ""});
   }
 }
 
@@ -327,7 +327,8 @@ Status Centre::Impl::HandleBatch(std::vector<Frames>& batch) {
     while (off < buf.size()) {
       ssize_t n = ::write(reports_fd, buf.data() + off, buf.size() - off);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status(Code::kIoError, std::string("write reports: ") + std::strerror(errno));
+      if (n < 0)
+        return Status(Code::kIoError, std::string("write reports: ") + std::strerror(errno));
       off += static_cast<size_t>(n);
     }
     if (::fsync(reports_fd) != 0) return Status(Code::kIoError, "fsync reports failed");

@@ -4,16 +4,16 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include <atomic>
+#include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -48,19 +48,20 @@ Status PrepareDataDir(const ServeConfig& cfg) {
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
   if (ec) {
-    return Status(Code::kIoError, "cannot create data folder " + cfg.data_dir.string() + ": " +
-                                      ec.message());
+    return Status(Code::kIoError,
+                  "cannot create data folder " + cfg.data_dir.string() + ": " + ec.message());
   }
   if (cfg.data_group.empty()) {
     ::umask(077);
     if (::chmod(cfg.data_dir.c_str(), 0700) != 0) {
-      return Status(Code::kIoError, "cannot make " + cfg.data_dir.string() + " private: " +
-                                        std::strerror(errno));
+      return Status(Code::kIoError,
+                    "cannot make " + cfg.data_dir.string() + " private: " + std::strerror(errno));
     }
     return Status::Ok();
   }
   struct group* g = ::getgrnam(cfg.data_group.c_str());
-  if (!g) return Status(Code::kInvalidConfig, "no such group '" + cfg.data_group + "'", "data_group");
+  if (!g)
+    return Status(Code::kInvalidConfig, "no such group '" + cfg.data_group + "'", "data_group");
   ::umask(027);
   if (::chown(cfg.data_dir.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 ||
       ::chmod(cfg.data_dir.c_str(), 02750) != 0) {
@@ -86,8 +87,8 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
       "Options");
   std::string config_file;
   // Flags are read as optional values so "not given" leaves the file's value.
-  opts.add_options()("help,h", "show this help")(
-      "config", po::value(&config_file), "JSON config file (docs/config.md)")(
+  opts.add_options()("help,h", "show this help")("config", po::value(&config_file),
+                                                 "JSON config file (docs/config.md)")(
       "centre", po::value<std::string>(), "centre endpoint, e.g. tcp://127.0.0.1:5570")(
       "data", po::value<std::string>(), "data directory (store, photos, cards)")(
       "bureau-id", po::value<std::string>(), "routing id (default bj-bureau-01)")(
@@ -112,8 +113,8 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
       "curve-secret-file", po::value<std::string>(), "CURVE: this bureau's secret key file")(
       "http", po::value<std::string>()->implicit_value("127.0.0.1:8080"),
       "serve the operator dashboard on HOST:PORT (--http alone: 127.0.0.1:8080; "
-      "docs/dashboard.md)")(
-      "tokens", po::value<std::string>(), "dashboard: bearer-token file (hashed, mode 0600)")(
+      "docs/dashboard.md)")("tokens", po::value<std::string>(),
+                            "dashboard: bearer-token file (hashed, mode 0600)")(
       "web", po::value<std::string>(),
       "dashboard: page files (default: <prefix>/share/cardbureau/web beside the "
       "executable; refused with INVALID_CONFIG when it has no index.html)");

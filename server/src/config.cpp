@@ -1,10 +1,10 @@
 #include "cardbureau/server/config.h"
 
 #include <fstream>
-#include <span>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/file.h"
@@ -52,17 +52,21 @@ Status ApplyObject(const json& obj, const std::string& prefix,
   return Status::Ok();
 }
 
-#define CB_INT(name) \
-  {#name, [](const json& v, const std::string& k, ServeConfig& c) { return GetInt(v, k, c.name); }}
-#define CB_STR(name) \
-  {#name, [](const json& v, const std::string& k, ServeConfig& c) { return GetStr(v, k, c.name); }}
+#define CB_INT(name)                                                                             \
+  {                                                                                              \
+#name,                                                                                       \
+        [](const json& v, const std::string& k, ServeConfig& c) { return GetInt(v, k, c.name); } \
+  }
+#define CB_STR(name)                                                                             \
+  {                                                                                              \
+#name,                                                                                       \
+        [](const json& v, const std::string& k, ServeConfig& c) { return GetStr(v, k, c.name); } \
+  }
 
 const std::map<std::string, Setter>& CurveSetters() {
   static const std::map<std::string, Setter> s = {
-      {"centre_public_key",
-       [](const json& v, const std::string& k, ServeConfig& c) {
-         return GetStr(v, k, c.curve.centre_public_key);
-       }},
+      {"centre_public_key", [](const json& v, const std::string& k,
+                               ServeConfig& c) { return GetStr(v, k, c.curve.centre_public_key); }},
       {"public_key", [](const json& v, const std::string& k,
                         ServeConfig& c) { return GetStr(v, k, c.curve.public_key); }},
       {"secret_key_file", [](const json& v, const std::string& k, ServeConfig& c) {
@@ -103,8 +107,8 @@ const std::map<std::string, Setter>& RootSetters() {
   static const std::map<std::string, Setter> s = {
       CB_STR(bureau_id),
       CB_STR(centre),
-      {"data_dir",
-       [](const json& v, const std::string& k, ServeConfig& c) { return GetPath(v, k, c.data_dir); }},
+      {"data_dir", [](const json& v, const std::string& k,
+                      ServeConfig& c) { return GetPath(v, k, c.data_dir); }},
       CB_INT(queue_capacity),
       CB_INT(stations),
       CB_INT(intake_batch),
@@ -120,9 +124,8 @@ const std::map<std::string, Setter>& RootSetters() {
       CB_STR(validation),
       {"curve", [](const json& v, const std::string& k,
                    ServeConfig& c) { return ApplyObject(v, k, CurveSetters(), c); }},
-      {"production", [](const json& v, const std::string& k, ServeConfig& c) {
-         return ApplyObject(v, k, ProductionSetters(), c);
-       }},
+      {"production", [](const json& v, const std::string& k,
+                        ServeConfig& c) { return ApplyObject(v, k, ProductionSetters(), c); }},
       {"http", [](const json& v, const std::string& k, ServeConfig& c) {
          return ApplyObject(v, k, HttpSetters(), c);
        }}};
@@ -148,7 +151,8 @@ bool IsZ85Char(char c) {
 }  // namespace
 
 Status CheckZ85Key(std::string_view key, std::string_view what) {
-  if (key.size() != 40) return Status(Code::kInvalidKey, std::string(what) + " must be 40 Z85 chars");
+  if (key.size() != 40)
+    return Status(Code::kInvalidKey, std::string(what) + " must be 40 Z85 chars");
   for (char c : key) {
     if (!IsZ85Char(c)) return Status(Code::kInvalidKey, std::string(what) + " is not Z85");
   }

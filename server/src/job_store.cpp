@@ -183,7 +183,9 @@ bool IsBeforeEncoding(JobState s) {
 
 JobStore::JobStore(Database db, PhotoStore photos, std::filesystem::path data_dir,
                    const Clock& clock)
-    : db_(std::move(db)), photos_(std::move(photos)), data_dir_(std::move(data_dir)),
+    : db_(std::move(db)),
+      photos_(std::move(photos)),
+      data_dir_(std::move(data_dir)),
       clock_(clock) {}
 
 JobStore::~JobStore() {
@@ -198,8 +200,7 @@ Result<std::unique_ptr<JobStore>> JobStore::Open(const std::filesystem::path& da
   if (ec) return Status(Code::kIoError, "cannot create " + data_dir.string() + ": " + ec.message());
   CB_ASSIGN_OR_RETURN(auto photos, PhotoStore::Open(data_dir / "photos"));
   CB_ASSIGN_OR_RETURN(auto db, Database::Open((data_dir / "bureau.db").string()));
-  std::unique_ptr<JobStore> store(
-      new JobStore(std::move(db), std::move(photos), data_dir, clock));
+  std::unique_ptr<JobStore> store(new JobStore(std::move(db), std::move(photos), data_dir, clock));
   CB_RETURN_IF_ERROR(store->Migrate());
   return store;
 }
@@ -242,8 +243,7 @@ Result<Statement*> JobStore::Stmt(const char* sql) {
 }
 
 int64_t JobStore::NowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             clock_.Now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
       .count();
 }
 
@@ -280,10 +280,10 @@ Status JobStore::InsertHistory(std::string_view job_id, std::optional<JobState> 
   st->Bind(6, d.station).Bind(7, d.printer).Bind(8, d.uid).Bind(9, static_cast<int64_t>(d.attempt));
   st->Bind(10, d.stage).Bind(11, d.code).Bind(12, d.field).Bind(13, d.message);
   CB_RETURN_IF_ERROR(st->Run());
-  return InsertAudit(job_id, "state",
-                     (from ? std::string(ToString(*from)) : std::string("-")) + "->" +
-                         std::string(ToString(to)),
-                     now);
+  return InsertAudit(
+      job_id, "state",
+      (from ? std::string(ToString(*from)) : std::string("-")) + "->" + std::string(ToString(to)),
+      now);
 }
 
 Status JobStore::InsertEvents(std::string_view job_id, JobState state,
@@ -409,10 +409,10 @@ Status JobStore::AddValidated(std::span<const IntakeJob> jobs, std::vector<std::
       if (skipped) skipped->push_back(in.job.job_id);
       continue;
     }
-    CB_RETURN_IF_ERROR(InsertAudit(in.job.job_id, "received",
-                                   "photo_sha256=" + in.job.photo.sha256 +
-                                       " job_sha256=" + Sha256Hex(AsBytes(in.job_json)),
-                                   now));
+    CB_RETURN_IF_ERROR(InsertAudit(
+        in.job.job_id, "received",
+        "photo_sha256=" + in.job.photo.sha256 + " job_sha256=" + Sha256Hex(AsBytes(in.job_json)),
+        now));
     CB_RETURN_IF_ERROR(InsertHistory(in.job.job_id, std::nullopt, JobState::kReceived, "", now));
     CB_RETURN_IF_ERROR(
         InsertHistory(in.job.job_id, JobState::kReceived, JobState::kValidated, "", now));
@@ -513,8 +513,8 @@ Status JobStore::AdvanceWith(std::string_view job_id, JobState to,
   CB_ASSIGN_OR_RETURN(auto existing, FindLocked(job_id));
   if (!existing) return Status(Code::kNotFound, "no job " + std::string(job_id));
   if (existing->state == JobState::kCancelled || existing->state == JobState::kFailed) {
-    return Status(Code::kCancelled, "job " + std::string(job_id) + " was " +
-                                        std::string(ToString(existing->state)));
+    return Status(Code::kCancelled,
+                  "job " + std::string(job_id) + " was " + std::string(ToString(existing->state)));
   }
   if (existing->state == to) return Status::Ok();  // idempotent re-advance after a restart
   if (!IsAllowedTransition(existing->state, to)) {
@@ -570,8 +570,8 @@ Result<Message> JobStore::Complete(std::string_view job_id, Completed report,
   CB_ASSIGN_OR_RETURN(auto existing, FindLocked(job_id));
   if (!existing) return Status(Code::kNotFound, "no job " + std::string(job_id));
   if (existing->state == JobState::kCancelled || existing->state == JobState::kFailed) {
-    return Status(Code::kCancelled, "job " + std::string(job_id) + " was " +
-                                        std::string(ToString(existing->state)));
+    return Status(Code::kCancelled,
+                  "job " + std::string(job_id) + " was " + std::string(ToString(existing->state)));
   }
   if (IsTerminal(existing->state)) {
     CB_ASSIGN_OR_RETURN(auto stored, TerminalReportLocked(job_id));
@@ -668,8 +668,8 @@ Result<Message> JobStore::Fail(std::string_view job_id, const Status& why, bool 
     if (stored) return *stored;
     return Status(Code::kInternal, "terminal job without a report");
   }
-  Message m(Failed{NewReportId(), std::string(job_id), std::string(why.code_name()),
-                   why.message(), retryable});
+  Message m(Failed{NewReportId(), std::string(job_id), std::string(why.code_name()), why.message(),
+                   retryable});
   HistoryEvent d;
   d.code = std::string(why.code_name());
   d.field = why.field();
@@ -894,15 +894,14 @@ Result<std::vector<BatchCounts>> JobStore::Batches(std::string_view school_code)
 
 Result<std::vector<BatchRow>> JobStore::BatchRows(std::string_view school_code) {
   std::lock_guard lock(mu_);
-  CB_ASSIGN_OR_RETURN(
-      Statement * st,
-      Stmt("SELECT j.job_id, coalesce(j.student_name,''), j.card_no, j.card_uid, "
-           "coalesce(json_extract(j.job_json,'$.kind'), j.kind, ''), j.state, "
-           "j.voided_at IS NOT NULL, j.reprint_of<>'', j.purged_at IS NOT NULL, "
-           "coalesce((SELECT json_extract(o.frame0,'$.code') FROM outbox o WHERE "
-           "o.job_id=j.job_id AND o.type IN ('rejected','failed') "
-           "ORDER BY o.created_at DESC LIMIT 1),'') "
-           "FROM jobs j WHERE j.school_code=?1 ORDER BY j.received_at, j.job_id"));
+  CB_ASSIGN_OR_RETURN(Statement * st,
+                      Stmt("SELECT j.job_id, coalesce(j.student_name,''), j.card_no, j.card_uid, "
+                           "coalesce(json_extract(j.job_json,'$.kind'), j.kind, ''), j.state, "
+                           "j.voided_at IS NOT NULL, j.reprint_of<>'', j.purged_at IS NOT NULL, "
+                           "coalesce((SELECT json_extract(o.frame0,'$.code') FROM outbox o WHERE "
+                           "o.job_id=j.job_id AND o.type IN ('rejected','failed') "
+                           "ORDER BY o.created_at DESC LIMIT 1),'') "
+                           "FROM jobs j WHERE j.school_code=?1 ORDER BY j.received_at, j.job_id"));
   st->Bind(1, school_code);
   std::vector<BatchRow> out;
   for (;;) {
@@ -987,9 +986,8 @@ Status JobStore::CheckReprintableLocked(const JobRecord& job) {
   const bool produced = job.state == JobState::kReported || job.state == JobState::kAcknowledged;
   const bool failed_attempt = job.state == JobState::kFailed && job.internal();
   if (!produced && !failed_attempt) {
-    return Status(Code::kFailedPrecondition,
-                  "job " + id + " has no produced card (state " +
-                      std::string(ToString(job.state)) + ")");
+    return Status(Code::kFailedPrecondition, "job " + id + " has no produced card (state " +
+                                                 std::string(ToString(job.state)) + ")");
   }
   CB_ASSIGN_OR_RETURN(Statement * st,
                       Stmt("SELECT count(*) FROM reprints WHERE job_id=? AND status='pending'"));
@@ -1003,8 +1001,8 @@ Status JobStore::CheckReprintableLocked(const JobRecord& job) {
   return Status::Ok();
 }
 
-Result<std::string> JobStore::CreateAttemptLocked(const JobRecord& old,
-                                                  std::string_view reprint_id, int64_t now) {
+Result<std::string> JobStore::CreateAttemptLocked(const JobRecord& old, std::string_view reprint_id,
+                                                  int64_t now) {
   // "<root>~R<n>": n counts every attempt of the root job, so ids never repeat.
   const std::string root = old.job_id.substr(0, old.job_id.find('~'));
   CB_ASSIGN_OR_RETURN(Statement * count,
@@ -1054,8 +1052,9 @@ Result<std::optional<ReprintRecord>> JobStore::FindReprintLocked(std::string_vie
   st->Bind(1, reprint_id);
   CB_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<ReprintRecord>();
-  ReprintRecord r{st->Text(0), st->Text(1), st->Text(2), st->Text(3), st->Int(4),
-                  st->Text(5), st->Text(6), st->IsNull(7) ? 0 : st->Int(7), st->Text(8)};
+  ReprintRecord r{st->Text(0), st->Text(1), st->Text(2), st->Text(3),
+                  st->Int(4),  st->Text(5), st->Text(6), st->IsNull(7) ? 0 : st->Int(7),
+                  st->Text(8)};
   st->Reset();
   return std::optional<ReprintRecord>(std::move(r));
 }
@@ -1196,10 +1195,9 @@ Result<std::vector<JobStore::PurgedJob>> JobStore::PurgeExpired(std::chrono::sec
     const std::string& photo = victim.photo_sha256;
     std::lock_guard lock(mu_);
     CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
-    CB_ASSIGN_OR_RETURN(
-        Statement * up,
-        Stmt("UPDATE jobs SET kind=coalesce(json_extract(job_json,'$.kind'),kind), "
-             "student_name=NULL, job_json=NULL, purged_at=? WHERE job_id=?"));
+    CB_ASSIGN_OR_RETURN(Statement * up,
+                        Stmt("UPDATE jobs SET kind=coalesce(json_extract(job_json,'$.kind'),kind), "
+                             "student_name=NULL, job_json=NULL, purged_at=? WHERE job_id=?"));
     up->Bind(1, now).Bind(2, job_id);
     CB_RETURN_IF_ERROR(up->Run());
     CB_RETURN_IF_ERROR(InsertAudit(job_id, "purged", "photo_sha256=" + photo, now));

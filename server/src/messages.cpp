@@ -12,9 +12,7 @@ using json = nlohmann::json;
 template <typename T>
 [[maybe_unused]] inline constexpr bool kAlways = false;  // used only in a discarded branch
 
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Field readers: a missing or mistyped field is INVALID_JSON naming it.
 Result<std::string> Str(const json& j, const char* key) {
@@ -83,8 +81,8 @@ json ToJson(const Message& m) {
         } else if constexpr (std::is_same_v<T, Completed>) {
           j["report_id"] = x.report_id;
           j["job_id"] = x.job_id;
-          j["card"] = {{"uid", x.card.uid}, {"card_no", x.card.card_no},
-                       {"card_type", x.card.card_type}};
+          j["card"] = {
+              {"uid", x.card.uid}, {"card_no", x.card.card_no}, {"card_type", x.card.card_type}};
           j["qa"] = {{"chip", x.qa.chip}, {"face", x.qa.face}};
           j["station"] = x.station;
           j["produced_at"] = x.produced_at;
@@ -234,8 +232,7 @@ Result<Message> FromCentre(const std::string& type, const json& j, const Frames&
     JobMessage m;
     CB_ASSIGN_OR_RETURN(m.job_id, Str(j, "job_id"));
     if (!IsValidJobId(m.job_id)) {
-      return Status(Code::kInvalidField, "job_id must be 1-64 chars of [A-Za-z0-9._-]",
-                    "job_id");
+      return Status(Code::kInvalidField, "job_id must be 1-64 chars of [A-Za-z0-9._-]", "job_id");
     }
     m.body = j;
     if (frames.size() == 2) m.photo = ToBytes(frames[1]);
@@ -252,8 +249,7 @@ Result<Message> FromCentre(const std::string& type, const json& j, const Frames&
     CB_ASSIGN_OR_RETURN(c.job_id, Str(j, "job_id"));
     // Also keeps the centre away from the bureau's own reprint attempts ("~").
     if (!IsValidJobId(c.job_id)) {
-      return Status(Code::kInvalidField, "job_id must be 1-64 chars of [A-Za-z0-9._-]",
-                    "job_id");
+      return Status(Code::kInvalidField, "job_id must be 1-64 chars of [A-Za-z0-9._-]", "job_id");
     }
     c.reason = OptStr(j, "reason");
     return Message(c);
@@ -321,8 +317,8 @@ Result<Message> Decode(const Frames& frames, Sender from) {
   if (frames.empty()) return Status(Code::kProtocolError, "empty message");
   const std::string& f0 = frames[0];
   if (f0.size() > kMaxFrame0Bytes) {
-    return Status(Code::kInputTooLarge, "frame 0 is over " + std::to_string(kMaxFrame0Bytes) +
-                                            " bytes");
+    return Status(Code::kInputTooLarge,
+                  "frame 0 is over " + std::to_string(kMaxFrame0Bytes) + " bytes");
   }
   json j = json::parse(f0.begin(), f0.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status(Code::kInvalidJson, "frame 0 is not well-formed JSON");
@@ -336,8 +332,7 @@ Result<Message> Decode(const Frames& frames, Sender from) {
     return Status(Code::kUnknownType, "missing message type", "type");
   }
   const std::string type = t->get<std::string>();
-  return from == Sender::kBureau ? FromBureau(type, j, frames.size())
-                                 : FromCentre(type, j, frames);
+  return from == Sender::kBureau ? FromBureau(type, j, frames.size()) : FromCentre(type, j, frames);
 }
 
 std::string PeekType(const Frames& frames) {

@@ -24,14 +24,14 @@ TEST(Messages, EveryBureauMessageRoundTrips) {
   EXPECT_EQ(hello.stations, 3);
   EXPECT_EQ(std::get<Pull>(RoundTrip(Pull{7}, Sender::kBureau)).credit, 7);
   EXPECT_EQ(std::get<Accepted>(RoundTrip(Accepted{"J1"}, Sender::kBureau)).job_id, "J1");
-  auto rej = std::get<Rejected>(RoundTrip(
-      Rejected{"r1", "J1", "INVALID_FIELD", "student.name", "bad"}, Sender::kBureau));
+  auto rej = std::get<Rejected>(
+      RoundTrip(Rejected{"r1", "J1", "INVALID_FIELD", "student.name", "bad"}, Sender::kBureau));
   EXPECT_EQ(rej.field, "student.name");
   EXPECT_EQ(rej.report_id, "r1");
   auto prog = std::get<Progress>(
       RoundTrip(Progress{"J1", "encoded", "2026-11-20T10:00:00+08:00"}, Sender::kBureau));
   EXPECT_EQ(prog.state, "encoded");
-  Completed c{"r2", "J2", {"04A1B2C3", "1000751234567890", "mifare-classic-1k"},
+  Completed c{"r2",         "J2",        {"04A1B2C3", "1000751234567890", "mifare-classic-1k"},
               {"ok", "ok"}, "station-1", "2026-11-20T10:00:00+08:00"};
   auto c2 = std::get<Completed>(RoundTrip(c, Sender::kBureau));
   EXPECT_EQ(c2.card.uid, "04A1B2C3");
@@ -40,8 +40,7 @@ TEST(Messages, EveryBureauMessageRoundTrips) {
   auto f = std::get<Failed>(RoundTrip(Failed{"r3", "J3", "TOO_LATE", "m", true}, Sender::kBureau));
   EXPECT_TRUE(f.retryable);
   EXPECT_EQ(f.code, "TOO_LATE");
-  EXPECT_EQ(std::get<Cancelled>(RoundTrip(Cancelled{"r4", "J4"}, Sender::kBureau)).report_id,
-            "r4");
+  EXPECT_EQ(std::get<Cancelled>(RoundTrip(Cancelled{"r4", "J4"}, Sender::kBureau)).report_id, "r4");
   EXPECT_TRUE(std::holds_alternative<Heartbeat>(RoundTrip(Heartbeat{}, Sender::kBureau)));
   auto e = std::get<Error>(RoundTrip(Error{"INVALID_JSON", "m", "job"}, Sender::kBureau));
   EXPECT_EQ(e.in_reply_to, "job");
@@ -66,7 +65,8 @@ TEST(Messages, EveryBureauMessageRoundTrips) {
 
 TEST(Messages, EveryCentreMessageRoundTrips) {
   auto photo = cbtest::FakeJpeg(1000, 1);
-  auto job = std::get<JobMessage>(RoundTrip(cbtest::MakeJobMessage("RJ-1", photo), Sender::kCentre));
+  auto job =
+      std::get<JobMessage>(RoundTrip(cbtest::MakeJobMessage("RJ-1", photo), Sender::kCentre));
   EXPECT_EQ(job.job_id, "RJ-1");
   ASSERT_TRUE(job.photo.has_value());
   EXPECT_EQ(*job.photo, photo);
@@ -146,8 +146,8 @@ TEST(Messages, FrameCountIsChecked) {
 }
 
 TEST(Messages, OversizedFrame0IsRefused) {
-  std::string big = R"({"type":"ack","v":1,"report_id":")" + std::string(kMaxFrame0Bytes, 'x') +
-                    "\"}";
+  std::string big =
+      R"({"type":"ack","v":1,"report_id":")" + std::string(kMaxFrame0Bytes, 'x') + "\"}";
   EXPECT_EQ(DecodeStatus(big).code(), Code::kInputTooLarge);
 }
 

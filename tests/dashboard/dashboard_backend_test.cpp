@@ -313,9 +313,10 @@ TEST_F(DashboardBackendTest, ApiOverTheRealBackendKeepsTheQaApprovalRule) {
   ASSERT_TRUE(sink_->WaitFinished(1, 60s));
   const std::string op_token = "operator-token-for-tests-only-0001";
   const std::string qa_token = "qa-token-for-tests-only-000000001";
-  nlohmann::json file = {{"tokens",
-                          {{{"name", "wang"}, {"role", "operator"}, {"sha256", http::HashToken(op_token)}},
-                           {{"name", "li"}, {"role", "qa"}, {"sha256", http::HashToken(qa_token)}}}}};
+  nlohmann::json file = {
+      {"tokens",
+       {{{"name", "wang"}, {"role", "operator"}, {"sha256", http::HashToken(op_token)}},
+        {{"name", "li"}, {"role", "qa"}, {"sha256", http::HashToken(qa_token)}}}}};
   auto tokens = http::TokenTable::Parse(file.dump());
   ASSERT_TRUE(tokens.ok()) << tokens.status();
   auto audit = http::AuditTrail::Open(dir_ / "data", clock_);

@@ -9,8 +9,9 @@ std::vector<std::string> RunCommandSequence(CardChannel& channel) {
   std::vector<std::string> transcript;
   auto send = [&](const Bytes& apdu) {
     auto raw = channel.Transmit(apdu);
-    transcript.push_back(ToSpacedHex(apdu) + " -> " +
-                         (raw.ok() ? ToSpacedHex(*raw) : "!" + std::string(raw.status().code_name())));
+    transcript.push_back(
+        ToSpacedHex(apdu) + " -> " +
+        (raw.ok() ? ToSpacedHex(*raw) : "!" + std::string(raw.status().code_name())));
   };
   const Bytes mad_key = {0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5};
   const Bytes transport(6, 0xFF);
@@ -48,7 +49,7 @@ std::vector<std::string> RunCommandSequence(CardChannel& channel) {
   send(Apdu::ReadBlock(28));                     // session dropped -> 69 82
   send(Apdu::Authenticate(0, KeyType::kA, 0));
   send(Apdu::UpdateBlock(0, Bytes(16, 0)));  // block 0 read-only
-  send({0xFF, 0x00, 0x00, 0x00, 0x00});     // unknown INS
+  send({0xFF, 0x00, 0x00, 0x00, 0x00});      // unknown INS
   return transcript;
 }
 

@@ -1,7 +1,6 @@
 // Integration: our PC/SC layer against a real pcscd with the vpcd driver and
 // our emulated card connected to vpcd. Starts pcscd itself (root only).
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -33,8 +32,7 @@ std::shared_ptr<MifareClassicEmulator> StockCard(uint64_t seed, FaultPlan faults
 
 // Waits for the next event of `kind` on `reader`, skipping others.
 std::optional<ReaderEvent> NextEvent(PcscReaders& readers, ReaderEventKind kind,
-                                     const std::string& reader,
-                                     std::chrono::milliseconds timeout) {
+                                     const std::string& reader, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -271,8 +269,8 @@ int RunCommand(const std::string& name, std::vector<std::string> args) {
 
 TEST(PcscVpcdTest, VcardAndReadersCommands) {
   CB_START_PCSCD_OR_SKIP(pcscd);
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("cb-vcard-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cb-vcard-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string image = (dir / "card.mfd").string();
 

@@ -16,10 +16,9 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 #include <thread>
-
-#include <opencv2/imgcodecs.hpp>
 
 #include "cardbureau/devices/blank_stock.h"
 #include "cardbureau/devices/loopback_channel.h"
@@ -29,8 +28,8 @@
 #include "cardbureau/layout/qr.h"
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/file_util.h"
-#include "cardbureau/testing/pcscd_guard.h"
 #include "cardbureau/testing/files.h"
+#include "cardbureau/testing/pcscd_guard.h"
 
 namespace cardbureau {
 namespace {
@@ -61,7 +60,8 @@ int WaitFor(pid_t pid, std::chrono::seconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return -1;
@@ -83,27 +83,35 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
                          (dir / "jobs.jsonl").string() + " >/dev/null")
                             .c_str()),
             0);
-  json line = {
-      {"keys", "keys/keystore-test.json"},
-      {"max_tries", 3},
-      {"card_wait_ms", 8000},
-      {"batches_dir", (dir / "batches").string()},
-      {"stations",
-       {{{"name", "vpcd-0"}, {"printer", "sim"}, {"reader", "pcsc:Virtual PCD 00 00"},
-         {"vpcd_port", 35963}, {"hopper", (dir / "hopper/vpcd-0").string()}, {"seed", 100},
-         {"faults", {{"jam_print", {5}}, {"cards", {{"3", "pull-after=12"}}}}}},
-        {{"name", "vpcd-1"}, {"printer", "sim"}, {"reader", "pcsc:Virtual PCD 00 01"},
-         {"vpcd_port", 35964}, {"hopper", (dir / "hopper/vpcd-1").string()}, {"seed", 700},
-         {"faults", {{"cards", {{"2", "fail-auth=1,dead-sector=10"}}}}}}}}};
+  json line = {{"keys", "keys/keystore-test.json"},
+               {"max_tries", 3},
+               {"card_wait_ms", 8000},
+               {"batches_dir", (dir / "batches").string()},
+               {"stations",
+                {{{"name", "vpcd-0"},
+                  {"printer", "sim"},
+                  {"reader", "pcsc:Virtual PCD 00 00"},
+                  {"vpcd_port", 35963},
+                  {"hopper", (dir / "hopper/vpcd-0").string()},
+                  {"seed", 100},
+                  {"faults", {{"jam_print", {5}}, {"cards", {{"3", "pull-after=12"}}}}}},
+                 {{"name", "vpcd-1"},
+                  {"printer", "sim"},
+                  {"reader", "pcsc:Virtual PCD 00 01"},
+                  {"vpcd_port", 35964},
+                  {"hopper", (dir / "hopper/vpcd-1").string()},
+                  {"seed", 700},
+                  {"faults", {{"cards", {{"2", "fail-auth=1,dead-sector=10"}}}}}}}}};
   std::ofstream(dir / "data/line.json") << line.dump(2);
 
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
-  pid_t centre = Spawn({kBin.string(), "centre", "--bind", endpoint, "--jobs", (dir / "jobs.jsonl").string(),
-                        "--photos", (kRoot / "fixtures/photos").string(), "--reports",
-                        (dir / "reports.jsonl").string(), "--until-done", "--cancel", "DEMO-0044@0"},
-                       dir / "centre.log");
-  pid_t bureau = Spawn({kBin.string(), "serve", "--centre", endpoint, "--data", (dir / "data").string(),
-                        "--production", "line"},
+  pid_t centre =
+      Spawn({kBin.string(), "centre", "--bind", endpoint, "--jobs", (dir / "jobs.jsonl").string(),
+             "--photos", (kRoot / "fixtures/photos").string(), "--reports",
+             (dir / "reports.jsonl").string(), "--until-done", "--cancel", "DEMO-0044@0"},
+            dir / "centre.log");
+  pid_t bureau = Spawn({kBin.string(), "serve", "--centre", endpoint, "--data",
+                        (dir / "data").string(), "--production", "line"},
                        dir / "bureau.log");
   int centre_rc = WaitFor(centre, std::chrono::seconds(600));
   ::kill(bureau, SIGTERM);
@@ -116,7 +124,8 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
     ::kill(bureau, SIGKILL);
     ::waitpid(bureau, nullptr, 0);
   }
-  ASSERT_EQ(centre_rc, 0) << "centre log:\n" << Slurp(dir / "centre.log") << "\nbureau log:\n"
+  ASSERT_EQ(centre_rc, 0) << "centre log:\n"
+                          << Slurp(dir / "centre.log") << "\nbureau log:\n"
                           << Slurp(dir / "bureau.log");
   EXPECT_EQ(bureau_rc, 0) << Slurp(dir / "bureau.log");
 
@@ -183,10 +192,10 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
     }
     ASSERT_GE(done.size(), 2u);
     auto prod = json::parse(Slurp(dir / "data/cards" / done[0] / "production.json"));
-    auto image = printers::ReadFileLimited(dir / "hopper" / prod["station"].get<std::string>() /
-                                               "output" / prod["card_id"].get<std::string>() /
-                                               "card.mfd",
-                                           4096);
+    auto image =
+        printers::ReadFileLimited(dir / "hopper" / prod["station"].get<std::string>() / "output" /
+                                      prod["card_id"].get<std::string>() / "card.mfd",
+                                  4096);
     ASSERT_TRUE(image.ok());
     auto uid = devices::UidFromImage(*image);
     ASSERT_TRUE(uid.ok());
@@ -223,7 +232,8 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
   for (const auto& h : {"vpcd-0", "vpcd-1"}) {
     fs::path rej = dir / "hopper" / h / "reject";
     if (!fs::exists(rej)) continue;
-    for (const auto& e : fs::directory_iterator(rej)) rejected_cards += fs::exists(e.path() / "card.mfd");
+    for (const auto& e : fs::directory_iterator(rej))
+      rejected_cards += fs::exists(e.path() / "card.mfd");
   }
   for (const auto& e : fs::directory_iterator(dir / "batches")) {
     auto rec = json::parse(Slurp(e.path() / "reconciliation.json"));

@@ -152,10 +152,11 @@ TEST_F(EncodeLoopbackTest, TrailerIsTheSpecifiedOne) {
   for (int sector : kDefaultStudentSectors) {
     const size_t off =
         static_cast<size_t>(devices::TrailerBlockOfSector(sector)) * devices::kBlockSize;
-    EXPECT_EQ(ToHex(ByteView(image).subspan(off, 16)),
-              ToHex(DeriveKeyA(keys_, card->Uid(), 0x5801, static_cast<uint8_t>(sector))->view()) +
-                  "78778800" +
-                  ToHex(DeriveKeyB(keys_, card->Uid(), 0x5801, static_cast<uint8_t>(sector))->view()));
+    EXPECT_EQ(
+        ToHex(ByteView(image).subspan(off, 16)),
+        ToHex(DeriveKeyA(keys_, card->Uid(), 0x5801, static_cast<uint8_t>(sector))->view()) +
+            "78778800" +
+            ToHex(DeriveKeyB(keys_, card->Uid(), 0x5801, static_cast<uint8_t>(sector))->view()));
   }
 }
 

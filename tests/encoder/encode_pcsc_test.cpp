@@ -5,9 +5,8 @@
 
 #include <chrono>
 #include <filesystem>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cardbureau/devices/pcsc.h"
 #include "cardbureau/devices/vpcd_card.h"
@@ -233,9 +232,9 @@ TEST_F(EncodePcscTest, CliEncodeThenQaRead) {
   ASSERT_TRUE(vcard.WaitUntilConnected(10s));
 
   ::testing::internal::CaptureStdout();
-  const int enc = RunCommand("encode", {"--reader", kVirtualReader0, "--job", job, "--keys",
-                                        keys.string(), "--issued-on", "2026-11-25", "--timeout",
-                                        "10", "--json"});
+  const int enc =
+      RunCommand("encode", {"--reader", kVirtualReader0, "--job", job, "--keys", keys.string(),
+                            "--issued-on", "2026-11-25", "--timeout", "10", "--json"});
   const std::string enc_out = ::testing::internal::GetCapturedStdout();
   ASSERT_EQ(enc, 0) << enc_out;
   const auto e = nlohmann::json::parse(enc_out);
@@ -244,8 +243,8 @@ TEST_F(EncodePcscTest, CliEncodeThenQaRead) {
   EXPECT_EQ(e["job_id"], "RJ20261123-000002");
 
   ::testing::internal::CaptureStdout();
-  const int rd = RunCommand("read", {"--reader", kVirtualReader0, "--keys", keys.string(),
-                                     "--timeout", "10", "--json"});
+  const int rd = RunCommand(
+      "read", {"--reader", kVirtualReader0, "--keys", keys.string(), "--timeout", "10", "--json"});
   const std::string rd_out = ::testing::internal::GetCapturedStdout();
   ASSERT_EQ(rd, 0) << rd_out;
   const auto r = nlohmann::json::parse(rd_out);

@@ -25,7 +25,8 @@ std::vector<fs::path> Inputs(const fs::path& p) {
     out.push_back(p);
   } else if (fs::is_directory(p)) {
     for (const auto& e : fs::recursive_directory_iterator(p)) {
-      if (e.is_regular_file() && e.path().filename().string().rfind('.', 0) != 0) out.push_back(e.path());
+      if (e.is_regular_file() && e.path().filename().string().rfind('.', 0) != 0)
+        out.push_back(e.path());
     }
     std::sort(out.begin(), out.end());
   }
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
     }
     for (const fs::path& input : Inputs(path)) {
       std::ifstream in(input, std::ios::binary);
-      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
       if (!in.good() && !in.eof()) {
         std::fprintf(stderr, "fuzz_replay: cannot read %s\n", input.c_str());
         return 2;

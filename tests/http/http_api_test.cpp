@@ -1,27 +1,26 @@
 // API tests over real HTTP on loopback: HttpServer + Api + FakeBackend +
 // AuditTrail. Every endpoint, every role rule, the error bodies, the limits,
 // the event stream and a clean stop.
+#include <gtest/gtest.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <fstream>
-#include <sstream>
-#include <thread>
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
+#include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 
-#include "cardbureau/testing/wait.h"
 #include "cardbureau/http/api.h"
 #include "cardbureau/http/audit_trail.h"
 #include "cardbureau/http/auth.h"
 #include "cardbureau/http/commands.h"
 #include "cardbureau/http/fake_backend.h"
 #include "cardbureau/http/server.h"
+#include "cardbureau/testing/wait.h"
 
 namespace cardbureau::http {
 namespace {
@@ -116,7 +115,8 @@ class HttpApiTest : public ::testing::Test {
   Reply Get(const std::string& target, const std::string& token = "tok-op") {
     return Send("GET", target, token);
   }
-  Reply Post(const std::string& target, const std::string& token, const json& body = json::object()) {
+  Reply Post(const std::string& target, const std::string& token,
+             const json& body = json::object()) {
     return Send("POST", target, token, body.dump());
   }
   // Sends raw bytes and reads one response.
@@ -156,14 +156,22 @@ TEST_F(HttpApiTest, HealthzNeedsNoToken) {
 
 TEST_F(HttpApiTest, EveryApiEndpointNeedsAToken) {
   const std::vector<std::pair<std::string, std::string>> endpoints = {
-      {"GET", "/api/whoami"},         {"GET", "/api/batches"},
-      {"GET", "/api/batches/B1"},     {"GET", "/api/jobs"},
-      {"GET", "/api/jobs/B1-001"},    {"GET", "/api/jobs/B1-001/preview/front"},
-      {"POST", "/api/jobs/B1-001/reprint"}, {"GET", "/api/reprints"},
-      {"POST", "/api/reprints/RP1/approve"}, {"POST", "/api/reprints/RP1/reject"},
-      {"GET", "/api/stations"},       {"POST", "/api/stations/s1/pause"},
-      {"POST", "/api/stations/s1/resume"}, {"GET", "/api/events"},
-      {"GET", "/api/audit"},          {"GET", "/metrics"},
+      {"GET", "/api/whoami"},
+      {"GET", "/api/batches"},
+      {"GET", "/api/batches/B1"},
+      {"GET", "/api/jobs"},
+      {"GET", "/api/jobs/B1-001"},
+      {"GET", "/api/jobs/B1-001/preview/front"},
+      {"POST", "/api/jobs/B1-001/reprint"},
+      {"GET", "/api/reprints"},
+      {"POST", "/api/reprints/RP1/approve"},
+      {"POST", "/api/reprints/RP1/reject"},
+      {"GET", "/api/stations"},
+      {"POST", "/api/stations/s1/pause"},
+      {"POST", "/api/stations/s1/resume"},
+      {"GET", "/api/events"},
+      {"GET", "/api/audit"},
+      {"GET", "/metrics"},
       {"GET", "/api/unknown"}};
   for (const auto& [method, target] : endpoints) {
     for (const std::string token : {"", "wrong-token"}) {
@@ -228,7 +236,7 @@ TEST_F(HttpApiTest, JobSearchFiltersAndTimeline) {
   std::vector<std::string> states;
   for (const auto& t : j["timeline"]) states.push_back(t["state"]);
   EXPECT_EQ(states, (std::vector<std::string>{"received", "validated", "encoding", "encoded",
-                                               "printed", "verified", "reported"}));
+                                              "printed", "verified", "reported"}));
   EXPECT_EQ(j["timeline"].at(2)["station"], "s1");
   EXPECT_EQ(Get("/api/jobs/NOPE").status, 404);
 }
@@ -325,8 +333,8 @@ TEST_F(HttpApiTest, QaAndAdminReprintsRunAtOnce) {
 
 TEST_F(HttpApiTest, RejectingAReprintNeedsQa) {
   backend_->RunUntilIdle();
-  const std::string id =
-      Post("/api/jobs/" + ids_[0] + "/reprint", "tok-op", {{"reason", "bent"}}).Json()["reprint_id"];
+  const std::string id = Post("/api/jobs/" + ids_[0] + "/reprint", "tok-op", {{"reason", "bent"}})
+                             .Json()["reprint_id"];
   EXPECT_EQ(Post("/api/reprints/" + id + "/reject", "tok-op").status, 403);
   Reply r = Post("/api/reprints/" + id + "/reject", "tok-qa", {{"reason", "card is fine"}});
   ASSERT_EQ(r.status, 200);
@@ -363,8 +371,8 @@ TEST_F(HttpApiTest, ReprintInputErrors) {
 
 TEST_F(HttpApiTest, EveryActionIsAuditedWithWhoAndOutcome) {
   backend_->RunUntilIdle();
-  const std::string id =
-      Post("/api/jobs/" + ids_[0] + "/reprint", "tok-op", {{"reason", "smudge"}}).Json()["reprint_id"];
+  const std::string id = Post("/api/jobs/" + ids_[0] + "/reprint", "tok-op", {{"reason", "smudge"}})
+                             .Json()["reprint_id"];
   Post("/api/reprints/" + id + "/approve", "tok-op");  // refused
   Post("/api/reprints/" + id + "/approve", "tok-qa");
   Post("/api/stations/s2/pause", "tok-qa");  // refused
@@ -523,8 +531,9 @@ TEST_F(HttpApiTest, EventStreamDeliversProgress) {
 }
 
 TEST_F(HttpApiTest, OversizedHeadersAre431AndTheServerCarriesOn) {
-  const std::string req = "GET /api/batches HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                          std::string(8000, 'a') + "\r\nAuthorization: Bearer tok-op\r\n\r\n";
+  const std::string req =
+      "GET /api/batches HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') +
+      "\r\nAuthorization: Bearer tok-op\r\n\r\n";
   Reply r = Raw(req);
   EXPECT_EQ(r.status, 431);
   EXPECT_EQ(r.code(), "INPUT_TOO_LARGE");

@@ -33,10 +33,10 @@ TEST(LayoutCliTest, RenderWritesEverythingAndQrVerifies) {
   std::filesystem::remove_all(kOut);
   const std::string out = kOut + "/ok";
   ::testing::internal::CaptureStdout();
-  int rc = RunCommand("render", {kSource + "/fixtures/jobs/valid-extb-fallback-font.json",
-                                 "--photo", kSource + "/fixtures/photos/astronaut.png", "--out",
-                                 out, "--uid", "04a1b2c3", "--sign-key", kKey, "--today",
-                                 "2026-11-25"});
+  int rc =
+      RunCommand("render", {kSource + "/fixtures/jobs/valid-extb-fallback-font.json", "--photo",
+                            kSource + "/fixtures/photos/astronaut.png", "--out", out, "--uid",
+                            "04a1b2c3", "--sign-key", kKey, "--today", "2026-11-25"});
   const std::string stdout_text = ::testing::internal::GetCapturedStdout();
   ASSERT_EQ(rc, 0) << stdout_text;
   for (const char* f : {"front.png", "back.png", "front-k.png", "back-k.png", "front.rgb",
@@ -44,12 +44,14 @@ TEST(LayoutCliTest, RenderWritesEverythingAndQrVerifies) {
     EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
   }
   ::testing::internal::CaptureStdout();
-  rc = RunCommand("qr-verify", {"--image", out + "/front.png", "--pubkey", kPub, "--uid", "04A1B2C3"});
+  rc = RunCommand("qr-verify",
+                  {"--image", out + "/front.png", "--pubkey", kPub, "--uid", "04A1B2C3"});
   const std::string claims = ::testing::internal::GetCapturedStdout();
   EXPECT_EQ(rc, 0);
   EXPECT_NE(claims.find("\"uid\":\"04A1B2C3\""), std::string::npos) << claims;
   ::testing::internal::CaptureStderr();
-  rc = RunCommand("qr-verify", {"--image", out + "/front.png", "--pubkey", kPub, "--uid", "04FFFFFF"});
+  rc = RunCommand("qr-verify",
+                  {"--image", out + "/front.png", "--pubkey", kPub, "--uid", "04FFFFFF"});
   EXPECT_NE(::testing::internal::GetCapturedStderr().find("VERIFY_MISMATCH"), std::string::npos);
   EXPECT_EQ(rc, 1);
 }
@@ -67,8 +69,7 @@ TEST(LayoutCliTest, RefusedJobsExitOneWithTheCode) {
     ::testing::internal::CaptureStderr();
     int rc = RunCommand("render", {kSource + "/fixtures/jobs/" + c.job, "--photo",
                                    kSource + "/fixtures/photos/" + c.photo, "--out",
-                                   kOut + "/refused", "--sign-key", kKey, "--today",
-                                   "2026-11-25"});
+                                   kOut + "/refused", "--sign-key", kKey, "--today", "2026-11-25"});
     const std::string err = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(rc, 1) << c.job << ": " << err;
     EXPECT_NE(err.find(c.code), std::string::npos) << c.job << ": " << err;

@@ -1,12 +1,10 @@
 // Shared helpers for the layout integration tests.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <iterator>
 #include <string>

@@ -4,11 +4,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <sstream>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <sstream>
+#include <thread>
 
 #include "layout_fixtures.h"
 
@@ -139,9 +139,9 @@ TEST_F(RenderTest, PhotoAndTextLandInTheirBoxes) {
 
 TEST_F(RenderTest, LevelColours) {
   const std::map<std::string, cv::Vec3b> expected = {
-      {"valid-primary-new.json", {0x00, 0xC4, 0xF5}},      // BGR of #F5C400 yellow
-      {"valid-junior-reissue.json", {0xF0, 0xCF, 0x8E}},   // #8ECFF0 light blue
-      {"valid-senior-4k.json", {0x4F, 0x9E, 0x2E}}};       // #2E9E4F green
+      {"valid-primary-new.json", {0x00, 0xC4, 0xF5}},     // BGR of #F5C400 yellow
+      {"valid-junior-reissue.json", {0xF0, 0xCF, 0x8E}},  // #8ECFF0 light blue
+      {"valid-senior-4k.json", {0x4F, 0x9E, 0x2E}}};      // #2E9E4F green
   for (const auto& [file, bgr] : expected) {
     auto job = LoadJob(file, renderer_);
     ASSERT_TRUE(job.ok()) << file << job.status();
@@ -162,8 +162,8 @@ Job NamedJob(const std::string& name) {
 }
 
 TEST_F(RenderTest, EveryNameInNamesMd) {
-  const std::vector<std::string> valid = {"张三", "欧阳娜娜", "李䶮", "王𠀁",
-                                          "阿卜杜热合曼·买买提依明", "张", "Anna Müller"};
+  const std::vector<std::string> valid = {
+      "张三", "欧阳娜娜", "李䶮", "王𠀁", "阿卜杜热合曼·买买提依明", "张", "Anna Müller"};
   const ManualClock clock = ManualClock::AtBeijingDate(kToday);
   ValidationOptions vo;
   vo.clock = &clock;
@@ -322,7 +322,8 @@ TEST_F(RenderTest, WritesRastersMasksAndPanelBuffers) {
   int mismatches = 0;
   for (int y = 0; y < 648; y += 7) {
     for (int x = 0; x < 1016; x += 3) {
-      bool bit = packed[static_cast<size_t>(y) * 127 + static_cast<size_t>(x / 8)] & (0x80 >> (x % 8));
+      bool bit =
+          packed[static_cast<size_t>(y) * 127 + static_cast<size_t>(x / 8)] & (0x80 >> (x % 8));
       mismatches += bit != (card->images.front_k.at<uint8_t>(y, x) != 0);
     }
   }
@@ -353,13 +354,22 @@ TEST_F(RenderTest, RenderersOnWorkerThreads) {
     for (int i = 0; i < 2; ++i) {
       const int slot = id * 2 + i;
       auto p = r->Prepare(*job, photo);
-      if (!p.ok()) { errors[static_cast<size_t>(slot)] = p.status(); continue; }
+      if (!p.ok()) {
+        errors[static_cast<size_t>(slot)] = p.status();
+        continue;
+      }
       char uid[16];
       std::snprintf(uid, sizeof uid, "04A1B2%02d", slot);
       auto c = r->ComposeQr(std::move(p).value(), uid, 1, signer_);  // signer shared
-      if (!c.ok()) { errors[static_cast<size_t>(slot)] = c.status(); continue; }
+      if (!c.ok()) {
+        errors[static_cast<size_t>(slot)] = c.status();
+        continue;
+      }
       auto d = DecodeQrFromImage(c->images.front);
-      if (!d.ok()) { errors[static_cast<size_t>(slot)] = d.status(); continue; }
+      if (!d.ok()) {
+        errors[static_cast<size_t>(slot)] = d.status();
+        continue;
+      }
       payloads[static_cast<size_t>(slot)] = *d;
     }
   };
@@ -472,7 +482,8 @@ TEST_F(RenderTest, StaticBackOutputsOnlyForUnchangedPixels) {
   RenderedCard changed = *card;
   changed.images.back = card->images.back.clone();
   changed.images.back_k = card->images.back_k.clone();
-  cv::rectangle(changed.images.back, cv::Rect(100, 100, 200, 50), cv::Scalar(0, 0, 255), cv::FILLED);
+  cv::rectangle(changed.images.back, cv::Rect(100, 100, 200, 50), cv::Scalar(0, 0, 255),
+                cv::FILLED);
   cv::rectangle(changed.images.back_k, cv::Rect(100, 100, 200, 50), cv::Scalar(255), cv::FILLED);
   ASSERT_TRUE(WriteCardOutputs(changed, base + "/changed").ok());
   cv::Mat png = cv::imread(base + "/changed/back.png", cv::IMREAD_COLOR);

@@ -1,5 +1,7 @@
 // The production line over the in-process loopback: real renderer, real
 // personalizer, real virtual cards in simulated printers, a recording sink.
+#include "cardbureau/line/line.h"
+
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -7,11 +9,10 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <opencv2/imgcodecs.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <opencv2/imgcodecs.hpp>
 
 #include "cardbureau/core/validation.h"
 #include "cardbureau/devices/loopback_channel.h"
@@ -20,7 +21,6 @@
 #include "cardbureau/encoder/pkcs11_keystore.h"
 #include "cardbureau/layout/qr.h"
 #include "cardbureau/line/commands.h"
-#include "cardbureau/line/line.h"
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/file_util.h"
 #include "cardbureau/printers/sim_printer.h"
@@ -209,8 +209,8 @@ TEST_F(LineTest, TwoStationsProduceVerifiedCards) {
   ASSERT_TRUE(line.ok()) << line.status();
   const int n = 8;
   for (int i = 0; i < n; ++i) {
-    (*line)->Start(MakeJob("J" + std::to_string(i), i % 3 == 2 ? CardType::kMifareClassic4K
-                                                              : CardType::kMifareClassic1K));
+    (*line)->Start(MakeJob("J" + std::to_string(i),
+                           i % 3 == 2 ? CardType::kMifareClassic4K : CardType::kMifareClassic1K));
   }
   ASSERT_TRUE(sink_.WaitTerminal(n, std::chrono::seconds(120)));
   (*line)->Stop();
@@ -295,11 +295,11 @@ TEST_F(LineTest, TokenAwayPausesTheStationAndItResumes) {
 TEST_F(LineTest, FaultsAreRecoveredWithFreshCardsAndAccounted) {
   printers::SimPrinterConfig pc;
   pc.seed = 42;
-  pc.jam_on_feed = {2};      // no card consumed; retried
-  pc.jam_on_print = {2};     // an encoded card voided; a fresh card
+  pc.jam_on_feed = {2};   // no card consumed; retried
+  pc.jam_on_print = {2};  // an encoded card voided; a fresh card
   devices::FaultPlan pull, auth;
   pull.pull_after_apdu = 10;  // card slips out mid-encode: reseated and resumed
-  auth.fail_auth = 1;        // the card refuses authentication: rejected
+  auth.fail_auth = 1;         // the card refuses authentication: rejected
   auth.dead_sector = 8;
   pc.card_faults[1] = pull;
   pc.card_faults[3] = auth;
@@ -490,24 +490,25 @@ TEST(LineConfigTest, ParsesAndRefusesWithTheKeyNamed) {
   EXPECT_EQ(ok->stations[0].card_faults.at(2).pull_after_apdu, 5);
   EXPECT_EQ(ok->stations[1].card_types, std::set<CardType>{CardType::kMifareClassic4K});
   EXPECT_TRUE(ok->direct_io);  // the default
-  auto buffered = ParseLineConfig(R"({"keys": "k", "direct_io": false, "stations": [{"name": "a"}]})", "");
+  auto buffered =
+      ParseLineConfig(R"({"keys": "k", "direct_io": false, "stations": [{"name": "a"}]})", "");
   ASSERT_TRUE(buffered.ok()) << buffered.status();
   EXPECT_FALSE(buffered->direct_io);
   struct Case {
     const char* json;
     const char* field;
   };
-  for (const Case& c : {Case{R"({"stations": [{"name": "a"}]})", "keys"},
-                        Case{R"({"keys": "k", "stations": []})", "stations"},
-                        Case{R"({"keys": "k", "stationz": []})", "stationz"},
-                        Case{R"({"keys": "k", "stations": [{"name": "a", "printer": "inkjet"}]})",
-                             "stations[0].printer"},
-                        Case{R"({"keys": "k", "stations": [{"name": "a"}, {"name": "a"}]})",
-                             "stations[1].name"},
-                        Case{R"({"keys": "k", "max_tries": 0, "stations": [{"name": "a"}]})", "max_tries"},
-                        Case{R"({"keys": "k", "direct_io": "yes", "stations": [{"name": "a"}]})", "direct_io"},
-                        Case{R"({"keys": "k", "stations": [{"name": "a", "faults": {"cards": {"1": "boom"}}}]})",
-                             "stations[0].faults.cards.1"}}) {
+  for (const Case& c :
+       {Case{R"({"stations": [{"name": "a"}]})", "keys"},
+        Case{R"({"keys": "k", "stations": []})", "stations"},
+        Case{R"({"keys": "k", "stationz": []})", "stationz"},
+        Case{R"({"keys": "k", "stations": [{"name": "a", "printer": "inkjet"}]})",
+             "stations[0].printer"},
+        Case{R"({"keys": "k", "stations": [{"name": "a"}, {"name": "a"}]})", "stations[1].name"},
+        Case{R"({"keys": "k", "max_tries": 0, "stations": [{"name": "a"}]})", "max_tries"},
+        Case{R"({"keys": "k", "direct_io": "yes", "stations": [{"name": "a"}]})", "direct_io"},
+        Case{R"({"keys": "k", "stations": [{"name": "a", "faults": {"cards": {"1": "boom"}}}]})",
+             "stations[0].faults.cards.1"}}) {
     auto r = ParseLineConfig(c.json, "");
     ASSERT_FALSE(r.ok()) << c.json;
     EXPECT_EQ(r.status().code(), Code::kInvalidConfig);

@@ -2,6 +2,8 @@
 // (own config, state and spool folders, loopback port) with a file-backed
 // queue (a tiny backend that writes each job into a folder), prints a card
 // through CupsPrinter and checks the 2-page PDF that reached the "device".
+#include "cardbureau/printers/cups_printer.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,12 +15,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 #include <thread>
-
-#include <opencv2/imgcodecs.hpp>
-
-#include "cardbureau/printers/cups_printer.h"
 
 namespace cardbureau::printers {
 namespace {
@@ -63,13 +62,15 @@ class CupsdFixture : public ::testing::Test {
     }
     fs::permissions(dir_ / "out", fs::perms::all);
     for (const auto& e : fs::directory_iterator("/usr/lib/cups")) {
-      if (e.path().filename() != "backend") fs::create_symlink(e.path(), dir_ / "bin" / e.path().filename());
+      if (e.path().filename() != "backend")
+        fs::create_symlink(e.path(), dir_ / "bin" / e.path().filename());
     }
     WriteText(dir_ / "bin/backend/cardfile",
               "#!/bin/sh\n"
               "if [ $# -eq 0 ]; then echo 'direct cardfile \"Unknown\" \"Card file\"'; exit 0; fi\n"
               "dir=${DEVICE_URI#cardfile:}\n"
-              "if [ $# -ge 6 ]; then cat \"$6\" > \"$dir/job-$1.prn\"; else cat > \"$dir/job-$1.prn\"; fi\n",
+              "if [ $# -ge 6 ]; then cat \"$6\" > \"$dir/job-$1.prn\"; else cat > "
+              "\"$dir/job-$1.prn\"; fi\n",
               fs::perms::owner_all);
     port_ = FreePort();
     const std::string d = dir_.string();
@@ -77,14 +78,17 @@ class CupsdFixture : public ::testing::Test {
               "Listen 127.0.0.1:" + std::to_string(port_) +
                   "\nLogLevel info\nWebInterface No\nBrowsing No\nDefaultAuthType None\n"
                   "<Location />\n Order allow,deny\n Allow all\n</Location>\n"
-                  "<Policy default>\n <Limit All>\n  Order allow,deny\n  Allow all\n </Limit>\n</Policy>\n",
-              fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+                  "<Policy default>\n <Limit All>\n  Order allow,deny\n  Allow all\n "
+                  "</Limit>\n</Policy>\n",
+              fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                  fs::perms::others_read);
     WriteText(dir_ / "cups-files.conf",
-              "ServerRoot " + d + "\nCacheDir " + d + "/cache\nStateDir " + d + "/state\nRequestRoot " +
-                  d + "/spool\nTempDir " + d + "/tmp\nErrorLog " + d + "/log/error_log\nAccessLog " + d +
-                  "/log/access_log\nPageLog " + d + "/log/page_log\nDataDir /usr/share/cups\nServerBin " +
-                  d + "/bin\n",
-              fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+              "ServerRoot " + d + "\nCacheDir " + d + "/cache\nStateDir " + d +
+                  "/state\nRequestRoot " + d + "/spool\nTempDir " + d + "/tmp\nErrorLog " + d +
+                  "/log/error_log\nAccessLog " + d + "/log/access_log\nPageLog " + d +
+                  "/log/page_log\nDataDir /usr/share/cups\nServerBin " + d + "/bin\n",
+              fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                  fs::perms::others_read);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::execl("/usr/sbin/cupsd", "cupsd", "-f", "-c", (dir_ / "cupsd.conf").c_str(), "-s",
@@ -105,8 +109,8 @@ class CupsdFixture : public ::testing::Test {
       ::close(s);
     }
     ASSERT_TRUE(up) << "cupsd did not start";
-    std::string cmd = "lpadmin -h 127.0.0.1:" + std::to_string(port_) + " -p cardq -E -v cardfile:" +
-                      (dir_ / "out").string();
+    std::string cmd = "lpadmin -h 127.0.0.1:" + std::to_string(port_) +
+                      " -p cardq -E -v cardfile:" + (dir_ / "out").string();
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
   void TearDown() override {

@@ -145,7 +145,8 @@ TEST_F(BureauProtocol, JobsBeyondTheCreditAreRefusedAndNotStored) {
     auto r = store_->Find("OC" + std::to_string(i));
     ASSERT_TRUE(r.ok());
     EXPECT_FALSE(r->has_value()) << "OC" << i << " was stored over credit";
-    EXPECT_FALSE(store_->photos().Read(Sha256Hex(FakeJpeg(3000, static_cast<uint32_t>(i + 1)))).ok());
+    EXPECT_FALSE(
+        store_->photos().Read(Sha256Hex(FakeJpeg(3000, static_cast<uint32_t>(i + 1)))).ok());
   }
   // The counters follow the replies (the protocol thread sends, then counts).
   EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return bureau_->stats().jobs_over_credit >= 2; }));
@@ -194,7 +195,8 @@ TEST_F(BureauProtocol, CompletedReportIsResentUntilAcked) {
   EXPECT_EQ(again->report_id, done->report_id);
   centre_->Send(Ack{done->report_id});
   // Once the ack is stored, drain anything in flight, then nothing more.
-  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kAcknowledged; }));
+  EXPECT_TRUE(
+      cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kAcknowledged; }));
   while (centre_->Recv(100ms)) {
   }
   EXPECT_FALSE(centre_->Expect<Completed>(1500ms).has_value());
@@ -278,7 +280,8 @@ TEST_F(BureauProtocol, DuplicateJobIsAnsweredFromTheStore) {
   EXPECT_EQ(again->report_id, done->report_id);
   EXPECT_EQ(ReadLines(dir_.path() / "produced.log"), std::vector<std::string>{"J1"});
   // Counters are updated just after the reply is sent.
-  for (int i = 0; i < 100 && bureau_->stats().duplicates < 2; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 100 && bureau_->stats().duplicates < 2; ++i)
+    std::this_thread::sleep_for(10ms);
   EXPECT_GE(bureau_->stats().duplicates, 2);
 }
 
@@ -453,7 +456,8 @@ TEST_F(BureauProtocol, OutboxSurvivesRestart) {
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->report_id, done->report_id);
   centre_->Send(Ack{again->report_id});
-  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kAcknowledged; }));
+  EXPECT_TRUE(
+      cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kAcknowledged; }));
   EXPECT_EQ(StateOf("J1"), JobState::kAcknowledged);
   EXPECT_EQ(ReadLines(dir_.path() / "produced.log"), std::vector<std::string>{"J1"});
 }

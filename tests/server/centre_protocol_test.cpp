@@ -121,8 +121,8 @@ TEST_F(CentreProtocol, RepeatedReportIsAckedAndStoredOnce) {
   bureau_->Send(Pull{1});
   auto jobs = Jobs(300ms);
   ASSERT_EQ(jobs.size(), 1u);
-  Completed c{"r-1", jobs[0].job_id, {"04A1B2C3", "1000751234567890", "mifare-classic-1k"},
-              {"ok", "ok"}, "s1", "2026-11-25T10:00:00+08:00"};
+  Completed c{"r-1",        jobs[0].job_id, {"04A1B2C3", "1000751234567890", "mifare-classic-1k"},
+              {"ok", "ok"}, "s1",           "2026-11-25T10:00:00+08:00"};
   bureau_->Send(c);
   auto ack1 = bureau_->Expect<Ack>();
   ASSERT_TRUE(ack1.has_value());

@@ -108,16 +108,40 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
         centre_log);
   };
   auto start_serve = [&] {
-    return std::make_unique<Child>(
-        std::vector<std::string>{"serve", "--centre", endpoint, "--data",
-                                 (dir.path() / "data").string(), "--bureau-id", "crash-bureau",
-                                 "--production", "fake", "--validation", "core",
-                                 "--fake-delay-ms", "12", "--fake-fail-every", "9", "--fake-log",
-                                 produced.string(), "--stations", "2", "--queue-capacity", "16",
-                                 "--heartbeat-ms", "200", "--peer-timeout-ms", "2000",
-                                 "--reconnect-min-ms", "50", "--reconnect-max-ms", "400",
-                                 "--report-retry-min-ms", "300", "--report-retry-max-ms", "1000"},
-        serve_log);
+    return std::make_unique<Child>(std::vector<std::string>{"serve",
+                                                            "--centre",
+                                                            endpoint,
+                                                            "--data",
+                                                            (dir.path() / "data").string(),
+                                                            "--bureau-id",
+                                                            "crash-bureau",
+                                                            "--production",
+                                                            "fake",
+                                                            "--validation",
+                                                            "core",
+                                                            "--fake-delay-ms",
+                                                            "12",
+                                                            "--fake-fail-every",
+                                                            "9",
+                                                            "--fake-log",
+                                                            produced.string(),
+                                                            "--stations",
+                                                            "2",
+                                                            "--queue-capacity",
+                                                            "16",
+                                                            "--heartbeat-ms",
+                                                            "200",
+                                                            "--peer-timeout-ms",
+                                                            "2000",
+                                                            "--reconnect-min-ms",
+                                                            "50",
+                                                            "--reconnect-max-ms",
+                                                            "400",
+                                                            "--report-retry-min-ms",
+                                                            "300",
+                                                            "--report-retry-max-ms",
+                                                            "1000"},
+                                   serve_log);
   };
 
   const unsigned seed = std::random_device{}();
@@ -152,7 +176,8 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
     std::this_thread::sleep_for(100ms);
   }
   ASSERT_EQ(centre_code, 0) << "centre did not finish\n"
-                            << Tail(centre_log) << "--- serve:\n" << Tail(serve_log);
+                            << Tail(centre_log) << "--- serve:\n"
+                            << Tail(serve_log);
   // Clean shutdown of the bureau on SIGTERM: exit 0.
   EXPECT_EQ(serve->Terminate(), 0) << Tail(serve_log);
 

@@ -8,30 +8,29 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "cardbureau/testing/wait.h"
 #include "cardbureau/testing/files.h"
 #include "cardbureau/testing/process.h"
+#include "cardbureau/testing/wait.h"
 #include "harness.h"
 
 namespace cardbureau::server {
 namespace {
 
 using namespace cbtest;
+using cardbureau::testing::CardbureauBinary;
 using cardbureau::testing::ChildOptions;
 using cardbureau::testing::ChildProcess;
-using cardbureau::testing::CardbureauBinary;
 using cardbureau::testing::RunCardbureau;
 
 const fs::path kSource = CARDBUREAU_SOURCE_DIR;
 
 void WriteBytes(const fs::path& p, const std::string& bytes, mode_t mode = 0600) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc).write(bytes.data(),
-                                                              static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(p, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   ::chmod(p.c_str(), mode);
 }
 
@@ -68,12 +67,12 @@ TEST(Hardening, SigtermDuringStartupStopsTheCentreCleanly) {
   ChildOptions opt;
   opt.stderr_file = dir.path() / "centre.err";
   opt.block_stop_signals = true;
-  ChildProcess centre(CardbureauBinary(),
-                      {"centre", "--bind", FreeTcpEndpoint(), "--jobs",
-                       (dir.path() / "jobs.jsonl").string(), "--photos",
-                       (dir.path() / "photos").string(), "--reports",
-                       (dir.path() / "reports.jsonl").string(), "--quiet"},
-                      opt);
+  ChildProcess centre(
+      CardbureauBinary(),
+      {"centre", "--bind", FreeTcpEndpoint(), "--jobs", (dir.path() / "jobs.jsonl").string(),
+       "--photos", (dir.path() / "photos").string(), "--reports",
+       (dir.path() / "reports.jsonl").string(), "--quiet"},
+      opt);
   ASSERT_TRUE(centre.ok());
   centre.Signal(SIGTERM);
   auto code = centre.WaitFor(60s);
@@ -124,7 +123,8 @@ TEST(Hardening, HostileCentreCannotGrowTheBureausMemory) {
   for (int i = 0; i < jobs; ++i) {
     char id[32];
     std::snprintf(id, sizeof id, "FLOOD-%05d", i);
-    centre->Send(MakeJobMessage(id, FakeJpeg(i < 64 ? kLegal : kHuge, static_cast<uint32_t>(i + 1))));
+    centre->Send(
+        MakeJobMessage(id, FakeJpeg(i < 64 ? kLegal : kHuge, static_cast<uint32_t>(i + 1))));
   }
   std::set<std::string> answered;
   int over_credit = 0;
@@ -197,26 +197,31 @@ TEST(Hardening, EverySecretFileIsRefusedWhenOthersCanReadIt) {
     std::vector<std::string> args;
   };
   const std::vector<Case> cases = {
-      {"QR signing key (render)", sec.sign_key,
+      {"QR signing key (render)",
+       sec.sign_key,
        {"render", (kSource / "fixtures/jobs/valid-extb-fallback-font.json").string(), "--photo",
         (kSource / "fixtures/photos/astronaut.png").string(), "--out",
         (dir.path() / "render").string(), "--sign-key", sec.sign_key.string(), "--today",
         "2026-11-25"}},
-      {"QR signing key (verify)", sec.sign_key,
+      {"QR signing key (verify)",
+       sec.sign_key,
        {"verify", "--keys", sec.keystore.string(), "--face",
         (kSource / "fixtures/photos/astronaut.png").string(), "--image",
         (dir.path() / "none.mfd").string()}},
-      {"keystore", sec.keystore,
+      {"keystore",
+       sec.keystore,
        {"verify", "--keys", sec.keystore.string(), "--face",
         (kSource / "fixtures/photos/astronaut.png").string(), "--image",
         (dir.path() / "none.mfd").string()}},
-      {"CURVE secret key", sec.curve_key,
+      {"CURVE secret key",
+       sec.curve_key,
        {"serve", "--centre", "tcp://127.0.0.1:1", "--data", data, "--production", "none",
         "--curve-centre-key", pub, "--curve-public-key", pub, "--curve-secret-file",
         sec.curve_key.string()}},
-      {"token file", sec.tokens,
-       {"serve", "--centre", "tcp://127.0.0.1:1", "--data", data, "--production", "none",
-        "--http", "127.0.0.1:0", "--tokens", sec.tokens.string()}},
+      {"token file",
+       sec.tokens,
+       {"serve", "--centre", "tcp://127.0.0.1:1", "--data", data, "--production", "none", "--http",
+        "127.0.0.1:0", "--tokens", sec.tokens.string()}},
   };
   for (const auto& c : cases) {
     for (mode_t mode : {0640, 0604}) {
@@ -293,8 +298,8 @@ TEST(Hardening, ImageBombsAndBadImagesAreRefusedWithACode) {
       {"text.jpg", "this is not an image\n"},
   };
   WriteBytes(dir.path() / "card.mfd", std::string(1024, '\0'));
-  WriteBytes(dir.path() / "pub.pem",
-             ReadAll(kSource / "fixtures/keys/qr-test-ed25519.pub.pem"), 0644);
+  WriteBytes(dir.path() / "pub.pem", ReadAll(kSource / "fixtures/keys/qr-test-ed25519.pub.pem"),
+             0644);
   for (const auto& b : bad) {
     const fs::path f = dir.path() / b.name;
     WriteBytes(f, b.bytes, 0644);
@@ -308,8 +313,9 @@ TEST(Hardening, ImageBombsAndBadImagesAreRefusedWithACode) {
       auto r = RunCardbureau(args, 60s);
       const auto took = std::chrono::steady_clock::now() - start;
       EXPECT_EQ(r.code, 1) << args[0] << " " << b.name << "\n" << r.err;
-      EXPECT_NE(r.err.find("PHOTO_UNREADABLE"), std::string::npos) << args[0] << " " << b.name
-                                                                   << "\n" << r.err;
+      EXPECT_NE(r.err.find("PHOTO_UNREADABLE"), std::string::npos)
+          << args[0] << " " << b.name << "\n"
+          << r.err;
       EXPECT_NE(r.err.find(f.string()), std::string::npos) << args[0] << " " << b.name << "\n"
                                                            << r.err;
       EXPECT_EQ(r.err.find("libpng"), std::string::npos) << r.err;
@@ -326,8 +332,8 @@ TEST(Hardening, BadChipImagesAndKeysAreInputErrors) {
   for (size_t size : {size_t{0}, size_t{1000}, size_t{5000}, size_t{1u << 20}}) {
     const fs::path chip = dir.path() / ("chip-" + std::to_string(size) + ".mfd");
     WriteBytes(chip, std::string(size, '\x5a'));
-    auto r = RunCardbureau({"verify", "--face", face, "--keys", sec.keystore.string(), "--image",
-                            chip.string()});
+    auto r = RunCardbureau(
+        {"verify", "--face", face, "--keys", sec.keystore.string(), "--image", chip.string()});
     EXPECT_EQ(r.code, 1) << size << "\n" << r.err;
     EXPECT_NE(r.err.find("INVALID_FIELD"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(chip.string()), std::string::npos) << r.err;
@@ -370,8 +376,8 @@ std::vector<std::string> FilesHolding(const std::vector<fs::path>& roots,
       if (!it->is_regular_file()) continue;
       std::string bytes = ReadAll(it->path());
       if (it->path().extension() == ".pdf") {
-        auto text = cardbureau::testing::RunProcess("/usr/bin/pdftotext",
-                                                    {it->path().string(), "-"}, 60s);
+        auto text =
+            cardbureau::testing::RunProcess("/usr/bin/pdftotext", {it->path().string(), "-"}, 60s);
         bytes += text.out;
       }
       for (const auto& n : needles) {
@@ -409,26 +415,25 @@ TEST(Hardening, ChildrensDataIsPrivateAndThePurgeLeavesNoCopy) {
   }
   ASSERT_EQ(needles.size(), 12u);
   {
-    nlohmann::json line = {
-        {"keys", "keys/keystore-test.json"},
-        {"template", "bjt-student"},
-        {"profile", "evolis-300"},
-        {"render_threads", 1},
-        {"batches_dir", (out / "batches").string()},
-        {"stations",
-         {{{"name", "station-1"},
-           {"printer", "sim"},
-           {"reader", "loopback"},
-           {"hopper", (out / "hopper/station-1").string()},
-           {"seed", 1000}}}}};
+    nlohmann::json line = {{"keys", "keys/keystore-test.json"},
+                           {"template", "bjt-student"},
+                           {"profile", "evolis-300"},
+                           {"render_threads", 1},
+                           {"batches_dir", (out / "batches").string()},
+                           {"stations",
+                            {{{"name", "station-1"},
+                              {"printer", "sim"},
+                              {"reader", "loopback"},
+                              {"hopper", (out / "hopper/station-1").string()},
+                              {"seed", 1000}}}}};
     std::ofstream(data / "line.json") << line.dump(2);
     fs::permissions(data / "line.json", fs::perms::owner_read | fs::perms::owner_write);
   }
   const std::string endpoint = FreeTcpEndpoint();
   {
-    nlohmann::json cfg = {{"centre", endpoint},      {"data_dir", data.string()},
-                          {"retention_days", 0},     {"purge_interval_s", 1},
-                          {"bureau_id", "private"},  {"production", {{"kind", "line"}}}};
+    nlohmann::json cfg = {{"centre", endpoint},     {"data_dir", data.string()},
+                          {"retention_days", 0},    {"purge_interval_s", 1},
+                          {"bureau_id", "private"}, {"production", {{"kind", "line"}}}};
     std::ofstream(dir.path() / "serve.json") << cfg.dump(2);
   }
   ChildOptions centre_opt;
@@ -440,8 +445,8 @@ TEST(Hardening, ChildrensDataIsPrivateAndThePurgeLeavesNoCopy) {
                       centre_opt);
   ChildOptions serve_opt;
   serve_opt.stderr_file = dir.path() / "serve.log";
-  ChildProcess serve(CardbureauBinary(), {"serve", "--config", (dir.path() / "serve.json").string()},
-                     serve_opt);
+  ChildProcess serve(CardbureauBinary(),
+                     {"serve", "--config", (dir.path() / "serve.json").string()}, serve_opt);
   ASSERT_TRUE(centre.ok() && serve.ok());
   auto centre_code = centre.WaitFor(300s);
   ASSERT_EQ(centre_code.value_or(-1), 0) << ReadAll(dir.path() / "centre.log") << "\n"
@@ -455,8 +460,11 @@ TEST(Hardening, ChildrensDataIsPrivateAndThePurgeLeavesNoCopy) {
   }
   // The centre acked every report, retention is 0: the purge (every second)
   // removes every copy. Wait for it with a deadline, then check it held.
-  (void)cardbureau::testing::WaitFor([&] { return FilesHolding({data, out}, needles).empty(); },
-                                     120s, 500ms);
+  (void)cardbureau::testing::WaitFor(
+      [&] {
+        return FilesHolding({data, out}, needles).empty();
+      },
+      120s, 500ms);
   serve.Signal(SIGTERM);
   EXPECT_EQ(serve.WaitFor(60s).value_or(-1), 0) << ReadAll(dir.path() / "serve.log");
   const auto hits = FilesHolding({data, out}, needles);

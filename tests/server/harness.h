@@ -117,8 +117,8 @@ class RawPeer {
       if (left.count() <= 0) return std::nullopt;
       auto frames = RecvFrames(left);
       if (!frames) return std::nullopt;
-      auto from = router_ ? cardbureau::server::Sender::kBureau
-                          : cardbureau::server::Sender::kCentre;
+      auto from =
+          router_ ? cardbureau::server::Sender::kBureau : cardbureau::server::Sender::kCentre;
       auto m = cardbureau::server::Decode(*frames, from);
       EXPECT_TRUE(m.ok()) << m.status() << " frame0=" << (*frames)[0];
       if (!m.ok()) continue;
@@ -188,7 +188,8 @@ inline void WriteJobsFile(const fs::path& dir, int n, size_t photo_size = 2000,
       j["photo_file"] = name;
     }
     std::ofstream(dir / "photos" / name, std::ios::binary)
-        .write(reinterpret_cast<const char*>(photo.data()), static_cast<std::streamsize>(photo.size()));
+        .write(reinterpret_cast<const char*>(photo.data()),
+               static_cast<std::streamsize>(photo.size()));
     out << j.dump() << "\n";
   }
 }

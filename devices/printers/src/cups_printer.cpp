@@ -2,7 +2,6 @@
 
 #include <cups/cups.h>
 #include <hpdf.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -48,10 +47,11 @@ Result<Bytes> MakeCardPrintPdf(ByteView front_png, ByteView back_png) {
     HPDF_Page page = HPDF_AddPage(doc.get());
     HPDF_Page_SetWidth(page, 85.60f * kPtPerMm);
     HPDF_Page_SetHeight(page, 53.98f * kPtPerMm);
-    HPDF_Image img = HPDF_LoadPngImageFromMem(doc.get(), png.data(), static_cast<HPDF_UINT>(png.size()));
+    HPDF_Image img =
+        HPDF_LoadPngImageFromMem(doc.get(), png.data(), static_cast<HPDF_UINT>(png.size()));
     if (err.error || !img) {
-      return Status(Code::kPrinterError, "libharu refused a face raster (error " +
-                                             std::to_string(err.error) + ")");
+      return Status(Code::kPrinterError,
+                    "libharu refused a face raster (error " + std::to_string(err.error) + ")");
     }
     HPDF_Page_DrawImage(page, img, 0, 0, 85.60f * kPtPerMm, 53.98f * kPtPerMm);
   }
@@ -95,8 +95,8 @@ Status CupsPrinter::Print(const PrintData& data) {
   HttpPtr http(httpConnect2(config_.server.c_str(), config_.port, nullptr, AF_UNSPEC,
                             HTTP_ENCRYPTION_IF_REQUESTED, 1, 10000, nullptr));
   if (!http) {
-    return Status(Code::kPrinterError, "cannot reach CUPS at " + config_.server + ":" +
-                                           std::to_string(config_.port));
+    return Status(Code::kPrinterError,
+                  "cannot reach CUPS at " + config_.server + ":" + std::to_string(config_.port));
   }
   const std::string resource = "/printers/" + config_.queue;
   char uri[1024];
@@ -124,10 +124,12 @@ Status CupsPrinter::Print(const PrintData& data) {
     ::unlink(tmp_path.c_str());
     return Status(Code::kIoError, "cannot write the temporary print file");
   }
-  IppPtr response(cupsDoFileRequest(http.get(), request.release(), resource.c_str(), tmp_path.c_str()));
+  IppPtr response(
+      cupsDoFileRequest(http.get(), request.release(), resource.c_str(), tmp_path.c_str()));
   ::unlink(tmp_path.c_str());
   if (!response || ippGetStatusCode(response.get()) > IPP_STATUS_OK_CONFLICTING) {
-    return Status(Code::kPrinterError, std::string("CUPS refused the job: ") + cupsLastErrorString());
+    return Status(Code::kPrinterError,
+                  std::string("CUPS refused the job: ") + cupsLastErrorString());
   }
   ipp_attribute_t* id_attr = ippFindAttribute(response.get(), "job-id", IPP_TAG_INTEGER);
   if (!id_attr) return Status(Code::kPrinterError, "CUPS answered without a job-id");
@@ -141,9 +143,11 @@ Status CupsPrinter::Print(const PrintData& data) {
     ippAddString(q, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, uri);
     ippAddInteger(q, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job);
     ippAddString(q, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", nullptr, cupsUser());
-    ippAddString(q, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes", nullptr, "job-state");
+    ippAddString(q, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes", nullptr,
+                 "job-state");
     IppPtr answer(cupsDoRequest(http.get(), q, "/"));  // takes ownership of q
-    ipp_attribute_t* st = answer ? ippFindAttribute(answer.get(), "job-state", IPP_TAG_ENUM) : nullptr;
+    ipp_attribute_t* st =
+        answer ? ippFindAttribute(answer.get(), "job-state", IPP_TAG_ENUM) : nullptr;
     if (st) {
       auto state = static_cast<ipp_jstate_t>(ippGetInteger(st, 0));
       if (state == IPP_JSTATE_COMPLETED) {
@@ -151,8 +155,9 @@ Status CupsPrinter::Print(const PrintData& data) {
         return Status::Ok();
       }
       if (state == IPP_JSTATE_ABORTED || state == IPP_JSTATE_CANCELED) {
-        return Status(Code::kPrinterError, "CUPS job " + std::to_string(job) +
-                                               (state == IPP_JSTATE_ABORTED ? " aborted" : " cancelled"));
+        return Status(Code::kPrinterError,
+                      "CUPS job " + std::to_string(job) +
+                          (state == IPP_JSTATE_ABORTED ? " aborted" : " cancelled"));
       }
       if (state == IPP_JSTATE_STOPPED) {
         return Status(Code::kPrinterError, "CUPS queue stopped with job " + std::to_string(job));
@@ -160,7 +165,8 @@ Status CupsPrinter::Print(const PrintData& data) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return Status(Code::kPrinterError, "CUPS job " + std::to_string(job) + " did not complete in time");
+  return Status(Code::kPrinterError,
+                "CUPS job " + std::to_string(job) + " did not complete in time");
 }
 
 }  // namespace cardbureau::printers

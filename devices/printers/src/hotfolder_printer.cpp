@@ -18,8 +18,10 @@ Status ParseSpoolerAnswer(std::string_view text) {
   std::string status = j["status"].get<std::string>();
   std::string message = j.value("message", std::string());
   if (status == "ok") return Status::Ok();
-  if (status == "jam") return Status(Code::kPrinterJam, message.empty() ? "spooler reports a jam" : message);
-  if (status == "out_of_ribbon") return Status(Code::kPrinterOutOfRibbon, message.empty() ? "ribbon exhausted" : message);
+  if (status == "jam")
+    return Status(Code::kPrinterJam, message.empty() ? "spooler reports a jam" : message);
+  if (status == "out_of_ribbon")
+    return Status(Code::kPrinterOutOfRibbon, message.empty() ? "ribbon exhausted" : message);
   return Status(Code::kPrinterError, "spooler: " + (message.empty() ? status : message));
 }
 
@@ -51,7 +53,10 @@ Status HotfolderPrinter::Request(const std::string& action, const std::string& b
 
 Status HotfolderPrinter::Feed(const std::string& card_id, CardType type) {
   card_id_ = card_id;
-  json body = {{"v", 1}, {"action", "feed"}, {"card_id", card_id}, {"card_type", std::string(ToString(type))}};
+  json body = {{"v", 1},
+               {"action", "feed"},
+               {"card_id", card_id},
+               {"card_type", std::string(ToString(type))}};
   Status s = Request("feed", body.dump());
   if (s.ok()) ++counters_.fed;
   if (s.code() == Code::kPrinterJam) ++counters_.jams;
@@ -80,7 +85,9 @@ Status HotfolderPrinter::Print(const PrintData& data) {
 
 Status HotfolderPrinter::Eject(Hopper hopper) {
   if (card_id_.empty()) return Status::Ok();
-  json body = {{"v", 1}, {"action", "eject"}, {"card_id", card_id_},
+  json body = {{"v", 1},
+               {"action", "eject"},
+               {"card_id", card_id_},
                {"hopper", std::string(HopperName(hopper))}};
   Status s = Request("eject", body.dump());
   if (s.ok()) {

@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -98,8 +97,10 @@ TEST(HotfolderPrinterTest, PurgeRemovesTheJobsSpoolFilesOnly) {
   fs::path dir = fs::temp_directory_path() / ("hotfolder-purge-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const std::vector<std::string> mine = {"J1.1.print.json", "J1.1.front.png", "J1.2.eject.result.json"};
-  const std::vector<std::string> others = {"J1.1.1.print.json", "J10.1.front.png", "J1x.1.feed.json"};
+  const std::vector<std::string> mine = {"J1.1.print.json", "J1.1.front.png",
+                                         "J1.2.eject.result.json"};
+  const std::vector<std::string> others = {"J1.1.1.print.json", "J10.1.front.png",
+                                           "J1x.1.feed.json"};
   for (const auto& f : mine) std::ofstream(dir / f) << "x";
   for (const auto& f : others) std::ofstream(dir / f) << "x";
   HotfolderConfig cfg;

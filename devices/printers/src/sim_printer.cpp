@@ -1,7 +1,6 @@
 #include "cardbureau/printers/sim_printer.h"
 
 #include <cctype>
-
 #include <fstream>
 #include <system_error>
 #include <thread>
@@ -38,7 +37,8 @@ Status RemoveCardEntries(const std::filesystem::path& dir, const std::string& jo
     if (!is_card_of_job(name)) continue;
     std::error_code rm;
     fs::remove_all(it->path(), rm);
-    if (rm) return Status(Code::kIoError, "cannot remove " + it->path().string() + ": " + rm.message());
+    if (rm)
+      return Status(Code::kIoError, "cannot remove " + it->path().string() + ": " + rm.message());
   }
   if (ec) return Status(Code::kIoError, "cannot list " + dir.string() + ": " + ec.message());
   return Status::Ok();
@@ -64,7 +64,8 @@ Status SimPrinter::Feed(const std::string& card_id, CardType type) {
   if (config_.jam_on_feed.count(feeds_)) {
     ++counters_.jams;
     ++counters_.ejected_reject;  // the operator clears the jammed card to the reject bin
-    return Status(Code::kPrinterJam, "card jammed in the feeder (feed " + std::to_string(feeds_) + ")");
+    return Status(Code::kPrinterJam,
+                  "card jammed in the feeder (feed " + std::to_string(feeds_) + ")");
   }
   const uint64_t seed = config_.seed + static_cast<uint64_t>(feeds_);
   const auto kind =
@@ -99,7 +100,8 @@ Status SimPrinter::Print(const PrintData& data) {
   Sleep(2);
   if (config_.jam_on_print.count(prints_)) {
     ++counters_.jams;
-    return Status(Code::kPrinterJam, "card jammed in the print path (print " + std::to_string(prints_) + ")");
+    return Status(Code::kPrinterJam,
+                  "card jammed in the print path (print " + std::to_string(prints_) + ")");
   }
   if (config_.ribbon_runs_out_after && ribbon_used_ >= *config_.ribbon_runs_out_after) {
     return Status(Code::kPrinterOutOfRibbon, "ribbon exhausted");
@@ -107,8 +109,10 @@ Status SimPrinter::Print(const PrintData& data) {
   fs::path dir = config_.hopper_dir / "printing" / card_id_;
   CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front.png", data.front_png));
   CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back.png", data.back_png));
-  if (!data.front_k_png.empty()) CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front_k.png", data.front_k_png));
-  if (!data.back_k_png.empty()) CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back_k.png", data.back_k_png));
+  if (!data.front_k_png.empty())
+    CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front_k.png", data.front_k_png));
+  if (!data.back_k_png.empty())
+    CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back_k.png", data.back_k_png));
   ++ribbon_used_;
   printed_ = true;
   ++counters_.printed;

@@ -16,8 +16,9 @@ namespace fs = std::filesystem;
 class SimPrinterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("simprinter-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("simprinter-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     config_.hopper_dir = dir_;
   }
@@ -70,9 +71,10 @@ TEST_F(SimPrinterTest, PurgeRemovesEveryCardOfTheJobAndNoOther) {
   SimPrinter printer(config_, slot_);
   // Job "JOB-1": a rejected first card and a produced second one; job
   // "JOB-1.1" (dots are allowed in job ids) and "JOB-10" must survive.
-  const std::vector<std::pair<std::string, Hopper>> cards = {
-      {"JOB-1.1", Hopper::kReject}, {"JOB-1.2", Hopper::kOutput},
-      {"JOB-1.1.1", Hopper::kOutput}, {"JOB-10.1", Hopper::kOutput}};
+  const std::vector<std::pair<std::string, Hopper>> cards = {{"JOB-1.1", Hopper::kReject},
+                                                             {"JOB-1.2", Hopper::kOutput},
+                                                             {"JOB-1.1.1", Hopper::kOutput},
+                                                             {"JOB-10.1", Hopper::kOutput}};
   for (const auto& [id, hopper] : cards) {
     ASSERT_TRUE(printer.Feed(id, CardType::kMifareClassic1K).ok());
     ASSERT_TRUE(printer.Print(Data(id)).ok());

@@ -26,7 +26,10 @@ http::ReprintRequest ToApi(const server::ReprintRecord& r) {
 
 LineBackend::LineBackend(server::JobStore& store, line::Line* line, StartAttempt start_attempt,
                          const Clock& clock, std::chrono::milliseconds station_poll)
-    : StoreBackend(store), line_(line), start_attempt_(std::move(start_attempt)), clock_(clock),
+    : StoreBackend(store),
+      line_(line),
+      start_attempt_(std::move(start_attempt)),
+      clock_(clock),
       poll_(station_poll) {
   if (line_) poller_ = std::thread([this] { PollStations(); });
 }
@@ -61,8 +64,7 @@ void LineBackend::OnJobEvent(const server::JobEvent& event) {
         event.state == server::JobState::kAcknowledged) {
       completed_at_ms_.push_back(now);
     }
-    if ((event.state == server::JobState::kFailed ||
-         event.state == server::JobState::kRejected) &&
+    if ((event.state == server::JobState::kFailed || event.state == server::JobState::kRejected) &&
         !event.code.empty()) {
       job_failures_[event.code]++;
     }

@@ -17,8 +17,11 @@ class HttpService final : public server::Service {
   HttpService(server::Bureau& bureau, http::TokenTable tokens,
               std::unique_ptr<http::AuditTrail> audit, std::unique_ptr<LineBackend> backend,
               http::ApiOptions api_options, http::HttpServerOptions server_options)
-      : bureau_(bureau), tokens_(std::move(tokens)), audit_(std::move(audit)),
-        backend_(std::move(backend)), api_(*backend_, tokens_, audit_.get(), std::move(api_options)),
+      : bureau_(bureau),
+        tokens_(std::move(tokens)),
+        audit_(std::move(audit)),
+        backend_(std::move(backend)),
+        api_(*backend_, tokens_, audit_.get(), std::move(api_options)),
         server_(api_, std::move(server_options)) {}
 
   ~HttpService() override {

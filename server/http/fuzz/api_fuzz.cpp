@@ -16,9 +16,9 @@ namespace {
 
 struct World {
   World() {
-    tokens = *TokenTable::Parse(
-        R"({"tokens":[{"name":"op","role":"operator","sha256":")" + HashToken("op") +
-        R"("},{"name":"qa","role":"qa","sha256":")" + HashToken("qa") + R"("}]})");
+    tokens = *TokenTable::Parse(R"({"tokens":[{"name":"op","role":"operator","sha256":")" +
+                                HashToken("op") + R"("},{"name":"qa","role":"qa","sha256":")" +
+                                HashToken("qa") + R"("}]})");
     backend.AddStation("s1");
     backend.AddBatch("B", "11010810", "School", 3);
     backend.RunUntilIdle();

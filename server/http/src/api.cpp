@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cardbureau/core/share_dir.h"
 
@@ -53,11 +52,16 @@ Result<std::string> Decode(std::string_view in, bool plus_is_space) {
 }
 
 json ToJson(const BatchSummary& b) {
-  return {{"batch_id", b.batch_id},     {"school_code", b.school_code},
-          {"school_name", b.school_name}, {"total", b.total},
-          {"queued", b.queued},         {"in_progress", b.in_progress},
-          {"produced", b.produced},     {"failed", b.failed},
-          {"rejected", b.rejected},     {"reprinted", b.reprinted},
+  return {{"batch_id", b.batch_id},
+          {"school_code", b.school_code},
+          {"school_name", b.school_name},
+          {"total", b.total},
+          {"queued", b.queued},
+          {"in_progress", b.in_progress},
+          {"produced", b.produced},
+          {"failed", b.failed},
+          {"rejected", b.rejected},
+          {"reprinted", b.reprinted},
           {"created_at_ms", b.created_at_ms}};
 }
 
@@ -107,8 +111,8 @@ json ToJson(const ReprintRequest& r) {
 }
 
 json ToJson(const AuditRecord& r) {
-  return {{"seq", r.seq},       {"at_ms", r.at_ms},     {"actor", r.actor},
-          {"role", r.role},     {"action", r.action},   {"target", r.target},
+  return {{"seq", r.seq},         {"at_ms", r.at_ms},   {"actor", r.actor},
+          {"role", r.role},       {"action", r.action}, {"target", r.target},
           {"outcome", r.outcome}, {"detail", r.detail}, {"hash", r.hash}};
 }
 
@@ -120,9 +124,7 @@ HttpResponse JsonResponse(int status, const json& body) {
   return r;
 }
 
-Status Forbidden(std::string_view what) {
-  return Status(Code::kForbidden, std::string(what));
-}
+Status Forbidden(std::string_view what) { return Status(Code::kForbidden, std::string(what)); }
 
 // Parses a JSON object body. An empty body is an empty object.
 Result<json> ParseBody(const std::string& body) {
@@ -159,7 +161,8 @@ Result<int> IntParam(const std::map<std::string, std::string>& q, const std::str
   auto it = q.find(key);
   if (it == q.end() || it->second.empty()) return fallback;
   const std::string& s = it->second;
-  if (s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (s.size() > 9 ||
+      !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return Status(Code::kBadRequest, key + " must be a non-negative integer", key);
   }
   return std::clamp(std::stoi(s), lo, hi);
@@ -214,8 +217,8 @@ Result<std::string> ReadFileLimited(const std::filesystem::path& p, size_t limit
 bool IsSafeId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
@@ -319,15 +322,14 @@ std::string EventToSse(const DashboardEvent& e) {
   json j = {{"kind", e.kind},         {"id", e.id},     {"state", e.state},
             {"batch_id", e.batch_id}, {"code", e.code}, {"at_ms", e.at_ms}};
   // The kind is a fixed word; anything else is sent as a plain message.
-  const bool plain = std::all_of(e.kind.begin(), e.kind.end(),
-                                 [](char c) { return c >= 'a' && c <= 'z'; }) &&
-                     !e.kind.empty();
-  return std::string("event: ") + (plain ? e.kind : "message") + "\ndata: " +
-         j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  const bool plain =
+      std::all_of(e.kind.begin(), e.kind.end(), [](char c) { return c >= 'a' && c <= 'z'; }) &&
+      !e.kind.empty();
+  return std::string("event: ") + (plain ? e.kind : "message") +
+         "\ndata: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 
-Api::Api(DashboardBackend& backend, const TokenTable& tokens, AuditTrail* audit,
-         ApiOptions options)
+Api::Api(DashboardBackend& backend, const TokenTable& tokens, AuditTrail* audit, ApiOptions options)
     : backend_(backend), tokens_(tokens), audit_(audit), options_(std::move(options)) {}
 
 HttpResponse Api::Handle(const HttpRequest& request) {
@@ -449,8 +451,8 @@ HttpResponse Api::Route(const HttpRequest& req, const ParsedTarget& t, const Pri
     }
     if (n == 5 && s[3] == "preview" && (s[4] == "front" || s[4] == "back")) {
       if (!get) return method_not_allowed();
-      auto p = backend_.CardPreview(job_id, s[4] == "front" ? PreviewSide::kFront
-                                                            : PreviewSide::kBack);
+      auto p =
+          backend_.CardPreview(job_id, s[4] == "front" ? PreviewSide::kFront : PreviewSide::kBack);
       if (!p.ok()) return ErrorResponse(p.status());
       auto data = ReadFileLimited(*p, options_.max_static_file);
       if (!data.ok()) return ErrorResponse(data.status());
@@ -470,8 +472,8 @@ HttpResponse Api::Route(const HttpRequest& req, const ParsedTarget& t, const Pri
       auto r = backend_.RequestReprint(job_id, *reason, who.name, approved);
       if (!r.ok()) return Action(who, "reprint.request", job_id, r.status(), *reason, 0, "");
       return Action(who, "reprint.request", job_id, Status::Ok(),
-                    r->reprint_id + " " + r->status + (r->new_job_id.empty() ? "" : " -> " + r->new_job_id) +
-                        ": " + *reason,
+                    r->reprint_id + " " + r->status +
+                        (r->new_job_id.empty() ? "" : " -> " + r->new_job_id) + ": " + *reason,
                     approved ? 201 : 202, dump(ToJson(*r)));
     }
   }
@@ -497,8 +499,8 @@ HttpResponse Api::Route(const HttpRequest& req, const ParsedTarget& t, const Pri
       const bool approve = s[3] == "approve";
       const std::string action = approve ? "reprint.approve" : "reprint.reject";
       if (who.role == Role::kOperator) {
-        return Action(who, action, id, Forbidden("approving or rejecting a reprint needs qa or admin"),
-                      "", 0, "");
+        return Action(who, action, id,
+                      Forbidden("approving or rejecting a reprint needs qa or admin"), "", 0, "");
       }
       auto body = ParseBody(req.body);
       if (!body.ok()) return Action(who, action, id, body.status(), "", 0, "");
@@ -507,8 +509,8 @@ HttpResponse Api::Route(const HttpRequest& req, const ParsedTarget& t, const Pri
       auto existing = backend_.Reprint(id);
       if (!existing.ok()) return Action(who, action, id, existing.status(), "", 0, "");
       if (existing->requested_by == who.name) {
-        return Action(who, action, id, Forbidden("a reprint needs a second person's decision"),
-                      "", 0, "");
+        return Action(who, action, id, Forbidden("a reprint needs a second person's decision"), "",
+                      0, "");
       }
       auto r = backend_.DecideReprint(id, approve, who.name);
       if (!r.ok()) return Action(who, action, id, r.status(), *reason, 0, "");
@@ -599,8 +601,8 @@ HttpResponse Api::Metrics() {
   o << "# HELP cardbureau_station_state Current state of each station (1 = in that state).\n"
        "# TYPE cardbureau_station_state gauge\n";
   for (const auto& [id, state] : m->station_states) {
-    o << "cardbureau_station_state{station=\"" << PromLabel(id) << "\",state=\""
-      << PromLabel(state) << "\"} 1\n";
+    o << "cardbureau_station_state{station=\"" << PromLabel(id) << "\",state=\"" << PromLabel(state)
+      << "\"} 1\n";
   }
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -640,7 +642,8 @@ HttpResponse Api::Static(const ParsedTarget& t) {
   if (ec) return ErrorResponse(Status(Code::kNotFound, "no such file"));
   const auto full = std::filesystem::weakly_canonical(root / rel, ec);
   // Symlinks out of the web root are refused like "..".
-  const auto [root_end, full_it] = std::mismatch(root.begin(), root.end(), full.begin(), full.end());
+  const auto [root_end, full_it] =
+      std::mismatch(root.begin(), root.end(), full.begin(), full.end());
   if (ec || root_end != root.end()) {
     return ErrorResponse(Status(Code::kBadRequest, "path traversal refused"));
   }

@@ -2,11 +2,10 @@
 // metrics text, static files. Role rules over real HTTP: tests/http/.
 #include "cardbureau/http/api.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "cardbureau/http/fake_backend.h"
@@ -31,8 +30,8 @@ TEST(ParseTarget, SplitsAndDecodes) {
 
 TEST(ParseTarget, RefusesTraversalAndJunk) {
   for (const char* bad :
-       {"", "api", "http://x/api", "/../etc/passwd", "/a/%2e%2e/b", "/a/%2E%2E", "/./x",
-        "/a%2fb", "/a%5cb", "/a\\b", "/%00", "/a%0a", "/%zz", "/%4", "/?a=%"}) {
+       {"", "api", "http://x/api", "/../etc/passwd", "/a/%2e%2e/b", "/a/%2E%2E", "/./x", "/a%2fb",
+        "/a%5cb", "/a\\b", "/%00", "/a%0a", "/%zz", "/%4", "/?a=%"}) {
     auto t = ParseTarget(bad);
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.status().code(), Code::kBadRequest) << bad;
@@ -46,10 +45,10 @@ TEST(ErrorResponse, MapsCodesToStatusesWithJsonBody) {
   struct {
     Code code;
     int status;
-  } cases[] = {{Code::kUnauthorized, 401}, {Code::kForbidden, 403},
-               {Code::kNotFound, 404},     {Code::kFailedPrecondition, 409},
+  } cases[] = {{Code::kUnauthorized, 401},  {Code::kForbidden, 403},
+               {Code::kNotFound, 404},      {Code::kFailedPrecondition, 409},
                {Code::kInputTooLarge, 413}, {Code::kInvalidJson, 400},
-               {Code::kBadRequest, 400},   {Code::kStorageError, 500}};
+               {Code::kBadRequest, 400},    {Code::kStorageError, 500}};
   for (const auto& c : cases) {
     HttpResponse r = ErrorResponse(Status(c.code, "secret detail"));
     EXPECT_EQ(r.status, c.status);

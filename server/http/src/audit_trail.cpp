@@ -6,9 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cardbureau/core/bytes.h"
 
@@ -19,8 +18,8 @@ namespace {
 const std::string kGenesis(64, '0');
 
 nlohmann::json BodyJson(const AuditRecord& r) {
-  return nlohmann::json{{"seq", r.seq},       {"at_ms", r.at_ms},   {"actor", r.actor},
-                        {"role", r.role},     {"action", r.action}, {"target", r.target},
+  return nlohmann::json{{"seq", r.seq},         {"at_ms", r.at_ms},   {"actor", r.actor},
+                        {"role", r.role},       {"action", r.action}, {"target", r.target},
                         {"outcome", r.outcome}, {"detail", r.detail}, {"prev", r.prev}};
 }
 
@@ -220,8 +219,9 @@ Result<std::unique_ptr<AuditTrail>> AuditTrail::Open(const std::filesystem::path
     CB_ASSIGN_OR_RETURN(text, ReadAll(path));
   }
   // Cut a torn final line (written without its '\n', never acknowledged).
-  const size_t keep = text.empty() ? 0 : text.rfind('\n') == std::string::npos ? 0
-                                                                               : text.rfind('\n') + 1;
+  const size_t keep = text.empty()                            ? 0
+                      : text.rfind('\n') == std::string::npos ? 0
+                                                              : text.rfind('\n') + 1;
   if (keep != text.size()) {
     std::filesystem::resize_file(path, keep, ec);
     if (ec) return Status(Code::kIoError, "cannot truncate torn line of " + path.string());
@@ -256,12 +256,13 @@ Result<std::unique_ptr<AuditTrail>> AuditTrail::Open(const std::filesystem::path
     CB_RETURN_IF_ERROR(WriteHeadFile(data_dir, last_seq, last_hash));
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status(Code::kIoError, "cannot open " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Status(Code::kIoError, "cannot open " + path.string() + ": " + std::strerror(errno));
   return std::unique_ptr<AuditTrail>(new AuditTrail(path, fd, last_seq, last_hash, clock));
 }
 
-AuditTrail::AuditTrail(std::filesystem::path path, int fd, int64_t last_seq,
-                       std::string last_hash, const Clock& clock)
+AuditTrail::AuditTrail(std::filesystem::path path, int fd, int64_t last_seq, std::string last_hash,
+                       const Clock& clock)
     : path_(std::move(path)),
       fd_(fd),
       last_seq_(last_seq),

@@ -1,11 +1,10 @@
 #include "cardbureau/http/audit_trail.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 namespace cardbureau::http {
 namespace {

@@ -1,13 +1,12 @@
 #include "cardbureau/http/auth.h"
 
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
-#include <openssl/crypto.h>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/file.h"

@@ -1,10 +1,9 @@
 #include "cardbureau/http/auth.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace cardbureau::http {
 namespace {
@@ -74,9 +73,7 @@ TEST(TokenTable, ParseErrorsNameTheField) {
 TEST(TokenTable, LoadRefusesAFileOthersCanAccess) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("cb_tokens_" + std::to_string(::getpid()) + ".json");
-  {
-    std::ofstream(path) << Table(Entry("op", "operator", "t"));
-  }
+  { std::ofstream(path) << Table(Entry("op", "operator", "t")); }
   ::chmod(path.c_str(), 0600);
   auto ok = TokenTable::Load(path);
   ASSERT_TRUE(ok.ok()) << ok.status();

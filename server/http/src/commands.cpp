@@ -1,20 +1,19 @@
-#include "cardbureau/core/stop.h"
 #include "cardbureau/http/commands.h"
 
+#include <openssl/rand.h>
 #include <signal.h>
 
 #include <atomic>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <thread>
-
-#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/rand.h>
+#include <thread>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/clock.h"
+#include "cardbureau/core/stop.h"
 #include "cardbureau/http/api.h"
 #include "cardbureau/http/audit_trail.h"
 #include "cardbureau/http/auth.h"
@@ -67,8 +66,8 @@ int RunAudit(int argc, char** argv) {
     return kExitUsage;
   }
   po::options_description desc("Options");
-  desc.add_options()("help,h", "show this help")(
-      "data", po::value<std::string>()->required(), "bureau data directory");
+  desc.add_options()("help,h", "show this help")("data", po::value<std::string>()->required(),
+                                                 "bureau data directory");
   po::variables_map vm;
   if (auto rc = ParseArgs(argc - 1, argv + 1, desc, usage, &vm)) return *rc;
   const std::filesystem::path data(vm["data"].as<std::string>());
@@ -84,8 +83,7 @@ int RunAudit(int argc, char** argv) {
               << " entries before it are intact)\n";
     return kExitRefused;
   }
-  std::cout << "audit: " << report->entries << " entries, chain intact (" << file.string()
-            << ")\n";
+  std::cout << "audit: " << report->entries << " entries, chain intact (" << file.string() << ")\n";
   return kExitOk;
 }
 

@@ -127,8 +127,7 @@ FakeBackend::FakeBackend(const Clock& clock, std::filesystem::path preview_dir)
 FakeBackend::~FakeBackend() = default;
 
 int64_t FakeBackend::NowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             clock_.Now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
       .count();
 }
 
@@ -228,9 +227,8 @@ FakeBackend::FakeBatch* FakeBackend::FindBatch(std::string_view batch_id) {
   return nullptr;
 }
 
-void FakeBackend::SetState(FakeJob& job, std::string state, std::string station,
-                           std::string code, std::string note,
-                           std::vector<DashboardEvent>* events) {
+void FakeBackend::SetState(FakeJob& job, std::string state, std::string station, std::string code,
+                           std::string note, std::vector<DashboardEvent>* events) {
   const int64_t now = NowMs();
   job.detail.job.state = state;
   job.detail.job.updated_at_ms = now;
@@ -405,13 +403,12 @@ Result<JobDetail> FakeBackend::Job(std::string_view job_id) {
   return j->detail;
 }
 
-Result<std::filesystem::path> FakeBackend::CardPreview(std::string_view job_id,
-                                                       PreviewSide side) {
+Result<std::filesystem::path> FakeBackend::CardPreview(std::string_view job_id, PreviewSide side) {
   std::lock_guard lock(mu_);
   FakeJob* j = FindJob(job_id);
   if (j == nullptr) return Status(Code::kNotFound, "no such job");
-  const bool has = side == PreviewSide::kFront ? j->detail.has_front_preview
-                                               : j->detail.has_back_preview;
+  const bool has =
+      side == PreviewSide::kFront ? j->detail.has_front_preview : j->detail.has_back_preview;
   if (!has) return Status(Code::kNotFound, "no preview rendered for this job");
   return preview_dir_ / (side == PreviewSide::kFront ? "front.png" : "back.png");
 }
@@ -477,8 +474,7 @@ Result<ReprintRequest> FakeBackend::ApproveLocked(ReprintRequest& r, std::string
   return r;
 }
 
-Result<ReprintRequest> FakeBackend::RequestReprint(std::string_view job_id,
-                                                   std::string_view reason,
+Result<ReprintRequest> FakeBackend::RequestReprint(std::string_view job_id, std::string_view reason,
                                                    std::string_view actor, bool approved) {
   std::vector<DashboardEvent> events;
   ReprintRequest out;
@@ -563,9 +559,9 @@ Result<ReprintRequest> FakeBackend::Reprint(std::string_view reprint_id) {
 Result<MetricsSnapshot> FakeBackend::Metrics() {
   std::lock_guard lock(mu_);
   MetricsSnapshot m;
-  for (const char* s : {"received", "validated", "rendered", "encoding", "encoded", "printed",
-                        "verified", "reported", "acknowledged", "rejected", "failed",
-                        "cancelled"}) {
+  for (const char* s :
+       {"received", "validated", "rendered", "encoding", "encoded", "printed", "verified",
+        "reported", "acknowledged", "rejected", "failed", "cancelled"}) {
     m.jobs_by_state[s] = 0;
   }
   for (const auto& j : jobs_) {

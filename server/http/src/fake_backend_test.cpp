@@ -1,10 +1,9 @@
 #include "cardbureau/http/fake_backend.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace cardbureau::http {
 namespace {
@@ -40,7 +39,7 @@ TEST_F(FakeBackendTest, RunsABatchToCompletion) {
   std::vector<std::string> states;
   for (const auto& t : job->timeline) states.push_back(t.state);
   EXPECT_EQ(states, (std::vector<std::string>{"received", "validated", "encoding", "encoded",
-                                               "printed", "verified", "reported"}));
+                                              "printed", "verified", "reported"}));
   EXPECT_TRUE(job->has_front_preview);
   auto front = backend_.CardPreview(ids_[0], PreviewSide::kFront);
   ASSERT_TRUE(front.ok());

@@ -1,14 +1,13 @@
 #include "cardbureau/http/server.h"
 
-#include <deque>
-#include <map>
-#include <mutex>
-#include <optional>
-
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace cardbureau::http {
 
@@ -196,24 +195,24 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(body.body);
     res->prepare_payload();
     stream_.expires_after(opt_.idle_timeout);
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec,
-                                                                       std::size_t) {
-      if (ec) return self->DoClose();
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      self->Drain();
-    });
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                         if (ec) return self->DoClose();
+                         beast::error_code ignored;
+                         self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                         self->Drain();
+                       });
   }
 
   void Drain() {
     if (closed_ || drained_ > kDrainLimit) return DoClose();
     stream_.expires_after(std::chrono::seconds(2));
-    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](
-                                                       beast::error_code ec, std::size_t n) {
-      if (ec) return self->DoClose();
-      self->drained_ += n;
-      self->Drain();
-    });
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->DoClose();
+                              self->drained_ += n;
+                              self->Drain();
+                            });
   }
 
   void StartEventStream(std::shared_ptr<bhttp::response<bhttp::string_body>> res) {
@@ -354,8 +353,8 @@ void HttpServer::Impl::CloseAll() {
 
 size_t HttpServer::Impl::LiveCount() {
   std::lock_guard lock(mu);
-  return static_cast<size_t>(std::count_if(sessions.begin(), sessions.end(),
-                                           [](const auto& w) { return !w.expired(); }));
+  return static_cast<size_t>(
+      std::count_if(sessions.begin(), sessions.end(), [](const auto& w) { return !w.expired(); }));
 }
 
 Status ParseListenAddress(std::string_view text, HttpServerOptions* options) {

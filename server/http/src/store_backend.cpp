@@ -159,8 +159,7 @@ Result<JobDetail> StoreBackend::Job(std::string_view job_id) {
   return d;
 }
 
-Result<std::filesystem::path> StoreBackend::CardPreview(std::string_view job_id,
-                                                        PreviewSide side) {
+Result<std::filesystem::path> StoreBackend::CardPreview(std::string_view job_id, PreviewSide side) {
   CB_ASSIGN_OR_RETURN(auto rec, store_.Find(job_id));
   if (!rec) return Status(Code::kNotFound, "no such job");
   const auto path =

@@ -1,10 +1,9 @@
 #include "cardbureau/http/store_backend.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "cardbureau/http/api.h"

@@ -92,7 +92,8 @@ struct IntakeChecker {
     auto it = renderers.find(name);
     if (it != renderers.end()) return it->second.get();
     auto tmpl = layout::LoadTemplate(name);
-    if (!tmpl.ok()) return Status(Code::kInvalidField, "unknown card template " + name, "card.template");
+    if (!tmpl.ok())
+      return Status(Code::kInvalidField, "unknown card template " + name, "card.template");
     CB_ASSIGN_OR_RETURN(auto profile, layout::FindProfile("evolis-300"));
     CB_ASSIGN_OR_RETURN(auto r, layout::CardRenderer::Create(*tmpl, profile));
     auto* raw = r.get();
@@ -127,8 +128,9 @@ server::ServeHooks MakeServeHooks() {
     // The intake validator and the line share the process-wide cache.
     for (const auto& j : jobs) layout::PhotoCheckCache::Shared()->EvictPhoto(j.photo_sha256);
   };
-  hooks.productions["line"] = [](server::ProductionSink& sink, const server::ServeConfig& cfg,
-                                 const Clock& clock) -> Result<std::unique_ptr<server::Production>> {
+  hooks.productions["line"] =
+      [](server::ProductionSink& sink, const server::ServeConfig& cfg,
+         const Clock& clock) -> Result<std::unique_ptr<server::Production>> {
     const fs::path path = cfg.data_dir / "line.json";
     CB_ASSIGN_OR_RETURN(LineConfig lc, LoadLineConfig(path));
     CB_ASSIGN_OR_RETURN(encoder::KeySet keys, encoder::LoadKeystore(lc.keys));
@@ -225,7 +227,8 @@ int RunVerify(int argc, char** argv) {
   if (keys->backend) {
     // pkcs11 keystore: the public half of the token's signing key.
     auto pub = keys->backend->PublicKeyPem();
-    verifier = pub.ok() ? layout::QrVerifier::FromPem(*pub) : Result<layout::QrVerifier>(pub.status());
+    verifier =
+        pub.ok() ? layout::QrVerifier::FromPem(*pub) : Result<layout::QrVerifier>(pub.status());
   } else {
     verifier = layout::QrVerifier::FromPemFile(keys->sign_key_path);
   }
@@ -243,7 +246,8 @@ int RunVerify(int argc, char** argv) {
   std::optional<Job> job;
   if (!job_path.empty()) {
     auto text = printers::ReadFileLimited(job_path, kMaxJobJsonBytes);
-    auto parsed = text.ok() ? ParseJob(std::string(text->begin(), text->end())) : Result<Job>(text.status());
+    auto parsed =
+        text.ok() ? ParseJob(std::string(text->begin(), text->end())) : Result<Job>(text.status());
     if (!parsed.ok()) {
       std::cerr << "cardbureau verify: " << parsed.status() << "\n";
       return 1;
@@ -256,7 +260,8 @@ int RunVerify(int argc, char** argv) {
     std::cerr << "waiting for a card on " << reader << " ...\n";
     auto card = source.WaitForCard(std::chrono::seconds(30));
     if (!card.ok() || !card->has_value()) {
-      std::cerr << "cardbureau verify: " << (card.ok() ? Status(Code::kCardTimeout, "no card within 30 s") : card.status())
+      std::cerr << "cardbureau verify: "
+                << (card.ok() ? Status(Code::kCardTimeout, "no card within 30 s") : card.status())
                 << "\n";
       return 3;
     }
@@ -291,7 +296,9 @@ int RunVerify(int argc, char** argv) {
     if (!bound.ok()) qa->chip = bound;
   }
   if (vm.count("json")) {
-    nlohmann::json out = {{"uid", ToHex(qa->uid)}, {"chip", qa->chip_text()}, {"face", qa->face_text()},
+    nlohmann::json out = {{"uid", ToHex(qa->uid)},
+                          {"chip", qa->chip_text()},
+                          {"face", qa->face_text()},
                           {"ok", qa->ok()}};
     if (!qa->chip.ok()) out["chip_message"] = qa->chip.message();
     if (!qa->face.ok()) out["face_message"] = qa->face.message();
@@ -299,11 +306,14 @@ int RunVerify(int argc, char** argv) {
     std::cout << out.dump() << "\n";
   } else {
     std::cout << "UID   " << ToHex(qa->uid) << "\n";
-    std::cout << "chip  " << (qa->chip.ok() ? "OK (record MAC verifies" + (qa->record ? ", job " + qa->record->job_id : "") + ")"
-                                             : qa->chip.ToString())
+    std::cout << "chip  "
+              << (qa->chip.ok() ? "OK (record MAC verifies" +
+                                      (qa->record ? ", job " + qa->record->job_id : "") + ")"
+                                : qa->chip.ToString())
               << "\n";
-    std::cout << "face  " << (qa->face.ok() ? "OK (QR signature verifies, UID and claims match the chip)"
-                                             : qa->face.ToString())
+    std::cout << "face  "
+              << (qa->face.ok() ? "OK (QR signature verifies, UID and claims match the chip)"
+                                : qa->face.ToString())
               << "\n";
     std::cout << (qa->ok() ? "PASS" : "FAIL") << "\n";
   }

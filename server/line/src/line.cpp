@@ -7,9 +7,8 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
-
 #include <opencv2/imgcodecs.hpp>
+#include <thread>
 
 #include "cardbureau/encoder/key_backend.h"
 #include "cardbureau/encoder/personalizer.h"
@@ -409,7 +408,8 @@ struct Line::Impl {
     }
     auto photo = printers::ReadFileLimited(ctx.photo_path, kMaxPhotoBytes);
     if (!photo.ok()) {
-      sink.Failed(id, Status(Code::kPhotoUnreadable, "stored photo: " + photo.status().message()), true);
+      sink.Failed(id, Status(Code::kPhotoUnreadable, "stored photo: " + photo.status().message()),
+                  true);
       CountFailed(ctx.job_id, ctx.job);
       return;
     }
@@ -478,11 +478,12 @@ struct Line::Impl {
       sink.Completed(ctx.job_id, out);
       return;
     }
-    sink.Failed(ctx.job_id,
-                Status(Code::kCardError, "production was interrupted after the chip was encoded (card " +
-                                             (rec.is_object() ? rec.value("uid", std::string("?")) : "?") +
-                                             "); an operator must check the card before a reprint"),
-                false);
+    sink.Failed(
+        ctx.job_id,
+        Status(Code::kCardError, "production was interrupted after the chip was encoded (card " +
+                                     (rec.is_object() ? rec.value("uid", std::string("?")) : "?") +
+                                     "); an operator must check the card before a reprint"),
+        false);
     CountFailed(ctx.job_id, ctx.job);
   }
 
@@ -603,7 +604,8 @@ struct Line::Impl {
     printers::Printer& printer = *st.setup.printer;
 
     if (job.cards_used >= options.max_tries) {
-      sink.Failed(id, job.last_error.ok() ? Status(Code::kInternal, "no card tried") : job.last_error,
+      sink.Failed(id,
+                  job.last_error.ok() ? Status(Code::kInternal, "no card tried") : job.last_error,
                   true);
       CountFailed(id, j);
       return true;
@@ -741,11 +743,15 @@ struct Line::Impl {
 
     // The card exists: record it before the state says so.
     const std::string produced_at = clock().NowIsoBeijing();
-    const std::string card_type = outcome->size == devices::CardSize::k4K ? "mifare-classic-4k"
-                                                                          : "mifare-classic-1k";
-    nlohmann::json prod = {{"job_id", id},       {"card_id", card_id},       {"uid", uid},
-                           {"card_type", card_type}, {"station", st.snap.name},
-                           {"produced_at", produced_at}, {"cards_used", job.cards_used}};
+    const std::string card_type =
+        outcome->size == devices::CardSize::k4K ? "mifare-classic-4k" : "mifare-classic-1k";
+    nlohmann::json prod = {{"job_id", id},
+                           {"card_id", card_id},
+                           {"uid", uid},
+                           {"card_type", card_type},
+                           {"station", st.snap.name},
+                           {"produced_at", produced_at},
+                           {"cards_used", job.cards_used}};
     s = printers::WriteFileAtomic(job.ctx.cards_dir / "production.json", AsBytes(prod.dump(2)));
     if (!s.ok()) {
       // Without its production record a card cannot be proven: the job is
@@ -860,7 +866,8 @@ Line::~Line() { Stop(); }
 
 Result<std::unique_ptr<Line>> Line::Create(server::ProductionSink& sink, LineOptions options,
                                            std::vector<StationSetup> stations) {
-  if (stations.empty()) return Status(Code::kInvalidConfig, "a line needs at least one station", "stations");
+  if (stations.empty())
+    return Status(Code::kInvalidConfig, "a line needs at least one station", "stations");
   if (options.max_tries < 1) return Status(Code::kInvalidConfig, "must be at least 1", "max_tries");
   auto impl = std::make_unique<Impl>(sink, std::move(options));
   CB_ASSIGN_OR_RETURN(impl->tmpl, layout::LoadTemplate(impl->options.template_name));
@@ -876,21 +883,25 @@ Result<std::unique_ptr<Line>> Line::Create(server::ProductionSink& sink, LineOpt
     if (impl->options.keys.sign_key_path.empty()) {
       return Status(Code::kInvalidConfig, "the keystore names no sign_key", "sign_key");
     }
-    CB_ASSIGN_OR_RETURN(auto signer, layout::QrSigner::FromPemFile(impl->options.keys.sign_key_path));
+    CB_ASSIGN_OR_RETURN(auto signer,
+                        layout::QrSigner::FromPemFile(impl->options.keys.sign_key_path));
     impl->signer.emplace(std::move(signer));
-    CB_ASSIGN_OR_RETURN(auto verifier, layout::QrVerifier::FromPemFile(impl->options.keys.sign_key_path));
+    CB_ASSIGN_OR_RETURN(auto verifier,
+                        layout::QrVerifier::FromPemFile(impl->options.keys.sign_key_path));
     impl->verifier.emplace(std::move(verifier));
   }
   impl->personalizer = std::make_unique<encoder::Personalizer>(impl->options.keys);
   const int threads = std::max(1, impl->options.render_threads);
   for (int i = 0; i < threads; ++i) {
-    CB_ASSIGN_OR_RETURN(auto r, layout::CardRenderer::Create(impl->tmpl, impl->profile, impl->options.photo));
+    CB_ASSIGN_OR_RETURN(
+        auto r, layout::CardRenderer::Create(impl->tmpl, impl->profile, impl->options.photo));
     impl->renderers.push_back(std::move(r));
   }
   std::set<std::string> names;
   for (auto& setup : stations) {
     if (!setup.printer || !setup.source) {
-      return Status(Code::kInvalidConfig, "station needs a printer and a reader", "stations." + setup.name);
+      return Status(Code::kInvalidConfig, "station needs a printer and a reader",
+                    "stations." + setup.name);
     }
     if (!names.insert(setup.name).second) {
       return Status(Code::kInvalidConfig, "duplicate station name " + setup.name, "stations");
@@ -954,10 +965,10 @@ std::vector<StationSnapshot> Line::Stations() const {
   std::vector<StationSnapshot> out;
   for (const auto& st : impl_->stations) {
     StationSnapshot s = st->snap;
-    s.state = st->out_of_rotation ? "out-of-rotation"
+    s.state = st->out_of_rotation               ? "out-of-rotation"
               : st->paused || st->keystore_wait ? "paused"
-              : !s.current_job.empty() ? "busy"
-                                       : "idle";
+              : !s.current_job.empty()          ? "busy"
+                                                : "idle";
     out.push_back(std::move(s));
   }
   return out;
@@ -1019,7 +1030,8 @@ Status Line::Purge(const std::vector<server::JobStore::PurgedJob>& jobs) {
       schools.insert(j.school_code);
       Batch& b = impl_->batches[j.school_code];  // after a restart: known from the store only
       b.snap.batch_id = j.school_code;
-      std::erase_if(b.cards, [&](const ProducedCard& c) { return c.meta.summary.job_id == j.job_id; });
+      std::erase_if(b.cards,
+                    [&](const ProducedCard& c) { return c.meta.summary.job_id == j.job_id; });
     }
   }
   if (const auto& cache = impl_->options.photo.cache; cache) {
@@ -1027,8 +1039,7 @@ Status Line::Purge(const std::vector<server::JobStore::PurgedJob>& jobs) {
   }
   for (const auto& school : schools) {
     std::error_code ec;
-    const bool had_manifest =
-        fs::exists(impl_->options.batches_dir / school / "manifest.pdf", ec);
+    const bool had_manifest = fs::exists(impl_->options.batches_dir / school / "manifest.pdf", ec);
     CB_RETURN_IF_ERROR(impl_->WriteBatchFiles(school, had_manifest));
   }
   return Status::Ok();

@@ -25,14 +25,17 @@ Status GetInt(const json& o, const char* key, const std::string& prefix, int lo,
   const json& v = o[key];
   if (!v.is_number_integer()) return Bad(prefix + key, "must be an integer");
   int64_t x = v.get<int64_t>();
-  if (x < lo || x > hi) return Bad(prefix + key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  if (x < lo || x > hi)
+    return Bad(prefix + key,
+               "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
   out = static_cast<int>(x);
   return Status::Ok();
 }
 
 Status GetString(const json& o, const char* key, const std::string& prefix, std::string& out) {
   if (!o.contains(key)) return Status::Ok();
-  if (!o[key].is_string() || o[key].get<std::string>().empty()) return Bad(prefix + key, "must be a non-empty string");
+  if (!o[key].is_string() || o[key].get<std::string>().empty())
+    return Bad(prefix + key, "must be a non-empty string");
   out = o[key].get<std::string>();
   return Status::Ok();
 }
@@ -56,7 +59,8 @@ Status IntSet(const json& o, const char* key, const std::string& prefix, std::se
   return Status::Ok();
 }
 
-Status CheckKeys(const json& o, const std::string& prefix, std::initializer_list<const char*> allowed) {
+Status CheckKeys(const json& o, const std::string& prefix,
+                 std::initializer_list<const char*> allowed) {
   for (const auto& [k, v] : o.items()) {
     bool known = false;
     for (const char* a : allowed) known = known || k == a;
@@ -68,8 +72,10 @@ Status CheckKeys(const json& o, const std::string& prefix, std::initializer_list
 Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& base) {
   const std::string prefix = "stations[" + std::to_string(index) + "].";
   if (!s.is_object()) return Bad("stations[" + std::to_string(index) + "]", "must be an object");
-  CB_RETURN_IF_ERROR(CheckKeys(s, prefix, {"name", "printer", "reader", "hopper", "dir", "queue", "server",
-                                           "port", "vpcd_port", "seed", "time_per_card_ms", "card_types", "faults"}));
+  CB_RETURN_IF_ERROR(
+      CheckKeys(s, prefix,
+                {"name", "printer", "reader", "hopper", "dir", "queue", "server", "port",
+                 "vpcd_port", "seed", "time_per_card_ms", "card_types", "faults"}));
   StationConfig c;
   CB_RETURN_IF_ERROR(GetString(s, "name", prefix, c.name));
   if (c.name.empty()) return Bad(prefix + "name", "is required");
@@ -81,21 +87,24 @@ Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& 
   if (c.reader != "loopback" && c.reader.rfind("pcsc:", 0) != 0) {
     return Bad(prefix + "reader", "must be loopback or pcsc:<reader name>");
   }
-  if (c.reader == "loopback" && c.printer != "sim" ) {
+  if (c.reader == "loopback" && c.printer != "sim") {
     return Bad(prefix + "reader", "the loopback reader exists only inside a sim printer");
   }
   std::string hopper = "hopper/" + c.name, dir;
   CB_RETURN_IF_ERROR(GetString(s, "hopper", prefix, hopper));
   c.hopper = Resolve(base, hopper);
   CB_RETURN_IF_ERROR(GetString(s, "dir", prefix, dir));
-  if (c.printer == "hotfolder" && dir.empty()) return Bad(prefix + "dir", "a hotfolder printer needs its folder");
+  if (c.printer == "hotfolder" && dir.empty())
+    return Bad(prefix + "dir", "a hotfolder printer needs its folder");
   if (!dir.empty()) c.dir = Resolve(base, dir);
   CB_RETURN_IF_ERROR(GetString(s, "queue", prefix, c.queue));
-  if (c.printer == "cups" && c.queue.empty()) return Bad(prefix + "queue", "a cups printer needs its queue");
+  if (c.printer == "cups" && c.queue.empty())
+    return Bad(prefix + "queue", "a cups printer needs its queue");
   CB_RETURN_IF_ERROR(GetString(s, "server", prefix, c.server));
   CB_RETURN_IF_ERROR(GetInt(s, "port", prefix, 1, 65535, c.port));
   CB_RETURN_IF_ERROR(GetInt(s, "vpcd_port", prefix, 1, 65535, c.vpcd_port));
-  if (c.vpcd_port && c.printer != "sim") return Bad(prefix + "vpcd_port", "only a sim printer inserts through vpcd");
+  if (c.vpcd_port && c.printer != "sim")
+    return Bad(prefix + "vpcd_port", "only a sim printer inserts through vpcd");
   if (c.vpcd_port && c.reader == "loopback") {
     return Bad(prefix + "reader", "a card inserted through vpcd is read with a pcsc: reader");
   }
@@ -139,7 +148,8 @@ Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& 
         } catch (...) {
           n = 0;
         }
-        if (n < 1 || !v.is_string()) return Bad(fp + "cards." + k, "must be \"<n>\": \"<fault spec>\"");
+        if (n < 1 || !v.is_string())
+          return Bad(fp + "cards." + k, "must be \"<n>\": \"<fault spec>\"");
         auto plan = devices::ParseFaultPlan(v.get<std::string>());
         if (!plan.ok()) return Bad(fp + "cards." + k, plan.status().message());
         c.card_faults[n] = *plan;
@@ -154,9 +164,10 @@ Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& 
 Result<LineConfig> ParseLineConfig(std::string_view text, const fs::path& base) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Bad("", "line config is not a JSON object");
-  CB_RETURN_IF_ERROR(CheckKeys(j, "", {"keys", "template", "profile", "render_threads", "max_tries",
-                                       "station_failure_limit", "card_wait_ms", "batches_dir", "direct_io",
-                                       "stations"}));
+  CB_RETURN_IF_ERROR(
+      CheckKeys(j, "",
+                {"keys", "template", "profile", "render_threads", "max_tries",
+                 "station_failure_limit", "card_wait_ms", "batches_dir", "direct_io", "stations"}));
   LineConfig c;
   std::string keys, batches = "batches";
   CB_RETURN_IF_ERROR(GetString(j, "keys", "", keys));
@@ -177,7 +188,8 @@ Result<LineConfig> ParseLineConfig(std::string_view text, const fs::path& base) 
   std::set<std::string> names;
   for (size_t i = 0; i < j["stations"].size(); ++i) {
     CB_ASSIGN_OR_RETURN(StationConfig s, ParseStation(j["stations"][i], i, base));
-    if (!names.insert(s.name).second) return Bad("stations[" + std::to_string(i) + "].name", "duplicate name");
+    if (!names.insert(s.name).second)
+      return Bad("stations[" + std::to_string(i) + "].name", "duplicate name");
     c.stations.push_back(std::move(s));
   }
   return c;
@@ -188,7 +200,8 @@ Result<LineConfig> LoadLineConfig(const fs::path& path) {
   if (!in) return Status(Code::kIoError, "cannot read line config " + path.string());
   std::stringstream ss;
   ss << in.rdbuf();
-  if (ss.str().size() > 1024 * 1024) return Status(Code::kInputTooLarge, path.string() + " is over 1 MiB");
+  if (ss.str().size() > 1024 * 1024)
+    return Status(Code::kInputTooLarge, path.string() + " is over 1 MiB");
   return ParseLineConfig(ss.str(), path.parent_path());
 }
 

@@ -23,8 +23,8 @@ Status CheckFaceAgainstChip(std::string_view qr_payload, const layout::QrVerifie
   if (claims_out) *claims_out = claims;
   const layout::QrClaims want = ClaimsFor(record, uid);
   if (claims.uid != want.uid) {
-    return Status(Code::kVerifyMismatch, "the QR names UID " + claims.uid + " but the chip is " + want.uid,
-                  "qr.uid");
+    return Status(Code::kVerifyMismatch,
+                  "the QR names UID " + claims.uid + " but the chip is " + want.uid, "qr.uid");
   }
   struct Field {
     const char* name;
@@ -34,12 +34,14 @@ Status CheckFaceAgainstChip(std::string_view qr_payload, const layout::QrVerifie
   for (const Field& f : {Field{"eid", claims.eid, want.eid}, Field{"cno", claims.cno, want.cno},
                          Field{"sch", claims.sch, want.sch}, Field{"exp", claims.exp, want.exp}}) {
     if (f.got != f.want) {
-      return Status(Code::kVerifyMismatch, std::string("QR claim ") + f.name + " differs from the chip record",
+      return Status(Code::kVerifyMismatch,
+                    std::string("QR claim ") + f.name + " differs from the chip record",
                     std::string("qr.") + f.name);
     }
   }
   if (claims.seq != want.seq) {
-    return Status(Code::kVerifyMismatch, "QR issue sequence differs from the chip record", "qr.seq");
+    return Status(Code::kVerifyMismatch, "QR issue sequence differs from the chip record",
+                  "qr.seq");
   }
   return Status::Ok();
 }
@@ -60,9 +62,9 @@ Result<QaResult> VerifyCard(devices::CardChannel& channel, const cv::Mat& front,
     qa.chip = *report.mac_status;
   } else {
     qa.record = report.record->record;
-    if (expected && (qa.record->job_id != expected->job_id ||
-                     qa.record->card_no != expected->card.card_no ||
-                     qa.record->education_id != expected->student.education_id)) {
+    if (expected &&
+        (qa.record->job_id != expected->job_id || qa.record->card_no != expected->card.card_no ||
+         qa.record->education_id != expected->student.education_id)) {
       qa.chip = Status(Code::kVerifyMismatch, "the chip holds another job's record", "record");
     }
   }

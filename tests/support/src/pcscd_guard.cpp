@@ -29,7 +29,7 @@ constexpr char kPidFile[] = "/run/pcscd/pcscd.pid";
 constexpr char kVpcdConf[] = "/etc/reader.conf.d/vpcd";
 
 bool Exists(const char* path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path, &st) == 0;
 }
 
@@ -81,8 +81,8 @@ Result<std::unique_ptr<PcscdGuard>> PcscdGuard::Start(milliseconds timeout) {
     const auto until = Clock::now() + timeout;
     while (!Serving()) {
       if (Clock::now() > until) {
-        return Status(Code::kReaderUnavailable, "the running pcscd does not list " +
-                                                    std::string(kVirtualReader0));
+        return Status(Code::kReaderUnavailable,
+                      "the running pcscd does not list " + std::string(kVirtualReader0));
       }
       std::this_thread::sleep_for(milliseconds(50));
     }

@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/clock.h"
@@ -53,7 +52,7 @@ struct School {
 };
 
 struct CardSpec {
-  std::string card_no;                 // 10-20 digits
+  std::string card_no;                   // 10-20 digits
   std::optional<CivilDate> valid_until;  // derived when absent (see Validate)
   std::string template_name = "bjt-student";
   CardType card_type = CardType::kMifareClassic1K;

@@ -44,19 +44,19 @@ enum class Code {
   kTooLate,
   kCancelled,
   // bureau-side codes
-  kInvalidJson,          // malformed JSON or wrong JSON types
-  kUnsupportedVersion,   // "v" other than 1
-  kUnknownType,          // unknown message "type"
-  kInputTooLarge,        // a job, frame, request or file over its limit
-  kInvalidTemplate,      // a card template that cannot be used
-  kInvalidConfig,        // a config file or flag that cannot be used
-  kKeyFileInsecure,      // key file readable by group/others
-  kInvalidKey,           // malformed key material
-  kInvalidSignature,     // QR signature does not verify
-  kQrUnreadable,         // QR could not be decoded from a face
-  kCardError,            // unexpected status word from the card
-  kCardTimeout,          // no card arrived in time
-  kReaderError,          // PC/SC failure not covered above
+  kInvalidJson,         // malformed JSON or wrong JSON types
+  kUnsupportedVersion,  // "v" other than 1
+  kUnknownType,         // unknown message "type"
+  kInputTooLarge,       // a job, frame, request or file over its limit
+  kInvalidTemplate,     // a card template that cannot be used
+  kInvalidConfig,       // a config file or flag that cannot be used
+  kKeyFileInsecure,     // key file readable by group/others
+  kInvalidKey,          // malformed key material
+  kInvalidSignature,    // QR signature does not verify
+  kQrUnreadable,        // QR could not be decoded from a face
+  kCardError,           // unexpected status word from the card
+  kCardTimeout,         // no card arrived in time
+  kReaderError,         // PC/SC failure not covered above
   kPrinterOutOfRibbon,
   kPrinterError,
   kStationUnavailable,
@@ -122,7 +122,7 @@ std::ostream& operator<<(std::ostream& os, const Status& s);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     if (std::get<Status>(v_).ok()) {
       v_ = Status(Code::kInternal, "Result constructed from OK status");
@@ -155,10 +155,10 @@ class [[nodiscard]] Result {
 #define CB_CONCAT_(a, b) CB_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define CB_RETURN_IF_ERROR(expr)                          \
-  do {                                                    \
-    ::cardbureau::Status cb_status_ = (expr);             \
-    if (!cb_status_.ok()) return cb_status_;              \
+#define CB_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    ::cardbureau::Status cb_status_ = (expr); \
+    if (!cb_status_.ok()) return cb_status_;  \
   } while (0)
 
 // CB_ASSIGN_OR_RETURN(auto x, MakeX()); returns the Status on failure.

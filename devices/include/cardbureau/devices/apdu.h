@@ -20,10 +20,10 @@ enum class KeyType : uint8_t { kA = 0x60, kB = 0x61 };
 // Status words the emulator produces and the table below knows about.
 namespace sw {
 inline constexpr uint16_t kOk = 0x9000;
-inline constexpr uint16_t kAuthFailed = 0x6300;        // authentication failed / op failed
-inline constexpr uint16_t kMemoryFailure = 0x6581;     // write to EEPROM failed
-inline constexpr uint16_t kExecutionError = 0x6400;    // no precise diagnosis
-inline constexpr uint16_t kWrongLength = 0x6700;       // Lc/Le or APDU length wrong
+inline constexpr uint16_t kAuthFailed = 0x6300;            // authentication failed / op failed
+inline constexpr uint16_t kMemoryFailure = 0x6581;         // write to EEPROM failed
+inline constexpr uint16_t kExecutionError = 0x6400;        // no precise diagnosis
+inline constexpr uint16_t kWrongLength = 0x6700;           // Lc/Le or APDU length wrong
 inline constexpr uint16_t kSecurityNotSatisfied = 0x6982;  // access denied / not authenticated
 inline constexpr uint16_t kCommandNotAllowed = 0x6986;     // e.g. no key in that slot
 inline constexpr uint16_t kFunctionNotSupported = 0x6A81;  // bad P1/P2 or data field

@@ -3,11 +3,10 @@
 // (transit, free, other) are listed but never authenticated or read.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/status.h"

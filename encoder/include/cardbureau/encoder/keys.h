@@ -43,9 +43,8 @@ class SecretKey {
   // INVALID_KEY unless bytes.size() == N.
   static Result<SecretKey> FromBytes(ByteView bytes) {
     if (bytes.size() != N) {
-      return Status(Code::kInvalidKey,
-                    "key must be " + std::to_string(N) + " bytes, got " +
-                        std::to_string(bytes.size()));
+      return Status(Code::kInvalidKey, "key must be " + std::to_string(N) + " bytes, got " +
+                                           std::to_string(bytes.size()));
     }
     SecretKey k;
     for (size_t i = 0; i < N; ++i) k.bytes_[i] = bytes[i];
@@ -100,10 +99,10 @@ MifareKey MadKeyA();       // A0 A1 A2 A3 A4 A5
 // the three AesKeys are all zero and sign_key_path is empty; diversify.h
 // and the QR signer go through `backend`.
 struct KeySet {
-  AesKey master_read;   // diversifies key A (shared with school readers)
-  AesKey master_write;  // diversifies key B (bureau only)
-  AesKey master_mac;    // diversifies the record MAC key
-  std::string sign_key_path;  // absolute or relative to the working directory
+  AesKey master_read;                         // diversifies key A (shared with school readers)
+  AesKey master_write;                        // diversifies key B (bureau only)
+  AesKey master_mac;                          // diversifies the record MAC key
+  std::string sign_key_path;                  // absolute or relative to the working directory
   std::shared_ptr<const KeyBackend> backend;  // null: the keys above are used
 };
 

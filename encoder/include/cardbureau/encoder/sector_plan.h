@@ -40,7 +40,7 @@ inline constexpr int kMad2Sector = 16;
 struct MadDirectory {
   devices::CardSize size = devices::CardSize::k1K;
   uint8_t mad1_info = 0;
-  uint8_t mad2_info = 0;  // 0 on 1K
+  uint8_t mad2_info = 0;      // 0 on 1K
   std::vector<uint16_t> aid;  // SectorCount(size) entries
 };
 
@@ -55,11 +55,11 @@ Bytes EncodeMad1(const MadDirectory& mad);
 Bytes EncodeMad2(const MadDirectory& mad);
 
 enum class SectorRole {
-  kMad,       // sector 0 / 16: read with the public MAD key, never written
-  kStudent,   // ours: the student record
-  kTransit,   // the transit operator's e-wallet: never touched
-  kFree,      // 0x0000
-  kOther,     // defect, reserved, or any other application
+  kMad,      // sector 0 / 16: read with the public MAD key, never written
+  kStudent,  // ours: the student record
+  kTransit,  // the transit operator's e-wallet: never touched
+  kFree,     // 0x0000
+  kOther,    // defect, reserved, or any other application
 };
 std::string_view ToString(SectorRole role);  // "mad", "student", ...
 

@@ -5,12 +5,11 @@
 
 #include <map>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/job.h"
@@ -54,10 +53,10 @@ struct CardSummary {
 // One line of text as drawn, for the PDF's selectable text layer.
 struct PlacedText {
   bool front = true;
-  RectMm rect;        // the element's box
-  double x_mm = 0;    // pen start
-  double size_pt = 0; // size actually used after auto-fit
-  std::string text;   // UTF-8
+  RectMm rect;         // the element's box
+  double x_mm = 0;     // pen start
+  double size_pt = 0;  // size actually used after auto-fit
+  std::string text;    // UTF-8
 };
 
 // The encoded outputs of a face that shows no job data, made once per
@@ -69,7 +68,7 @@ class StaticFaceOutputs;
 // shares its pixels with the renderer's cached layer; clone() before
 // drawing on it.
 struct CardImages {
-  cv::Mat front;    // CV_8UC3, BGR, profile size
+  cv::Mat front;  // CV_8UC3, BGR, profile size
   cv::Mat back;
   cv::Mat front_k;  // CV_8UC1, 255 = print with the black resin panel
   cv::Mat back_k;
@@ -83,8 +82,8 @@ struct PreparedCard {
   CardSummary summary;
   CardImages images;  // without the QR
   std::vector<PlacedText> texts;
-  QrClaims claims;    // uid and seq not yet known
-  cv::Rect qr_box;    // pixels; empty when the template has no QR
+  QrClaims claims;  // uid and seq not yet known
+  cv::Rect qr_box;  // pixels; empty when the template has no QR
   RasterProfile profile;
 };
 
@@ -158,9 +157,8 @@ class CardRenderer {
   // fresh one, kept in the pool while it has room).
   static cv::Mat CopyToPooled(const cv::Mat& src, std::vector<cv::Mat>& pool);
   static constexpr size_t kPoolSize = 8;
-  Status DrawText(const Element& el, const std::string& utf8, bool front, cv::Mat& bgr,
-                  cv::Mat& k, Rgb color, std::vector<PlacedText>& texts,
-                  const std::string& field) const;
+  Status DrawText(const Element& el, const std::string& utf8, bool front, cv::Mat& bgr, cv::Mat& k,
+                  Rgb color, std::vector<PlacedText>& texts, const std::string& field) const;
   static bool IsDynamic(const Element& el);
 
   Template tmpl_;
@@ -168,8 +166,8 @@ class CardRenderer {
   double ppmm_ = 0, ox_ = 0, oy_ = 0;
   std::map<std::string, std::unique_ptr<FontChain>> fonts_;
   std::unique_ptr<PhotoProcessor> photos_;
-  std::map<std::string, cv::Mat> images_;   // element id -> BGR at its px size
-  std::map<int, Layer> front_layers_;       // by SchoolLevel
+  std::map<std::string, cv::Mat> images_;  // element id -> BGR at its px size
+  std::map<int, Layer> front_layers_;      // by SchoolLevel
   std::map<int, Layer> back_layers_;
   std::string name_font_;
   std::vector<cv::Size> photo_boxes_;       // distinct photo box sizes, px

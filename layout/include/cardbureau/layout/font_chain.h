@@ -6,12 +6,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <opencv2/core.hpp>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "cardbureau/core/status.h"
 #include "cardbureau/core/validation.h"
@@ -49,8 +48,8 @@ class FontChain {
   // at `top_y` and the pen starting at `x`; when `k_mask` (CV_8UC1) is not
   // null, pixels with coverage >= 50% are set to 255 there too. Glyphs are
   // clipped to `clip` (pixels). Precondition: CheckRenderable(text) is OK.
-  void Draw(cv::Mat& bgr, cv::Mat* k_mask, std::u32string_view text, int px, double x,
-            double top_y, Rgb color, cv::Rect clip) const;
+  void Draw(cv::Mat& bgr, cv::Mat* k_mask, std::u32string_view text, int px, double x, double top_y,
+            Rgb color, cv::Rect clip) const;
 
  private:
   struct Glyph {

@@ -45,8 +45,9 @@ struct PhotoMetrics {
 // the face-gate refusal: NO_FACE, MULTIPLE_FACES, TOO_SMALL, TOO_DARK,
 // BLURRED; never UNREADABLE) and, per photo box size, the crop (BGR).
 // Bounded by entries (least recently used go first) and by crop bytes
-// (least recently used crops are dropped first, their verdicts kept). The crops are minors' photos: kept in memory only, never logged or
-// written. Cached Mats are immutable: copy before drawing on them.
+// (least recently used crops are dropped first, their verdicts kept). The crops are minors' photos:
+// kept in memory only, never logged or written. Cached Mats are immutable: copy before drawing on
+// them.
 class PhotoCheckCache {
  public:
   struct Limits {
@@ -107,9 +108,9 @@ class PhotoCheckCache {
 
 struct PhotoConfig {
   size_t max_bytes = kMaxPhotoBytes;
-  int max_width = 4096;   // from the header, before decoding
+  int max_width = 4096;  // from the header, before decoding
   int max_height = 4096;
-  int min_side = 64;      // smaller images are PHOTO_UNREADABLE
+  int min_side = 64;  // smaller images are PHOTO_UNREADABLE
   // Detection runs on a copy whose shorter side is at most this (speed).
   int detect_max_side = 160;
   // A JPEG whose shorter side is at least twice this is decoded at 1/2,
@@ -119,10 +120,10 @@ struct PhotoConfig {
   // box needs at 600 dpi. 0: always decode at full size.
   int reduce_jpeg_min_side = 1536;
   // Quality gates (measured on the face box in original pixels).
-  int min_face_px = 80;          // PHOTO_TOO_SMALL below this face width
-  double min_face_luma = 70.0;   // PHOTO_TOO_DARK below this mean luma (0..255)
-  double min_sharpness = 60.0;   // PHOTO_BLURRED below this Laplacian variance
-                                 // (face box resampled to 128x128, grey)
+  int min_face_px = 80;         // PHOTO_TOO_SMALL below this face width
+  double min_face_luma = 70.0;  // PHOTO_TOO_DARK below this mean luma (0..255)
+  double min_sharpness = 60.0;  // PHOTO_BLURRED below this Laplacian variance
+                                // (face box resampled to 128x128, grey)
   // Crop rule.
   double face_width_fraction = 0.50;
   double face_center_y = 0.42;

@@ -31,7 +31,15 @@ Result<std::vector<FontFile>> PdfFontsOf(const Template& t, const std::string& c
 
 // ---- Batch manifest -------------------------------------------------------
 
-enum class ManifestOutcome { kProduced, kRejected, kVoided, kReprinted, kFailed, kCancelled, kPending };
+enum class ManifestOutcome {
+  kProduced,
+  kRejected,
+  kVoided,
+  kReprinted,
+  kFailed,
+  kCancelled,
+  kPending
+};
 // "produced" / "rejected" / "voided" / "reprinted" / "failed" / "cancelled" /
 // "in production".
 std::string_view ToString(ManifestOutcome outcome);
@@ -58,7 +66,9 @@ struct ManifestTotals {
   int failed = 0;
   int cancelled = 0;
   int pending = 0;
-  int jobs() const { return produced + rejected + voided + reprinted + failed + cancelled + pending; }
+  int jobs() const {
+    return produced + rejected + voided + reprinted + failed + cancelled + pending;
+  }
   bool operator==(const ManifestTotals&) const = default;
 };
 ManifestTotals CountOutcomes(const std::vector<ManifestRow>& rows);

@@ -9,11 +9,10 @@
 
 #include <functional>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/status.h"

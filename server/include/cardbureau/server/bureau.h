@@ -53,14 +53,14 @@ JobValidator CoreJobValidator(const Clock& clock);
 
 // Counters for tests, benchmarks and the dashboard. Read via Bureau::stats().
 struct BureauStats {
-  int64_t jobs_accepted = 0;   // new jobs made durable
+  int64_t jobs_accepted = 0;  // new jobs made durable
   int64_t jobs_rejected = 0;
-  int64_t duplicates = 0;      // job_ids answered from the store
-  int64_t reports_sent = 0;    // incl. re-sends
+  int64_t duplicates = 0;    // job_ids answered from the store
+  int64_t reports_sent = 0;  // incl. re-sends
   int64_t acks = 0;
-  int64_t errors_sent = 0;     // `error` replies to malformed input
+  int64_t errors_sent = 0;  // `error` replies to malformed input
   int64_t errors_received = 0;
-  int64_t connects = 0;        // hellos sent
+  int64_t connects = 0;  // hellos sent
   int64_t pulls = 0;
   int64_t credit_requested = 0;
   int64_t jobs_over_credit = 0;  // unknown jobs sent without credit: refused, not stored

@@ -60,10 +60,10 @@ struct CentreOptions {
 
 struct CentreSummary {
   int64_t jobs = 0;
-  int64_t sends = 0;           // job messages sent, incl. redeliveries
+  int64_t sends = 0;  // job messages sent, incl. redeliveries
   int64_t redeliveries = 0;
   int64_t accepted = 0;
-  int64_t done = 0;            // jobs with a terminal report
+  int64_t done = 0;  // jobs with a terminal report
   int64_t completed = 0, failed = 0, rejected = 0, cancelled = 0;
   int64_t replaced = 0;  // card_replaced reports (the old UID is blocked)
   // The card each job's child holds now: the completed card, or the one a

@@ -19,8 +19,8 @@ namespace cardbureau::server {
 
 // CURVE keys of a bureau, Z85 text (40 chars). All empty = no CURVE.
 struct CurveClientConfig {
-  std::string centre_public_key;  // the only centre this bureau talks to
-  std::string public_key;         // this bureau's public key
+  std::string centre_public_key;          // the only centre this bureau talks to
+  std::string public_key;                 // this bureau's public key
   std::filesystem::path secret_key_file;  // Z85 secret; mode must be 0600 or stricter
   bool enabled() const { return !centre_public_key.empty(); }
 };
@@ -44,11 +44,11 @@ struct HttpConfig {
 
 struct ServeConfig {
   std::string bureau_id = "bj-bureau-01";
-  std::string centre;                // ZeroMQ endpoint, e.g. tcp://centre:5570
-  std::filesystem::path data_dir;    // store, photos, cards
-  int64_t queue_capacity = 64;       // jobs held in production at most (pull credit)
+  std::string centre;              // ZeroMQ endpoint, e.g. tcp://centre:5570
+  std::filesystem::path data_dir;  // store, photos, cards
+  int64_t queue_capacity = 64;     // jobs held in production at most (pull credit)
   int64_t stations = 1;
-  int64_t intake_batch = 64;         // jobs made durable per group commit
+  int64_t intake_batch = 64;  // jobs made durable per group commit
   int64_t heartbeat_interval_ms = 1000;
   int64_t peer_timeout_ms = 10000;
   int64_t reconnect_min_ms = 250;

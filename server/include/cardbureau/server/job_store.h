@@ -105,13 +105,13 @@ struct JobRecord {
   std::string student_name;  // empty once purged (and for rejected jobs)
   std::string job_json;      // protocol JSON; empty once purged
   std::string photo_sha256;
-  std::string report_id;     // terminal report, empty before
+  std::string report_id;  // terminal report, empty before
   int64_t received_at_ms = 0;
   int64_t updated_at_ms = 0;
   std::optional<int64_t> acked_at_ms;
   bool purged = false;
-  std::string reprint_of;    // schema 2: the job this attempt reprints, "" = centre job
-  std::string reprinted_by;  // the newest attempt that replaced this job's card
+  std::string reprint_of;               // schema 2: the job this attempt reprints, "" = centre job
+  std::string reprinted_by;             // the newest attempt that replaced this job's card
   std::optional<int64_t> voided_at_ms;  // this job's card was voided by a reprint
   std::string card_uid;  // schema 3: the UID bound to this job's card ("" before encoded)
   bool internal() const { return !reprint_of.empty(); }
@@ -226,8 +226,8 @@ struct JobQuery {
 
 // A job that passed validation and whose photo is already durable.
 struct IntakeJob {
-  Job job;                // validated (valid_until filled in)
-  std::string job_json;   // frame 0 as received (stored for production)
+  Job job;               // validated (valid_until filled in)
+  std::string job_json;  // frame 0 as received (stored for production)
 };
 
 class JobStore {

@@ -16,13 +16,12 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/status.h"
@@ -111,8 +110,8 @@ struct Error {
 };
 // ---- centre -> bureau ----
 struct JobMessage {
-  std::string job_id;      // already checked by IsValidJobId
-  nlohmann::json body;     // frame 0 as parsed; core's ParseJobJson reads it
+  std::string job_id;          // already checked by IsValidJobId
+  nlohmann::json body;         // frame 0 as parsed; core's ParseJobJson reads it
   std::optional<Bytes> photo;  // frame 1; nullopt when the frame is missing
 };
 struct Ack {

@@ -57,7 +57,7 @@ namespace cardbureau::server {
 
 struct JobContext {
   std::string job_id;
-  Job job;                          // validated
+  Job job;                           // validated
   std::filesystem::path photo_path;  // DATA/photos/<sha256>, read-only
   std::filesystem::path cards_dir;   // DATA/cards/<job_id>/ for rendered faces
   JobState state = JobState::kValidated;
@@ -176,7 +176,7 @@ class FakeProduction final : public Production {
  private:
   void Worker(int station);
   void Run(JobContext& job, int station);
-  bool WaitHold(const std::string& job_id);  // false when stopping
+  bool WaitHold(const std::string& job_id);   // false when stopping
   Status Produce(const std::string& job_id);  // the "chip encoding"
 
   ProductionSink& sink_;

@@ -19,7 +19,7 @@ namespace cardbureau::printers {
 
 struct CupsConfig {
   std::string name = "cups-1";
-  std::string queue;              // CUPS destination name
+  std::string queue;                 // CUPS destination name
   std::string server = "localhost";  // host or /path/to/socket
   int port = 631;
   std::chrono::milliseconds timeout{60000};

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <filesystem>
-
 #include <string>
 #include <string_view>
 
@@ -63,7 +62,9 @@ class Printer {
   // Moves the current card back into the encoder's field after it slipped
   // out (a card "pulled" mid-encode), so the encoding can resume on the
   // same card. PRINTER_ERROR when the printer cannot.
-  virtual Status Reseat() { return Status(Code::kPrinterError, "this printer cannot reseat a card"); }
+  virtual Status Reseat() {
+    return Status(Code::kPrinterError, "this printer cannot reseat a card");
+  }
   // Prints both faces of the card at the encoder position. Errors:
   // PRINTER_JAM, PRINTER_OUT_OF_RIBBON, PRINTER_ERROR, IO_ERROR.
   virtual Status Print(const PrintData& data) = 0;

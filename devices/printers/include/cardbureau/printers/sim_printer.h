@@ -39,9 +39,9 @@ struct SimPrinterConfig {
   // Mechanical time per card (feed + print + eject), spread over the steps.
   std::chrono::milliseconds time_per_card{0};
   // Fault injection, by 1-based feed number.
-  std::set<int> jam_on_feed;          // Feed() fails with PRINTER_JAM
-  std::set<int> jam_on_print;         // Print() fails with PRINTER_JAM
-  std::optional<int> ribbon_runs_out_after;  // Print() number N+1.. fail
+  std::set<int> jam_on_feed;                      // Feed() fails with PRINTER_JAM
+  std::set<int> jam_on_print;                     // Print() fails with PRINTER_JAM
+  std::optional<int> ribbon_runs_out_after;       // Print() number N+1.. fail
   std::map<int, devices::FaultPlan> card_faults;  // faults of the N-th card
 };
 

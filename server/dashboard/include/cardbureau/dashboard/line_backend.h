@@ -76,8 +76,8 @@ class LineBackend final : public http::StoreBackend {
   std::chrono::milliseconds poll_;
 
   std::mutex mu_;
-  std::deque<int64_t> completed_at_ms_;            // last hour
-  std::map<std::string, int64_t> job_failures_;    // terminal codes since start
+  std::deque<int64_t> completed_at_ms_;                   // last hour
+  std::map<std::string, int64_t> job_failures_;           // terminal codes since start
   std::map<std::string, std::string> last_station_view_;  // id -> "state|job|n|m"
   bool stop_ = false;
   std::condition_variable cv_;

@@ -65,9 +65,9 @@ struct HttpResponse {
 
 // A decoded request target. Pure.
 struct ParsedTarget {
-  std::vector<std::string> segments;  // percent-decoded path segments
+  std::vector<std::string> segments;         // percent-decoded path segments
   std::map<std::string, std::string> query;  // decoded; last value wins
-  std::string path;                   // decoded path, "/" joined
+  std::string path;                          // decoded path, "/" joined
 };
 
 // Parses an origin-form target. BAD_REQUEST for an absolute or empty
@@ -107,8 +107,7 @@ class Api {
   DashboardBackend& backend() { return backend_; }
 
  private:
-  HttpResponse Route(const HttpRequest& request, const ParsedTarget& target,
-                     const Principal& who);
+  HttpResponse Route(const HttpRequest& request, const ParsedTarget& target, const Principal& who);
   HttpResponse Static(const ParsedTarget& target);
   HttpResponse Metrics();
   HttpResponse Action(const Principal& who, std::string_view action, std::string_view target,

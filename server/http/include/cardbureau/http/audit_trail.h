@@ -75,9 +75,9 @@ class AuditTrail {
   // Appends one entry (seq, at_ms, prev and hash are filled in) and syncs
   // it to disk. Returns the stored record. IO_ERROR when it cannot be
   // written (the in-memory chain is not advanced then).
-  Result<AuditRecord> Append(std::string_view actor, std::string_view role,
-                             std::string_view action, std::string_view target,
-                             std::string_view outcome, std::string_view detail);
+  Result<AuditRecord> Append(std::string_view actor, std::string_view role, std::string_view action,
+                             std::string_view target, std::string_view outcome,
+                             std::string_view detail);
   // The newest `limit` entries, newest first (read back from the file).
   Result<std::vector<AuditRecord>> Tail(size_t limit);
 

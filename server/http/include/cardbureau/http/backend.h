@@ -50,13 +50,13 @@ struct BatchSummary {
   std::string batch_id;
   std::string school_code;
   std::string school_name;
-  int64_t total = 0;        // jobs in the batch (reprint attempts included)
-  int64_t queued = 0;       // received/validated/rendered, not yet at a station
-  int64_t in_progress = 0;  // encoding .. verified
-  int64_t produced = 0;     // reported/acknowledged (a card exists)
-  int64_t failed = 0;       // failed/cancelled
-  int64_t rejected = 0;     // refused at intake
-  int64_t reprinted = 0;    // reprint attempts created in this batch
+  int64_t total = 0;          // jobs in the batch (reprint attempts included)
+  int64_t queued = 0;         // received/validated/rendered, not yet at a station
+  int64_t in_progress = 0;    // encoding .. verified
+  int64_t produced = 0;       // reported/acknowledged (a card exists)
+  int64_t failed = 0;         // failed/cancelled
+  int64_t rejected = 0;       // refused at intake
+  int64_t reprinted = 0;      // reprint attempts created in this batch
   int64_t created_at_ms = 0;  // Unix ms
 };
 
@@ -121,18 +121,18 @@ enum class PreviewSide { kFront, kBack };
 
 struct StationFault {
   int64_t at_ms = 0;
-  std::string code;     // catalogue code, e.g. "PRINTER_JAM"
+  std::string code;  // catalogue code, e.g. "PRINTER_JAM"
   std::string message;
-  std::string job_id;   // "" when not tied to a job
+  std::string job_id;  // "" when not tied to a job
 };
 
 struct StationInfo {
   std::string station_id;
   // "idle", "busy", "paused", "faulted" (out of rotation), "offline".
   std::string state;
-  std::string current_job;  // "" when none
-  int64_t produced = 0;     // cards completed since start
-  int64_t failed = 0;       // cards sent to the reject hopper since start
+  std::string current_job;                // "" when none
+  int64_t produced = 0;                   // cards completed since start
+  int64_t failed = 0;                     // cards sent to the reject hopper since start
   std::vector<StationFault> last_faults;  // newest first, at most 10
 };
 
@@ -141,16 +141,16 @@ struct StationInfo {
 // when the new attempt is created (i.e. on approval).
 struct ReprintRequest {
   std::string reprint_id;
-  std::string job_id;           // the attempt being replaced
+  std::string job_id;  // the attempt being replaced
   std::string reason;
-  std::string requested_by;     // token name
+  std::string requested_by;  // token name
   int64_t requested_at_ms = 0;
   // "pending" (needs a qa approval), "approved" (new attempt created),
   // "rejected" (declined; nothing happens).
   std::string status;
-  std::string decided_by;       // "" while pending
+  std::string decided_by;  // "" while pending
   int64_t decided_at_ms = 0;
-  std::string new_job_id;       // the new attempt, once approved
+  std::string new_job_id;  // the new attempt, once approved
 };
 
 // Inputs of /metrics. Counters are since the backend started unless noted.
@@ -159,8 +159,8 @@ struct MetricsSnapshot {
   std::map<std::string, int64_t> failures_by_code;  // terminal + card failures
   // Fault rows of the jobs' histories by code (the store; survives restarts).
   std::map<std::string, int64_t> history_faults_by_code;
-  int64_t cards_produced_last_hour = 0;             // completed in the last 3600 s
-  int64_t queue_depth = 0;                          // jobs waiting for a station
+  int64_t cards_produced_last_hour = 0;               // completed in the last 3600 s
+  int64_t queue_depth = 0;                            // jobs waiting for a station
   std::map<std::string, std::string> station_states;  // station_id -> state
 };
 
@@ -198,8 +198,7 @@ class DashboardBackend {
   virtual Result<JobDetail> Job(std::string_view job_id) = 0;
   // Path of a rendered face PNG, readable by this process. NOT_FOUND when
   // the job is unknown, not rendered yet or purged.
-  virtual Result<std::filesystem::path> CardPreview(std::string_view job_id,
-                                                    PreviewSide side) = 0;
+  virtual Result<std::filesystem::path> CardPreview(std::string_view job_id, PreviewSide side) = 0;
 
   virtual Result<std::vector<StationInfo>> Stations() = 0;
   // Takes a station out of rotation after its current card / puts it back.

@@ -51,8 +51,8 @@ struct StationSetup {
 
 struct LineOptions {
   int render_threads = 1;
-  int max_tries = 3;               // cards per job before `failed`
-  int station_failure_limit = 3;   // consecutive station failures
+  int max_tries = 3;              // cards per job before `failed`
+  int station_failure_limit = 3;  // consecutive station failures
   std::chrono::milliseconds card_wait{5000};
   std::string template_name = "bjt-student";
   std::string profile = "evolis-300";
@@ -82,7 +82,7 @@ struct StationSnapshot {
   int produced = 0;
   int rejected_cards = 0;
   int consecutive_failures = 0;
-  std::vector<std::string> last_faults;  // "CODE: message", newest last, at most 5
+  std::vector<std::string> last_faults;    // "CODE: message", newest last, at most 5
   std::vector<StationFaultRecord> faults;  // the same, structured, newest last, at most 10
 };
 

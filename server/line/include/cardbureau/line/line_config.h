@@ -35,11 +35,11 @@ namespace cardbureau::line {
 
 struct StationConfig {
   std::string name;
-  std::string printer = "sim";    // sim | hotfolder | cups
+  std::string printer = "sim";      // sim | hotfolder | cups
   std::string reader = "loopback";  // loopback | pcsc:<reader name>
-  std::filesystem::path hopper;   // sim: hopper folder
-  std::filesystem::path dir;      // hotfolder: spool folder
-  std::string queue;              // cups
+  std::filesystem::path hopper;     // sim: hopper folder
+  std::filesystem::path dir;        // hotfolder: spool folder
+  std::string queue;                // cups
   std::string server = "localhost";
   int port = 631;
   int vpcd_port = 0;  // sim: insert cards through vpcd on this port (0 = loopback slot)
@@ -65,7 +65,8 @@ struct LineConfig {
 };
 
 // Relative paths are resolved against `base_dir`.
-Result<LineConfig> ParseLineConfig(std::string_view json_text, const std::filesystem::path& base_dir);
+Result<LineConfig> ParseLineConfig(std::string_view json_text,
+                                   const std::filesystem::path& base_dir);
 Result<LineConfig> LoadLineConfig(const std::filesystem::path& path);
 
 }  // namespace cardbureau::line

@@ -4,9 +4,8 @@
 // production line on every card before it reports `completed`.
 #pragma once
 
-#include <optional>
-
 #include <opencv2/core.hpp>
+#include <optional>
 
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/status.h"

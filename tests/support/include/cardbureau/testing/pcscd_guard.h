@@ -71,10 +71,10 @@ class PcscdGuard {
 
 // In a TEST body: starts (or joins) pcscd, skipping the test only when the
 // user is not root; any other failure fails the test.
-#define CB_START_PCSCD_OR_SKIP(var)                                                   \
-  if (!::cardbureau::testing::PcscdGuard::CanStart()) {                               \
+#define CB_START_PCSCD_OR_SKIP(var)                                                 \
+  if (!::cardbureau::testing::PcscdGuard::CanStart()) {                             \
     GTEST_SKIP() << "needs root to start pcscd with the vpcd driver (run as root)"; \
-  }                                                                                   \
-  auto var##_result = ::cardbureau::testing::PcscdGuard::Start();                     \
-  ASSERT_TRUE(var##_result.ok()) << var##_result.status();                            \
+  }                                                                                 \
+  auto var##_result = ::cardbureau::testing::PcscdGuard::Start();                   \
+  ASSERT_TRUE(var##_result.ok()) << var##_result.status();                          \
   std::unique_ptr<::cardbureau::testing::PcscdGuard> var = std::move(*var##_result)

@@ -27,8 +27,8 @@ namespace cardbureau::testing {
 inline std::string CardbureauBinary() { return CARDBUREAU_BINARY_DIR "/bin/cardbureau"; }
 
 struct ChildOptions {
-  std::filesystem::path stdout_file;  // empty: /dev/null
-  std::filesystem::path stderr_file;  // empty: /dev/null
+  std::filesystem::path stdout_file;   // empty: /dev/null
+  std::filesystem::path stderr_file;   // empty: /dev/null
   std::vector<std::string> extra_env;  // "NAME=value", added to (or replacing) ours
   // Start with SIGTERM and SIGINT blocked, as if they arrived before the
   // program could install anything: a signal sent right after the start
@@ -126,7 +126,7 @@ class ChildProcess {
 };
 
 struct ProcessResult {
-  int code = -1;       // exit code; 128 + signal; -1 when it timed out (then killed)
+  int code = -1;  // exit code; 128 + signal; -1 when it timed out (then killed)
   std::string out, err;
 };
 
@@ -137,8 +137,8 @@ inline ProcessResult RunProcess(const std::string& binary, const std::vector<std
                                 std::vector<std::string> extra_env = {}) {
   namespace fs = std::filesystem;
   static int counter = 0;
-  const fs::path base = fs::temp_directory_path() / ("cb-run-" + std::to_string(::getpid()) + "-" +
-                                                     std::to_string(counter++));
+  const fs::path base = fs::temp_directory_path() /
+                        ("cb-run-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   ChildOptions opt;
   opt.stdout_file = base.string() + ".out";
   opt.stderr_file = base.string() + ".err";
