@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "cardbureau/core/unique_fd.h"
+
 namespace cardbureau::devices {
 namespace {
 
@@ -185,15 +187,12 @@ std::optional<Bytes> SerialStockUid(std::string_view bureau, uint32_t serial) {
 }
 
 Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string_view bureau) {
-  const int fd = ::open(serial_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  const UniqueFd owner(::open(serial_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  const int fd = owner.handle();  // closing it also releases the flock
   if (fd < 0) {
     return Status(Code::kIoError,
                   "stock serial " + serial_file.string() + ": " + std::strerror(errno));
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }  // also releases the flock
-  } closer{fd};
   if (::flock(fd, LOCK_EX) != 0) {
     return Status(Code::kIoError, std::string("stock serial lock: ") + std::strerror(errno));
   }

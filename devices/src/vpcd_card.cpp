@@ -12,36 +12,11 @@
 #include <stdexcept>
 #include <utility>
 
+#include "cardbureau/core/unique_fd.h"
 #include "cardbureau/devices/vpcd_protocol.h"
 
 namespace cardbureau::devices {
 namespace {
-
-// Move-only owner of a socket descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { close(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      close();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int handle() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void close() {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-
- private:
-  int fd_ = -1;
-};
 
 Status Errno(const std::string& what) {
   return Status(Code::kIoError, what + ": " + std::strerror(errno));
@@ -133,7 +108,7 @@ void VpcdCard::Run() {
   UniqueFd fd;
   Bytes buffer;
   auto disconnect = [&] {
-    fd.close();
+    (void)fd.Close();
     buffer.clear();
     {
       std::lock_guard lock(mu_);

@@ -18,24 +18,6 @@ Status IoError(const std::string& what, const std::string& path, int err) {
 
 }  // namespace
 
-UniqueFd::~UniqueFd() { (void)Close(); }
-
-UniqueFd::UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    (void)Close();
-    fd_ = std::exchange(o.fd_, -1);
-  }
-  return *this;
-}
-
-int UniqueFd::Close() {
-  if (fd_ < 0) return 0;
-  const int rc = ::close(std::exchange(fd_, -1));
-  return rc == 0 ? 0 : errno;
-}
-
 Status WriteBytes(const std::string& path, const uint8_t* data, size_t n) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.handle() < 0) return IoError("open", path, errno);

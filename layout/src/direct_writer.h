@@ -6,8 +6,9 @@
 //
 //   fsync'ed before the card is reported:
 //     <cards_dir>/production.json, the card's production record (UID, card
-//     id, station, time). The line writes it with printers::WriteFileAtomic
-//     (temp file, fsync, rename) after the printer took the card and
+//     id, station, time). The line writes it with core's WriteFileAtomic
+//     (temp file, fsync, rename, fsync of the folder: core/file.h lists
+//     every durable write) after the printer took the card and
 //     before the job advances to `encoded`, so before any state change or
 //     report about the card can leave the process. Job states themselves
 //     live in SQLite (WAL, synchronous=FULL); reports to the centre are
@@ -41,6 +42,7 @@
 #include <string>
 
 #include "cardbureau/core/status.h"
+#include "cardbureau/core/unique_fd.h"
 
 namespace cardbureau::layout::output {
 
@@ -50,23 +52,6 @@ inline constexpr size_t kDirectIoAlign = 4096;
 // Smaller files are written buffered: a synchronous device write per file
 // would cost more than the page-cache copy saves.
 inline constexpr size_t kDirectIoMin = 128 * 1024;
-
-// Owns a file descriptor: closed once, on Close() or destruction.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd();
-  UniqueFd(UniqueFd&& o) noexcept;
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int handle() const { return fd_; }
-  // 0 or the errno of close(2); idempotent.
-  int Close();
-
- private:
-  int fd_ = -1;
-};
 
 // `path` created or truncated and the n bytes written buffered (one
 // write(2), continued only after a short write). Not fsync'ed. IO_ERROR.

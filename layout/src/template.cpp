@@ -3,10 +3,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cardbureau/core/file.h"
 #include "cardbureau/core/share_dir.h"
 
 namespace cardbureau::layout {
@@ -361,16 +361,7 @@ Result<Template> LoadTemplate(std::string_view name_or_path) {
     if (path.empty())
       return Status(Code::kNotFound, "no template named '" + arg + "'", "card.template");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kIoError, "cannot open template " + path);
-  std::string text;
-  char buf[16384];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxTemplateBytes) {
-      return Status(Code::kInputTooLarge, "template " + path + " is too large");
-    }
-  }
+  CB_ASSIGN_OR_RETURN(std::string text, ReadFileWithLimit(path, kMaxTemplateBytes));
   CB_ASSIGN_OR_RETURN(Template t, ParseTemplate(text));
   t.base_dir = fs::path(path).parent_path().string();
   for (const auto& [key, chain] : t.fonts) {

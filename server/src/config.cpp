@@ -1,6 +1,5 @@
 #include "cardbureau/server/config.h"
 
-#include <fstream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -211,14 +210,7 @@ Result<ServeConfig> ParseServeConfig(std::string_view text, ServeConfig base) {
 }
 
 Result<ServeConfig> LoadServeConfig(const std::filesystem::path& path, ServeConfig base) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kIoError, "cannot open config " + path.string());
-  std::string text;
-  char buf[8192];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > (1u << 20)) return Status(Code::kInputTooLarge, "config over 1 MiB");
-  }
+  CB_ASSIGN_OR_RETURN(std::string text, ReadFileWithLimit(path, 1u << 20));
   return ParseServeConfig(text, std::move(base));
 }
 

@@ -8,31 +8,15 @@
 #include <cstring>
 #include <fstream>
 
+#include "cardbureau/core/file.h"
+#include "cardbureau/core/unique_fd.h"
+
 namespace cardbureau::server {
 namespace {
 
 Status Errno(const std::string& what) {
   return Status(Code::kIoError, what + ": " + std::strerror(errno));
 }
-
-// A C file descriptor owner (local: only this file needs one).
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Close(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int Close() {
-    int rc = 0;
-    if (fd_ >= 0) rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
 
 bool IsSha256Hex(const std::string& s) {
   if (s.size() != 64) return false;
@@ -45,43 +29,6 @@ bool IsSha256Hex(const std::string& s) {
 std::atomic<uint64_t> g_temp_counter{0};
 
 }  // namespace
-
-Status FsyncDirectory(const std::filesystem::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return Errno("open dir " + dir.string());
-  if (::fsync(fd.get()) != 0) return Errno("fsync dir " + dir.string());
-  return Status::Ok();
-}
-
-Status WriteFileDurably(const std::filesystem::path& path, ByteView data, bool sync_dir) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(g_temp_counter++);
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return Errno("create " + tmp.string());
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = Errno("write " + tmp.string());
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0 || fd.Close() != 0) {
-    Status s = Errno("fsync " + tmp.string());
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status s = Errno("rename to " + path.string());
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  if (sync_dir) return FsyncDirectory(path.parent_path());
-  return Status::Ok();
-}
 
 Result<PhotoStore> PhotoStore::Open(const std::filesystem::path& dir) {
   std::error_code ec;
@@ -101,7 +48,8 @@ Status PhotoStore::Write(const std::string& sha256_hex, ByteView bytes) const {
   auto path = PathFor(sha256_hex);
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) return Status::Ok();
-  return WriteFileDurably(path, bytes, /*sync_dir=*/false);
+  // The caller syncs the folder once for its batch (SyncDirectory).
+  return WriteFileAtomic(path, bytes, {.sync_directory = false});
 }
 
 Status PhotoStore::WriteBatch(const std::vector<std::pair<std::string, ByteView>>& photos) const {
@@ -117,15 +65,15 @@ Status PhotoStore::WriteBatch(const std::vector<std::pair<std::string, ByteView>
     if (std::filesystem::exists(path, ec)) continue;
     std::filesystem::path tmp = path;
     tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(g_temp_counter++);
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (fd.get() < 0) {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (fd.handle() < 0) {
       result = Errno("create " + tmp.string());
       break;
     }
     renames.emplace_back(tmp, path);
     size_t off = 0;
     while (off < bytes.size() && result.ok()) {
-      ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
+      ssize_t n = ::write(fd.handle(), bytes.data() + off, bytes.size() - off);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) result = Errno("write " + tmp.string());
       if (n > 0) off += static_cast<size_t>(n);
@@ -133,8 +81,8 @@ Status PhotoStore::WriteBatch(const std::vector<std::pair<std::string, ByteView>
     if (!result.ok()) break;
   }
   if (result.ok() && !renames.empty()) {
-    Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir.get() < 0 || ::syncfs(dir.get()) != 0) result = Errno("syncfs " + dir_.string());
+    UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.handle() < 0 || ::syncfs(dir.handle()) != 0) result = Errno("syncfs " + dir_.string());
   }
   for (const auto& [tmp, path] : renames) {
     if (result.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {

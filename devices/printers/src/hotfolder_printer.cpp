@@ -10,6 +10,14 @@ namespace cardbureau::printers {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+namespace {
+// Hand-off files for the spooler (mode 0640: the spooler may run as another
+// user of the group). Not worth a folder sync: a request lost in a power cut
+// times out and the card is retried (core/file.h's durability list).
+constexpr AtomicWriteOptions kSpoolerFile{
+    .mode = 0640, .create_parents = true, .sync_directory = false};
+}  // namespace
+
 Status ParseSpoolerAnswer(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("status") || !j["status"].is_string()) {
@@ -32,7 +40,7 @@ Status HotfolderPrinter::Request(const std::string& action, const std::string& b
   const fs::path ans = config_.dir / (card_id_ + "." + action + ".result.json");
   std::error_code ec;
   fs::remove(ans, ec);  // a stale answer from an earlier run must not count
-  CB_RETURN_IF_ERROR(WriteFileAtomic(req, AsBytes(body)));
+  CB_RETURN_IF_ERROR(WriteFileAtomic(req, AsBytes(body), kSpoolerFile));
   const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (fs::exists(ans)) {
@@ -71,7 +79,7 @@ Status HotfolderPrinter::Print(const PrintData& data) {
     if (png.empty()) return Status::Ok();
     std::string file = data.card_id + "." + key + ".png";
     body[key] = file;
-    return WriteFileAtomic(config_.dir / file, png);
+    return WriteFileAtomic(config_.dir / file, png, kSpoolerFile);
   };
   CB_RETURN_IF_ERROR(put("front", data.front_png));
   CB_RETURN_IF_ERROR(put("back", data.back_png));

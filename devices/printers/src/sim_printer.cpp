@@ -11,6 +11,13 @@ namespace cardbureau::printers {
 
 namespace fs = std::filesystem;
 
+namespace {
+// The simulated printer's outputs: nothing rides on them surviving a power
+// cut (core/file.h's durability list).
+constexpr AtomicWriteOptions kOutputFile{
+    .mode = 0640, .create_parents = true, .sync_directory = false};
+}  // namespace
+
 std::string_view HopperName(Hopper h) { return h == Hopper::kOutput ? "output" : "reject"; }
 
 Status RemoveCardEntries(const std::filesystem::path& dir, const std::string& job_id) {
@@ -107,12 +114,12 @@ Status SimPrinter::Print(const PrintData& data) {
     return Status(Code::kPrinterOutOfRibbon, "ribbon exhausted");
   }
   fs::path dir = config_.hopper_dir / "printing" / card_id_;
-  CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front.png", data.front_png));
-  CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back.png", data.back_png));
+  CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front.png", data.front_png, kOutputFile));
+  CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back.png", data.back_png, kOutputFile));
   if (!data.front_k_png.empty())
-    CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front_k.png", data.front_k_png));
+    CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "front_k.png", data.front_k_png, kOutputFile));
   if (!data.back_k_png.empty())
-    CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back_k.png", data.back_k_png));
+    CB_RETURN_IF_ERROR(WriteFileAtomic(dir / "back_k.png", data.back_k_png, kOutputFile));
   ++ribbon_used_;
   printed_ = true;
   ++counters_.printed;
@@ -147,7 +154,7 @@ Status SimPrinter::Eject(Hopper hopper) {
     fs::rename(from, to, ec);
     if (ec) return Status(Code::kIoError, "cannot move " + from.string() + ": " + ec.message());
   }
-  CB_RETURN_IF_ERROR(WriteFileAtomic(to / "card.mfd", image));
+  CB_RETURN_IF_ERROR(WriteFileAtomic(to / "card.mfd", image, kOutputFile));
   if (hopper == Hopper::kOutput) {
     ++counters_.ejected_output;
   } else {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cardbureau/core/file.h"
 #include "cardbureau/core/share_dir.h"
 
 namespace cardbureau::http {
@@ -201,17 +202,15 @@ std::string ContentTypeFor(const std::filesystem::path& p) {
   return "application/octet-stream";
 }
 
+// Core's bounded read; the messages name no server path (they reach the
+// browser).
 Result<std::string> ReadFileLimited(const std::filesystem::path& p, size_t limit) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(p, ec);
-  if (ec) return Status(Code::kNotFound, "file not found");
-  if (size > limit) return Status(Code::kInputTooLarge, "file too large to serve");
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return Status(Code::kNotFound, "file not found");
-  std::string data(static_cast<size_t>(size), '\0');
-  in.read(data.data(), static_cast<std::streamsize>(size));
-  if (static_cast<size_t>(in.gcount()) != size) return Status(Code::kIoError, "short read");
-  return data;
+  auto data = ReadFileWithLimit(p, limit);
+  if (data.ok()) return data;
+  if (data.status().code() == Code::kInputTooLarge) {
+    return Status(Code::kInputTooLarge, "file too large to serve");
+  }
+  return Status(Code::kNotFound, "file not found");
 }
 
 bool IsSafeId(std::string_view id) {

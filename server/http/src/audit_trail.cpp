@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cardbureau/core/bytes.h"
+#include "cardbureau/core/file.h"
 
 namespace cardbureau::http {
 
@@ -129,25 +130,8 @@ namespace {
 Status WriteHeadFile(const std::filesystem::path& data_dir, int64_t entries,
                      const std::string& hash) {
   const auto path = data_dir / std::string(kAuditHeadFileName);
-  const auto tmp = data_dir / (std::string(kAuditHeadFileName) + ".tmp");
   const std::string text = nlohmann::json{{"entries", entries}, {"last_hash", hash}}.dump() + "\n";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return Status(Code::kIoError, "cannot write " + tmp.string() + ": " + std::strerror(errno));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fdatasync(fd) == 0;
-  ::close(fd);
-  if (!ok) return Status(Code::kIoError, "cannot write " + tmp.string());
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status(Code::kIoError, "cannot replace " + path.string() + ": " + ec.message());
-  const int dfd = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    const int rc = ::fsync(dfd);
-    ::close(dfd);
-    if (rc != 0) return Status(Code::kIoError, "cannot sync " + data_dir.string());
-  }
-  return Status::Ok();
+  return WriteFileAtomic(path, AsBytes(text));  // file and folder synced
 }
 
 }  // namespace

@@ -96,6 +96,9 @@ struct PendingOutputs {
   layout::RenderedCard card;
 };
 constexpr size_t kMaxPendingOutputs = 16;
+// The card's production record and the batch reconciliation: fsync'ed with
+// their folder before the job advances (core/file.h's durability list).
+constexpr AtomicWriteOptions kRecordFile{.mode = 0640, .create_parents = true};
 constexpr int kOutputWriteTries = 3;
 
 // What the batch manifest needs of a produced card (images reloaded from
@@ -315,7 +318,7 @@ struct Line::Impl {
     }
     rec["cards"] = cards;
     CB_RETURN_IF_ERROR(
-        printers::WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2))));
+        WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2)), kRecordFile));
     std::error_code ec;
     if (!manifest && !fs::exists(dir / "manifest.pdf", ec)) return Status::Ok();
     // The manifest's rows are the store's rows of the batch (the same rows
@@ -752,7 +755,7 @@ struct Line::Impl {
                            {"station", st.snap.name},
                            {"produced_at", produced_at},
                            {"cards_used", job.cards_used}};
-    s = printers::WriteFileAtomic(job.ctx.cards_dir / "production.json", AsBytes(prod.dump(2)));
+    s = WriteFileAtomic(job.ctx.cards_dir / "production.json", AsBytes(prod.dump(2)), kRecordFile);
     if (!s.ok()) {
       // Without its production record a card cannot be proven: the job is
       // held with the code (failed, retryable) instead of being reported.

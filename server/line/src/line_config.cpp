@@ -1,8 +1,8 @@
 #include "cardbureau/line/line_config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "cardbureau/core/file.h"
 
 namespace cardbureau::line {
 
@@ -196,13 +196,8 @@ Result<LineConfig> ParseLineConfig(std::string_view text, const fs::path& base) 
 }
 
 Result<LineConfig> LoadLineConfig(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return Status(Code::kIoError, "cannot read line config " + path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().size() > 1024 * 1024)
-    return Status(Code::kInputTooLarge, path.string() + " is over 1 MiB");
-  return ParseLineConfig(ss.str(), path.parent_path());
+  CB_ASSIGN_OR_RETURN(std::string text, ReadFileWithLimit(path, 1024 * 1024));
+  return ParseLineConfig(text, path.parent_path());
 }
 
 }  // namespace cardbureau::line

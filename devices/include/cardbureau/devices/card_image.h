@@ -13,9 +13,9 @@ namespace cardbureau::devices {
 // cannot be read, INVALID_FIELD unless it is exactly 1024 or 4096 bytes.
 Result<Bytes> LoadCardImage(const std::string& path);
 
-// Writes a dump atomically (temporary file in the same folder, fsync,
-// rename), mode 0600. INVALID_FIELD for a wrong size, IO_ERROR otherwise.
-// Thread-safe for distinct paths.
+// Writes a dump atomically and durably (core's WriteFileAtomic: temporary
+// file in the same folder, fsync, rename, fsync of the folder), mode 0600. INVALID_FIELD for a
+// wrong size, IO_ERROR otherwise. Thread-safe for distinct paths.
 Status SaveCardImage(const std::string& path, ByteView image);
 
 }  // namespace cardbureau::devices

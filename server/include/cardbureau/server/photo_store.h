@@ -13,15 +13,10 @@
 #include <vector>
 
 #include "cardbureau/core/bytes.h"
+#include "cardbureau/core/file.h"
 #include "cardbureau/core/status.h"
 
 namespace cardbureau::server {
-
-// fsyncs a directory (after a rename/unlink in it). IO_ERROR on failure.
-Status FsyncDirectory(const std::filesystem::path& dir);
-// Writes `data` to `path` via temp + fsync + rename (+ fsync dir when
-// `sync_dir`). IO_ERROR on failure.
-Status WriteFileDurably(const std::filesystem::path& path, ByteView data, bool sync_dir);
 
 class PhotoStore {
  public:

@@ -1,18 +1,20 @@
-// Small durable-file helpers for printers and hot folders.
+// The printers' Bytes form of core's bounded read (core/file.h has the one
+// implementation: same limits, same codes). Atomic writes are core's
+// WriteFileAtomic.
 #pragma once
 
 #include <filesystem>
 
 #include "cardbureau/core/bytes.h"
+#include "cardbureau/core/file.h"
 #include "cardbureau/core/status.h"
 
 namespace cardbureau::printers {
 
-// Writes `data` to a temporary file beside `path`, fsyncs and renames it
-// over `path`; creates parent folders. IO_ERROR on failure.
-Status WriteFileAtomic(const std::filesystem::path& path, ByteView data);
-// Reads a whole file of at most `limit` bytes. IO_ERROR / NOT_FOUND /
-// INPUT_TOO_LARGE.
-Result<Bytes> ReadFileLimited(const std::filesystem::path& path, size_t limit);
+// ReadFileWithLimit as Bytes. IO_ERROR / INPUT_TOO_LARGE.
+inline Result<Bytes> ReadFileLimited(const std::filesystem::path& path, size_t limit) {
+  CB_ASSIGN_OR_RETURN(std::string data, ReadFileWithLimit(path, limit));
+  return ToBytes(data);
+}
 
 }  // namespace cardbureau::printers
