@@ -20,6 +20,21 @@ using Ms = std::chrono::milliseconds;
 
 std::atomic<int> g_monitor_counter{0};
 
+// A zmq::error_t as a Status (no exception crosses Connect or Run): what
+// ZeroMQ refuses as an argument (an endpoint it cannot parse, a transport
+// it does not know, a bad key) is the config's fault, `field` names it;
+// anything else is a runtime failure.
+Status ZmqStatus(const std::string& what, const zmq::error_t& e, const std::string& field = {}) {
+  switch (e.num()) {
+    case EINVAL:
+    case EPROTONOSUPPORT:
+    case ENOCOMPATPROTO:
+      return Status(Code::kInvalidConfig, what + ": " + e.what(), field);
+    default:
+      return Status(Code::kIoError, what + ": " + e.what());
+  }
+}
+
 // Memory bounds of the intake (the hostile-centre test holds the bureau to
 // a peak RSS of 512 MB whatever the centre sends):
 // - at most kReceiveHwm messages wait in ZeroMQ's receive pipe (16 x 8 MiB
@@ -303,7 +318,16 @@ void Bureau::SendFrames(const Frames& f) {
 
 void Bureau::Send(const Message& m) { SendFrames(Encode(m)); }
 
-void Bureau::Connect() {
+Status Bureau::Connect() {
+  try {
+    ConnectSocket();
+  } catch (const zmq::error_t& e) {
+    return ZmqStatus("cannot connect to the centre at " + config_.centre, e, "centre");
+  }
+  return Status::Ok();
+}
+
+void Bureau::ConnectSocket() {
   auto& im = *impl_;
   zmq::socket_t s(im.ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::routing_id, config_.bureau_id);
@@ -712,7 +736,28 @@ void Bureau::SetPurgeHook(PurgeHook hook) {
 Status Bureau::Run(const std::atomic<bool>& stop) {
   auto& im = *impl_;
   CB_RETURN_IF_ERROR(Recover());
-  Connect();
+  Status result = Connect();
+  try {
+    if (result.ok()) result = Loop(stop);
+  } catch (const zmq::error_t& e) {
+    result = ZmqStatus("protocol loop", e);
+  }
+  // Clean stop: no more pulls, park production, send what is queued, flush.
+  im.stopping = true;
+  if (production_) production_->Stop();
+  Status drained;
+  try {
+    drained = DrainEvents();
+    Disconnect();
+  } catch (const zmq::error_t& e) {
+    drained = ZmqStatus("stopping the protocol", e);
+  }
+  if (result.ok()) result = drained;
+  return result;
+}
+
+Status Bureau::Loop(const std::atomic<bool>& stop) {
+  auto& im = *impl_;
   const Ms heartbeat(config_.heartbeat_interval_ms);
   const Ms peer_timeout(config_.peer_timeout_ms);
   auto next_purge = SteadyClock::now();
@@ -765,19 +810,14 @@ Status Bureau::Run(const std::atomic<bool>& stop) {
         im.reconnect_at = now + im.backoff;
       }
     } else if (now >= im.reconnect_at) {
-      Connect();
+      result = Connect();
+      if (!result.ok()) break;
     }
     if (now >= next_purge) {
       PurgeExpired();
       next_purge = now + std::chrono::seconds(config_.purge_interval_s);
     }
   }
-  // Clean stop: no more pulls, park production, send what is queued, flush.
-  im.stopping = true;
-  if (production_) production_->Stop();
-  Status drained = DrainEvents();
-  if (result.ok()) result = drained;
-  Disconnect();
   return result;
 }
 

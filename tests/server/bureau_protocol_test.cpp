@@ -280,9 +280,8 @@ TEST_F(BureauProtocol, DuplicateJobIsAnsweredFromTheStore) {
   EXPECT_EQ(again->report_id, done->report_id);
   EXPECT_EQ(ReadLines(dir_.path() / "produced.log"), std::vector<std::string>{"J1"});
   // Counters are updated just after the reply is sent.
-  for (int i = 0; i < 100 && bureau_->stats().duplicates < 2; ++i)
-    std::this_thread::sleep_for(10ms);
-  EXPECT_GE(bureau_->stats().duplicates, 2);
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return bureau_->stats().duplicates >= 2; }))
+      << bureau_->stats().duplicates;
 }
 
 TEST_F(BureauProtocol, KnownJobIdWithDifferentContentIsAJobConflict) {
@@ -360,7 +359,7 @@ TEST_F(BureauProtocol, CancelBeforeEncodingIsCancelled) {
   Handshake();
   SendJob("J1");
   ASSERT_TRUE(centre_->Expect<Accepted>().has_value());
-  for (int i = 0; i < 200 && fake_->Held().empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(cardbureau::testing::WaitFor([&] { return !fake_->Held().empty(); }));
   ASSERT_EQ(fake_->Held().size(), 1u);
   centre_->Send(Cancel{"J1", "card found"});
   auto c = centre_->Expect<Cancelled>();
@@ -381,7 +380,7 @@ TEST_F(BureauProtocol, CancelAfterEncodingIsTooLate) {
   Handshake();
   SendJob("J1");
   ASSERT_TRUE(centre_->Expect<Accepted>().has_value());
-  for (int i = 0; i < 200 && fake_->Held().empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(cardbureau::testing::WaitFor([&] { return !fake_->Held().empty(); }));
   ASSERT_EQ(fake_->Held().size(), 1u);
   centre_->Send(Cancel{"J1", "card found"});
   auto f = centre_->Expect<Failed>();
@@ -469,7 +468,7 @@ TEST_F(BureauProtocol, CleanStopParksInFlightJobsAndResumes) {
   Handshake();
   SendJob("J1");
   ASSERT_TRUE(centre_->Expect<Accepted>().has_value());
-  for (int i = 0; i < 200 && fake_->Held().empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(cardbureau::testing::WaitFor([&] { return !fake_->Held().empty(); }));
   auto t0 = std::chrono::steady_clock::now();
   StopBureau();  // parks J1 at `encoded`
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
@@ -493,10 +492,8 @@ TEST_F(BureauProtocol, ReprintAttemptIsProducedButNeverReportedToTheCentre) {
   auto done = centre_->Expect<Completed>();
   ASSERT_TRUE(done.has_value());
   centre_->Send(Ack{done->report_id});
-  for (int i = 0; i < 100 && StateOf("J1") != JobState::kAcknowledged; ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_EQ(StateOf("J1"), JobState::kAcknowledged);
+  ASSERT_TRUE(
+      cardbureau::testing::WaitFor([&] { return StateOf("J1") == JobState::kAcknowledged; }));
 
   auto reprint = store_->RequestReprint("J1", "photo smeared", "li", /*approve=*/true);
   ASSERT_TRUE(reprint.ok()) << reprint.status();
@@ -544,10 +541,7 @@ TEST_F(BureauProtocol, ReprintAttemptIsProducedButNeverReportedToTheCentre) {
   EXPECT_EQ(replaced[0].reason, "photo smeared");
   EXPECT_EQ(store_->PendingReports()->size(), 1u);
   centre_->Send(Ack{replaced[0].report_id});
-  for (int i = 0; i < 100 && !store_->PendingReports()->empty(); ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_TRUE(store_->PendingReports()->empty());
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return store_->PendingReports()->empty(); }));
   // The observer saw the attempt's durable states, ending acknowledged.
   std::lock_guard lock(mu);
   std::vector<JobState> attempt_states;
@@ -567,6 +561,27 @@ TEST_F(BureauProtocol, CancelWithAnInvalidJobIdIsAnsweredWithError) {
   auto err = centre_->Expect<Error>();
   ASSERT_TRUE(err.has_value());
   EXPECT_EQ(err->code, "INVALID_FIELD");
+}
+
+TEST_F(BureauProtocol, AnEndpointZeroMqRefusesIsAStatusNotAThrow) {
+  ServeConfig cfg = Config();
+  cfg.centre = "carrier-pigeon://centre";  // a transport ZeroMQ does not know
+  auto store = JobStore::Open(cfg.data_dir, SystemClock::Instance());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto b = Bureau::Create(cfg, **store, SystemClock::Instance(), nullptr, nullptr);
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::atomic<bool> stop{false};
+  Status s;
+  EXPECT_NO_THROW(s = (*b)->Run(stop));
+  EXPECT_EQ(s.code(), Code::kInvalidConfig) << s;
+  EXPECT_EQ(s.field(), "centre");
+  EXPECT_NE(s.message().find("carrier-pigeon://centre"), std::string::npos) << s;
+
+  cfg.centre = "tcp://no-port-given";
+  auto b2 = Bureau::Create(cfg, **store, SystemClock::Instance(), nullptr, nullptr);
+  ASSERT_TRUE(b2.ok()) << b2.status();
+  EXPECT_NO_THROW(s = (*b2)->Run(stop));
+  EXPECT_EQ(s.code(), Code::kInvalidConfig) << s;
 }
 
 }  // namespace

@@ -101,7 +101,9 @@ class Bureau final : public ProductionSink {
   // Runs until `stop` becomes true, then: stops pulling, stops production
   // (in-flight jobs finish a step or park), sends what is queued, closes.
   // Returns OK on a clean stop; STORAGE_ERROR/IO_ERROR when the store fails
-  // (the process should exit non-zero and be restarted).
+  // (the process should exit non-zero and be restarted); INVALID_CONFIG
+  // (field "centre") when ZeroMQ refuses the centre endpoint. Never throws
+  // a zmq::error_t.
   Status Run(const std::atomic<bool>& stop);
 
   BureauStats stats() const;
@@ -147,7 +149,12 @@ class Bureau final : public ProductionSink {
 
   void Send(const Message& m);
   void SendFrames(const Frames& f);
-  void Connect();
+  // Connect/Run turn zmq::error_t into a Status (INVALID_CONFIG for an
+  // endpoint or key ZeroMQ refuses, IO_ERROR otherwise); ConnectSocket and
+  // Loop may throw it.
+  Status Connect();
+  void ConnectSocket();
+  Status Loop(const std::atomic<bool>& stop);
   void Disconnect();
   void OnSession();
   void HandleMonitor();
