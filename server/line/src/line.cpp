@@ -599,23 +599,60 @@ struct Line::Impl {
     return !stopping;
   }
 
+  // ---- One card through a station: ProduceOne and its steps ----
+  //
+  // Each step either hands the card on to the next (kNext) or ends the
+  // attempt with ProduceOne's answer: true = the job is finished
+  // (completed, failed or cancelled), false = try again with a fresh card.
+  using Step = std::optional<bool>;
+  static constexpr Step kNext = std::nullopt;
+
+  // What the steps learn about the card in hand.
+  struct CardAttempt {
+    std::string card_id;
+    encoder::EncodeParams params;
+    std::unique_ptr<devices::CardChannel> card;
+    std::optional<encoder::EncodeOutcome> chip;  // once encoded
+    std::string uid;                             // the chip's UID, hex
+    std::optional<layout::RenderedCard> face;    // once composed with the QR
+    std::string card_type;                       // once recorded
+    std::string produced_at;
+    std::optional<QaResult> qa;                     // once verified
+    std::vector<server::HistoryEvent> finish_rows;  // go with the report
+    Status outputs;                                 // the face copies' write
+  };
+
   // Returns true when the job is finished (completed, failed or cancelled),
   // false to try again with a fresh card.
   bool ProduceOne(Station& st, PreparedJob& job) {
-    const Job& j = job.ctx.job;
-    const std::string& id = job.ctx.job_id;
-    printers::Printer& printer = *st.setup.printer;
+    if (job.cards_used >= options.max_tries) return OutOfTries(job);
+    CardAttempt a;
+    a.card_id = job.ctx.job_id + "." + std::to_string(job.cards_used + 1);
+    // (`if (Step r = ...)` is true when the step ended the attempt.)
+    if (Step r = FeedCard(st, job, a)) return *r;
+    if (Step r = RecordAttempt(st, job, a)) return *r;
+    if (Step r = EncodeChip(st, job, a)) return *r;
+    if (Step r = ComposeFace(st, job, a)) return *r;
+    if (Step r = CheckFace(st, job, a)) return *r;
+    if (Step r = PrintFaces(st, job, a)) return *r;
+    if (Step r = WriteProductionRecord(st, job, a)) return *r;
+    if (Step r = AdvanceEncodedAndPrinted(st, job, a)) return *r;
+    if (Step r = QaAfterPrinting(st, job, a)) return *r;
+    return Finish(st, job, a);
+  }
 
-    if (job.cards_used >= options.max_tries) {
-      sink.Failed(id,
-                  job.last_error.ok() ? Status(Code::kInternal, "no card tried") : job.last_error,
-                  true);
-      CountFailed(id, j);
-      return true;
-    }
-    const std::string card_id = id + "." + std::to_string(job.cards_used + 1);
+  bool OutOfTries(PreparedJob& job) {
+    sink.Failed(job.ctx.job_id,
+                job.last_error.ok() ? Status(Code::kInternal, "no card tried") : job.last_error,
+                true);
+    CountFailed(job.ctx.job_id, job.ctx.job);
+    return true;
+  }
+
+  // A blank card from the hopper to the reader; it counts against the job.
+  Step FeedCard(Station& st, PreparedJob& job, CardAttempt& a) {
     job.uid.clear();
-    Status s = printer.Feed(card_id, j.card.card_type);
+    Status s = st.setup.printer->Feed(a.card_id, job.ctx.job.card.card_type);
     if (!s.ok()) {
       {
         std::lock_guard lock(mu);
@@ -623,15 +660,14 @@ struct Line::Impl {
       }
       auto ev = WithStatus(Event(st, job, "fault", "feed"), s);
       ev.attempt = 0;  // no card consumed for the job
-      if (Status r = sink.Record(id, {ev}); !r.ok()) return HistoryLost(job, r);
+      if (Status r = sink.Record(job.ctx.job_id, {ev}); !r.ok()) return HistoryLost(job, r);
       return false;  // try again
     }
     job.cards_used++;
     {
       std::lock_guard lock(mu);
-      BatchFor(j).snap.cards_used++;
+      BatchFor(job.ctx.job).snap.cards_used++;
     }
-
     auto channel = st.setup.source->WaitForCard(options.card_wait);
     if (!channel.ok() || !channel->has_value()) {
       return RetryWithNewCard(st, job,
@@ -640,22 +676,33 @@ struct Line::Impl {
                                   : channel.status(),
                               "feed");
     }
-    std::unique_ptr<devices::CardChannel> card = std::move(**channel);
+    a.card = std::move(**channel);
+    return kNext;
+  }
 
-    // The attempt is in the history before the chip is touched.
+  // The attempt is in the history before the chip is touched (the first
+  // one moves the job to `encoding`).
+  Step RecordAttempt(Station& st, PreparedJob& job, CardAttempt& a) {
     auto attempt = Event(st, job, "attempt", "at-reader");
-    attempt.message = "card " + card_id;
+    attempt.message = "card " + a.card_id;
     if (!job.encoding_recorded) {
-      s = sink.AdvanceWith(id, JobState::kEncoding, {attempt});
+      Status s = sink.AdvanceWith(job.ctx.job_id, JobState::kEncoding, {attempt});
       if (!s.ok()) return Abandon(st, job, s);
       job.encoding_recorded = true;
     } else {
-      s = sink.Record(id, {attempt});
+      Status s = sink.Record(job.ctx.job_id, {attempt});
       if (!s.ok()) return Abandon(st, job, s);
     }
+    return kNext;
+  }
 
-    const encoder::EncodeParams params{clock().TodayBeijing(), IssueSequence(j)};
-    auto outcome = personalizer->Encode(*card, j, params);
+  // Personalizes the chip, resuming on the same card after a transport
+  // loss; a keystore outage leaves the card blank and waits for the keys.
+  Step EncodeChip(Station& st, PreparedJob& job, CardAttempt& a) {
+    const Job& j = job.ctx.job;
+    const std::string& id = job.ctx.job_id;
+    a.params = {clock().TodayBeijing(), IssueSequence(j)};
+    auto outcome = personalizer->Encode(*a.card, j, a.params);
     // The card slipped out of the field, or the transport lost it (vpcd and
     // some readers report a pulled card as a failed transaction): put it
     // back, reconnect and resume on the same card — the write order makes
@@ -669,8 +716,8 @@ struct Line::Impl {
       auto lost = WithStatus(Event(st, job, "fault", "encode"), outcome.status());
       lost.message += " (reseating the card to resume)";
       std::vector<server::HistoryEvent> rows{lost};
-      card.reset();
-      Status reseat = printer.Reseat();
+      a.card.reset();
+      Status reseat = st.setup.printer->Reseat();
       if (!reseat.ok()) {
         // The printer cannot put the card back: resuming is impossible.
         rows.push_back(WithStatus(Event(st, job, "fault", "reseat"), reseat));
@@ -685,8 +732,8 @@ struct Line::Impl {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       auto again = st.setup.source->WaitForCard(options.card_wait);
       if (!again.ok() || !again->has_value()) break;
-      card = std::move(**again);
-      outcome = personalizer->Encode(*card, j, params);
+      a.card = std::move(**again);
+      outcome = personalizer->Encode(*a.card, j, a.params);
     }
     if (!outcome.ok() && outcome.status().code() == Code::kKeystoreUnavailable) {
       // The keys are derived before the first write: the card is still
@@ -708,76 +755,99 @@ struct Line::Impl {
       }
       return RetryWithNewCard(st, job, outcome.status(), "encode");
     }
+    a.chip = std::move(*outcome);
+    a.uid = ToHex(a.chip->uid);
+    job.uid = a.uid;
+    return kNext;
+  }
 
-    const std::string uid = ToHex(outcome->uid);
-    job.uid = uid;
-    auto rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
-    // The chip is encoded: a keystore that went away before the QR was
-    // signed is waited for with the card in the station.
+  // The face gets its signed QR naming the chip's UID. The chip is
+  // encoded: a keystore that went away before the QR was signed is waited
+  // for with the card in the station.
+  Step ComposeFace(Station& st, PreparedJob& job, CardAttempt& a) {
+    auto rendered = renderers[0]->ComposeQr(job.card, a.uid, a.params.issue_sequence, *signer);
     while (!rendered.ok() && rendered.status().code() == Code::kKeystoreUnavailable &&
            WaitForKeystore(st, rendered.status())) {
-      rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
+      rendered = renderers[0]->ComposeQr(job.card, a.uid, a.params.issue_sequence, *signer);
     }
     if (!rendered.ok()) {
       auto rows = EjectToReject(st, job, rendered.status(), "compose");
-      sink.FailedWith(id, rendered.status(), false, std::move(rows));
-      CountFailed(id, j);
+      sink.FailedWith(job.ctx.job_id, rendered.status(), false, std::move(rows));
+      CountFailed(job.ctx.job_id, job.ctx.job);
       return true;
     }
-    // The face is checked against the chip before anything is printed.
-    auto payload = layout::DecodeQrFromImage(QrRegion(rendered->images.front, job.card.qr_box));
-    s = payload.ok() ? CheckFaceAgainstChip(*payload, *verifier, outcome->record, outcome->uid)
-                     : payload.status();
-    if (!s.ok()) return RetryWithNewCard(st, job, s, "face-check");
+    a.face = std::move(*rendered);
+    return kNext;
+  }
 
+  // The face is checked against the chip before anything is printed.
+  Step CheckFace(Station& st, PreparedJob& job, CardAttempt& a) {
+    auto payload = layout::DecodeQrFromImage(QrRegion(a.face->images.front, job.card.qr_box));
+    Status s = payload.ok() ? CheckFaceAgainstChip(*payload, *verifier, a.chip->record, a.chip->uid)
+                            : payload.status();
+    if (!s.ok()) return RetryWithNewCard(st, job, s, "face-check");
+    return kNext;
+  }
+
+  Step PrintFaces(Station& st, PreparedJob& job, CardAttempt& a) {
     printers::PrintData data;
-    data.job_id = id;
-    data.card_id = card_id;
-    for (auto [mat, out] : {std::pair{&rendered->images.front, &data.front_png},
-                            std::pair{&rendered->images.back, &data.back_png},
-                            std::pair{&rendered->images.front_k, &data.front_k_png},
-                            std::pair{&rendered->images.back_k, &data.back_k_png}}) {
+    data.job_id = job.ctx.job_id;
+    data.card_id = a.card_id;
+    for (auto [mat, out] : {std::pair{&a.face->images.front, &data.front_png},
+                            std::pair{&a.face->images.back, &data.back_png},
+                            std::pair{&a.face->images.front_k, &data.front_k_png},
+                            std::pair{&a.face->images.back_k, &data.back_k_png}}) {
       auto png = layout::EncodePng(*mat);
       if (!png.ok()) return RetryWithNewCard(st, job, png.status(), "print");
       *out = std::move(*png);
     }
-    s = printer.Print(data);
+    Status s = st.setup.printer->Print(data);
     if (!s.ok()) return RetryWithNewCard(st, job, s, "print");  // the encoded card is voided
+    return kNext;
+  }
 
-    // The card exists: record it before the state says so.
-    const std::string produced_at = clock().NowIsoBeijing();
-    const std::string card_type =
-        outcome->size == devices::CardSize::k4K ? "mifare-classic-4k" : "mifare-classic-1k";
-    nlohmann::json prod = {{"job_id", id},
-                           {"card_id", card_id},
-                           {"uid", uid},
-                           {"card_type", card_type},
-                           {"station", st.snap.name},
-                           {"produced_at", produced_at},
-                           {"cards_used", job.cards_used}};
-    s = WriteFileAtomic(job.ctx.cards_dir / "production.json", AsBytes(prod.dump(2)), kRecordFile);
+  // The card exists: record it before the state says so.
+  Step WriteProductionRecord(Station& st, PreparedJob& job, CardAttempt& a) {
+    a.produced_at = clock().NowIsoBeijing();
+    a.card_type =
+        a.chip->size == devices::CardSize::k4K ? "mifare-classic-4k" : "mifare-classic-1k";
+    nlohmann::json prod = {
+        {"job_id", job.ctx.job_id},    {"card_id", a.card_id},    {"uid", a.uid},
+        {"card_type", a.card_type},    {"station", st.snap.name}, {"produced_at", a.produced_at},
+        {"cards_used", job.cards_used}};
+    Status s =
+        WriteFileAtomic(job.ctx.cards_dir / "production.json", AsBytes(prod.dump(2)), kRecordFile);
     if (!s.ok()) {
       // Without its production record a card cannot be proven: the job is
       // held with the code (failed, retryable) instead of being reported.
       const Status why(s.code(), "production record not written: " + s.message());
       auto rows = EjectToReject(st, job, why, "record");
-      sink.FailedWith(id, why, true, std::move(rows));
-      CountFailed(id, j);
+      sink.FailedWith(job.ctx.job_id, why, true, std::move(rows));
+      CountFailed(job.ctx.job_id, job.ctx.job);
       return true;
     }
+    return kNext;
+  }
+
+  // The store learns the card: `encoded` binds its UID, then `printed`.
+  Step AdvanceEncodedAndPrinted(Station& st, PreparedJob& job, CardAttempt& a) {
     auto encoded = Event(st, job, "card", "encoded");
-    encoded.message = "chip " + std::string(encoder::ToString(outcome->kind)) + ", " +
-                      std::to_string(outcome->apdus) + " APDUs, record verified; card " + card_id;
-    s = sink.AdvanceWith(id, JobState::kEncoded, {encoded});
+    encoded.message = "chip " + std::string(encoder::ToString(a.chip->kind)) + ", " +
+                      std::to_string(a.chip->apdus) + " APDUs, record verified; card " + a.card_id;
+    Status s = sink.AdvanceWith(job.ctx.job_id, JobState::kEncoded, {encoded});
     // The store refuses a UID bound to another live card: this card goes to
     // the reject hopper and the job takes a fresh one.
     if (s.code() == Code::kDuplicateUid) return RetryWithNewCard(st, job, s, "bind");
     if (!s.ok()) return Abandon(st, job, s);
-    s = sink.AdvanceWith(id, JobState::kPrinted, {Event(st, job, "card", "printed")});
+    s = sink.AdvanceWith(job.ctx.job_id, JobState::kPrinted, {Event(st, job, "card", "printed")});
     if (!s.ok()) return Abandon(st, job, s);
+    return kNext;
+  }
 
-    // QA: the card as it leaves the printer.
-    auto qa = VerifyCard(*card, QrRegion(rendered->images.front, job.card.qr_box), options.keys,
+  // QA: the card as it leaves the printer.
+  Step QaAfterPrinting(Station& st, PreparedJob& job, CardAttempt& a) {
+    const Job& j = job.ctx.job;
+    auto qa = VerifyCard(*a.card, QrRegion(a.face->images.front, job.card.qr_box), options.keys,
                          *verifier, &j);
     if (!qa.ok() || !qa->ok()) {
       Status why = !qa.ok() ? qa.status() : (!qa->chip.ok() ? qa->chip : qa->face);
@@ -785,47 +855,56 @@ struct Line::Impl {
       if (qa.ok()) verdict.message = "chip: " + qa->chip_text() + "; face: " + qa->face_text();
       std::vector<server::HistoryEvent> rows{verdict};
       for (auto& r : EjectToReject(st, job, why, "qa")) rows.push_back(std::move(r));
-      sink.FailedWith(id, Status(Code::kVerifyMismatch, "QA after printing: " + why.ToString()),
-                      true, std::move(rows));
-      CountFailed(id, j);
+      sink.FailedWith(job.ctx.job_id,
+                      Status(Code::kVerifyMismatch, "QA after printing: " + why.ToString()), true,
+                      std::move(rows));
+      CountFailed(job.ctx.job_id, j);
       return true;
     }
     auto verdict = Event(st, job, "qa", "qa");
     verdict.code = "OK";
     verdict.message = "chip: " + qa->chip_text() + "; face: " + qa->face_text();
-    s = sink.AdvanceWith(id, JobState::kVerified, {verdict});
+    Status s = sink.AdvanceWith(job.ctx.job_id, JobState::kVerified, {verdict});
     if (!s.ok()) return Abandon(st, job, s);
+    a.qa = std::move(*qa);
+    return kNext;
+  }
 
-    std::vector<server::HistoryEvent> finish_rows;
-    s = WriteOutputs(*rendered, job.ctx.cards_dir);
-    if (!s.ok()) {
+  // The bureau's copies of the faces, the card to the output hopper, the
+  // completed report and the counts.
+  bool Finish(Station& st, PreparedJob& job, CardAttempt& a) {
+    const Job& j = job.ctx.job;
+    const std::string& id = job.ctx.job_id;
+    a.outputs = WriteOutputs(*a.face, job.ctx.cards_dir);
+    if (!a.outputs.ok()) {
       // The card is good (its record is written); the bureau's copies of
       // the faces are not: a fault in the history and on the dashboard, and
       // the files are rewritten later.
-      finish_rows.push_back(WithStatus(Event(st, job, "fault", "outputs"), s));
-      finish_rows.back().message = "face copies not written (will be rewritten): " + s.message();
+      const Status& s = a.outputs;
+      a.finish_rows.push_back(WithStatus(Event(st, job, "fault", "outputs"), s));
+      a.finish_rows.back().message = "face copies not written (will be rewritten): " + s.message();
       std::lock_guard lock(mu);
       Fault(st, s, /*counts=*/false);
       if (pending_outputs.size() < kMaxPendingOutputs) {
-        pending_outputs.push_back(PendingOutputs{id, job.ctx.cards_dir, *rendered});
+        pending_outputs.push_back(PendingOutputs{id, job.ctx.cards_dir, *a.face});
       }
     }
-    card.reset();
-    Status ej = printer.Eject(printers::Hopper::kOutput);
+    a.card.reset();
+    Status ej = st.setup.printer->Eject(printers::Hopper::kOutput);
     st.setup.source->WaitUntilEmpty(std::chrono::seconds(2));
-    if (!ej.ok()) finish_rows.push_back(WithStatus(Event(st, job, "fault", "eject"), ej));
+    if (!ej.ok()) a.finish_rows.push_back(WithStatus(Event(st, job, "fault", "eject"), ej));
 
     server::CardOutcome out;
-    out.card.uid = uid;
+    out.card.uid = a.uid;
     out.card.card_no = j.card.card_no;
-    out.card.card_type = card_type;
-    out.qa.chip = qa->chip_text();
-    out.qa.face = qa->face_text();
+    out.card.card_type = a.card_type;
+    out.qa.chip = a.qa->chip_text();
+    out.qa.face = a.qa->face_text();
     out.station = st.snap.name;
-    out.produced_at = produced_at;
-    out.history = std::move(finish_rows);
+    out.produced_at = a.produced_at;
+    out.history = std::move(a.finish_rows);
     sink.Completed(id, out);
-    if (s.ok()) RetryPendingOutputs();  // the disk takes writes again
+    if (a.outputs.ok()) RetryPendingOutputs();  // the disk takes writes again
 
     {
       std::lock_guard lock(mu);
@@ -837,10 +916,10 @@ struct Line::Impl {
       b.snap.produced++;
       if (job.cards_used > 1) b.snap.reprinted++;
       ProducedCard pc;
-      pc.meta.summary = rendered->summary;
-      pc.meta.texts = rendered->texts;
-      pc.meta.qr_payload = rendered->qr_payload;
-      pc.meta.profile = rendered->profile;
+      pc.meta.summary = a.face->summary;
+      pc.meta.texts = a.face->texts;
+      pc.meta.qr_payload = a.face->qr_payload;
+      pc.meta.profile = a.face->profile;
       pc.dir = job.ctx.cards_dir;
       b.cards.push_back(std::move(pc));
     }
