@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "cardbureau/testing/wait.h"
 #include "job_fixtures.h"
 
 namespace cardbureau::server {
@@ -147,7 +148,7 @@ TEST(FakeProduction, HoldAndReleaseAndParkOnStop) {
   FakeProduction p(sink, o);
   p.Start(Ctx("J1"));
   p.Start(Ctx("J2"));
-  for (int i = 0; i < 200 && p.Held().size() < 2; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(cardbureau::testing::WaitFor([&] { return p.Held().size() >= 2; }));
   ASSERT_EQ(p.Held().size(), 2u);
   p.Release("J1");
   ASSERT_TRUE(sink.WaitDone(1));

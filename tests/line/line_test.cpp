@@ -26,6 +26,7 @@
 #include "cardbureau/printers/sim_printer.h"
 #include "cardbureau/testing/files.h"
 #include "cardbureau/testing/softhsm.h"
+#include "cardbureau/testing/wait.h"
 
 namespace cardbureau::line {
 namespace {
@@ -268,15 +269,13 @@ TEST_F(LineTest, TokenAwayPausesTheStationAndItResumes) {
   fs::rename(hsm.token_dir(), away);
   (*line)->Start(MakeJob("K0"));
   (*line)->Start(MakeJob("K1"));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool paused = false;
-  while (!paused && std::chrono::steady_clock::now() < deadline) {
-    const auto s = (*line)->Stations().front();
-    paused =
-        s.state == "paused" && !s.faults.empty() && s.faults.back().code == "KEYSTORE_UNAVAILABLE";
-    if (!paused) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, bounded
-  }
-  ASSERT_TRUE(paused);
+  ASSERT_TRUE(cardbureau::testing::WaitFor(
+      [&] {
+        const auto s = (*line)->Stations().front();
+        return s.state == "paused" && !s.faults.empty() &&
+               s.faults.back().code == "KEYSTORE_UNAVAILABLE";
+      },
+      std::chrono::seconds(60)));
   {
     std::lock_guard lock(sink_.mu_);
     EXPECT_TRUE(sink_.completed_.empty());

@@ -2,6 +2,7 @@
 // a bureau.
 #include <gtest/gtest.h>
 
+#include "cardbureau/testing/wait.h"
 #include "harness.h"
 
 namespace cardbureau::server {
@@ -178,8 +179,7 @@ TEST_F(CentreProtocol, UntilDoneExitsWhenEveryJobHasATerminalReport) {
   bureau_->Send(Rejected{"r-a", jobs[0].job_id, "INVALID_FIELD", "student.name", "x"});
   EXPECT_FALSE(done_.load());
   bureau_->Send(Failed{"r-b", jobs[1].job_id, "PRINTER_JAM", "jam", true});
-  for (int i = 0; i < 100 && !done_; ++i) std::this_thread::sleep_for(20ms);
-  EXPECT_TRUE(done_.load());
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return done_.load(); }));
   EXPECT_EQ(ReadLines(dir_.path() / "reports.jsonl").size(), 2u);
 }
 

@@ -74,7 +74,8 @@ class Curve : public ::testing::Test {
     if (until >= 0) {
       cardbureau::testing::WaitFor([&] { return (*b)->stats().jobs_accepted >= until; }, window);
     } else {
-      std::this_thread::sleep_for(window);  // nothing may be accepted in the whole window
+      // Nothing may be accepted in the whole window.
+      cardbureau::testing::HoldsFor([&] { return (*b)->stats().jobs_accepted == 0; }, window);
     }
     stop = true;
     t.join();
