@@ -217,9 +217,8 @@ TEST_F(DashboardBackendTest, StationsComeFromTheLineAndPauseHoldsWork) {
   ASSERT_TRUE(sink_->WaitFinished(1, 60s));
   EXPECT_EQ(StateOf("J1"), JobState::kReported);
   // The line counts the card just after reporting it.
-  for (int i = 0; i < 100 && (*backend_->Stations())[1].produced == 0; ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
+  EXPECT_TRUE(
+      cardbureau::testing::WaitFor([&] { return (*backend_->Stations())[1].produced > 0; }));
   stations = backend_->Stations();
   EXPECT_EQ((*stations)[0].produced, 0);  // still paused
   EXPECT_EQ((*stations)[1].produced, 1);
@@ -348,7 +347,7 @@ TEST_F(DashboardBackendTest, ApiOverTheRealBackendKeepsTheQaApprovalRule) {
     for (const auto& st : *listed_now) n += static_cast<int>(st.produced);
     return n;
   };
-  for (int i = 0; i < 100 && total() < 2; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return total() >= 2; }));
   auto stations = call("GET", "/api/stations", op_token);
   ASSERT_EQ(stations.status, 200);
   int produced = 0;

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "cardbureau/server/job_store.h"
+#include "cardbureau/testing/wait.h"
 #include "harness.h"
 
 extern char** environ;
@@ -171,10 +172,7 @@ TEST(CrashTest, KillNineBureauAndRestartCentreKeepExactlyOnce) {
 
   // Let the run finish: the centre exits 0 once every job has its report.
   int centre_code = -1;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!centre->Exited(&centre_code) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(100ms);
-  }
+  cardbureau::testing::WaitFor([&] { return centre->Exited(&centre_code); }, 60s, 100ms);
   ASSERT_EQ(centre_code, 0) << "centre did not finish\n"
                             << Tail(centre_log) << "--- serve:\n"
                             << Tail(serve_log);
