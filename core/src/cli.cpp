@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <tuple>
 
 #include "cardbureau/core/file.h"
 
@@ -61,18 +62,24 @@ std::vector<std::string> ClosestMatches(std::string_view word,
                                         const std::vector<std::string>& candidates) {
   if (word.empty()) return {};
   const size_t limit = std::max<size_t>(1, word.size() / 3) + 1;
-  std::vector<std::pair<size_t, std::string>> scored;
+  struct Scored {
+    size_t dist, raw;  // the distance a prefix shortens to 1; the plain one
+    std::string name;
+  };
+  std::vector<Scored> scored;
   for (const auto& c : candidates) {
-    size_t dist = EditDistance(word, c);
+    const size_t raw = EditDistance(word, c);
+    size_t dist = raw;
     if (word.size() >= 2 && c.rfind(word, 0) == 0) dist = std::min<size_t>(dist, 1);
-    if (dist <= limit) scored.emplace_back(dist, c);
+    if (dist <= limit) scored.push_back({dist, raw, c});
   }
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::sort(scored.begin(), scored.end(), [](const Scored& x, const Scored& y) {
+    return std::tie(x.dist, x.raw, x.name) < std::tie(y.dist, y.raw, y.name);
+  });
   std::vector<std::string> out;
-  for (const auto& [dist, c] : scored) {
-    if (!out.empty() && dist > scored.front().first) break;  // only the closest ones
-    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  for (const auto& c : scored) {
+    if (c.dist > scored.front().dist) break;  // only the closest ones
+    if (std::find(out.begin(), out.end(), c.name) == out.end()) out.push_back(c.name);
     if (out.size() == 3) break;
   }
   return out;

@@ -228,12 +228,13 @@ class CliTableTest : public ::testing::Test {
          {"audit", "verfiy"},
          2,
          usage("audit", "unknown subcommand 'verfiy'; did you mean 'verify'?")},
+        // A missing data folder fails the check (README: exit 1), naming it.
         {"audit",
          Kind::kBadPath,
          {"audit", "verify", "--data", kMissing},
-         3,
-         "cardbureau audit verify: ",
-         kMissing},
+         1,
+         "cardbureau audit verify: VERIFY_MISMATCH",
+         "no data directory " + kMissing},
         {"audit", Kind::kHelp, {"audit", "verify", "--help"}, 0, ""},
         // dashboard-token
         {"dashboard-token",
