@@ -301,6 +301,10 @@ std::optional<int> Cli::Parse(int argc, char** argv) {
 bool Cli::Has(const std::string& option) const {
   auto it = vm_.find(option);
   if (it == vm_.end() || it->second.defaulted()) return false;
+  // A switch (no value: --json) is stored as an empty string: given.
+  const po::option_description* d = options_.find_nothrow(option, false);
+  if (!d) d = hidden_.find_nothrow(option, false);
+  if (d && d->semantic()->max_tokens() == 0) return true;
   if (const auto* s = boost::any_cast<std::string>(&it->second.value())) return !s->empty();
   return true;
 }

@@ -109,6 +109,17 @@ TEST(CliTest, UsageErrorsAreOneLineAndATryLine) {
             "cardbureau verify: --image and --reader are exclusive: give one\n"
             "Try 'cardbureau verify --help'\n");
 
+  // Has(): a switch is given, an empty string value is not, a default is not.
+  std::string empty_value;
+  int port = 0;
+  Cli has("x", "[--json]", "X.");
+  has.Options()("json", "switch")("name", po::value(&empty_value), "a string")(
+      "port", po::value(&port)->default_value(1), "a number");
+  EXPECT_EQ(ParseWith(has, {"x", "--json", "--name", ""}), -1);
+  EXPECT_TRUE(has.Has("json"));
+  EXPECT_FALSE(has.Has("name"));
+  EXPECT_FALSE(has.Has("port"));
+
   ::testing::internal::CaptureStdout();
   Cli help("verify", "--image F", "Checks a card.");
   help.Example("cardbureau verify --image card.mfd");

@@ -427,6 +427,22 @@ TEST_F(CliTableTest, TopLevelUsageAndMistypedCommands) {
   EXPECT_EQ(Lines(r.out).back().rfind("  cardbureau ", 0), 0u) << r.out;
 }
 
+TEST_F(CliTableTest, SwitchesAndPositionalsStillWork) {
+  // --json is a switch (no value); the job is the first argument.
+  auto r = RunCardbureau({"validate", kJob, "--json", "--today", "2026-11-25"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("{\"code\":\"OK\"", 0), 0u) << r.out;
+  r = RunCardbureau({"validate", kJob, "--today", "2026-11-25"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "OK\n");
+  r = RunCardbureau({"validate", kJob, kJob});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(FirstLine(r.err), "cardbureau validate: too many arguments");
+  r = RunCardbureau({"keygen", "--out", (dir_ / "a").string(), "extra"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(FirstLine(r.err), "cardbureau keygen: this command takes options only, no arguments");
+}
+
 TEST_F(CliTableTest, MessagesSayWhatIsWrong) {
   // Exclusive options are named as such.
   auto r = RunCardbureau({"verify", "--face", kPhoto, "--keys", "k.json", "--image", "c.mfd",
