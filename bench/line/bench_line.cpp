@@ -28,6 +28,7 @@
 #include <set>
 #include <sstream>
 
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/line/commands.h"
@@ -75,10 +76,38 @@ std::string Slurp(const fs::path& p) {
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "Usage: bench_line [JOBS] [RENDER_THREADS] [DIRECT_IO]\n\n"
+    "Cards per second through the whole production line (render, encode on a\n"
+    "virtual card, QR, sim printer at zero mechanical time, QA read back) for 1, 2\n"
+    "and 4 stations, cold and after intake, with direct_io on and off.\n"
+    "  JOBS            jobs per run, 1..100000 (default 40)\n"
+    "  RENDER_THREADS  1..64 (default 2)\n"
+    "  DIRECT_IO       both (default), 1 (on only) or 0 (off only)\n"
+    "Exit 0 done, 2 usage, 3 the run failed.\n\n"
+    "Example:\n"
+    "  bench_line 40 2\n";
+
 int main(int argc, char** argv) {
-  const int jobs = argc > 1 ? std::atoi(argv[1]) : 40;
-  const int render_threads = argc > 2 ? std::atoi(argv[2]) : 2;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
+  const auto jobs_arg = argc > 1 ? cli::ParseInteger(argv[1], 1, 100000) : 40;
+  const auto threads_arg = argc > 2 ? cli::ParseInteger(argv[2], 1, 64) : 2;
   const std::string direct_arg = argc > 3 ? argv[3] : "both";
+  if (argc > 4 || !jobs_arg || !threads_arg ||
+      (direct_arg != "both" && direct_arg != "0" && direct_arg != "1")) {
+    std::fprintf(stderr,
+                 "bench_line: bad arguments (JOBS 1..100000, RENDER_THREADS 1..64, "
+                 "DIRECT_IO both|0|1)\nTry 'bench_line --help'\n");
+    return 2;
+  }
+  const int jobs = static_cast<int>(*jobs_arg);
+  const int render_threads = static_cast<int>(*threads_arg);
   std::vector<bool> direct_settings;
   if (direct_arg != "0") direct_settings.push_back(true);
   if (direct_arg != "1") direct_settings.push_back(false);

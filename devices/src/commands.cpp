@@ -4,12 +4,12 @@
 #include <signal.h>
 
 #include <atomic>
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <iostream>
 #include <random>
 #include <thread>
 
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/stop.h"
 #include "cardbureau/devices/apdu.h"
 #include "cardbureau/devices/blank_stock.h"
@@ -25,25 +25,7 @@ namespace {
 namespace po = boost::program_options;
 using namespace std::chrono_literals;
 
-constexpr int kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitRuntime = 3;
-
-// Parses argv with `opts`; returns an exit code when the command must stop
-// (usage error or --help).
-std::optional<int> ParseArgs(const char* name, int argc, char** argv,
-                             const po::options_description& opts, po::variables_map& vm) {
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau " << name << ": " << e.what() << "\n\n" << opts << "\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return kExitOk;
-  }
-  return std::nullopt;
-}
+using cli::kExitOk;
 
 std::string DescribeAtr(ByteView atr) {
   auto size = MifareClassicSizeFromAtr(atr);
@@ -61,26 +43,23 @@ std::string ReadUid(const std::string& reader) {
 }
 
 int RunReaders(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau readers [--watch] [--timeout SECONDS]\n\n"
-      "Lists the PC/SC readers of the local pcscd and the card in each (ATR,\n"
-      "card type, UID). With --watch, then prints reader and card events\n"
-      "(reader-added, reader-removed, card-inserted, card-removed, pcscd-lost,\n"
-      "pcscd-restored) until SIGINT/SIGTERM or the time-out; a pcscd restart is\n"
-      "survived. Exit 0 ok, 2 usage error, 3 pcscd not reachable.\n\n"
-      "Options");
+  cli::Cli cli("readers", "[--watch] [--timeout SECONDS]",
+               "Lists the PC/SC readers of the local pcscd and the card in each (ATR,\n"
+               "card type, UID). With --watch, then prints reader and card events\n"
+               "(reader-added, reader-removed, card-inserted, card-removed, pcscd-lost,\n"
+               "pcscd-restored) until SIGINT/SIGTERM or the time-out; a pcscd restart is\n"
+               "survived. Exit 0 ok, 2 usage error, 3 pcscd not reachable.");
   double timeout_s = 0;
-  opts.add_options()("help,h", "show this help")("watch,w", "print events as they happen")(
+  cli.Options()("watch,w", "print events as they happen")(
       "timeout", po::value(&timeout_s), "with --watch: stop after SECONDS (default: never)");
-  po::variables_map vm;
-  if (auto code = ParseArgs("readers", argc, argv, opts, vm)) return *code;
+  cli.Example("cardbureau readers");
+  cli.Example("cardbureau readers --watch --timeout 60");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (timeout_s < 0) return cli.Usage("--timeout must not be negative");
 
   PcscReaders readers;
   auto list = readers.List();
-  if (!list.ok()) {
-    std::cerr << "cardbureau readers: " << list.status() << "\n";
-    return kExitRuntime;
-  }
+  if (!list.ok()) return cli.Runtime(list.status());
   if (list->empty()) std::cout << "no readers\n";
   for (const auto& r : *list) {
     std::cout << r.name << ": ";
@@ -96,7 +75,7 @@ int RunReaders(int argc, char** argv) {
     const std::string uid = ReadUid(r.name);
     std::cout << (uid.empty() ? "" : " UID " + uid) << "\n";
   }
-  if (!vm.count("watch")) return kExitOk;
+  if (!cli.Has("watch")) return kExitOk;
 
   InstallStopHandlers();
   std::cout.flush();
@@ -108,8 +87,7 @@ int RunReaders(int argc, char** argv) {
     auto event = readers.WaitForEvent(250ms);
     if (!event.ok()) {
       if (event.status().code() == Code::kReaderUnavailable) continue;  // keep waiting
-      std::cerr << "cardbureau readers: " << event.status() << "\n";
-      return kExitRuntime;
+      return cli.Runtime(event.status());
     }
     if (!*event) continue;
     const ReaderEvent& e = **event;
@@ -126,53 +104,44 @@ int RunReaders(int argc, char** argv) {
 }
 
 int RunVcard(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau vcard --image FILE [--port 35963] [--host 127.0.0.1]\n"
-      "                        [--stock bjt-1k|bjt-4k] [--seed N] [--uid HEX]\n"
-      "                        [--faults SPEC]\n\n"
-      "Emulates a MIFARE Classic card on a vpcd virtual reader (pcscd with the\n"
-      "vsmartcard-vpcd driver: port 35963 is \"Virtual PCD 00 00\", 35964 is\n"
-      "\"Virtual PCD 00 01\"). Connecting is inserting the card; the card stays in\n"
-      "the reader (reconnecting after a pcscd restart) until SIGINT/SIGTERM.\n\n"
-      "The memory is FILE, a raw 1024/4096-byte .mfd dump; when FILE does not\n"
-      "exist it is created as blank card stock (--stock, default bjt-1k). FILE is\n"
-      "saved after every write and on exit. The UID is --uid (4 or 7 bytes hex)\n"
-      "or the one in block 0.\n\n"
-      "Fault SPEC: comma-separated key=value, each key at most once:\n"
-      "  pull-after=N    answer the N-th APDU, then leave the field (removed)\n"
-      "  fail-auth=N     the N-th authentication fails (63 00) despite the key\n"
-      "  drop-write=N    the N-th write is acknowledged (90 00) but not stored\n"
-      "  dead-sector=S   every authentication to sector S fails\n"
-      "  delay=on|off    NXP datasheet timings (auth 2 ms, read 2.5, write 5.5)\n"
-      "  e.g. --faults pull-after=12,fail-auth=3,drop-write=5,dead-sector=9,delay=on\n\n"
-      "Exit 0 on a clean stop, 1 refused input (bad image/spec/UID; the error\n"
-      "code is printed), 2 usage error, 3 runtime failure.\n\n"
-      "Options");
+  cli::Cli cli("vcard",
+               "--image FILE [--port 35963] [--host 127.0.0.1]\n"
+               "                        [--stock bjt-1k|bjt-4k] [--seed N] [--uid HEX]\n"
+               "                        [--faults SPEC]",
+               "Emulates a MIFARE Classic card on a vpcd virtual reader (pcscd with the\n"
+               "vsmartcard-vpcd driver: port 35963 is \"Virtual PCD 00 00\", 35964 is\n"
+               "\"Virtual PCD 00 01\"). Connecting is inserting the card; the card stays in\n"
+               "the reader (reconnecting after a pcscd restart) until SIGINT/SIGTERM.\n\n"
+               "The memory is FILE, a raw 1024/4096-byte .mfd dump; when FILE does not\n"
+               "exist it is created as blank card stock (--stock, default bjt-1k). FILE is\n"
+               "saved after every write and on exit. The UID is --uid (4 or 7 bytes hex)\n"
+               "or the one in block 0.\n\n"
+               "Fault SPEC: comma-separated key=value, each key at most once:\n"
+               "  pull-after=N    answer the N-th APDU, then leave the field (removed)\n"
+               "  fail-auth=N     the N-th authentication fails (63 00) despite the key\n"
+               "  drop-write=N    the N-th write is acknowledged (90 00) but not stored\n"
+               "  dead-sector=S   every authentication to sector S fails\n"
+               "  delay=on|off    NXP datasheet timings (auth 2 ms, read 2.5, write 5.5)\n"
+               "  e.g. --faults pull-after=12,fail-auth=3,drop-write=5,dead-sector=9,delay=on\n\n"
+               "Exit 0 on a clean stop, 1 refused input (bad image/spec/UID; the error\n"
+               "code is printed), 2 usage error, 3 runtime failure.");
   std::string image_path, stock_name = "bjt-1k", uid_hex, faults_spec, host = "127.0.0.1";
   int port = 35963;
   uint64_t seed = 0;
-  opts.add_options()("help,h", "show this help")("image", po::value(&image_path),
-                                                 "card memory dump (.mfd), created if absent")(
+  cli.Options()("image", po::value(&image_path), "card memory dump (.mfd), created if absent")(
       "port", po::value(&port)->default_value(35963), "vpcd port")(
       "host", po::value(&host)->default_value("127.0.0.1"), "vpcd host")(
       "stock", po::value(&stock_name), "blank stock for a new image: bjt-1k (default) or bjt-4k")(
       "seed", po::value(&seed), "random seed for a new image (default: random)")(
       "uid", po::value(&uid_hex), "UID, 4 or 7 bytes hex")("faults", po::value(&faults_spec),
                                                            "fault injection SPEC (see above)");
-  po::variables_map vm;
-  if (auto code = ParseArgs("vcard", argc, argv, opts, vm)) return *code;
-  if (image_path.empty()) {
-    std::cerr << "cardbureau vcard: --image is required\n\n" << opts << "\n";
-    return kExitUsage;
-  }
-  if (port <= 0 || port > 65535) {
-    std::cerr << "cardbureau vcard: --port must be 1..65535\n";
-    return kExitUsage;
-  }
-  auto refuse = [](const Status& s) {
-    std::cerr << "cardbureau vcard: " << s << "\n";
-    return kExitRefused;
-  };
+  cli.Example("cardbureau vcard --image /tmp/card.mfd --stock bjt-4k");
+  cli.Example("cardbureau vcard --image /tmp/card.mfd --port 35964 --faults pull-after=12");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"image"})) return *rc;
+  if (port <= 0 || port > 65535) return cli.Usage("--port must be 1..65535");
+  auto refuse = [&cli](const Status& s) { return cli.Refuse(s); };
+  if (Status s = cli::CheckOutputFile(image_path, "image"); !s.ok()) return cli.Fail(s);
 
   auto faults = ParseFaultPlan(faults_spec);
   if (!faults.ok()) return refuse(faults.status());
@@ -189,19 +158,12 @@ int RunVcard(int argc, char** argv) {
 
   auto image = LoadCardImage(image_path);
   if (!image.ok() && image.status().code() == Code::kNotFound) {
-    if (!vm.count("seed")) seed = std::random_device{}() | uint64_t{std::random_device{}()} << 32;
+    if (!cli.Has("seed")) seed = std::random_device{}() | uint64_t{std::random_device{}()} << 32;
     image = uid ? MakeBlankStock(*stock, seed, *uid) : MakeBlankStock(*stock, seed);
-    if (Status s = SaveCardImage(image_path, *image); !s.ok()) {
-      std::cerr << "cardbureau vcard: " << s << "\n";
-      return kExitRuntime;
-    }
+    if (Status s = SaveCardImage(image_path, *image); !s.ok()) return cli.Runtime(s);
     std::cout << "created " << image_path << " from " << StockKindName(*stock) << " stock\n";
   } else if (!image.ok()) {
-    if (image.status().code() == Code::kIoError) {
-      std::cerr << "cardbureau vcard: " << image.status() << "\n";
-      return kExitRuntime;
-    }
-    return refuse(image.status());
+    return cli.Fail(image.status());
   }
   if (!uid) {
     auto from_image = UidFromImage(*image);
@@ -221,7 +183,7 @@ int RunVcard(int argc, char** argv) {
   vo.host = host;
   vo.port = static_cast<uint16_t>(port);
   VpcdCard vcard(*card, vo);
-  std::cout << "vcard: UID " << ToHex(*uid) << " "
+  std::cout << "cardbureau vcard: UID " << ToHex(*uid) << " "
             << ((*card)->size() == CardSize::k1K ? "1K" : "4K") << " on " << host << ":" << port
             << (faults_spec.empty() ? "" : " faults " + FaultPlanToString(*faults)) << std::endl;
   bool was_connected = false;
@@ -235,8 +197,8 @@ int RunVcard(int argc, char** argv) {
   }
   vcard.Stop();
   if (Status s = SaveCardImage(image_path, (*card)->Image()); !s.ok() || save_failed) {
-    std::cerr << "cardbureau vcard: saving " << image_path << " failed: " << s << "\n";
-    return kExitRuntime;
+    cli.Note("saving " + image_path + " failed");
+    return cli.Runtime(s.ok() ? Status(Code::kIoError, "cannot save " + image_path, "image") : s);
   }
   std::cout << "saved " << image_path << "\n";
   return kExitOk;

@@ -2,13 +2,11 @@
 // a PC/SC reader.
 #include "cardbureau/encoder/commands.h"
 
-#include <boost/program_options.hpp>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/devices/pcsc.h"
@@ -22,47 +20,15 @@ namespace {
 
 namespace po = boost::program_options;
 
-constexpr int kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitFailure = 3;
+using cli::kExitOk;
+using cli::kExitRefused;
 
-// Refusals are about the input (job, keys, card stock); the rest are
-// runtime failures worth a retry.
-int ExitCodeFor(const Status& s) {
-  switch (s.code()) {
-    case Code::kInvalidField:
-    case Code::kInvalidChecksum:
-    case Code::kExpired:
-    case Code::kInvalidJson:
-    case Code::kUnsupportedVersion:
-    case Code::kUnknownType:
-    case Code::kInputTooLarge:
-    case Code::kRecordTooLarge:
-    case Code::kCardStockInvalid:
-    case Code::kCardAlreadyPersonalized:
-    case Code::kKeyFileInsecure:
-    case Code::kInvalidKey:
-    case Code::kKeystoreUnavailable:
-      return kExitRefused;
-    default:
-      return kExitFailure;
-  }
-}
-
-int Fail(std::string_view cmd, const Status& s) {
-  std::cerr << "cardbureau " << cmd << ": " << s.ToString() << "\n";
-  if (s.code() == Code::kKeyFileInsecure) {
-    std::cerr << "  the key file must be readable by its owner only: chmod 600 FILE\n";
-  }
-  return ExitCodeFor(s);
-}
-
-Result<std::string> ReadSmallFile(const std::string& path, size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kIoError, "cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
-  if (data.size() > limit) return Status(Code::kInputTooLarge, path + " is too large");
-  return data;
+// Refusals are about the input (job, keys, card stock); a chip that does
+// not read back what was written is a runtime failure worth a retry, as
+// every device failure (cli::ExitCodeFor).
+int Fail(const cli::Cli& cli, const Status& s) {
+  if (s.code() == Code::kVerifyMismatch) return cli.Runtime(s);
+  return cli.Fail(s);
 }
 
 // Waits for a card in `reader` and connects to it exclusively.
@@ -78,19 +44,17 @@ Result<std::unique_ptr<devices::PcscChannel>> WaitAndConnect(const std::string& 
 }
 
 int RunEncode(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau encode --reader NAME --job JOB.json --keys FILE\n"
-      "                         [--issued-on YYYY-MM-DD] [--seq N] [--timeout S] [--json]\n\n"
-      "Waits for a card on the PC/SC reader, writes the job's student record into\n"
-      "the student sectors named by the card's MAD (tear-safe; a card pulled half\n"
-      "way can be encoded again with the same job), reads it back, checks the MAC\n"
-      "and prints the UID and the result. Exit 0 encoded, 1 refused (job, keys or\n"
-      "card stock), 2 usage, 3 runtime failure (card removed, auth, verify, reader).\n\n"
-      "Options");
+  cli::Cli cli("encode",
+               "--reader NAME --job JOB.json --keys FILE\n"
+               "                         [--issued-on YYYY-MM-DD] [--seq N] [--timeout S] [--json]",
+               "Waits for a card on the PC/SC reader, writes the job's student record into\n"
+               "the student sectors named by the card's MAD (tear-safe; a card pulled half\n"
+               "way can be encoded again with the same job), reads it back, checks the MAC\n"
+               "and prints the UID and the result. Exit 0 encoded, 1 refused (job, keys or\n"
+               "card stock), 2 usage, 3 runtime failure (card removed, auth, verify, reader).");
   std::string reader, job_path, keys_path, issued_on;
   int seq = 0, timeout_s = 60;
-  opts.add_options()("help,h", "show this help")("reader", po::value(&reader),
-                                                 "PC/SC reader name (e.g. \"Virtual PCD 00 00\")")(
+  cli.Options()("reader", po::value(&reader), "PC/SC reader name (e.g. \"Virtual PCD 00 00\")")(
       "job", po::value(&job_path), "protocol v1 job JSON file")("keys", po::value(&keys_path),
                                                                 "keystore JSON (mode 0600)")(
       "issued-on", po::value(&issued_on),
@@ -98,43 +62,28 @@ int RunEncode(int argc, char** argv) {
       "seq", po::value(&seq), "issue sequence (default 1 for a new card, 2 for a reissue)")(
       "timeout", po::value(&timeout_s), "seconds to wait for a card (default 60)")(
       "json", "print the outcome as one JSON object");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau encode: " << e.what() << "\n\n" << opts << "\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return kExitOk;
-  }
-  if (reader.empty() || job_path.empty() || keys_path.empty()) {
-    std::cerr << "cardbureau encode: --reader, --job and --keys are required\n\n" << opts << "\n";
-    return kExitUsage;
-  }
-  if (seq < 0 || seq > 255 || timeout_s <= 0) {
-    std::cerr << "cardbureau encode: --seq must be 1..255 and --timeout positive\n";
-    return kExitUsage;
-  }
+  cli.Example(
+      "cardbureau encode --reader \"Virtual PCD 00 00\" --job job.json --keys keystore.json");
+  cli.Example(
+      "cardbureau encode --reader \"Virtual PCD 00 00\" --job job.json --keys k.json --json");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"reader", "job", "keys"})) return *rc;
+  if (seq < 0 || seq > 255) return cli.Usage("--seq must be 1..255");
+  if (timeout_s <= 0) return cli.Usage("--timeout must be positive");
   CivilDate issued = SystemClock::Instance().TodayBeijing();
   if (!issued_on.empty()) {
     auto d = ParseIsoDate(issued_on);
-    if (!d) {
-      std::cerr << "cardbureau encode: --issued-on must be YYYY-MM-DD\n";
-      return kExitUsage;
-    }
+    if (!d) return cli.Usage("--issued-on must be YYYY-MM-DD, not '" + issued_on + "'");
     issued = *d;
   }
 
   auto keys = LoadKeystore(keys_path);
-  if (!keys.ok()) return Fail("encode", keys.status());
-  auto text = ReadSmallFile(job_path, kMaxJobJsonBytes);
-  if (!text.ok()) return Fail("encode", text.status());
+  if (!keys.ok()) return Fail(cli, keys.status());
+  auto text = cli::ReadInputFile(job_path, kMaxJobJsonBytes, "job");
+  if (!text.ok()) return Fail(cli, text.status());
   auto job = ParseJob(*text);
-  if (!job.ok()) return Fail("encode", job.status());
-  if (Status s = ValidateJob(*job, ValidationOptions{}); !s.ok()) return Fail("encode", s);
+  if (!job.ok()) return Fail(cli, job.status());
+  if (Status s = ValidateJob(*job, ValidationOptions{}); !s.ok()) return Fail(cli, s);
 
   EncodeParams params;
   params.issued_on = issued;
@@ -142,18 +91,18 @@ int RunEncode(int argc, char** argv) {
       static_cast<uint8_t>(seq > 0 ? seq : (job->kind == JobKind::kNew ? 1 : 2));
   const Personalizer personalizer(std::move(*keys));
 
-  std::cerr << "waiting for a card in " << reader << " (job " << job->job_id << ")\n";
+  cli.Note("waiting for a card in " + reader + " (job " + job->job_id + ")");
   auto channel = WaitAndConnect(reader, timeout_s);
-  if (!channel.ok()) return Fail("encode", channel.status());
+  if (!channel.ok()) return Fail(cli, channel.status());
   auto txn = (*channel)->BeginTransaction();
-  if (!txn.ok()) return Fail("encode", txn.status());
+  if (!txn.ok()) return Fail(cli, txn.status());
   const auto start = std::chrono::steady_clock::now();
   auto out = personalizer.Encode(**channel, *job, params);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
-  if (!out.ok()) return Fail("encode", out.status());
-  if (vm.count("json")) {
+  if (!out.ok()) return Fail(cli, out.status());
+  if (cli.Has("json")) {
     nlohmann::json j = {{"job_id", job->job_id},
                         {"uid", ToHex(out->uid)},
                         {"result", std::string(ToString(out->kind))},
@@ -169,50 +118,37 @@ int RunEncode(int argc, char** argv) {
 }
 
 int RunRead(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau read --reader NAME [--keys FILE] [--json] [--timeout S]\n\n"
-      "QA read of the card on a PC/SC reader: UID, MAD, the sectors (transit and\n"
-      "other sectors are listed as not ours and never touched), the student record\n"
-      "and, with --keys, whether its MAC verifies. Never writes. Exit 0 read and\n"
-      "valid, 1 the card fails QA (bad MAD, no/invalid record, MAC mismatch),\n"
-      "2 usage, 3 runtime failure.\n\n"
-      "Options");
+  cli::Cli cli("read", "--reader NAME [--keys FILE] [--json] [--timeout S]",
+               "QA read of the card on a PC/SC reader: UID, MAD, the sectors (transit and\n"
+               "other sectors are listed as not ours and never touched), the student record\n"
+               "and, with --keys, whether its MAC verifies. Never writes. Exit 0 read and\n"
+               "valid, 1 the card fails QA (bad MAD, no/invalid record, MAC mismatch),\n"
+               "2 usage, 3 runtime failure.");
   std::string reader, keys_path;
   int timeout_s = 60;
-  opts.add_options()("help,h", "show this help")("reader", po::value(&reader), "PC/SC reader name")(
+  cli.Options()("reader", po::value(&reader), "PC/SC reader name")(
       "keys", po::value(&keys_path), "keystore JSON (mode 0600); enables the MAC check")(
       "timeout", po::value(&timeout_s), "seconds to wait for a card (default 60)")(
       "json", "print the report as JSON");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau read: " << e.what() << "\n\n" << opts << "\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return kExitOk;
-  }
-  if (reader.empty() || timeout_s <= 0) {
-    std::cerr << "cardbureau read: --reader is required\n\n" << opts << "\n";
-    return kExitUsage;
-  }
+  cli.Example("cardbureau read --reader \"Virtual PCD 00 00\"");
+  cli.Example("cardbureau read --reader \"Virtual PCD 00 00\" --keys keystore.json --json");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"reader"})) return *rc;
+  if (timeout_s <= 0) return cli.Usage("--timeout must be positive");
   std::optional<KeySet> keys;
   if (!keys_path.empty()) {
     auto k = LoadKeystore(keys_path);
-    if (!k.ok()) return Fail("read", k.status());
+    if (!k.ok()) return Fail(cli, k.status());
     keys.emplace(std::move(*k));
   }
   auto channel = WaitAndConnect(reader, timeout_s);
-  if (!channel.ok()) return Fail("read", channel.status());
+  if (!channel.ok()) return Fail(cli, channel.status());
   auto report = ReadCard(**channel, keys ? &*keys : nullptr);
-  if (!report.ok()) return Fail("read", report.status());
+  if (!report.ok()) return Fail(cli, report.status());
   const bool good = report->mad_status.ok() && report->record_status.ok() &&
                     (!report->mac_status || report->mac_status->ok());
   const nlohmann::json j = CardReportToJson(*report);
-  if (vm.count("json")) {
+  if (cli.Has("json")) {
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << "UID      " << j["uid"].get<std::string>() << " ("

@@ -6,30 +6,22 @@
 #include <string>
 #include <vector>
 
+#include "cardbureau/testing/commands.h"
+
 namespace cardbureau::encoder {
 namespace {
 
 namespace fs = std::filesystem;
 
-int RunCommand(const std::string& name, std::vector<std::string> args) {
-  for (const Command& c : Commands()) {
-    if (c.name != name) continue;
-    args.insert(args.begin(), name);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    return c.run(static_cast<int>(argv.size()), argv.data());
-  }
-  ADD_FAILURE() << "no command " << name;
-  return -1;
-}
+using cardbureau::testing::RunCommand;
 
 TEST(EncoderCommandsTest, HelpAndUsage) {
-  EXPECT_EQ(RunCommand("encode", {"--help"}), 0);
-  EXPECT_EQ(RunCommand("read", {"--help"}), 0);
-  EXPECT_EQ(RunCommand("encode", {"--reader", "X"}), 2);
-  EXPECT_EQ(RunCommand("encode", {"--bogus"}), 2);
-  EXPECT_EQ(RunCommand("read", {}), 2);
-  EXPECT_EQ(RunCommand("encode",
+  EXPECT_EQ(RunCommand(Commands(), "encode", {"--help"}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "read", {"--help"}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "encode", {"--reader", "X"}), 2);
+  EXPECT_EQ(RunCommand(Commands(), "encode", {"--bogus"}), 2);
+  EXPECT_EQ(RunCommand(Commands(), "read", {}), 2);
+  EXPECT_EQ(RunCommand(Commands(), "encode",
                        {"--reader", "X", "--job", "j", "--keys", "k", "--issued-on", "2026-13-01"}),
             2);
 }
@@ -44,12 +36,13 @@ TEST(EncoderCommandsTest, InsecureKeyFileIsRefusedBeforeWaitingForACard) {
   const std::string job =
       std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/jobs/valid-junior-reissue.json";
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunCommand("encode", {"--reader", "no such reader", "--job", job, "--keys",
-                                  keys.string(), "--timeout", "1"}),
+  EXPECT_EQ(RunCommand(Commands(), "encode",
+                       {"--reader", "no such reader", "--job", job, "--keys", keys.string(),
+                        "--timeout", "1"}),
             1);
-  EXPECT_EQ(
-      RunCommand("read", {"--reader", "no such reader", "--keys", keys.string(), "--timeout", "1"}),
-      1);
+  EXPECT_EQ(RunCommand(Commands(), "read",
+                       {"--reader", "no such reader", "--keys", keys.string(), "--timeout", "1"}),
+            1);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("KEY_FILE_INSECURE"), std::string::npos) << err;
   EXPECT_NE(err.find("chmod 600"), std::string::npos) << err;

@@ -5,12 +5,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
 #include <span>
 #include <string>
 
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/file.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/encoder/pkcs11_keystore.h"
@@ -21,21 +21,7 @@ namespace {
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
-constexpr int kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitFailure = 3;
-
-int Fail(std::string_view sub, const Status& s) {
-  std::cerr << "cardbureau keys " << sub << ": " << s.ToString() << "\n";
-  if (s.code() == Code::kKeyFileInsecure) {
-    std::cerr << "  the file must be readable by its owner only: chmod 600 FILE\n";
-  }
-  switch (s.code()) {
-    case Code::kIoError:
-    case Code::kInternal:
-      return kExitFailure;
-    default:
-      return kExitRefused;
-  }
-}
+using cli::kExitOk;
 
 // Writes `text` to a new file of mode 0600 (refuses to overwrite).
 Status WriteNew(const std::string& path, const std::string& text) {
@@ -52,132 +38,119 @@ Status WriteNew(const std::string& path, const std::string& text) {
 std::string Absolute(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
 
 int RunProvision(bool import, int argc, char** argv) {
-  const char* sub = import ? "import" : "generate";
-  po::options_description opts(
-      import ? "Usage: cardbureau keys import --keys FILE_KEYSTORE --module SO --token LABEL\n"
-               "                             --pin-file F --out PKCS11_KEYSTORE.json\n\n"
-               "Puts a file keystore's three master keys and its Ed25519 QR signing key on a\n"
+  cli::Cli cli(
+      import ? "keys import" : "keys generate",
+      import ? "--keys FILE_KEYSTORE --module SO --token LABEL\n"
+               "                             --pin-file F --out PKCS11_KEYSTORE.json"
+             : "--module SO --token LABEL --pin-file F\n"
+               "                               --out PKCS11_KEYSTORE.json",
+      import ? "Puts a file keystore's three master keys and its Ed25519 QR signing key on a\n"
                "PKCS#11 token as sensitive, non-extractable token objects (labels\n"
                "cb-master-read, cb-master-write, cb-master-mac, cb-qr-sign) and writes the\n"
                "pkcs11 keystore file (mode 0600). Afterwards destroy the file keystore or keep\n"
                "it offline (docs/keys.md). Exit 0 done, 1 refused (the message names the\n"
-               "code), 2 usage, 3 runtime failure.\n\nOptions"
-             : "Usage: cardbureau keys generate --module SO --token LABEL --pin-file F\n"
-               "                               --out PKCS11_KEYSTORE.json\n\n"
-               "Generates the three AES-128 master keys and the Ed25519 QR signing key ON the\n"
+               "code), 2 usage, 3 runtime failure."
+             : "Generates the three AES-128 master keys and the Ed25519 QR signing key ON the\n"
                "token (nothing ever leaves it) and writes the pkcs11 keystore file (mode\n"
                "0600). Export the public key with `cardbureau keys pubkey`. Exit 0 done, 1\n"
-               "refused (the message names the code), 2 usage, 3 runtime failure.\n\nOptions");
+               "refused (the message names the code), 2 usage, 3 runtime failure.");
   std::string keys_path, out;
   Pkcs11Config c;
-  opts.add_options()("help,h", "show this help")("module", po::value(&c.module),
-                                                 "the PKCS#11 module (.so) of the HSM")(
+  cli.Options()("module", po::value(&c.module), "the PKCS#11 module (.so) of the HSM")(
       "token", po::value(&c.token), "the token's label")("pin-file", po::value(&c.pin_file),
                                                          "file holding the user PIN (mode 0600)")(
       "out", po::value(&out), "the pkcs11 keystore file to write (must not exist)");
-  if (import) opts.add_options()("keys", po::value(&keys_path), "the file keystore to import");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau keys " << sub << ": " << e.what() << "\n\n" << opts << "\n";
-    return kExitUsage;
+  if (import) cli.Options()("keys", po::value(&keys_path), "the file keystore to import");
+  if (import) {
+    cli.Example(
+        "cardbureau keys import --keys keystore.json --module /usr/lib/softhsm/libsofthsm2.so "
+        "--token bureau --pin-file pin --out pkcs11.json");
+  } else {
+    cli.Example(
+        "cardbureau keys generate --module /usr/lib/softhsm/libsofthsm2.so --token bureau "
+        "--pin-file pin --out pkcs11.json");
   }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return kExitOk;
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = import ? cli.Require({"keys", "module", "token", "pin-file", "out"})
+                       : cli.Require({"module", "token", "pin-file", "out"})) {
+    return *rc;
   }
-  if (c.module.empty() || c.token.empty() || c.pin_file.empty() || out.empty() ||
-      (import && keys_path.empty())) {
-    std::cerr << "cardbureau keys " << sub << ": missing options\n\n" << opts << "\n";
-    return kExitUsage;
-  }
+  if (Status s = cli::CheckOutputFile(out, "out"); !s.ok()) return cli.Fail(s);
   c.module = Absolute(c.module);
   c.pin_file = Absolute(c.pin_file);
   if (fs::exists(out)) {
-    return Fail(sub, Status(Code::kAlreadyExists, out + " exists; not overwritten", "out"));
+    return cli.Fail(Status(Code::kAlreadyExists, out + " exists; not overwritten", "out"));
   }
   Status s;
   if (import) {
     auto keys = LoadKeystore(keys_path);
-    if (!keys.ok()) return Fail(sub, keys.status());
+    if (!keys.ok()) return cli.Fail(keys.status());
     if (keys->backend) {
-      return Fail(sub, Status(Code::kInvalidConfig, "--keys must be a file keystore", "keys"));
+      return cli.Fail(Status(Code::kInvalidConfig, "--keys must be a file keystore", "keys"));
     }
     auto pem = ReadSecretFile(keys->sign_key_path, 64 * 1024, "QR signing key");
-    if (!pem.ok()) return Fail(sub, pem.status());
+    if (!pem.ok()) return cli.Fail(pem.status());
     s = ImportKeysToToken(c, *keys, *pem);
     SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(pem->data()), pem->size()));
   } else {
     s = GenerateKeysOnToken(c);
   }
-  if (!s.ok()) return Fail(sub, s);
+  if (!s.ok()) return cli.Fail(s);
   // Check what was made opens as a keystore before writing the file.
   auto backend = OpenPkcs11Backend(c);
-  if (!backend.ok()) return Fail(sub, backend.status());
+  if (!backend.ok()) return cli.Fail(backend.status());
   s = WriteNew(out, Pkcs11ConfigJson(c));
-  if (!s.ok()) return Fail(sub, s);
+  if (!s.ok()) return cli.Fail(s);
   std::cout << "keys on token \"" << c.token << "\"; keystore written to " << out << "\n";
   return kExitOk;
 }
 
 int RunPubkey(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau keys pubkey --keys PKCS11_KEYSTORE.json [--out PUB.pem]\n\n"
-      "Prints (or writes) the PEM public key of the token's QR signing key, the key\n"
-      "`cardbureau qr-verify --pubkey` takes. Exit 0 done, 1 refused, 2 usage, 3\n"
-      "runtime failure.\n\nOptions");
+  cli::Cli cli("keys pubkey", "--keys PKCS11_KEYSTORE.json [--out PUB.pem]",
+               "Prints (or writes) the PEM public key of the token's QR signing key, the key\n"
+               "`cardbureau qr-verify --pubkey` takes. Exit 0 done, 1 refused, 2 usage, 3\n"
+               "runtime failure.");
   std::string keys_path, out;
-  opts.add_options()("help,h", "show this help")("keys", po::value(&keys_path),
-                                                 "the pkcs11 keystore file")(
+  cli.Options()("keys", po::value(&keys_path), "the pkcs11 keystore file")(
       "out", po::value(&out), "write the PEM here instead of standard output");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau keys pubkey: " << e.what() << "\n\n" << opts << "\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return kExitOk;
-  }
-  if (keys_path.empty()) {
-    std::cerr << "cardbureau keys pubkey: --keys is required\n\n" << opts << "\n";
-    return kExitUsage;
+  cli.Example("cardbureau keys pubkey --keys pkcs11.json --out qr-pub.pem");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"keys"})) return *rc;
+  if (!out.empty()) {
+    if (Status s = cli::CheckOutputFile(out, "out"); !s.ok()) return cli.Fail(s);
   }
   auto keys = LoadKeystore(keys_path);
-  if (!keys.ok()) return Fail("pubkey", keys.status());
+  if (!keys.ok()) return cli.Fail(keys.status());
   if (!keys->backend) {
-    return Fail("pubkey", Status(Code::kInvalidConfig,
-                                 "not a pkcs11 keystore (a file keystore's public key is "
-                                 "`openssl pkey -pubout` of its sign_key)",
-                                 "keys"));
+    return cli.Fail(Status(Code::kInvalidConfig,
+                           "not a pkcs11 keystore (a file keystore's public key is "
+                           "`openssl pkey -pubout` of its sign_key)",
+                           "keys"));
   }
   auto pem = keys->backend->PublicKeyPem();
-  if (!pem.ok()) return Fail("pubkey", pem.status());
+  if (!pem.ok()) return cli.Fail(pem.status());
   if (out.empty()) {
     std::cout << *pem;
     return kExitOk;
   }
   const Status s = WriteNew(out, *pem);
-  return s.ok() ? kExitOk : Fail("pubkey", s);
+  return s.ok() ? kExitOk : cli.Fail(s);
 }
 
 }  // namespace
 
 int RunKeys(int argc, char** argv) {
+  const std::vector<std::string> subs = {"import", "generate", "pubkey"};
   const std::string usage =
       "Usage: cardbureau keys import|generate|pubkey [options]  (--help on each)\n"
       "  import    put a file keystore's keys on a PKCS#11 token\n"
       "  generate  generate the keys on a PKCS#11 token\n"
-      "  pubkey    export the token's QR public key (PEM)\n";
-  if (argc < 2) {
-    std::cerr << usage;
-    return kExitUsage;
-  }
+      "  pubkey    export the token's QR public key (PEM)\n\n"
+      "Examples:\n"
+      "  cardbureau keys generate --help\n"
+      "  cardbureau keys pubkey --keys pkcs11.json\n";
+  if (argc < 2)
+    return cli::UsageError("keys", "a subcommand is required: import, generate or pubkey");
   const std::string sub = argv[1];
   if (sub == "--help" || sub == "-h") {
     std::cout << usage;
@@ -186,8 +159,10 @@ int RunKeys(int argc, char** argv) {
   if (sub == "import") return RunProvision(true, argc - 1, argv + 1);
   if (sub == "generate") return RunProvision(false, argc - 1, argv + 1);
   if (sub == "pubkey") return RunPubkey(argc - 1, argv + 1);
-  std::cerr << "cardbureau keys: unknown subcommand " << sub << "\n" << usage;
-  return kExitUsage;
+  std::string problem = "unknown subcommand '" + sub + "'";
+  const std::string hint = cli::DidYouMean(sub, subs);
+  problem += hint.empty() ? " (import, generate or pubkey)" : "; " + hint;
+  return cli::UsageError("keys", problem);
 }
 
 }  // namespace cardbureau::encoder

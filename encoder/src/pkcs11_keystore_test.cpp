@@ -19,6 +19,7 @@
 #include "cardbureau/encoder/commands.h"
 #include "cardbureau/encoder/diversify.h"
 #include "cardbureau/encoder/keystore.h"
+#include "cardbureau/testing/commands.h"
 #include "cardbureau/testing/softhsm.h"
 
 namespace cardbureau::encoder {
@@ -387,26 +388,16 @@ TEST_F(Pkcs11KeystoreTest, KeyOfTheWrongTypeOrLength) {
 
 // --- the command line -----------------------------------------------------
 
-int RunCommand(const std::string& name, std::vector<std::string> args) {
-  for (const Command& c : Commands()) {
-    if (c.name != name) continue;
-    args.insert(args.begin(), name);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    return c.run(static_cast<int>(argv.size()), argv.data());
-  }
-  ADD_FAILURE() << "no command " << name;
-  return -1;
-}
+using cardbureau::testing::RunCommand;
 
 TEST_F(Pkcs11KeystoreTest, KeysImportPubkeyAndEncodeRefusals) {
-  EXPECT_EQ(RunCommand("keys", {"--help"}), 0);
-  EXPECT_EQ(RunCommand("keys", {"import", "--help"}), 0);
-  EXPECT_EQ(RunCommand("keys", {"generate", "--help"}), 0);
-  EXPECT_EQ(RunCommand("keys", {"pubkey", "--help"}), 0);
-  EXPECT_EQ(RunCommand("keys", {}), 2);
-  EXPECT_EQ(RunCommand("keys", {"frobnicate"}), 2);
-  EXPECT_EQ(RunCommand("keys", {"import", "--module", kSoftHsmModule}), 2);
+  EXPECT_EQ(RunCommand(Commands(), "keys", {"--help"}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "keys", {"import", "--help"}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "keys", {"generate", "--help"}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "keys", {"pubkey", "--help"}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "keys", {}), 2);
+  EXPECT_EQ(RunCommand(Commands(), "keys", {"frobnicate"}), 2);
+  EXPECT_EQ(RunCommand(Commands(), "keys", {"import", "--module", kSoftHsmModule}), 2);
 
   // The file keystore must be 0600 to be imported.
   const fs::path src = dir_ / "file";
@@ -428,19 +419,19 @@ TEST_F(Pkcs11KeystoreTest, KeysImportPubkeyAndEncodeRefusals) {
                                            "--out",
                                            out};
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(RunCommand("keys", import), 0);
+  EXPECT_EQ(RunCommand(Commands(), "keys", import), 0);
   (void)::testing::internal::GetCapturedStdout();
   EXPECT_EQ(fs::status(out).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(RunCommand("keys", {"pubkey", "--keys", out}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "keys", {"pubkey", "--keys", out}), 0);
   EXPECT_EQ(::testing::internal::GetCapturedStdout(), Slurp(kKeys / "qr-test-ed25519.pub.pem"));
   // Refusals: the keystore file exists; a token with the labels already.
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunCommand("keys", import), 1);
+  EXPECT_EQ(RunCommand(Commands(), "keys", import), 1);
   std::vector<std::string> again = import;
   again.back() = (dir_ / "second.json").string();
-  EXPECT_EQ(RunCommand("keys", again), 1);
+  EXPECT_EQ(RunCommand(Commands(), "keys", again), 1);
   std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("ALREADY_EXISTS"), std::string::npos) << err;
 
@@ -450,18 +441,20 @@ TEST_F(Pkcs11KeystoreTest, KeysImportPubkeyAndEncodeRefusals) {
       std::string(CARDBUREAU_SOURCE_DIR) + "/fixtures/jobs/valid-junior-reissue.json";
   std::ofstream(hsm_->pin_file(), std::ios::trunc) << "999999\n";
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunCommand("encode", {"--reader", "no such reader", "--job", job, "--keys", out,
-                                  "--timeout", "1"}),
-            1);
+  EXPECT_EQ(
+      RunCommand(Commands(), "encode",
+                 {"--reader", "no such reader", "--job", job, "--keys", out, "--timeout", "1"}),
+      1);
   err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("KEYSTORE_UNAVAILABLE"), std::string::npos) << err;
   EXPECT_EQ(err.find("999999"), std::string::npos) << err;
   EXPECT_EQ(err.find("waiting for a card"), std::string::npos) << err;
   fs::permissions(hsm_->pin_file(), fs::perms::others_read, fs::perm_options::add);
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunCommand("encode", {"--reader", "no such reader", "--job", job, "--keys", out,
-                                  "--timeout", "1"}),
-            1);
+  EXPECT_EQ(
+      RunCommand(Commands(), "encode",
+                 {"--reader", "no such reader", "--job", job, "--keys", out, "--timeout", "1"}),
+      1);
   err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("KEY_FILE_INSECURE"), std::string::npos) << err;
 }
@@ -469,8 +462,9 @@ TEST_F(Pkcs11KeystoreTest, KeysImportPubkeyAndEncodeRefusals) {
 TEST_F(Pkcs11KeystoreTest, KeysGenerateMakesAWorkingKeystore) {
   const std::string out = (dir_ / "pkcs11.json").string();
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(RunCommand("keys", {"generate", "--module", kSoftHsmModule, "--token", kSoftHsmToken,
-                                "--pin-file", hsm_->pin_file().string(), "--out", out}),
+  EXPECT_EQ(RunCommand(Commands(), "keys",
+                       {"generate", "--module", kSoftHsmModule, "--token", kSoftHsmToken,
+                        "--pin-file", hsm_->pin_file().string(), "--out", out}),
             0);
   (void)::testing::internal::GetCapturedStdout();
   auto keys = LoadKeystore(out);
@@ -480,10 +474,11 @@ TEST_F(Pkcs11KeystoreTest, KeysGenerateMakesAWorkingKeystore) {
   EXPECT_TRUE(keys->backend->Diversify(MasterKeyId::kMac, m).ok());
   // Missing module: exit 1, KEYSTORE_UNAVAILABLE.
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunCommand("keys", {"generate", "--module", (dir_ / "none.so").string(), "--token",
-                                kSoftHsmToken, "--pin-file", hsm_->pin_file().string(), "--out",
-                                (dir_ / "x.json").string()}),
-            1);
+  EXPECT_EQ(
+      RunCommand(Commands(), "keys",
+                 {"generate", "--module", (dir_ / "none.so").string(), "--token", kSoftHsmToken,
+                  "--pin-file", hsm_->pin_file().string(), "--out", (dir_ / "x.json").string()}),
+      1);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("KEYSTORE_UNAVAILABLE"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(dir_ / "x.json"));

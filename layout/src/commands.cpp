@@ -2,11 +2,11 @@
 // `cardbureau qr-verify` (decode + verify a face's QR code).
 #include "cardbureau/layout/commands.h"
 
-#include <boost/program_options.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/file.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/share_dir.h"
@@ -22,34 +22,28 @@ namespace {
 
 namespace po = boost::program_options;
 
-// Exit code for a failed Status: 3 for runtime failures, 1 for refusals.
-int Fail(const char* cmd, const Status& s) {
-  std::cerr << "cardbureau " << cmd << ": " << s.ToString() << "\n";
-  switch (s.code()) {
-    case Code::kIoError:
-    case Code::kInternal:
-    case Code::kInvalidConfig:
-      return 3;
-    default:
-      return 1;
-  }
+// Exit code for a failed Status (cli::ExitCodeFor); a configuration that
+// cannot be used (template, profile, signing key) is the operator's set-up:
+// a runtime failure.
+int Fail(const cli::Cli& cli, const Status& s) {
+  if (s.code() == Code::kInvalidConfig) return cli.Runtime(s);
+  return cli.Fail(s);
 }
 
 int RunRender(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau render JOB.json --photo FILE --out DIR [--uid HEX] [--seq N]\n"
-      "         [--profile NAME] [--sign-key PEM] [--today YYYY-MM-DD]\n\n"
-      "Validates the job (field rules, glyphs, photo), renders both card faces at the\n"
-      "printer profile's size and writes front.png, back.png, front-k.png, back-k.png,\n"
-      "front.rgb, back.rgb, front-k.bin, back-k.bin and proof.pdf into DIR.\n"
-      "A refused job prints 'CODE field: message' and exits 1.\n\n"
-      "Options");
+  cli::Cli cli("render",
+               "JOB.json --photo FILE --out DIR [--uid HEX] [--seq N]\n"
+               "         [--profile NAME] [--sign-key PEM] [--today YYYY-MM-DD]",
+               "Validates the job (field rules, glyphs, photo), renders both card faces at the\n"
+               "printer profile's size and writes front.png, back.png, front-k.png, back-k.png,\n"
+               "front.rgb, back.rgb, front-k.bin, back-k.bin and proof.pdf into DIR.\n"
+               "A refused job prints 'CODE field: message' and exits 1. Exit 0 rendered,\n"
+               "1 refused, 2 usage (also: no QR signing key), 3 runtime failure.");
   std::string job_path, photo_path, out_dir, uid = "00000000", profile_name = "evolis-300",
                                              key_path, today;
   int seq = 1;
-  opts.add_options()("help,h", "show this help")(
-      "photo", po::value(&photo_path), "student photo (JPEG or PNG)")("out", po::value(&out_dir),
-                                                                      "output directory (created)")(
+  cli.Options()("photo", po::value(&photo_path), "student photo (JPEG or PNG)")(
+      "out", po::value(&out_dir), "output directory (created)")(
       "uid", po::value(&uid), "chip UID for the QR (hex; default 00000000 = preview)")(
       "seq", po::value(&seq), "issue sequence for the QR (default 1)")(
       "profile", po::value(&profile_name), "raster profile: evolis-300 (default), evolis-600")(
@@ -58,32 +52,19 @@ int RunRender(int argc, char** argv) {
       "TEST-ONLY key in fixtures/keys (with a warning; a binary in its build tree only)")(
       "keys-sign", po::value(&key_path), "alias of --sign-key")(
       "today", po::value(&today), "evaluate date rules as of this Beijing date (testing)")(
-      "job", po::value(&job_path), "job JSON file");
-  po::positional_options_description pos;
-  pos.add("job", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau render: " << e.what() << "\n\n" << opts << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  if (job_path.empty() || photo_path.empty() || out_dir.empty()) {
-    std::cerr << "cardbureau render: JOB.json, --photo and --out are required\n\n" << opts << "\n";
-    return 2;
-  }
+      "job", po::value(&job_path), "job JSON file (or the first argument)");
+  cli.Positional("job", "JOB.json");
+  cli.Example(
+      "cardbureau render fixtures/jobs/valid-junior-reissue.json --photo "
+      "fixtures/photos/astronaut.png --out /tmp/card");
+  cli.Example(
+      "cardbureau render job.json --photo photo.jpg --out DIR --uid 04A1B2C3 --sign-key qr.pem");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"job", "photo", "out"})) return *rc;
   std::optional<ManualClock> fixed;
   if (!today.empty()) {
     auto d = ParseIsoDate(today);
-    if (!d) {
-      std::cerr << "cardbureau render: --today must be YYYY-MM-DD\n";
-      return 2;
-    }
+    if (!d) return cli.Usage("--today must be YYYY-MM-DD, not '" + today + "'");
     fixed.emplace(ManualClock::AtBeijingDate(*d).Now());
   }
   bool test_key = false;  // the TEST-ONLY key of fixtures/keys (public, not a secret)
@@ -95,43 +76,41 @@ int RunRender(int argc, char** argv) {
       // tree; an installed binary has no default key.
       auto keys = FindShared(SharedItem::kTestKeys);
       if (!keys.ok()) {
-        std::cerr << "cardbureau render: INVALID_CONFIG sign-key: no QR signing key; pass "
-                     "--sign-key PEM or set CARDBUREAU_QR_SIGN_KEY\n";
-        return 2;
+        return cli.Usage(
+            "INVALID_CONFIG sign-key: no QR signing key; pass --sign-key PEM or set "
+            "CARDBUREAU_QR_SIGN_KEY");
       }
       key_path = (*keys / "qr-test-ed25519.pem").string();
       test_key = true;
-      std::cerr << "cardbureau render: WARNING: signing the QR with the TEST-ONLY key\n";
+      cli.Note("WARNING: signing the QR with the TEST-ONLY key");
     }
   }
   auto profile = FindProfile(profile_name);
-  if (!profile.ok()) {
-    std::cerr << "cardbureau render: " << profile.status().ToString() << "\n";
-    return 2;
-  }
+  if (!profile.ok()) return cli.Usage(profile.status().ToString());
+  if (Status o = cli::CheckOutputDir(out_dir, "out"); !o.ok()) return Fail(cli, o);
 
-  auto text = ReadFileWithLimit(job_path, kMaxJobJsonBytes);
-  if (!text.ok()) return Fail("render", text.status());
+  auto text = cli::ReadInputFile(job_path, kMaxJobJsonBytes, "job");
+  if (!text.ok()) return Fail(cli, text.status());
   auto job = ParseJob(*text);
-  if (!job.ok()) return Fail("render", job.status());
-  auto photo = ReadFileWithLimit(photo_path, kMaxPhotoBytes);
+  if (!job.ok()) return Fail(cli, job.status());
+  auto photo = cli::ReadInputFile(photo_path, kMaxPhotoBytes, "photo");
   if (!photo.ok()) {
     if (photo.status().code() == Code::kInputTooLarge) {
-      return Fail("render", Status(Code::kPhotoUnreadable, photo.status().message(), "photo"));
+      return Fail(cli, Status(Code::kPhotoUnreadable, photo.status().message(), "photo"));
     }
-    return Fail("render", photo.status());
+    return Fail(cli, photo.status());
   }
   auto tmpl = LoadTemplate(job->card.template_name);
-  if (!tmpl.ok()) return Fail("render", tmpl.status());
+  if (!tmpl.ok()) return Fail(cli, tmpl.status());
   auto renderer = CardRenderer::Create(*tmpl, *profile);
-  if (!renderer.ok()) return Fail("render", renderer.status());
+  if (!renderer.ok()) return Fail(cli, renderer.status());
   ValidationOptions vo;
   if (fixed) vo.clock = &*fixed;
   vo.glyph_check = (*renderer)->glyph_check();
   Status s = ValidateJob(*job, vo);
-  if (!s.ok()) return Fail("render", s);
+  if (!s.ok()) return Fail(cli, s);
   s = ValidatePhotoBytes(*job, AsBytes(*photo));
-  if (!s.ok()) return Fail("render", s);
+  if (!s.ok()) return Fail(cli, s);
   Result<QrSigner> signer = Status(Code::kInternal, "no signer");
   if (test_key) {
     // Checked into git (so mode 0644): read as the public test key it is.
@@ -143,71 +122,60 @@ int RunRender(int argc, char** argv) {
   if (!signer.ok()) {
     // A key readable by others is refused as such (exit 1); any other key
     // problem is the operator's configuration.
-    if (signer.status().code() == Code::kKeyFileInsecure) return Fail("render", signer.status());
-    return Fail("render", Status(Code::kInvalidConfig, signer.status().message(), "sign-key"));
+    if (signer.status().code() == Code::kKeyFileInsecure) return Fail(cli, signer.status());
+    return Fail(cli, Status(Code::kInvalidConfig, signer.status().message(), "sign-key"));
   }
   auto prepared = (*renderer)->Prepare(*job, AsBytes(*photo));
-  if (!prepared.ok()) return Fail("render", prepared.status());
+  if (!prepared.ok()) return Fail(cli, prepared.status());
   auto card = (*renderer)->ComposeQr(std::move(prepared).value(), uid, seq, *signer);
-  if (!card.ok()) return Fail("render", card.status());
+  if (!card.ok()) return Fail(cli, card.status());
   s = WriteCardOutputs(*card, out_dir);
-  if (!s.ok()) return Fail("render", s);
+  if (!s.ok()) return Fail(cli, s);
   auto pdf = ProofPdf::Create();
-  if (!pdf.ok()) return Fail("render", pdf.status());
+  if (!pdf.ok()) return Fail(cli, pdf.status());
   s = pdf->AddCardProof(*card);
   if (s.ok()) s = pdf->SaveToFile(out_dir + "/proof.pdf");
-  if (!s.ok()) return Fail("render", s);
+  if (!s.ok()) return Fail(cli, s);
   std::cout << "OK " << job->job_id << " -> " << out_dir << " (" << profile->name << ", QR "
             << card->qr_ec_level << " v" << card->qr_version << ")\n";
   return 0;
 }
 
 int RunQrVerify(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau qr-verify (--image FACE.png | --payload TEXT) --pubkey PEM [--uid HEX]\n\n"
-      "Decodes the QR code of a card face (zbar) or takes the payload, verifies the\n"
-      "Ed25519 signature and prints the claims as JSON. With --uid, also checks that the\n"
-      "QR names that chip UID (VERIFY_MISMATCH otherwise). Exit 0 ok, 1 refused.\n\n"
-      "Options");
+  cli::Cli cli("qr-verify", "(--image FACE.png | --payload TEXT) --pubkey PEM [--uid HEX]",
+               "Decodes the QR code of a card face (zbar) or takes the payload, verifies the\n"
+               "Ed25519 signature and prints the claims as JSON. With --uid, also checks that the\n"
+               "QR names that chip UID (VERIFY_MISMATCH otherwise). Exit 0 ok, 1 refused,\n"
+               "2 usage, 3 runtime failure.");
   std::string image, payload, pubkey, uid;
-  opts.add_options()("help,h", "show this help")("image", po::value(&image), "face image")(
-      "payload", po::value(&payload), "QR payload text")(
+  cli.Options()("image", po::value(&image), "face image")("payload", po::value(&payload),
+                                                          "QR payload text")(
       "pubkey", po::value(&pubkey), "Ed25519 public key (PEM)")("uid", po::value(&uid),
                                                                 "expected chip UID (hex)");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau qr-verify: " << e.what() << "\n\n" << opts << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  if ((image.empty() == payload.empty()) || pubkey.empty()) {
-    std::cerr << "cardbureau qr-verify: one of --image/--payload and --pubkey are required\n\n"
-              << opts << "\n";
-    return 2;
-  }
+  cli.Example(
+      "cardbureau qr-verify --image out/cards/DEMO-0001/front.png --pubkey "
+      "fixtures/keys/qr-test-ed25519.pub.pem");
+  cli.Example("cardbureau qr-verify --payload 'BJSC1:...' --pubkey qr.pub.pem --uid 04A1B2C3");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Exclusive("image", "payload", /*one_required=*/true)) return *rc;
+  if (auto rc = cli.Require({"pubkey"})) return *rc;
   auto verifier = QrVerifier::FromPemFile(pubkey);
-  if (!verifier.ok()) return Fail("qr-verify", verifier.status());  // INVALID_KEY names the file
+  if (!verifier.ok()) return Fail(cli, verifier.status());  // INVALID_KEY names the file
   if (!image.empty()) {
+    if (Status f = cli::CheckInputFile(image, "image"); !f.ok()) return Fail(cli, f);
     auto img = ReadImageFile(image, "image");  // the one decoder: pixel cap, no exceptions
-    if (!img.ok()) return Fail("qr-verify", img.status());
+    if (!img.ok()) return Fail(cli, img.status());
     auto decoded = DecodeQrFromImage(*img);
-    if (!decoded.ok()) return Fail("qr-verify", decoded.status());
+    if (!decoded.ok()) return Fail(cli, decoded.status());
     payload = *decoded;
   }
   auto claims = verifier->Verify(payload);
-  if (!claims.ok()) return Fail("qr-verify", claims.status());
+  if (!claims.ok()) return Fail(cli, claims.status());
   if (!uid.empty()) {
     auto want = FromHex(uid);
     if (!want.ok() || ToHex(*want) != claims->uid) {
-      return Fail("qr-verify",
-                  Status(Code::kVerifyMismatch, "QR names UID " + claims->uid + ", expected " + uid,
-                         "qr.uid"));
+      return Fail(cli, Status(Code::kVerifyMismatch,
+                              "QR names UID " + claims->uid + ", expected " + uid, "qr.uid"));
     }
   }
   std::cout << *ClaimsJson(*claims) << "\n";

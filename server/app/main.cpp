@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/command.h"
 #include "cardbureau/core/stop.h"
 #include "cardbureau/dashboard/service.h"
@@ -59,7 +60,10 @@ void PrintUsage(const std::vector<cardbureau::Command>& commands, FILE* out) {
   }
   std::fprintf(out,
                "\nExit codes: 0 success, 1 the input was refused (the message "
-               "names the error code), 2 usage error, 3 runtime failure.\n");
+               "names the error code), 2 usage error, 3 runtime failure.\n\n"
+               "Examples:\n"
+               "  cardbureau validate fixtures/jobs/valid-junior-reissue.json\n"
+               "  cardbureau serve --help\n");
 }
 
 }  // namespace
@@ -77,10 +81,17 @@ int main(int argc, char** argv) {
   // unless `serve` is given a data_group (then 0640 / 2750, docs/config.md).
   ::umask(077);
   auto commands = AllCommands();
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+  std::vector<std::string> names;
+  for (const auto& c : commands) names.push_back(c.name);
+  if (argc < 2) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    return cardbureau::cli::UsageError("", "a command is required: " + list);
+  }
+  if (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     PrintUsage(commands, stdout);
-    return argc < 2 ? 2 : 0;
+    return 0;
   }
   if (std::strcmp(argv[1], "--version") == 0) {
     // The git commit is taken when the build was configured (cmake/Packaging.cmake).
@@ -95,11 +106,14 @@ int main(int argc, char** argv) {
       // A backstop, never the plan: commands return Status for every
       // expected failure. No library exception (OpenCV, ZeroMQ, Boost)
       // may abort the process with a core dump instead of an exit code.
-      std::fprintf(stderr, "cardbureau %s: INTERNAL unexpected error: %s\n", argv[1], e.what());
-      return 3;
+      return cardbureau::cli::Fail(
+          argv[1], cardbureau::Status(cardbureau::Code::kInternal,
+                                      std::string("unexpected error: ") + e.what()));
     }
   }
-  std::fprintf(stderr, "cardbureau: unknown command '%s'\n\n", argv[1]);
-  PrintUsage(commands, stderr);
-  return 2;
+  // A mistyped command: the closest ones by edit distance, then the Try line.
+  std::string problem = std::string("unknown command '") + argv[1] + "'";
+  const std::string hint = cardbureau::cli::DidYouMean(argv[1], names);
+  if (!hint.empty()) problem += "; " + hint;
+  return cardbureau::cli::UsageError("", problem);
 }

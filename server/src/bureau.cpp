@@ -45,7 +45,7 @@ constexpr int kReceiveHwm = 16;
 constexpr size_t kMaxBatchBytes = 32u << 20;
 
 // Log lines carry job ids and codes, never names or photos.
-void Log(const std::string& line) { std::fprintf(stderr, "serve: %s\n", line.c_str()); }
+void Log(const std::string& line) { std::fprintf(stderr, "cardbureau serve: %s\n", line.c_str()); }
 
 // "/student/name" -> "student.name".
 std::string DottedPath(const std::string& pointer) {

@@ -10,7 +10,6 @@
 #include <zmq.h>
 
 #include <atomic>
-#include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +17,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/stop.h"
 #include "cardbureau/server/centre.h"
 #include "cardbureau/server/job_store.h"
@@ -26,19 +26,6 @@ namespace cardbureau::server {
 namespace {
 
 namespace po = boost::program_options;
-
-int Refused(const std::string& cmd, const Status& s) {
-  std::cerr << "cardbureau " << cmd << ": " << s.ToString() << "\n";
-  switch (s.code()) {
-    case Code::kIoError:
-    case Code::kStorageError:
-    case Code::kProtocolError:
-    case Code::kInternal:
-      return 3;
-    default:
-      return 1;
-  }
-}
 
 // Children's data at rest: the data folder and everything created in it are
 // private to the service user (umask 077: files 0600, folders 0700), or,
@@ -78,17 +65,16 @@ FakeHold ParseHold(const std::string& s) {
 }
 
 int RunServe(const ServeHooks& hooks, int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau serve --centre ENDPOINT --data DIR [--config FILE] [options]\n\n"
-      "Pulls jobs from the centre (protocol v1), stores them durably in DIR, hands\n"
-      "them to the production line and reports every job exactly once. Settings\n"
-      "come from the config file (docs/config.md); flags override it. SIGTERM or\n"
-      "SIGINT stops pulling, parks in-flight work, flushes and exits 0.\n\n"
-      "Options");
+  cli::Cli cli("serve", "--centre ENDPOINT --data DIR [--config FILE] [options]",
+               "Pulls jobs from the centre (protocol v1), stores them durably in DIR, hands\n"
+               "them to the production line and reports every job exactly once. Settings\n"
+               "come from the config file (docs/config.md); flags override it. SIGTERM or\n"
+               "SIGINT stops pulling, parks in-flight work, flushes and exits 0.\n"
+               "Exit 0 stopped cleanly, 1 refused configuration (the message names the\n"
+               "code and the setting), 2 usage, 3 runtime failure.");
   std::string config_file;
   // Flags are read as optional values so "not given" leaves the file's value.
-  opts.add_options()("help,h", "show this help")("config", po::value(&config_file),
-                                                 "JSON config file (docs/config.md)")(
+  cli.Options()("config", po::value(&config_file), "JSON config file (docs/config.md)")(
       "centre", po::value<std::string>(), "centre endpoint, e.g. tcp://127.0.0.1:5570")(
       "data", po::value<std::string>(), "data directory (store, photos, cards)")(
       "bureau-id", po::value<std::string>(), "routing id (default bj-bureau-01)")(
@@ -102,7 +88,7 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
       "report-retry-min-ms", po::value<int64_t>(), "report re-send backoff start (default 1000)")(
       "report-retry-max-ms", po::value<int64_t>(), "report re-send backoff cap (default 30000)")(
       "retention-days", po::value<int64_t>(), "keep photos/faces after ack (default 7)")(
-      "production", po::value<std::string>(), "production line: none, fake, or registered")(
+      "production", po::value<std::string>(), "production line: none, fake, or line")(
       "validation", po::value<std::string>(), "intake checks: full (default) or core")(
       "fake-delay-ms", po::value<int64_t>(), "fake production: delay per step (default 5)")(
       "fake-log", po::value<std::string>(), "fake production: produced-cards log file")(
@@ -118,22 +104,17 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
       "web", po::value<std::string>(),
       "dashboard: page files (default: <prefix>/share/cardbureau/web beside the "
       "executable; refused with INVALID_CONFIG when it has no index.html)");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau serve: " << e.what() << "\n\n" << opts << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  cli.Example("cardbureau serve --config /etc/cardbureau/serve.json");
+  cli.Example(
+      "cardbureau serve --centre tcp://127.0.0.1:5570 --data /tmp/bureau --production fake "
+      "--http 127.0.0.1:8080 --tokens tokens.json");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  const po::variables_map& vm = cli.vm();
   ServeConfig cfg;
   if (!config_file.empty()) {
+    if (Status f = cli::CheckInputFile(config_file, "config"); !f.ok()) return cli.Fail(f);
     auto loaded = LoadServeConfig(config_file);
-    if (!loaded.ok()) return Refused("serve", loaded.status());
+    if (!loaded.ok()) return cli.Fail(loaded.status());
     cfg = std::move(loaded).value();
   }
   auto str = [&](const char* flag, std::string& out) {
@@ -170,16 +151,10 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
   str("http", cfg.http.listen);
   path("tokens", cfg.http.tokens_file);
   path("web", cfg.http.web_dir);
-  if (cfg.centre.empty()) {
-    std::cerr << "cardbureau serve: --centre (or \"centre\" in the config) is required\n";
-    return 2;
-  }
-  if (cfg.data_dir.empty()) {
-    std::cerr << "cardbureau serve: --data (or \"data_dir\" in the config) is required\n";
-    return 2;
-  }
-  if (Status s = CheckServeConfig(cfg); !s.ok()) return Refused("serve", s);
-  if (Status s = PrepareDataDir(cfg); !s.ok()) return Refused("serve", s);
+  if (cfg.centre.empty()) return cli.Usage("--centre (or \"centre\" in the config) is required");
+  if (cfg.data_dir.empty()) return cli.Usage("--data (or \"data_dir\" in the config) is required");
+  if (Status s = CheckServeConfig(cfg); !s.ok()) return cli.Fail(s);
+  if (Status s = PrepareDataDir(cfg); !s.ok()) return cli.Fail(s);
 
   const Clock& clock = SystemClock::Instance();
   Bureau::ProductionFactory factory;
@@ -199,34 +174,34 @@ int RunServe(const ServeHooks& hooks, int argc, char** argv) {
     ProductionMaker maker = it->second;
     factory = [maker, &cfg, &clock](ProductionSink& sink) { return maker(sink, cfg, clock); };
   } else if (kind != "none") {
-    return Refused("serve", Status(Code::kInvalidConfig, "unknown production line '" + kind + "'",
-                                   "production.kind"));
+    return cli.Fail(
+        Status(Code::kInvalidConfig, "unknown production line '" + kind + "'", "production.kind"));
   }
   auto store = JobStore::Open(cfg.data_dir, clock);
-  if (!store.ok()) return Refused("serve", store.status());
+  if (!store.ok()) return cli.Fail(store.status());
   JobValidator validator = hooks.validator && cfg.validation == "full" ? hooks.validator(clock)
                                                                        : CoreJobValidator(clock);
   auto bureau = Bureau::Create(cfg, **store, clock, validator, factory);
-  if (!bureau.ok()) return Refused("serve", bureau.status());
+  if (!bureau.ok()) return cli.Fail(bureau.status());
   if (hooks.on_purge) (*bureau)->SetPurgeHook(hooks.on_purge);
   std::unique_ptr<Service> dashboard;
   if (cfg.http.enabled()) {
     if (!hooks.http) {
-      return Refused("serve", Status(Code::kInvalidConfig, "this build has no dashboard", "http"));
+      return cli.Fail(Status(Code::kInvalidConfig, "this build has no dashboard", "http"));
     }
     auto made = hooks.http(ServeContext{cfg, **store, **bureau, clock});
-    if (!made.ok()) return Refused("serve", made.status());
+    if (!made.ok()) return cli.Fail(made.status());
     dashboard = std::move(made).value();
   }
   InstallStopHandlers();  // main() did; idempotent (tests call RunServe directly)
-  std::cerr << "serve: bureau " << cfg.bureau_id << " -> " << cfg.centre << " (data "
-            << cfg.data_dir.string() << ", production " << kind << ")\n";
+  cli.Note("bureau " + cfg.bureau_id + " -> " + cfg.centre + " (data " + cfg.data_dir.string() +
+           ", production " + kind + ")");
   Status s = (*bureau)->Run(StopFlag());
   dashboard.reset();
   bureau->reset();
-  if (!s.ok()) return Refused("serve", s);
-  std::cerr << "serve: stopped cleanly\n";
-  return 0;
+  if (!s.ok()) return cli.Fail(s);
+  cli.Note("stopped cleanly");
+  return cli::kExitOk;
 }
 
 Result<std::vector<std::string>> ReadKeyList(const std::string& path) {
@@ -244,21 +219,21 @@ Result<std::vector<std::string>> ReadKeyList(const std::string& path) {
 }
 
 int RunCentre(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau centre --bind ENDPOINT --jobs FILE.jsonl --photos DIR\n"
-      "                         --reports FILE.jsonl [--until-done] [options]\n\n"
-      "Reference centre for demos and tests (protocol v1). Each jobs line is one job\n"
-      "JSON; its photo (frame 1) is DIR/<\"photo_file\"> when that extra field is\n"
-      "present (it is stripped before sending), else DIR/<photo.sha256>. Every\n"
-      "terminal report is appended to the reports file (fsynced before the ack);\n"
-      "on restart the file is re-read so no report is lost or stored twice.\n\n"
-      "Options");
+  cli::Cli cli("centre",
+               "--bind ENDPOINT --jobs FILE.jsonl --photos DIR\n"
+               "                         --reports FILE.jsonl [--until-done] [options]",
+               "Reference centre for demos and tests (protocol v1). Each jobs line is one job\n"
+               "JSON; its photo (frame 1) is DIR/<\"photo_file\"> when that extra field is\n"
+               "present (it is stripped before sending), else DIR/<photo.sha256>. Every\n"
+               "terminal report is appended to the reports file (fsynced before the ack);\n"
+               "on restart the file is re-read so no report is lost or stored twice.\n"
+               "Exit 0 done (--until-done) or stopped, 1 refused input, 2 usage, 3 runtime\n"
+               "failure.");
   std::string bind, jobs, photos, reports, curve_secret, curve_allow;
   double redeliver_s = 30;
   int64_t heartbeat_ms = 1000, peer_timeout_ms = 10000, expect_replacements = 0;
   std::vector<std::string> cancels;
-  opts.add_options()("help,h", "show this help")("bind", po::value(&bind),
-                                                 "ROUTER endpoint, e.g. tcp://*:5570")(
+  cli.Options()("bind", po::value(&bind), "ROUTER endpoint, e.g. tcp://*:5570")(
       "jobs", po::value(&jobs), "jobs JSONL file")("photos", po::value(&photos), "photo directory")(
       "reports", po::value(&reports), "reports JSONL file (appended)")(
       "until-done", "exit 0 once every job has a terminal report")(
@@ -273,96 +248,77 @@ int RunCentre(int argc, char** argv) {
       "curve-secret-file", po::value(&curve_secret), "CURVE: centre secret key file (Z85, 0600)")(
       "curve-allow", po::value(&curve_allow), "CURVE: file of admitted bureau public keys")(
       "quiet", "no progress lines on stderr");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau centre: " << e.what() << "\n\n" << opts << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  if (bind.empty() || jobs.empty() || photos.empty() || reports.empty()) {
-    std::cerr << "cardbureau centre: --bind, --jobs, --photos and --reports are required\n";
-    return 2;
-  }
-  if (redeliver_s <= 0 || heartbeat_ms < 10 || heartbeat_ms > 2000 || peer_timeout_ms < 100) {
-    std::cerr << "cardbureau centre: timing option out of range\n";
-    return 2;
-  }
+  cli.Example(
+      "cardbureau centre --bind tcp://*:5570 --jobs jobs.jsonl --photos photos/ --reports "
+      "reports.jsonl --until-done");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"bind", "jobs", "photos", "reports"})) return *rc;
+  if (redeliver_s <= 0) return cli.Usage("--redeliver-after must be positive");
+  if (heartbeat_ms < 10 || heartbeat_ms > 2000) return cli.Usage("--heartbeat-ms must be 10..2000");
+  if (peer_timeout_ms < 100) return cli.Usage("--peer-timeout-ms must be at least 100");
+  if (Status f = cli::CheckInputFile(jobs, "jobs"); !f.ok()) return cli.Fail(f);
+  if (Status f = cli::CheckInputDir(photos, "photos"); !f.ok()) return cli.Fail(f);
+  if (Status f = cli::CheckOutputFile(reports, "reports"); !f.ok()) return cli.Fail(f);
   CentreOptions o;
   o.bind = bind;
   o.jobs_file = jobs;
   o.photos_dir = photos;
   o.reports_file = reports;
-  o.until_done = vm.count("until-done") > 0;
+  o.until_done = cli.Has("until-done");
   o.expect_replacements = expect_replacements;
   o.redeliver_after = std::chrono::milliseconds(static_cast<int64_t>(redeliver_s * 1000));
   o.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   o.peer_timeout = std::chrono::milliseconds(peer_timeout_ms);
-  o.show_progress = vm.count("quiet") == 0;
+  o.show_progress = !cli.Has("quiet");
   for (const auto& c : cancels) {
     auto plan = ParseCancelPlan(c);
-    if (!plan.ok()) {
-      std::cerr << "cardbureau centre: --cancel " << plan.status().ToString() << "\n";
-      return 2;
-    }
+    if (!plan.ok()) return cli.Usage("--cancel " + plan.status().ToString());
     o.cancels.push_back(*plan);
   }
   if (!curve_secret.empty()) {
     o.curve_secret_file = curve_secret;
-    if (curve_allow.empty()) {
-      std::cerr << "cardbureau centre: --curve-secret-file needs --curve-allow\n";
-      return 2;
-    }
+    if (curve_allow.empty()) return cli.Usage("--curve-secret-file needs --curve-allow");
     auto keys = ReadKeyList(curve_allow);
-    if (!keys.ok()) return Refused("centre", keys.status());
+    if (!keys.ok()) return cli.Fail(keys.status());
     o.curve_allowed = std::move(keys).value();
   }
   auto centre = Centre::Create(std::move(o));
-  if (!centre.ok()) return Refused("centre", centre.status());
+  if (!centre.ok()) return cli.Fail(centre.status());
   InstallStopHandlers();
   Status s = (*centre)->Run(StopFlag());
-  if (!s.ok()) return Refused("centre", s);
-  return 0;
+  if (!s.ok()) return cli.Fail(s);
+  return cli::kExitOk;
 }
 
 int RunKeygen(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau keygen --out PREFIX\n\n"
-      "Makes a CURVE key pair: PREFIX.key (Z85 secret, mode 0600) and PREFIX.pub\n"
-      "(Z85 public, also printed). The secret is never printed.\n\nOptions");
+  cli::Cli cli("keygen", "--out PREFIX",
+               "Makes a CURVE key pair: PREFIX.key (Z85 secret, mode 0600) and PREFIX.pub\n"
+               "(Z85 public, also printed). The secret is never printed. An existing\n"
+               "PREFIX.key is never overwritten. Exit 0 made, 1 refused (PREFIX.key exists),\n"
+               "2 usage, 3 runtime failure (the folder is missing or not writable).");
   std::string prefix;
-  opts.add_options()("help,h", "show this help")("out", po::value(&prefix), "file prefix");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau keygen: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  if (prefix.empty()) {
-    std::cerr << "cardbureau keygen: --out is required\n";
-    return 2;
+  cli.Options()("out", po::value(&prefix), "file prefix");
+  cli.Example("cardbureau keygen --out /etc/cardbureau/bureau");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"out"})) return *rc;
+  const std::string key_path = prefix + ".key";
+  if (Status s = cli::CheckOutputFile(key_path, "out"); !s.ok()) return cli.Fail(s);
+  std::error_code exists_ec;
+  if (std::filesystem::exists(key_path, exists_ec)) {
+    return cli.Fail(Status(Code::kAlreadyExists, key_path + " exists; not overwritten", "out"));
   }
   char pub[41] = {}, sec[41] = {};
   if (zmq_curve_keypair(pub, sec) != 0) {
-    std::cerr << "cardbureau keygen: CURVE is not available in this libzmq\n";
-    return 3;
+    return cli.Runtime(Status(Code::kInternal, "CURVE is not available in this libzmq"));
   }
-  const std::string key_path = prefix + ".key";
   int fd = ::open(key_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    std::cerr << "cardbureau keygen: cannot create " << key_path << " (exists?)\n";
-    return 3;
+    const int e = errno;
+    if (e == EEXIST) {
+      return cli.Fail(Status(Code::kAlreadyExists, key_path + " exists; not overwritten", "out"));
+    }
+    return cli.Fail(
+        Status(Code::kIoError, "cannot create " + key_path + ": " + std::strerror(e), "out"));
   }
   std::string line = std::string(sec) + "\n";
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
@@ -370,54 +326,46 @@ int RunKeygen(int argc, char** argv) {
   ::close(fd);
   SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(sec), sizeof sec));
   SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(line.data()), line.size()));
-  std::ofstream(prefix + ".pub") << pub << "\n";
-  if (!ok) {
-    std::cerr << "cardbureau keygen: write failed\n";
-    return 3;
+  std::ofstream pub_out(prefix + ".pub");
+  pub_out << pub << "\n";
+  pub_out.close();
+  if (!ok || !pub_out) {
+    return cli.Fail(Status(
+        Code::kIoError, std::string("cannot write ") + (ok ? prefix + ".pub" : key_path), "out"));
   }
   std::cout << pub << "\n";
-  return 0;
+  return cli::kExitOk;
 }
 
 int RunHistory(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau history JOB_ID --data DIR [--json]\n\n"
-      "Prints the job's history from the store in DIR (read-only; safe while\n"
-      "`serve` runs): every state change, card attempt (station, printer, UID,\n"
-      "how far it got), fault with its code, QA verdict, reprint and refusal\n"
-      "(code, field, message), oldest first. The dashboard's job timeline shows\n"
-      "the same rows. Exit 1 (NOT_FOUND) for an unknown job or a missing store.\n\nOptions");
+  cli::Cli cli("history", "JOB_ID --data DIR [--json]",
+               "Prints the job's history from the store in DIR (read-only; safe while\n"
+               "`serve` runs): every state change, card attempt (station, printer, UID,\n"
+               "how far it got), fault with its code, QA verdict, reprint and refusal\n"
+               "(code, field, message), oldest first. The dashboard's job timeline shows\n"
+               "the same rows. Exit 1 (NOT_FOUND) for an unknown job or a missing store,\n"
+               "2 usage, 3 runtime failure.");
   std::string job_id, data;
-  opts.add_options()("help,h", "show this help")("job", po::value(&job_id), "the job id")(
+  cli.Options()("job", po::value(&job_id), "the job id (or the first argument)")(
       "data", po::value(&data), "the bureau's data directory")("json", "one JSON document");
-  po::positional_options_description pos;
-  pos.add("job", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau history: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  if (job_id.empty() || data.empty()) {
-    std::cerr << "cardbureau history: JOB_ID and --data are required\n";
-    return 2;
+  cli.Positional("job", "JOB_ID");
+  cli.Example("cardbureau history DEMO-0001 --data out/data");
+  cli.Example("cardbureau history DEMO-0001 --data /var/lib/cardbureau --json");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"job", "data"})) return *rc;
+  if (Status d = cli::CheckInputDir(data, "data"); !d.ok()) {
+    return cli.Refuse(Status(Code::kNotFound, d.message(), "data"));
   }
   std::error_code ec;
   if (!std::filesystem::is_regular_file(std::filesystem::path(data) / "bureau.db", ec)) {
-    return Refused("history", Status(Code::kNotFound, "no job store in " + data));
+    return cli.Fail(Status(Code::kNotFound, "no job store in " + data));
   }
   auto store = JobStore::Open(data, SystemClock::Instance());
-  if (!store.ok()) return Refused("history", store.status());
-  auto text = FormatHistory(**store, job_id, vm.count("json") > 0);
-  if (!text.ok()) return Refused("history", text.status());
+  if (!store.ok()) return cli.Fail(store.status());
+  auto text = FormatHistory(**store, job_id, cli.Has("json"));
+  if (!text.ok()) return cli.Fail(text.status());
   std::cout << *text;
-  return 0;
+  return cli::kExitOk;
 }
 
 }  // namespace

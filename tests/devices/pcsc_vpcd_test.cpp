@@ -15,6 +15,7 @@
 #include "cardbureau/devices/loopback_channel.h"
 #include "cardbureau/devices/pcsc.h"
 #include "cardbureau/devices/vpcd_card.h"
+#include "cardbureau/testing/commands.h"
 #include "cardbureau/testing/pcscd_guard.h"
 #include "command_sequence.h"
 
@@ -253,19 +254,7 @@ TEST(PcscVpcdTest, CancelWakesAWait) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
-int RunCommand(const std::string& name, std::vector<std::string> args) {
-  ClearStopRequest();  // a SIGTERM an earlier test sent must not stop this one
-  for (auto& c : Commands()) {
-    if (c.name != name) continue;
-    args.insert(args.begin(), name);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    return c.run(static_cast<int>(args.size()), argv.data());
-  }
-  ADD_FAILURE() << "no command " << name;
-  return -1;
-}
+using cardbureau::testing::RunCommand;
 
 TEST(PcscVpcdTest, VcardAndReadersCommands) {
   CB_START_PCSCD_OR_SKIP(pcscd);
@@ -275,14 +264,15 @@ TEST(PcscVpcdTest, VcardAndReadersCommands) {
   const std::string image = (dir / "card.mfd").string();
 
   // A refused fault spec is exit 1 and creates nothing.
-  EXPECT_EQ(RunCommand("vcard", {"--image", image, "--faults", "pull-after=0"}), 1);
+  EXPECT_EQ(RunCommand(Commands(), "vcard", {"--image", image, "--faults", "pull-after=0"}), 1);
   EXPECT_FALSE(std::filesystem::exists(image));
-  EXPECT_EQ(RunCommand("vcard", {"--port", "35964"}), 2);  // --image missing
+  EXPECT_EQ(RunCommand(Commands(), "vcard", {"--port", "35964"}), 2);  // --image missing
 
   int rc = -1;
   std::thread vcard([&] {
-    rc = RunCommand("vcard", {"--image", image, "--stock", "bjt-4k", "--seed", "7", "--uid",
-                              "04AABBCC", "--port", "35964"});
+    rc = RunCommand(Commands(), "vcard",
+                    {"--image", image, "--stock", "bjt-4k", "--seed", "7", "--uid", "04AABBCC",
+                     "--port", "35964"});
   });
   PcscReaders readers;
   auto atr = readers.WaitForCard(kVirtualReader1, 10s);
@@ -290,7 +280,7 @@ TEST(PcscVpcdTest, VcardAndReadersCommands) {
   EXPECT_EQ(**atr, MifareClassicAtr(CardSize::k4K));
 
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(RunCommand("readers", {}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "readers", {}), 0);
   const std::string listed = ::testing::internal::GetCapturedStdout();
   EXPECT_NE(listed.find("Virtual PCD 00 01: ATR 3B8F8001804F0CA0000003060300020000000069 "
                         "(MIFARE Classic 4K) UID 04AABBCC"),

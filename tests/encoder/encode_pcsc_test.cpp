@@ -12,6 +12,7 @@
 #include "cardbureau/devices/vpcd_card.h"
 #include "cardbureau/encoder/card_reader.h"
 #include "cardbureau/encoder/commands.h"
+#include "cardbureau/testing/commands.h"
 #include "cardbureau/testing/pcscd_guard.h"
 #include "encoder_test_support.h"
 
@@ -201,17 +202,7 @@ TEST_F(EncodePcscTest, RefusalsAndFaultsThroughPcscd) {
   }
 }
 
-int RunCommand(const std::string& name, std::vector<std::string> args) {
-  for (const Command& c : Commands()) {
-    if (c.name != name) continue;
-    args.insert(args.begin(), name);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    return c.run(static_cast<int>(argv.size()), argv.data());
-  }
-  ADD_FAILURE() << "no command " << name;
-  return -1;
-}
+using cardbureau::testing::RunCommand;
 
 // The operator's path: `cardbureau encode` then `cardbureau read --json`.
 TEST_F(EncodePcscTest, CliEncodeThenQaRead) {
@@ -232,9 +223,9 @@ TEST_F(EncodePcscTest, CliEncodeThenQaRead) {
   ASSERT_TRUE(vcard.WaitUntilConnected(10s));
 
   ::testing::internal::CaptureStdout();
-  const int enc =
-      RunCommand("encode", {"--reader", kVirtualReader0, "--job", job, "--keys", keys.string(),
-                            "--issued-on", "2026-11-25", "--timeout", "10", "--json"});
+  const int enc = RunCommand(Commands(), "encode",
+                             {"--reader", kVirtualReader0, "--job", job, "--keys", keys.string(),
+                              "--issued-on", "2026-11-25", "--timeout", "10", "--json"});
   const std::string enc_out = ::testing::internal::GetCapturedStdout();
   ASSERT_EQ(enc, 0) << enc_out;
   const auto e = nlohmann::json::parse(enc_out);
@@ -244,7 +235,8 @@ TEST_F(EncodePcscTest, CliEncodeThenQaRead) {
 
   ::testing::internal::CaptureStdout();
   const int rd = RunCommand(
-      "read", {"--reader", kVirtualReader0, "--keys", keys.string(), "--timeout", "10", "--json"});
+      Commands(), "read",
+      {"--reader", kVirtualReader0, "--keys", keys.string(), "--timeout", "10", "--json"});
   const std::string rd_out = ::testing::internal::GetCapturedStdout();
   ASSERT_EQ(rd, 0) << rd_out;
   const auto r = nlohmann::json::parse(rd_out);

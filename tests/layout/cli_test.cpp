@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cardbureau/layout/commands.h"
+#include "cardbureau/testing/commands.h"
 #include "layout_fixtures.h"
 
 namespace cardbureau::layout {
@@ -12,18 +13,7 @@ namespace {
 
 using namespace cardbureau::layout::testing;
 
-int RunCommand(const std::string& name, std::vector<std::string> args) {
-  for (const auto& c : Commands()) {
-    if (c.name != name) continue;
-    args.insert(args.begin(), name);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    return c.run(static_cast<int>(args.size()), argv.data());
-  }
-  ADD_FAILURE() << "no command " << name;
-  return -1;
-}
+using cardbureau::testing::RunCommand;
 
 const std::string kOut = std::string(CARDBUREAU_BINARY_DIR) + "/layout-test-out/cli";
 const std::string kKey = TestSignKeyPath();
@@ -33,10 +23,10 @@ TEST(LayoutCliTest, RenderWritesEverythingAndQrVerifies) {
   std::filesystem::remove_all(kOut);
   const std::string out = kOut + "/ok";
   ::testing::internal::CaptureStdout();
-  int rc =
-      RunCommand("render", {kSource + "/fixtures/jobs/valid-extb-fallback-font.json", "--photo",
-                            kSource + "/fixtures/photos/astronaut.png", "--out", out, "--uid",
-                            "04a1b2c3", "--sign-key", kKey, "--today", "2026-11-25"});
+  int rc = RunCommand(Commands(), "render",
+                      {kSource + "/fixtures/jobs/valid-extb-fallback-font.json", "--photo",
+                       kSource + "/fixtures/photos/astronaut.png", "--out", out, "--uid",
+                       "04a1b2c3", "--sign-key", kKey, "--today", "2026-11-25"});
   const std::string stdout_text = ::testing::internal::GetCapturedStdout();
   ASSERT_EQ(rc, 0) << stdout_text;
   for (const char* f : {"front.png", "back.png", "front-k.png", "back-k.png", "front.rgb",
@@ -44,13 +34,13 @@ TEST(LayoutCliTest, RenderWritesEverythingAndQrVerifies) {
     EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
   }
   ::testing::internal::CaptureStdout();
-  rc = RunCommand("qr-verify",
+  rc = RunCommand(Commands(), "qr-verify",
                   {"--image", out + "/front.png", "--pubkey", kPub, "--uid", "04A1B2C3"});
   const std::string claims = ::testing::internal::GetCapturedStdout();
   EXPECT_EQ(rc, 0);
   EXPECT_NE(claims.find("\"uid\":\"04A1B2C3\""), std::string::npos) << claims;
   ::testing::internal::CaptureStderr();
-  rc = RunCommand("qr-verify",
+  rc = RunCommand(Commands(), "qr-verify",
                   {"--image", out + "/front.png", "--pubkey", kPub, "--uid", "04FFFFFF"});
   EXPECT_NE(::testing::internal::GetCapturedStderr().find("VERIFY_MISMATCH"), std::string::npos);
   EXPECT_EQ(rc, 1);
@@ -67,9 +57,10 @@ TEST(LayoutCliTest, RefusedJobsExitOneWithTheCode) {
   };
   for (const auto& c : cases) {
     ::testing::internal::CaptureStderr();
-    int rc = RunCommand("render", {kSource + "/fixtures/jobs/" + c.job, "--photo",
-                                   kSource + "/fixtures/photos/" + c.photo, "--out",
-                                   kOut + "/refused", "--sign-key", kKey, "--today", "2026-11-25"});
+    int rc = RunCommand(
+        Commands(), "render",
+        {kSource + "/fixtures/jobs/" + c.job, "--photo", kSource + "/fixtures/photos/" + c.photo,
+         "--out", kOut + "/refused", "--sign-key", kKey, "--today", "2026-11-25"});
     const std::string err = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(rc, 1) << c.job << ": " << err;
     EXPECT_NE(err.find(c.code), std::string::npos) << c.job << ": " << err;
@@ -79,15 +70,17 @@ TEST(LayoutCliTest, RefusedJobsExitOneWithTheCode) {
 
 TEST(LayoutCliTest, UsageErrorsAndHelp) {
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(RunCommand("render", {"--help"}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "render", {"--help"}), 0);
   EXPECT_NE(::testing::internal::GetCapturedStdout().find("--photo"), std::string::npos);
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunCommand("render", {"job.json"}), 2);
-  EXPECT_EQ(RunCommand("render", {"job.json", "--photo", "p", "--out", "o", "--profile", "x"}), 2);
-  EXPECT_EQ(RunCommand("qr-verify", {"--pubkey", kPub}), 2);
+  EXPECT_EQ(RunCommand(Commands(), "render", {"job.json"}), 2);
+  EXPECT_EQ(RunCommand(Commands(), "render",
+                       {"job.json", "--photo", "p", "--out", "o", "--profile", "x"}),
+            2);
+  EXPECT_EQ(RunCommand(Commands(), "qr-verify", {"--pubkey", kPub}), 2);
   ::testing::internal::GetCapturedStderr();
   ::testing::internal::CaptureStdout();
-  EXPECT_EQ(RunCommand("qr-verify", {"--help"}), 0);
+  EXPECT_EQ(RunCommand(Commands(), "qr-verify", {"--help"}), 0);
   ::testing::internal::GetCapturedStdout();
 }
 

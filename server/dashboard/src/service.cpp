@@ -64,8 +64,8 @@ Result<std::unique_ptr<server::Service>> MakeHttpService(const server::ServeCont
       std::make_unique<HttpService>(ctx.bureau, std::move(tokens), std::move(audit),
                                     std::move(backend), std::move(api_options), server_options);
   CB_RETURN_IF_ERROR(service->Start());
-  std::fprintf(stderr, "serve: dashboard on http://%s:%u\n", server_options.address.c_str(),
-               static_cast<unsigned>(service->port()));
+  std::fprintf(stderr, "cardbureau serve: dashboard on http://%s:%u\n",
+               server_options.address.c_str(), static_cast<unsigned>(service->port()));
   return std::unique_ptr<server::Service>(std::move(service));
 }
 

@@ -4,7 +4,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "cardbureau/core/bytes.h"
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/clock.h"
 #include "cardbureau/core/stop.h"
 #include "cardbureau/http/api.h"
@@ -26,93 +26,79 @@ namespace po = boost::program_options;
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitRefused = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitRuntime = 3;
-
-// Parses argv into `vm`; returns an exit code when the command should stop
-// (help printed or usage error), nullopt to go on.
-std::optional<int> ParseArgs(int argc, char** argv, const po::options_description& desc,
-                             const char* usage, po::variables_map* vm) {
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
-    if (vm->count("help")) {
-      std::cout << usage << "\n" << desc;
-      return kExitOk;
-    }
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    std::cerr << argv[0] << ": " << e.what() << "\n" << usage << "\n" << desc;
-    return kExitUsage;
-  }
-  return std::nullopt;
-}
+using cli::kExitOk;
+using cli::kExitRefused;
 
 int RunAudit(int argc, char** argv) {
-  const char* usage =
-      "Usage: cardbureau audit verify --data DIR\n"
+  const char* help =
+      "Usage: cardbureau audit verify --data DIR\n\n"
       "Checks the hash chain of DIR/dashboard-audit.jsonl against its head\n"
       "(DIR/dashboard-audit.head: entry count and last hash) and reports the first\n"
       "bad entry. A missing data dir, a missing or empty trail, a missing head, an\n"
       "edited entry or a truncated trail all fail. Exit 0 only when the trail and\n"
-      "its head agree, 1 broken (VERIFY_MISMATCH), 3 unreadable.";
-  if (argc < 2 || std::string(argv[1]) != "verify") {
-    if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-      std::cout << usage << "\n";
-      return kExitOk;
-    }
-    std::cerr << usage << "\n";
-    return kExitUsage;
+      "its head agree, 1 broken (VERIFY_MISMATCH), 2 usage, 3 unreadable.\n\n"
+      "Example:\n"
+      "  cardbureau audit verify --data /var/lib/cardbureau\n";
+  if (argc < 2) return cli::UsageError("audit", "a subcommand is required: verify");
+  const std::string sub = argv[1];
+  if (sub == "--help" || sub == "-h") {
+    std::cout << help;
+    return kExitOk;
   }
-  po::options_description desc("Options");
-  desc.add_options()("help,h", "show this help")("data", po::value<std::string>()->required(),
-                                                 "bureau data directory");
-  po::variables_map vm;
-  if (auto rc = ParseArgs(argc - 1, argv + 1, desc, usage, &vm)) return *rc;
-  const std::filesystem::path data(vm["data"].as<std::string>());
+  if (sub != "verify") {
+    const std::string hint = cli::DidYouMean(sub, {"verify"});
+    return cli::UsageError("audit", "unknown subcommand '" + sub + "'; " +
+                                        (hint.empty() ? "the only one is 'verify'" : hint));
+  }
+  cli::Cli cli("audit verify", "--data DIR",
+               "Checks the hash chain of DIR/dashboard-audit.jsonl against its head\n"
+               "(DIR/dashboard-audit.head: entry count and last hash) and reports the first\n"
+               "bad entry. A missing data dir, a missing or empty trail, a missing head, an\n"
+               "edited entry or a truncated trail all fail. Exit 0 only when the trail and\n"
+               "its head agree, 1 broken (VERIFY_MISMATCH), 2 usage, 3 unreadable.");
+  std::string data_dir;
+  cli.Options()("data", po::value(&data_dir), "bureau data directory");
+  cli.Example("cardbureau audit verify --data /var/lib/cardbureau");
+  if (auto rc = cli.Parse(argc - 1, argv + 1)) return *rc;
+  if (auto rc = cli.Require({"data"})) return *rc;
+  const std::filesystem::path data(data_dir);
   const std::filesystem::path file = data / std::string(kAuditFileName);
   auto report = VerifyAuditTrail(data);
-  if (!report.ok()) {
-    std::cerr << "audit: " << report.status().ToString() << "\n";
-    return kExitRuntime;
-  }
+  if (!report.ok()) return cli.Runtime(report.status());
   if (report->broken_line) {
-    std::cout << "audit: VERIFY_MISMATCH chain broken at entry " << *report->broken_line << " of "
-              << file.string() << ": " << report->problem << " (" << report->entries
-              << " entries before it are intact)\n";
+    cli.Note("VERIFY_MISMATCH chain broken at entry " + std::to_string(*report->broken_line) +
+             " of " + file.string() + ": " + report->problem + " (" +
+             std::to_string(report->entries) + " entries before it are intact)");
     return kExitRefused;
   }
-  std::cout << "audit: " << report->entries << " entries, chain intact (" << file.string() << ")\n";
+  std::cout << "cardbureau audit verify: " << report->entries << " entries, chain intact ("
+            << file.string() << ")\n";
   return kExitOk;
 }
 
 int RunToken(int argc, char** argv) {
-  const char* usage =
-      "Usage: cardbureau dashboard-token --name NAME --role operator|qa|admin\n"
-      "Makes a random bearer token. Prints the token once (give it to the user)\n"
-      "and the entry to add to the token file's \"tokens\" array (hash only).";
-  po::options_description desc("Options");
-  desc.add_options()("help,h", "show this help")("name", po::value<std::string>()->required(),
-                                                 "user name recorded in the audit trail")(
-      "role", po::value<std::string>()->required(), "operator, qa or admin");
-  po::variables_map vm;
-  if (auto rc = ParseArgs(argc, argv, desc, usage, &vm)) return *rc;
-  const auto role = RoleFromString(vm["role"].as<std::string>());
+  cli::Cli cli("dashboard-token", "--name NAME --role operator|qa|admin",
+               "Makes a random bearer token. Prints the token once (give it to the user)\n"
+               "and the entry to add to the token file's \"tokens\" array (hash only).\n"
+               "Exit 0 made, 1 refused (unknown role), 2 usage, 3 runtime failure.");
+  std::string name, role_name;
+  cli.Options()("name", po::value(&name), "user name recorded in the audit trail")(
+      "role", po::value(&role_name), "operator, qa or admin");
+  cli.Example("cardbureau dashboard-token --name wang --role operator");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"name", "role"})) return *rc;
+  const auto role = RoleFromString(role_name);
   if (!role) {
-    std::cerr << "dashboard-token: INVALID_FIELD role must be operator, qa or admin\n";
-    return kExitRefused;
+    return cli.Refuse(Status(Code::kInvalidField, "role must be operator, qa or admin", "role"));
   }
   Bytes raw(32);
   if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
-    std::cerr << "dashboard-token: INTERNAL no randomness\n";
-    return kExitRuntime;
+    return cli.Runtime(Status(Code::kInternal, "no randomness"));
   }
   const std::string token = Base64UrlEncode(raw);
   SecureZero(raw);
-  nlohmann::json entry = {{"name", vm["name"].as<std::string>()},
-                          {"role", std::string(ToString(*role))},
-                          {"sha256", HashToken(token)}};
+  nlohmann::json entry = {
+      {"name", name}, {"role", std::string(ToString(*role))}, {"sha256", HashToken(token)}};
   std::cout << "token: " << token << "\nentry: " << entry.dump() << "\n";
   return kExitOk;
 }
@@ -120,18 +106,15 @@ int RunToken(int argc, char** argv) {
 }  // namespace
 
 int RunDashboardDemo(int argc, char** argv) {
-  const char* usage =
-      "Usage: cardbureau dashboard-demo --tokens FILE --data DIR [options]\n"
-      "Serves the dashboard and the HTTP API over a simulated production line\n"
-      "(in-memory jobs and stations; no job store, no printers). Prints\n"
-      "'listening on http://HOST:PORT' once ready; stops on SIGINT/SIGTERM.";
-  po::options_description desc("Options");
-  desc.add_options()("help,h", "show this help")(
-      "http", po::value<std::string>()->default_value("127.0.0.1:8080"),
-      "listen address HOST:PORT (port 0 = any free port)")(
-      "tokens", po::value<std::string>()->required(), "token file (hashed tokens)")(
-      "data", po::value<std::string>()->required(),
-      "directory for the audit trail and the fake previews")(
+  cli::Cli cli("dashboard-demo", "--tokens FILE --data DIR [options]",
+               "Serves the dashboard and the HTTP API over a simulated production line\n"
+               "(in-memory jobs and stations; no job store, no printers). Prints\n"
+               "'listening on http://HOST:PORT' once ready; stops on SIGINT/SIGTERM.\n"
+               "Exit 0 stopped, 1 refused (tokens, page folder), 2 usage, 3 runtime failure.");
+  cli.Options()("http", po::value<std::string>()->default_value("127.0.0.1:8080"),
+                "listen address HOST:PORT (port 0 = any free port)")(
+      "tokens", po::value<std::string>(), "token file (hashed tokens)")(
+      "data", po::value<std::string>(), "directory for the audit trail and the fake previews")(
       "web", po::value<std::string>(),
       "dashboard page folder (default: <prefix>/share/cardbureau/web beside the\n"
       "executable, or the source tree's web/ for a binary in its build tree);\n"
@@ -143,40 +126,32 @@ int RunDashboardDemo(int argc, char** argv) {
       "jam", po::value<bool>()->default_value(true), "inject one printer jam on the last station")(
       "paused", po::value<bool>()->default_value(false), "start with every station paused")(
       "seconds", po::value<int>()->default_value(0), "exit after this long (0 = until a signal)");
-  po::variables_map vm;
-  if (auto rc = ParseArgs(argc, argv, desc, usage, &vm)) return *rc;
+  cli.Example(
+      "cardbureau dashboard-demo --tokens tokens.json --data /tmp/demo --http 127.0.0.1:8080");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Require({"tokens", "data"})) return *rc;
+  const po::variables_map& vm = cli.vm();
   const int batches = vm["batches"].as<int>();
   const int jobs = vm["jobs"].as<int>();
   const int stations = vm["stations"].as<int>();
   const int step_ms = vm["step-ms"].as<int>();
   if (batches < 0 || batches > 50 || jobs < 1 || jobs > 500 || stations < 1 || stations > 16 ||
       step_ms < 1 || step_ms > 60000) {
-    std::cerr << "dashboard-demo: INVALID_FIELD batches 0-50, jobs 1-500, stations 1-16, "
-                 "step-ms 1-60000\n";
-    return kExitUsage;
+    return cli.Usage(
+        "out of range: --batches 0-50, --jobs 1-500, --stations 1-16, --step-ms 1-60000");
   }
   HttpServerOptions opt;
   if (Status s = ParseListenAddress(vm["http"].as<std::string>(), &opt); !s.ok()) {
-    std::cerr << "dashboard-demo: " << s.ToString() << "\n";
-    return kExitUsage;
+    return cli.Usage(s.ToString());
   }
   auto tokens = TokenTable::Load(vm["tokens"].as<std::string>());
-  if (!tokens.ok()) {
-    std::cerr << "dashboard-demo: " << tokens.status().ToString() << "\n";
-    return kExitRefused;
-  }
+  if (!tokens.ok()) return cli.Refuse(tokens.status());
   auto web_root = ResolveWebRoot(vm.count("web") ? vm["web"].as<std::string>() : std::string());
-  if (!web_root.ok()) {
-    std::cerr << "dashboard-demo: " << web_root.status().ToString() << "\n";
-    return kExitRefused;
-  }
+  if (!web_root.ok()) return cli.Refuse(web_root.status());
   const std::filesystem::path data = vm["data"].as<std::string>();
   const Clock& clock = SystemClock::Instance();
   auto audit = AuditTrail::Open(data, clock);
-  if (!audit.ok()) {
-    std::cerr << "dashboard-demo: " << audit.status().ToString() << "\n";
-    return kExitRuntime;
-  }
+  if (!audit.ok()) return cli.Runtime(audit.status());
 
   FakeBackend backend(clock, data / "previews");
   for (int i = 1; i <= stations; ++i) backend.AddStation("station-" + std::to_string(i));
@@ -209,10 +184,7 @@ int RunDashboardDemo(int argc, char** argv) {
   api_opt.web_root = *web_root;
   Api api(backend, *tokens, audit->get(), api_opt);
   HttpServer server(api, opt);
-  if (Status s = server.Start(); !s.ok()) {
-    std::cerr << "dashboard-demo: " << s.ToString() << "\n";
-    return kExitRuntime;
-  }
+  if (Status s = server.Start(); !s.ok()) return cli.Runtime(s);
   std::printf("listening on http://%s:%u\n", opt.address.c_str(), server.port());
   std::fflush(stdout);
 
@@ -237,7 +209,7 @@ int RunDashboardDemo(int argc, char** argv) {
   running = false;
   sim.join();
   server.Stop();
-  std::printf("dashboard-demo: stopped\n");
+  std::printf("cardbureau dashboard-demo: stopped\n");
   return kExitOk;
 }
 

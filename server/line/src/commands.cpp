@@ -1,11 +1,11 @@
 #include "cardbureau/line/commands.h"
 
-#include <boost/program_options.hpp>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "cardbureau/core/cli.h"
 #include "cardbureau/core/validate_command.h"
 #include "cardbureau/core/validation.h"
 #include "cardbureau/devices/blank_stock.h"
@@ -19,7 +19,6 @@
 #include "cardbureau/layout/template.h"
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/cups_printer.h"
-#include "cardbureau/printers/file_util.h"
 #include "cardbureau/printers/hotfolder_printer.h"
 #include "cardbureau/printers/sim_printer.h"
 #include "cardbureau/printers/vpcd_inserter.h"
@@ -178,51 +177,38 @@ Status CheckUidBinding(const fs::path& data_dir, const std::string& job_id,
 namespace {
 
 int RunVerify(int argc, char** argv) {
-  po::options_description opts(
-      "Usage: cardbureau verify --face FRONT.png --keys KEYSTORE (--image CARD.mfd | --reader "
-      "NAME)\n"
-      "                         [--job JOB.json] [--data DIR] [--json]\n\n"
-      "QA of a produced card: the chip record's MAC verifies, the QR on the face\n"
-      "decodes and its Ed25519 signature verifies, the QR's uid is the chip's UID\n"
-      "and its claims equal the chip record. --image checks a chip memory dump\n"
-      "(.mfd, e.g. out/cards/<job>/card.mfd of the demo) through the card\n"
-      "emulator; --reader reads a card on a PC/SC reader. Never writes the card.\n"
-      "With --data, the bureau's store must bind the card's UID to the job on the\n"
-      "chip (DUPLICATE_UID when it is not: one card UID, one live job) and the\n"
-      "job's card must not be voided.\n"
-      "Exit 0 when the card passes, 1 when it fails QA, 2 usage, 3 runtime error.\n\n"
-      "Options");
+  cli::Cli cli("verify",
+               "--face FRONT.png --keys KEYSTORE (--image CARD.mfd | --reader NAME)\n"
+               "                         [--job JOB.json] [--data DIR] [--json]",
+               "QA of a produced card: the chip record's MAC verifies, the QR on the face\n"
+               "decodes and its Ed25519 signature verifies, the QR's uid is the chip's UID\n"
+               "and its claims equal the chip record. --image checks a chip memory dump\n"
+               "(.mfd, e.g. out/cards/<job>/card.mfd of the demo) through the card\n"
+               "emulator; --reader reads a card on a PC/SC reader. Never writes the card.\n"
+               "With --data, the bureau's store must bind the card's UID to the job on the\n"
+               "chip (DUPLICATE_UID when it is not: one card UID, one live job) and the\n"
+               "job's card must not be voided.\n"
+               "Exit 0 when the card passes, 1 when it fails QA, 2 usage, 3 runtime error.");
   std::string face, keys_path, image, reader, job_path, data;
-  opts.add_options()("help,h", "show this help")(
-      "face", po::value(&face), "front face image (PNG/JPEG)")("keys", po::value(&keys_path),
-                                                               "keystore file (mode 600)")(
+  cli.Options()("face", po::value(&face), "front face image (PNG/JPEG)")(
+      "keys", po::value(&keys_path), "keystore file (mode 600)")(
       "image", po::value(&image), "chip memory dump (1024 or 4096 bytes)")(
       "reader", po::value(&reader), "PC/SC reader name")("job", po::value(&job_path),
                                                          "the job the card must carry")(
       "data", po::value(&data), "the bureau's data dir: check the UID binding in its store")(
       "json", "machine-readable output");
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "cardbureau verify: " << e.what() << "\n\n" << opts << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
-  if (face.empty() || keys_path.empty() || (image.empty() == reader.empty())) {
-    std::cerr << "cardbureau verify: --face, --keys and one of --image / --reader are required\n\n"
-              << opts << "\n";
-    return 2;
-  }
+  cli.Example(
+      "cardbureau verify --image out/cards/DEMO-0001/card.mfd --face "
+      "out/cards/DEMO-0001/front.png --keys out/data/keys/keystore-test.json");
+  cli.Example(
+      "cardbureau verify --reader \"Virtual PCD 00 00\" --face front.png --keys keystore.json "
+      "--data /var/lib/cardbureau");
+  if (auto rc = cli.Parse(argc, argv)) return *rc;
+  if (auto rc = cli.Exclusive("image", "reader")) return *rc;
+  if (auto rc = cli.Require({"face", "keys"})) return *rc;
+  if (auto rc = cli.Exclusive("image", "reader", /*one_required=*/true)) return *rc;
   auto keys = encoder::LoadKeystore(keys_path);
-  if (!keys.ok()) {
-    std::cerr << "cardbureau verify: " << keys.status() << "\n";
-    return keys.status().code() == Code::kIoError ? 3 : 1;
-  }
+  if (!keys.ok()) return cli.Fail(keys.status());
   Result<layout::QrVerifier> verifier = Status(Code::kInternal, "no verifier");
   if (keys->backend) {
     // pkcs11 keystore: the public half of the token's signing key.
@@ -232,70 +218,53 @@ int RunVerify(int argc, char** argv) {
   } else {
     verifier = layout::QrVerifier::FromPemFile(keys->sign_key_path);
   }
-  if (!verifier.ok()) {
-    std::cerr << "cardbureau verify: " << verifier.status() << "\n";
-    return verifier.status().code() == Code::kIoError ? 3 : 1;
-  }
+  if (!verifier.ok()) return cli.Fail(verifier.status());
   // The one image decoder (pixel cap, truncation checks, no exceptions).
+  if (Status f = cli::CheckInputFile(face, "face"); !f.ok()) return cli.Fail(f);
   auto front_image = layout::ReadImageFile(face, "face");
-  if (!front_image.ok()) {
-    std::cerr << "cardbureau verify: " << front_image.status() << "\n";
-    return front_image.status().code() == Code::kIoError ? 3 : 1;
-  }
+  if (!front_image.ok()) return cli.Fail(front_image.status());
   const cv::Mat& front = *front_image;
   std::optional<Job> job;
   if (!job_path.empty()) {
-    auto text = printers::ReadFileLimited(job_path, kMaxJobJsonBytes);
-    auto parsed =
-        text.ok() ? ParseJob(std::string(text->begin(), text->end())) : Result<Job>(text.status());
-    if (!parsed.ok()) {
-      std::cerr << "cardbureau verify: " << parsed.status() << "\n";
-      return 1;
-    }
+    auto text = cli::ReadInputFile(job_path, kMaxJobJsonBytes, "job");
+    auto parsed = text.ok() ? ParseJob(*text) : Result<Job>(text.status());
+    if (!parsed.ok()) return cli.Refuse(parsed.status());
     job = *parsed;
   }
   std::unique_ptr<devices::CardChannel> channel;
   if (!reader.empty()) {
     PcscCardSource source(reader);
-    std::cerr << "waiting for a card on " << reader << " ...\n";
+    cli.Note("waiting for a card on " + reader + " ...");
     auto card = source.WaitForCard(std::chrono::seconds(30));
     if (!card.ok() || !card->has_value()) {
-      std::cerr << "cardbureau verify: "
-                << (card.ok() ? Status(Code::kCardTimeout, "no card within 30 s") : card.status())
-                << "\n";
-      return 3;
+      return cli.Runtime(card.ok() ? Status(Code::kCardTimeout, "no card within 30 s")
+                                   : card.status());
     }
     channel = std::move(**card);
   } else {
     // LoadCardImage: 1024 or 4096 bytes, anything else INVALID_FIELD (exit 1).
-    auto dump = devices::LoadCardImage(image);
-    if (!dump.ok()) {
-      std::cerr << "cardbureau verify: " << dump.status() << "\n";
-      return dump.status().code() == Code::kIoError ? 3 : 1;
-    }
+    Status readable = cli::CheckInputFile(image, "image");
+    auto dump = readable.ok() ? devices::LoadCardImage(image) : Result<Bytes>(readable);
+    if (!dump.ok()) return cli.Fail(dump.status());
     auto uid = devices::UidFromImage(*dump);
     auto card = uid.ok() ? devices::MifareClassicEmulator::Create(*dump, *uid)
                          : Result<std::shared_ptr<devices::MifareClassicEmulator>>(uid.status());
     if (!card.ok()) {
-      std::cerr << "cardbureau verify: " << image << ": " << card.status() << "\n";
-      return 1;
+      cli.Note(image + ": " + card.status().ToString());
+      return cli::kExitRefused;
     }
     channel = std::make_unique<devices::LoopbackChannel>(*card);
   }
   auto qa = VerifyCard(*channel, front, *keys, *verifier, job ? &*job : nullptr);
-  if (!qa.ok()) {
-    std::cerr << "cardbureau verify: " << qa.status() << "\n";
-    return 3;
-  }
+  if (!qa.ok()) return cli.Runtime(qa.status());
   if (!data.empty() && qa->chip.ok() && qa->record) {
     Status bound = CheckUidBinding(data, qa->record->job_id, ToHex(qa->uid));
     if (bound.code() == Code::kIoError || bound.code() == Code::kStorageError) {
-      std::cerr << "cardbureau verify: " << bound << "\n";
-      return 3;
+      return cli.Runtime(bound);
     }
     if (!bound.ok()) qa->chip = bound;
   }
-  if (vm.count("json")) {
+  if (cli.Has("json")) {
     nlohmann::json out = {{"uid", ToHex(qa->uid)},
                           {"chip", qa->chip_text()},
                           {"face", qa->face_text()},
@@ -317,7 +286,7 @@ int RunVerify(int argc, char** argv) {
               << "\n";
     std::cout << (qa->ok() ? "PASS" : "FAIL") << "\n";
   }
-  return qa->ok() ? 0 : 1;
+  return qa->ok() ? cli::kExitOk : cli::kExitRefused;
 }
 
 }  // namespace

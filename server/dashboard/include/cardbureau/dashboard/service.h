@@ -3,7 +3,7 @@
 // when group/other-writable), opens DATA/dashboard-audit.jsonl, builds a
 // LineBackend over the store and the bureau's line, subscribes it to the
 // bureau's job events and starts the HTTP server; it logs
-// "serve: dashboard on http://HOST:PORT" on stderr. Destroying the service
+// "cardbureau serve: dashboard on http://HOST:PORT" on stderr. Destroying the service
 // stops the server and detaches from the bureau.
 //
 // Errors: INVALID_CONFIG (listen address), KEY_FILE_INSECURE / IO_ERROR /
