@@ -11,6 +11,7 @@
 
 #include "cardbureau/core/command.h"
 #include "cardbureau/core/stop.h"
+#include "cardbureau/dashboard/commands.h"
 #include "cardbureau/dashboard/service.h"
 #include "cardbureau/devices/commands.h"
 #include "cardbureau/encoder/commands.h"
@@ -25,7 +26,8 @@ std::vector<cardbureau::Command> AllCommands() {
   std::vector<cardbureau::Command> all;
   for (auto* group :
        {&cardbureau::core::Commands, &cardbureau::layout::Commands, &cardbureau::devices::Commands,
-        &cardbureau::encoder::Commands, &cardbureau::line::Commands, &cardbureau::http::Commands}) {
+        &cardbureau::encoder::Commands, &cardbureau::line::Commands, &cardbureau::http::Commands,
+        &cardbureau::dashboard::Commands}) {
     for (auto& c : group()) {
       // A later module's command replaces an earlier one of the same name
       // (the line's `validate` runs serve's intake check; core's cannot).
