@@ -184,6 +184,28 @@
     }
   }
 
+  // ---- reports waiting for the centre (the outbox, with its answers) ----
+  async function loadOutbox() {
+    const seq = nextSeq('outbox');
+    const { reports } = await api('/api/reports/pending');
+    if (!isLatest('outbox', seq)) return;
+    const body = $('#outbox-table tbody');
+    body.replaceChildren();
+    for (const r of reports.slice(0, 50)) {
+      const a = r.centre_answer;
+      body.append(el('tr', { class: 'outbox-row' + (a ? ' answered' : ''), 'data-report': r.report_id,
+                             'data-type': r.type, 'data-answer': a ? a.code : '' },
+        el('td', { text: r.report_id }),
+        el('td', { text: r.job_id }),
+        el('td', { text: r.type }),
+        el('td', { text: fmtTime(r.created_at_ms) }),
+        el('td', {}, a ? el('span', { class: 'state failed', title: a.message,
+                                      text: `${a.code} (${a.count}×, ${fmtTime(a.at_ms)})` })
+                       : 'no answer yet')));
+    }
+    $('#outbox').hidden = reports.length === 0;
+  }
+
   // ---- jobs ----
   async function search() {
     const seq = nextSeq('jobs');
@@ -274,7 +296,7 @@
 
   async function refreshAll() {
     try {
-      await Promise.all([loadBatches(), loadStations(), loadReprints(), search()]);
+      await Promise.all([loadBatches(), loadStations(), loadReprints(), loadOutbox(), search()]);
       if (state.jobId) await showJob(state.jobId);
     } catch (e) {
       if (state.token) say(`${e.code || 'ERROR'}: ${e.message}`, true);

@@ -12,6 +12,7 @@
 #include "cardbureau/core/cli.h"
 #include "cardbureau/core/command.h"
 #include "cardbureau/core/stop.h"
+#include "cardbureau/dashboard/commands.h"
 #include "cardbureau/dashboard/service.h"
 #include "cardbureau/devices/commands.h"
 #include "cardbureau/encoder/commands.h"
@@ -26,7 +27,8 @@ std::vector<cardbureau::Command> AllCommands() {
   std::vector<cardbureau::Command> all;
   for (auto* group :
        {&cardbureau::core::Commands, &cardbureau::layout::Commands, &cardbureau::devices::Commands,
-        &cardbureau::encoder::Commands, &cardbureau::line::Commands, &cardbureau::http::Commands}) {
+        &cardbureau::encoder::Commands, &cardbureau::line::Commands, &cardbureau::http::Commands,
+        &cardbureau::dashboard::Commands}) {
     for (auto& c : group()) {
       // A later module's command replaces an earlier one of the same name
       // (the line's `validate` runs serve's intake check; core's cannot).

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 #include <zmq.hpp>
@@ -192,6 +193,13 @@ void Bureau::SetObserver(JobObserver observer) {
 void Bureau::Notify(const std::string& job_id, JobState state, std::string_view code) {
   std::lock_guard lock(impl_->observer_mu);
   if (impl_->observer) impl_->observer(JobEvent{job_id, state, std::string(code)});
+}
+
+void Bureau::BatchOutcomeChanged(const std::string& job_id) {
+  if (!production_) return;
+  auto rec = store_.Find(job_id);
+  if (!rec.ok() || !*rec || (*rec)->school_code.empty()) return;  // no batch (or a tombstone)
+  production_->OutcomeChanged(job_id, (*rec)->school_code, /*manifest=*/false);
 }
 
 bool Bureau::IsInternal(const std::string& job_id) {
@@ -462,6 +470,7 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
   std::unordered_set<std::string> seen;
   int64_t dups = 0, rejected = 0;
   int64_t over_credit = 0;
+  std::map<std::string, std::string> refused_in;  // school -> a job it refused
   for (auto& jm : jobs) {
     // Every job the centre sends spends one unit of the credit we granted
     // (protocol.md: never more jobs than the outstanding credit).
@@ -519,9 +528,17 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
           code.size() >= 8 && code.size() <= 12 &&
           std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; });
       const std::string school = school_ok ? code : std::string();
-      CB_ASSIGN_OR_RETURN(Message report, store_.Reject(jm.job_id, verdict, school));
+      // The refused job's name, card number and kind, for its manifest row.
+      std::optional<RefusedJobData> data;
+      if (job.ok()) {
+        data =
+            RefusedJobData{job->student.name, job->card.card_no, std::string(ToString(job->kind))};
+      }
+      CB_ASSIGN_OR_RETURN(Message report,
+                          store_.Reject(jm.job_id, verdict, school, data ? &*data : nullptr));
       QueueReport(report);
       Notify(jm.job_id, JobState::kRejected, verdict.code_name());
+      if (!school.empty()) refused_in[school] = jm.job_id;
       ++rejected;
       Log("job " + jm.job_id + ": rejected " + std::string(verdict.code_name()) + " " +
           verdict.field());
@@ -537,6 +554,7 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
     if (!w.ok()) {
       // Not the jobs' fault: do not accept; the centre redelivers them.
       Log("photos not stored (" + std::to_string(intake.size()) + " job(s)): " + w.ToString());
+      for (const auto& [school, job_id] : refused_in) BatchOutcomeChanged(job_id);
       return Status::Ok();
     }
     std::vector<std::string> skipped;
@@ -557,6 +575,8 @@ Status Bureau::HandleJobs(std::vector<JobMessage>& jobs) {
       }
     }
   }
+  // Refusals change their batches' counts: one rewrite per school.
+  for (const auto& [school, job_id] : refused_in) BatchOutcomeChanged(job_id);
   for (const auto& id : answer_from_store) {
     ++dups;
     CB_ASSIGN_OR_RETURN(auto report, store_.TerminalReport(id));
@@ -599,10 +619,24 @@ Status Bureau::HandleMessage(Message& m) {
     } else if (const auto* f = std::get_if<server::Failed>(&report)) {
       Notify(cancel->job_id, JobState::kFailed, f->code);
     }
+    BatchOutcomeChanged(cancel->job_id);
     Log("job " + cancel->job_id + ": cancel answered with " + std::string(TypeName(report)));
     QueueReport(report);
   } else if (auto* err = std::get_if<Error>(&m)) {
     Log("centre reports error " + err->code + " in reply to '" + err->in_reply_to + "'");
+    // An answer to a report (e.g. UNKNOWN_TYPE from a centre that does not
+    // know card_replaced): the report stays in the outbox and the answer is
+    // kept with it for the operator (dashboard, job history).
+    if (err->in_reply_to == "card_replaced" || err->in_reply_to == "completed" ||
+        err->in_reply_to == "failed" || err->in_reply_to == "cancelled" ||
+        err->in_reply_to == "rejected") {
+      CB_ASSIGN_OR_RETURN(int64_t marked,
+                          store_.RecordCentreAnswer(err->in_reply_to, err->code, err->message));
+      if (marked > 0) {
+        Log(std::to_string(marked) + " pending " + err->in_reply_to + " report(s) answered " +
+            err->code + " by the centre; kept in the outbox");
+      }
+    }
     std::lock_guard lock(im.stats_mu);
     ++im.stats.errors_received;
   }
@@ -687,6 +721,7 @@ Status Bureau::Recover() {
       im.outbox[ReportIdOf(report)] = Impl::Pending{EncodeFrame0(report), SteadyClock::now(), 0};
     }
     Log("job " + rec.job_id + ": interrupted during encoding, reported failed");
+    BatchOutcomeChanged(rec.job_id);
   }
   const JobState resumable[] = {JobState::kValidated, JobState::kRendered, JobState::kEncoded,
                                 JobState::kPrinted, JobState::kVerified};

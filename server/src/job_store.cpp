@@ -90,6 +90,23 @@ CREATE INDEX jobs_card_uid ON jobs(card_uid) WHERE card_uid<>'';
     R"sql(
 ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 )sql",
+    // Schema 5 (job_store_record.cpp): the dashboard audit trail's chain
+    // head (was DATA/dashboard-audit.head) and the centre's error answers to
+    // reports still in the outbox.
+    R"sql(
+CREATE TABLE audit_head(
+  id INTEGER PRIMARY KEY CHECK(id=1),
+  entries INTEGER NOT NULL,
+  last_hash TEXT NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE report_answers(
+  report_id TEXT PRIMARY KEY,
+  code TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '',
+  first_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  count INTEGER NOT NULL DEFAULT 1);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

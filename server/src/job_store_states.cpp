@@ -138,7 +138,7 @@ Status JobStore::AddValidated(std::span<const IntakeJob> jobs, std::vector<std::
 }
 
 Result<Message> JobStore::Reject(std::string_view job_id, const Status& why,
-                                 std::string_view school_code) {
+                                 std::string_view school_code, const RefusedJobData* data) {
   std::lock_guard lock(mu_);
   const int64_t now = NowMs();
   CB_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db_));
@@ -157,6 +157,13 @@ Result<Message> JobStore::Reject(std::string_view job_id, const Status& why,
   st->Bind(1, job_id).Bind(2, ToString(JobState::kReceived)).Bind(3, now).Bind(4, now);
   st->Bind(5, school_code);
   CB_RETURN_IF_ERROR(st->Run());
+  if (data) {
+    // The manifest's row: the name as the job gives it (purged with the job).
+    CB_ASSIGN_OR_RETURN(Statement * up, Stmt("UPDATE jobs SET student_name=?, card_no=?, kind=? "
+                                             "WHERE job_id=?"));
+    up->Bind(1, data->student_name).Bind(2, data->card_no).Bind(3, data->kind).Bind(4, job_id);
+    CB_RETURN_IF_ERROR(up->Run());
+  }
   CB_RETURN_IF_ERROR(InsertHistory(job_id, std::nullopt, JobState::kReceived, "", now));
   HistoryEvent refusal;
   refusal.kind = "refusal";

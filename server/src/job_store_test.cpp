@@ -764,5 +764,92 @@ TEST_F(ReprintStoreTest, ReprintAfterCompletedQueuesOneCardReplacedForTheCentre)
   EXPECT_EQ(std::get<CardReplaced>(*replaced2).replaces_uid, "04FFEE01");
 }
 
+// ---- schema 5 (job_store_record.cpp) ----
+
+TEST_F(ReprintStoreTest, CentreAnswerToCardReplacedIsKeptWithThePendingReport) {
+  Produced("J1");
+  auto r = store_->RequestReprint("J1", "cracked", "li", true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  AdvanceTo(r->new_job_id, JobState::kVerified);
+  Completed c;
+  c.card = {"04FFEE01", "1000751234567890", "mifare-classic-1k"};
+  std::optional<Message> replaced;
+  ASSERT_TRUE(store_->Complete(r->new_job_id, c, {}, &replaced).ok());
+  const std::string report_id = ReportIdOf(*replaced);
+  // No card_replaced pending of another type: nothing marked.
+  EXPECT_EQ(*store_->RecordCentreAnswer("cancelled", "UNKNOWN_TYPE", "x"), 0);
+  EXPECT_TRUE(store_->CentreAnswers()->empty());
+  // The centre does not know the type: the report stays pending, answered.
+  ASSERT_EQ(*store_->RecordCentreAnswer("card_replaced", "UNKNOWN_TYPE",
+                                        "unknown message type from a bureau"),
+            1);
+  ASSERT_EQ(*store_->RecordCentreAnswer("card_replaced", "UNKNOWN_TYPE",
+                                        "unknown message type from a bureau"),
+            1);
+  Reopen();  // durable
+  auto answers = store_->CentreAnswers();
+  ASSERT_TRUE(answers.ok()) << answers.status();
+  ASSERT_EQ(answers->size(), 1u);
+  const CentreAnswer& a = answers->at(report_id);
+  EXPECT_EQ(a.code, "UNKNOWN_TYPE");
+  EXPECT_EQ(a.count, 2);
+  bool pending = false;
+  for (const auto& p : *store_->PendingReports()) pending |= p.report_id == report_id;
+  EXPECT_TRUE(pending);
+  // One history row on the centre's job for the answer (not one per repeat).
+  int rows = 0;
+  for (const auto& h : *store_->History("J1")) {
+    if (h.kind != "report") continue;
+    ++rows;
+    EXPECT_EQ(h.detail.code, "UNKNOWN_TYPE");
+    EXPECT_EQ(h.detail.stage, "card_replaced");
+    EXPECT_NE(h.detail.message.find(report_id), std::string::npos);
+  }
+  EXPECT_EQ(rows, 1);
+  // Once acked, it is no longer an open answer.
+  ASSERT_TRUE(store_->Acknowledge(report_id).ok());
+  EXPECT_TRUE(store_->CentreAnswers()->empty());
+}
+
+TEST_F(JobStoreTest, AuditHeadIsKeptInTheStore) {
+  auto none = store_->AuditHead();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(store_->SetAuditHead(3, std::string(64, 'a')).ok());
+  ASSERT_TRUE(store_->SetAuditHead(4, std::string(64, 'b')).ok());
+  Reopen();
+  auto head = store_->AuditHead();
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->entries, 4);
+  EXPECT_EQ((*head)->last_hash, std::string(64, 'b'));
+  EXPECT_EQ(store_->SetAuditHead(-1, "x").code(), Code::kInternal);
+}
+
+TEST_F(JobStoreTest, RefusedJobKeepsItsNameForTheManifestUntilPurged) {
+  RefusedJobData data{"王𠀁", "1000751234000001", "reissue"};
+  auto report =
+      store_->Reject("BAD1", Status(Code::kPhotoNoFace, "no face", "photo"), "11010810", &data);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_TRUE(store_->Reject("BAD2", Status(Code::kInvalidJson, "x"), "11010810").ok());
+  auto rows = store_->BatchRows("11010810");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].job_id, "BAD1");
+  EXPECT_EQ((*rows)[0].student_name, "王𠀁");
+  EXPECT_EQ((*rows)[0].card_no, "1000751234000001");
+  EXPECT_TRUE((*rows)[0].reissue);
+  EXPECT_EQ((*rows)[0].state, JobState::kRejected);
+  EXPECT_EQ((*rows)[0].code, "PHOTO_NO_FACE");
+  EXPECT_EQ((*rows)[1].student_name, "");  // nothing parsed: no name
+  // Retention: the name goes with the acknowledged refusal.
+  ASSERT_TRUE(store_->Acknowledge(ReportIdOf(*report)).ok());
+  clock_.Advance(std::chrono::hours(24 * 8));
+  ASSERT_TRUE(store_->PurgeExpired(std::chrono::hours(24 * 7)).ok());
+  rows = store_->BatchRows("11010810");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE((*rows)[0].purged);
+  EXPECT_EQ((*rows)[0].student_name, "");
+}
+
 }  // namespace
 }  // namespace cardbureau::server

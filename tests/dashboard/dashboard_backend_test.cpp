@@ -12,13 +12,16 @@
 #include <sstream>
 
 #include "cardbureau/core/validation.h"
+#include "cardbureau/dashboard/commands.h"
 #include "cardbureau/dashboard/line_backend.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/http/api.h"
 #include "cardbureau/http/audit_trail.h"
 #include "cardbureau/http/auth.h"
+#include "cardbureau/http/store_audit_head.h"
 #include "cardbureau/printers/sim_printer.h"
 #include "cardbureau/testing/files.h"
+#include "cardbureau/testing/process.h"
 #include "cardbureau/testing/wait.h"
 
 namespace cardbureau::dashboard {
@@ -60,6 +63,14 @@ class StoreSink : public server::ProductionSink {
     EXPECT_TRUE(store_.Fail(id, why, retryable).ok());
     Notify(id, JobState::kFailed, std::string(why.code_name()));
     Done();
+  }
+  // The store's batch query and rows: the batch files' one source (as the
+  // Bureau does).
+  Result<std::vector<server::BatchCounts>> CountBatch(const std::string& school) override {
+    return store_.Batches(school);
+  }
+  Result<std::vector<server::BatchRow>> BatchRows(const std::string& school) override {
+    return store_.BatchRows(school);
   }
   bool WaitFinished(int n, std::chrono::seconds timeout) {
     std::unique_lock lock(mu_);
@@ -363,6 +374,155 @@ TEST_F(DashboardBackendTest, ApiOverTheRealBackendKeepsTheQaApprovalRule) {
   ASSERT_TRUE(verified.ok());
   EXPECT_EQ(verified->entries, 3);  // request, refused approval, approval
   EXPECT_FALSE(verified->broken_line.has_value());
+}
+
+// A void made from the dashboard (a reprint approved after `completed`)
+// rewrites the batch's reconciliation.json and manifest.pdf at once, from
+// the store: they show the old card voided before the reprint is produced
+// (issue 15, item 4).
+TEST_F(DashboardBackendTest, VoidFromTheDashboardRewritesTheBatchFilesAtOnce) {
+  AddJob("J1");
+  StartStored("J1");
+  ASSERT_TRUE(sink_->WaitFinished(1, 60s));
+  auto rec = store_->Find("J1");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  const fs::path batch = dir_ / "batches" / (*rec)->school_code;
+  auto recon = [&] {
+    return nlohmann::json::parse(Slurp(batch / "reconciliation.json"), nullptr, false);
+  };
+  // The line writes the reconciliation after the card (no manifest yet: the
+  // line writes it when it stops).
+  ASSERT_TRUE(cardbureau::testing::WaitFor([&] {
+    const auto r = recon();
+    return r.is_object() && r.value("produced", 0) == 1;
+  }));
+  EXPECT_EQ(recon()["voided"], 0);
+  EXPECT_FALSE(fs::exists(batch / "manifest.pdf"));
+  // Every station paused: the reprint cannot be produced during the checks.
+  ASSERT_TRUE(backend_->SetStationPaused("station-1", true, "wang").ok());
+  ASSERT_TRUE(backend_->SetStationPaused("station-2", true, "wang").ok());
+
+  const std::string qa_token = "qa-token-for-tests-only-000000001";
+  auto tokens = http::TokenTable::Parse(nlohmann::json{
+      {"tokens", {{{"name", "li"}, {"role", "qa"}, {"sha256", http::HashToken(qa_token)}}}}}
+                                            .dump());
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  http::Api api(*backend_, *tokens, nullptr);
+  http::HttpRequest req;
+  req.method = "POST";
+  req.target = "/api/jobs/J1/reprint";
+  req.authorization = "Bearer " + qa_token;
+  req.body = R"({"reason":"card cracked at the school"})";
+  auto answer = api.Handle(req);
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  const auto attempt = nlohmann::json::parse(answer.body)["new_job_id"].get<std::string>();
+
+  // Right after the call: the reprint is not produced, the files say voided.
+  EXPECT_TRUE(server::IsBeforeEncoding(StateOf(attempt))) << ToString(StateOf(attempt));
+  const auto r = recon();
+  ASSERT_TRUE(r.is_object());
+  EXPECT_EQ(r["source"], "store");
+  EXPECT_EQ(r["produced"], 1);
+  EXPECT_EQ(r["voided"], 1);
+  EXPECT_EQ(r["reprinted"], 1);
+  EXPECT_EQ(r["queued"], 1);
+  ASSERT_TRUE(fs::exists(batch / "manifest.pdf"));
+  // The manifest's rows, one per line (-layout): J1 voided, the attempt in
+  // production.
+  auto text = cardbureau::testing::RunProcess(
+      "/usr/bin/pdftotext", {"-layout", "-enc", "UTF-8", (batch / "manifest.pdf").string(), "-"});
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_EQ(text.err, "");
+  std::string j1_row, attempt_row;
+  std::istringstream lines(text.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(attempt) != std::string::npos) {
+      attempt_row = line;
+    } else if (line.find(" J1 ") != std::string::npos) {
+      j1_row = line;
+    }
+  }
+  EXPECT_NE(j1_row.find("voided"), std::string::npos) << text.out;
+  EXPECT_NE(attempt_row.find("in production"), std::string::npos) << text.out;
+  EXPECT_TRUE(cardbureau::testing::HoldsFor(
+      [&] { return server::IsBeforeEncoding(StateOf(attempt)); }, 200ms));
+}
+
+// `cardbureau audit verify --data DIR` with the head in the store (issue 15,
+// item 6): 0 only when trail and head agree; 1 naming the first bad entry
+// for a missing dir, an empty, edited or truncated trail; an earlier head
+// file is moved into the store.
+TEST_F(DashboardBackendTest, AuditVerifyChecksTheTrailAgainstTheStoresHead) {
+  auto commands = Commands();
+  ASSERT_EQ(commands.size(), 1u);
+  ASSERT_EQ(commands[0].name, "audit");
+  auto verify = [&](const fs::path& data, std::string* out) {
+    std::vector<std::string> args = {"audit", "verify", "--data", data.string()};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    ::testing::internal::CaptureStdout();
+    const int rc = commands[0].run(static_cast<int>(argv.size()), argv.data());
+    *out = ::testing::internal::GetCapturedStdout();
+    return rc;
+  };
+  const fs::path data = dir_ / "audit-data";
+  std::string out;
+  EXPECT_EQ(verify(data, &out), 1);  // no data dir
+  EXPECT_NE(out.find("entry 1"), std::string::npos) << out;
+  std::string full;
+  {
+    auto store = server::JobStore::Open(data, clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto heads = http::StoreAuditHead::Open(**store, data);
+    ASSERT_TRUE(heads.ok()) << heads.status();
+    auto trail = http::AuditTrail::Open(data, clock_, *heads);
+    ASSERT_TRUE(trail.ok()) << trail.status();
+    for (const char* target : {"J1", "J2", "J3"}) {
+      ASSERT_TRUE((*trail)->Append("li", "qa", "reprint.request", target, "OK", "x").ok());
+    }
+    full = Slurp((*trail)->path());
+  }
+  const fs::path trail = data / std::string(http::kAuditFileName);
+  EXPECT_FALSE(fs::exists(data / std::string(http::kAuditHeadFileName)));
+  EXPECT_EQ(verify(data, &out), 0) << out;
+  EXPECT_NE(out.find("3 entries, chain intact"), std::string::npos) << out;
+  // Truncated (the last line gone): entry 3 is missing.
+  std::ofstream(trail, std::ios::trunc) << full.substr(0, full.rfind('\n', full.size() - 2) + 1);
+  EXPECT_EQ(verify(data, &out), 1);
+  EXPECT_NE(out.find("VERIFY_MISMATCH chain broken at entry 3"), std::string::npos) << out;
+  // Edited: entry 2.
+  std::string edited = full;
+  edited.replace(edited.find("\"J2\""), 4, "\"J9\"");
+  std::ofstream(trail, std::ios::trunc) << edited;
+  EXPECT_EQ(verify(data, &out), 1);
+  EXPECT_NE(out.find("entry 2"), std::string::npos) << out;
+  // Empty.
+  std::ofstream(trail, std::ios::trunc) << "";
+  EXPECT_EQ(verify(data, &out), 1);
+  EXPECT_NE(out.find("empty"), std::string::npos) << out;
+  // Intact again.
+  std::ofstream(trail, std::ios::trunc) << full;
+  EXPECT_EQ(verify(data, &out), 0) << out;
+
+  // A data dir of an earlier version: the head in dashboard-audit.head.
+  const fs::path old = dir_ / "audit-old";
+  {
+    auto store = server::JobStore::Open(old, clock_);  // the store, as serve made it
+    ASSERT_TRUE(store.ok());
+    auto trail_old =
+        http::AuditTrail::Open(old, clock_, std::make_shared<http::FileAuditHead>(old));
+    ASSERT_TRUE(trail_old.ok());
+    ASSERT_TRUE((*trail_old)->Append("li", "qa", "station.pause", "s1", "OK", "").ok());
+    ASSERT_TRUE((*trail_old)->Append("li", "qa", "station.resume", "s1", "OK", "").ok());
+  }
+  ASSERT_TRUE(fs::exists(old / std::string(http::kAuditHeadFileName)));
+  EXPECT_EQ(verify(old, &out), 0) << out;
+  EXPECT_FALSE(fs::exists(old / std::string(http::kAuditHeadFileName)));  // moved into the store
+  auto store = server::JobStore::Open(old, clock_);
+  ASSERT_TRUE(store.ok());
+  auto head = (*store)->AuditHead();
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->entries, 2);
 }
 
 }  // namespace

@@ -540,6 +540,15 @@ TEST_F(BureauProtocol, ReprintAttemptIsProducedButNeverReportedToTheCentre) {
   EXPECT_NE(replaced[0].card.uid, done->card.uid);
   EXPECT_EQ(replaced[0].reason, "photo smeared");
   EXPECT_EQ(store_->PendingReports()->size(), 1u);
+  // A centre that does not know the type answers UNKNOWN_TYPE: the report
+  // stays in the outbox, with the answer for the dashboard (issue 15, 9).
+  centre_->Send(Error{"UNKNOWN_TYPE", "unknown message type from a bureau", "card_replaced"});
+  ASSERT_TRUE(cardbureau::testing::WaitFor([&] {
+    auto a = store_->CentreAnswers();
+    return a.ok() && a->count(replaced[0].report_id) > 0;
+  }));
+  EXPECT_EQ(store_->CentreAnswers()->at(replaced[0].report_id).code, "UNKNOWN_TYPE");
+  EXPECT_EQ(store_->PendingReports()->size(), 1u);
   centre_->Send(Ack{replaced[0].report_id});
   EXPECT_TRUE(cardbureau::testing::WaitFor([&] { return store_->PendingReports()->empty(); }));
   // The observer saw the attempt's durable states, ending acknowledged.

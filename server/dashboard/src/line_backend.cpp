@@ -188,6 +188,13 @@ void LineBackend::PublishReprint(const http::ReprintRequest& r) {
 Result<http::ReprintRequest> LineBackend::Started(Result<server::ReprintRecord> r) {
   if (!r.ok()) return r.status();
   http::ReprintRequest out = ToApi(*r);
+  // The old card is voided (same transaction as the attempt): its batch's
+  // reconciliation and manifest say so now, not when the attempt finishes.
+  if (!out.new_job_id.empty() && line_) {
+    if (auto old = store().Find(out.job_id); old.ok() && *old && !(*old)->school_code.empty()) {
+      line_->OutcomeChanged(out.job_id, (*old)->school_code, /*manifest=*/true);
+    }
+  }
   // Durable first (the attempt row exists), then production: a crash in
   // between leaves a `validated` attempt that the next run starts.
   if (!out.new_job_id.empty() && start_attempt_) start_attempt_(out.new_job_id);

@@ -7,6 +7,7 @@
 #include "cardbureau/http/audit_trail.h"
 #include "cardbureau/http/auth.h"
 #include "cardbureau/http/server.h"
+#include "cardbureau/http/store_audit_head.h"
 
 namespace cardbureau::dashboard {
 
@@ -55,7 +56,9 @@ Result<std::unique_ptr<server::Service>> MakeHttpService(const server::ServeCont
   http::ApiOptions api_options;
   CB_ASSIGN_OR_RETURN(api_options.web_root, http::ResolveWebRoot(hc.web_dir));
   CB_ASSIGN_OR_RETURN(http::TokenTable tokens, http::TokenTable::Load(hc.tokens_file));
-  CB_ASSIGN_OR_RETURN(auto audit, http::AuditTrail::Open(ctx.config.data_dir, ctx.clock));
+  // The trail's head is kept in the store (an earlier head file migrates).
+  CB_ASSIGN_OR_RETURN(auto heads, http::StoreAuditHead::Open(ctx.store, ctx.config.data_dir));
+  CB_ASSIGN_OR_RETURN(auto audit, http::AuditTrail::Open(ctx.config.data_dir, ctx.clock, heads));
   auto* line = dynamic_cast<line::Line*>(ctx.bureau.production());
   server::Bureau* bureau = &ctx.bureau;
   auto backend = std::make_unique<LineBackend>(

@@ -111,6 +111,21 @@ json ToJson(const ReprintRequest& r) {
           {"new_job_id", r.new_job_id}};
 }
 
+json ToJson(const PendingReport& r) {
+  json answer = nullptr;
+  if (!r.answer_code.empty()) {
+    answer = {{"code", r.answer_code},
+              {"message", r.answer_message},
+              {"at_ms", r.answered_at_ms},
+              {"count", r.answers}};
+  }
+  return {{"report_id", r.report_id},
+          {"job_id", r.job_id},
+          {"type", r.type},
+          {"created_at_ms", r.created_at_ms},
+          {"centre_answer", std::move(answer)}};
+}
+
 json ToJson(const AuditRecord& r) {
   return {{"seq", r.seq},         {"at_ms", r.at_ms},   {"actor", r.actor},
           {"role", r.role},       {"action", r.action}, {"target", r.target},
@@ -412,6 +427,16 @@ HttpResponse Api::Route(const HttpRequest& req, const ParsedTarget& t, const Pri
       return JsonResponse(200, ToJson(*b));
     }
   }
+  // GET /api/reports/pending: the outbox (reports the centre has not acked)
+  // with the centre's answers (e.g. UNKNOWN_TYPE to card_replaced).
+  if (n == 3 && s[1] == "reports" && s[2] == "pending") {
+    if (!get) return method_not_allowed();
+    auto r = backend_.PendingReports();
+    if (!r.ok()) return ErrorResponse(r.status());
+    json arr = json::array();
+    for (const auto& p : *r) arr.push_back(ToJson(p));
+    return JsonResponse(200, {{"reports", arr}});
+  }
   if (n >= 2 && s[1] == "jobs") {
     if (n == 2) {
       if (!get) return method_not_allowed();
@@ -446,6 +471,14 @@ HttpResponse Api::Route(const HttpRequest& req, const ParsedTarget& t, const Pri
       body["timeline"] = timeline;
       body["has_front_preview"] = d->has_front_preview;
       body["has_back_preview"] = d->has_back_preview;
+      // Its reports the centre has not acked (and what the centre answered).
+      auto pending = backend_.PendingReports();
+      if (!pending.ok()) return ErrorResponse(pending.status());
+      json reports = json::array();
+      for (const auto& p : *pending) {
+        if (p.job_id == job_id) reports.push_back(ToJson(p));
+      }
+      body["pending_reports"] = reports;
       return JsonResponse(200, body);
     }
     if (n == 5 && s[3] == "preview" && (s[4] == "front" || s[4] == "back")) {

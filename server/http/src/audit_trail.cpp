@@ -151,7 +151,23 @@ Result<std::optional<AuditHead>> ReadAuditHead(const std::filesystem::path& data
       AuditHead{j["entries"].get<int64_t>(), j["last_hash"].get<std::string>()});
 }
 
+Result<std::optional<AuditHead>> FileAuditHead::Read() { return ReadAuditHead(data_dir_); }
+
+Status FileAuditHead::Write(const AuditHead& head) {
+  return WriteHeadFile(data_dir_, head.entries, head.last_hash);
+}
+
+std::string FileAuditHead::Describe() const {
+  return (data_dir_ / std::string(kAuditHeadFileName)).string();
+}
+
 Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir) {
+  FileAuditHead heads(data_dir);
+  return VerifyAuditTrail(data_dir, heads);
+}
+
+Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir,
+                                           AuditHeadStore& heads) {
   AuditVerifyReport rep;
   std::error_code ec;
   auto broken = [&](int64_t line, std::string problem) {
@@ -168,9 +184,9 @@ Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir
   rep = VerifyAuditText(text);
   if (rep.broken_line) return rep;
   if (rep.entries == 0) return broken(1, "the audit trail is empty");
-  auto head = ReadAuditHead(data_dir);
+  auto head = heads.Read();
   if (!head.ok()) return broken(1, head.status().message());
-  if (!*head) return broken(1, "no chain head (" + std::string(kAuditHeadFileName) + ")");
+  if (!*head) return broken(1, "no chain head (" + heads.Describe() + ")");
   const AuditHead& h = **head;
   if (rep.entries < h.entries) {
     return broken(rep.entries + 1, "truncated: the head records " + std::to_string(h.entries) +
@@ -194,6 +210,13 @@ Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir
 
 Result<std::unique_ptr<AuditTrail>> AuditTrail::Open(const std::filesystem::path& data_dir,
                                                      const Clock& clock) {
+  return Open(data_dir, clock, std::make_shared<FileAuditHead>(data_dir));
+}
+
+Result<std::unique_ptr<AuditTrail>> AuditTrail::Open(const std::filesystem::path& data_dir,
+                                                     const Clock& clock,
+                                                     std::shared_ptr<AuditHeadStore> heads) {
+  if (!heads) return Status(Code::kInternal, "audit trail without a head store");
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Status(Code::kIoError, "cannot create " + data_dir.string());
@@ -228,30 +251,32 @@ Result<std::unique_ptr<AuditTrail>> AuditTrail::Open(const std::filesystem::path
   // The head: a trail shorter than it was truncated; continuing it would
   // hide that. One entry past the head is an append whose head update a
   // crash cut off: the head is brought up to date.
-  CB_ASSIGN_OR_RETURN(auto head, ReadAuditHead(data_dir));
+  CB_ASSIGN_OR_RETURN(auto head, heads->Read());
   if (head && (head->entries > last_seq || head->entries < last_seq - 1 ||
                (head->entries == last_seq && head->last_hash != last_hash))) {
     return Status(Code::kStorageError, path.string() + " does not end where its head says (" +
-                                           std::to_string(head->entries) + " entries recorded, " +
-                                           std::to_string(last_seq) +
+                                           std::to_string(head->entries) + " entries recorded in " +
+                                           heads->Describe() + ", " + std::to_string(last_seq) +
                                            " found); run `cardbureau audit verify`");
   }
   if (!head || head->entries != last_seq) {
-    CB_RETURN_IF_ERROR(WriteHeadFile(data_dir, last_seq, last_hash));
+    CB_RETURN_IF_ERROR(heads->Write(AuditHead{last_seq, last_hash}));
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return Status(Code::kIoError, "cannot open " + path.string() + ": " + std::strerror(errno));
-  return std::unique_ptr<AuditTrail>(new AuditTrail(path, fd, last_seq, last_hash, clock));
+  return std::unique_ptr<AuditTrail>(
+      new AuditTrail(path, fd, last_seq, last_hash, clock, std::move(heads)));
 }
 
 AuditTrail::AuditTrail(std::filesystem::path path, int fd, int64_t last_seq, std::string last_hash,
-                       const Clock& clock)
+                       const Clock& clock, std::shared_ptr<AuditHeadStore> heads)
     : path_(std::move(path)),
       fd_(fd),
       last_seq_(last_seq),
       last_hash_(std::move(last_hash)),
-      clock_(clock) {}
+      clock_(clock),
+      heads_(std::move(heads)) {}
 
 AuditTrail::~AuditTrail() {
   if (fd_ >= 0) ::close(fd_);
@@ -287,7 +312,7 @@ Result<AuditRecord> AuditTrail::Append(std::string_view actor, std::string_view 
   return r;
 }
 
-Status AuditTrail::WriteHead() { return WriteHeadFile(path_.parent_path(), last_seq_, last_hash_); }
+Status AuditTrail::WriteHead() { return heads_->Write(AuditHead{last_seq_, last_hash_}); }
 
 Result<std::vector<AuditRecord>> AuditTrail::Tail(size_t limit) {
   std::string text;

@@ -33,7 +33,7 @@ int RunAudit(int argc, char** argv) {
   const char* help =
       "Usage: cardbureau audit verify --data DIR\n\n"
       "Checks the hash chain of DIR/dashboard-audit.jsonl against its head\n"
-      "(DIR/dashboard-audit.head: entry count and last hash) and reports the first\n"
+      "(entry count and last hash, kept in DIR/bureau.db) and reports the first\n"
       "bad entry. A missing data dir, a missing or empty trail, a missing head, an\n"
       "edited entry or a truncated trail all fail. Exit 0 only when the trail and\n"
       "its head agree, 1 broken (VERIFY_MISMATCH), 2 usage, 3 unreadable.\n\n"
@@ -52,7 +52,7 @@ int RunAudit(int argc, char** argv) {
   }
   cli::Cli cli("audit verify", "--data DIR",
                "Checks the hash chain of DIR/dashboard-audit.jsonl against its head\n"
-               "(DIR/dashboard-audit.head: entry count and last hash) and reports the first\n"
+               "(entry count and last hash, kept in DIR/bureau.db) and reports the first\n"
                "bad entry. A missing data dir, a missing or empty trail, a missing head, an\n"
                "edited entry or a truncated trail all fail. Exit 0 only when the trail and\n"
                "its head agree, 1 broken (VERIFY_MISMATCH), 2 usage, 3 unreadable.");

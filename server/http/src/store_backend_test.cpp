@@ -184,5 +184,80 @@ TEST_F(StoreBackendTest, ServesTheApi) {
             409);
 }
 
+// A card_replaced the centre answers UNKNOWN_TYPE stays in the outbox and is
+// shown with the answer: /api/reports/pending and the job's detail.
+TEST_F(StoreBackendTest, PendingReportsShowTheCentresAnswer) {
+  auto produce = [&](const std::string& id, const std::string& uid) {
+    for (JobState s : {JobState::kRendered, JobState::kEncoding}) {
+      ASSERT_TRUE(store_->Advance(id, s).ok()) << id;
+    }
+    server::HistoryEvent card;
+    card.kind = "card";
+    card.stage = "encoded";
+    card.uid = uid;
+    ASSERT_TRUE(store_->AdvanceWith(id, JobState::kEncoded, {&card, 1}).ok()) << id;
+    ASSERT_TRUE(store_->Advance(id, JobState::kPrinted).ok());
+    ASSERT_TRUE(store_->Advance(id, JobState::kVerified).ok());
+  };
+  produce("J-2", "04A1B2C3");
+  server::Completed c;
+  c.card = {"04A1B2C3", "1000751200000002", "mifare-classic-1k"};
+  auto done = store_->Complete("J-2", c);
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_TRUE(store_->Acknowledge(server::ReportIdOf(*done)).ok());
+  auto rp = store_->RequestReprint("J-2", "cracked", "li", true);
+  ASSERT_TRUE(rp.ok()) << rp.status();
+  produce(rp->new_job_id, "04FFEE01");
+  c.card.uid = "04FFEE01";
+  std::optional<server::Message> replaced;
+  ASSERT_TRUE(store_->Complete(rp->new_job_id, c, {}, &replaced).ok());
+  ASSERT_TRUE(replaced.has_value());
+  const std::string report_id = server::ReportIdOf(*replaced);
+  // Before any answer: pending, no answer.
+  auto before = backend_->PendingReports();
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->size(), 2u);  // J-9's rejected and J-2's card_replaced
+  ASSERT_EQ(*store_->RecordCentreAnswer("card_replaced", "UNKNOWN_TYPE",
+                                        "unknown message type from a bureau"),
+            1);
+
+  auto tokens = TokenTable::Parse(R"({"tokens":[{"name":"o","role":"operator","sha256":")" +
+                                  HashToken("t") + R"("}]})");
+  ASSERT_TRUE(tokens.ok());
+  Api api(*backend_, *tokens, nullptr);
+  HttpResponse r = api.Handle({"GET", "/api/reports/pending", "Bearer t", ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["reports"].size(), 2u);
+  nlohmann::json cr;
+  for (const auto& x : j["reports"]) {
+    if (x["type"] == "card_replaced") cr = x;
+  }
+  ASSERT_TRUE(cr.is_object()) << r.body;
+  EXPECT_EQ(cr["report_id"], report_id);
+  EXPECT_EQ(cr["job_id"], "J-2");
+  EXPECT_EQ(cr["centre_answer"]["code"], "UNKNOWN_TYPE");
+  EXPECT_EQ(cr["centre_answer"]["count"], 1);
+  for (const auto& x : j["reports"]) {
+    if (x["type"] == "rejected") EXPECT_TRUE(x["centre_answer"].is_null());
+  }
+  EXPECT_EQ(api.Handle({"POST", "/api/reports/pending", "Bearer t", "{}"}).status, 405);
+  // The job's detail lists it too, and its timeline has the answer.
+  r = api.Handle({"GET", "/api/jobs/J-2", "Bearer t", ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["pending_reports"].size(), 1u);
+  EXPECT_EQ(j["pending_reports"][0]["centre_answer"]["code"], "UNKNOWN_TYPE");
+  bool in_timeline = false;
+  for (const auto& e : j["timeline"]) {
+    in_timeline |= e["kind"] == "report" && e["code"] == "UNKNOWN_TYPE";
+  }
+  EXPECT_TRUE(in_timeline) << r.body;
+  // Acked: gone from the list.
+  ASSERT_TRUE(store_->Acknowledge(report_id).ok());
+  j = nlohmann::json::parse(api.Handle({"GET", "/api/reports/pending", "Bearer t", ""}).body);
+  EXPECT_EQ(j["reports"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace cardbureau::http

@@ -312,20 +312,32 @@ struct Line::Impl {
              {"reprinted", b.snap.reprinted},
              {"balanced", b.snap.cards_used == b.snap.produced + b.snap.cards_rejected}};
     }
+    // The manifest's rows are the store's rows of the batch (the same rows
+    // the counts above are made of); a sink without a store (test doubles)
+    // prints this run's produced cards.
+    auto rows = sink.BatchRows(id);
+    if (!rows.ok() && rows.status().code() != Code::kNotFound) return rows.status();
+    // The produced cards: from the store's rows (every run's, voided ones
+    // marked), else this run's.
     nlohmann::json cards = nlohmann::json::array();
-    for (const auto& c : b.cards) {
-      cards.push_back({{"job_id", c.meta.summary.job_id}, {"card_no", c.meta.summary.card_no}});
+    if (rows.ok()) {
+      for (const server::BatchRow& r : *rows) {
+        if (r.state != JobState::kReported && r.state != JobState::kAcknowledged) continue;
+        cards.push_back({{"job_id", r.job_id},
+                         {"card_no", r.card_no},
+                         {"uid", r.card_uid},
+                         {"voided", r.voided}});
+      }
+    } else {
+      for (const auto& c : b.cards) {
+        cards.push_back({{"job_id", c.meta.summary.job_id}, {"card_no", c.meta.summary.card_no}});
+      }
     }
     rec["cards"] = cards;
     CB_RETURN_IF_ERROR(
         WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2)), kRecordFile));
     std::error_code ec;
     if (!manifest && !fs::exists(dir / "manifest.pdf", ec)) return Status::Ok();
-    // The manifest's rows are the store's rows of the batch (the same rows
-    // the counts above are made of); a sink without a store (test doubles)
-    // prints this run's produced cards.
-    auto rows = sink.BatchRows(id);
-    if (!rows.ok() && rows.status().code() != Code::kNotFound) return rows.status();
     if (!rows.ok() && b.cards.empty()) return Status::Ok();
     std::vector<layout::RenderedCard> loaded;
     loaded.reserve(b.cards.size());
@@ -358,11 +370,35 @@ struct Line::Impl {
     return pdf.SaveToFile((dir / "manifest.pdf").string());
   }
 
-  // A job of `job`'s school changed outcome (produced, failed, cancelled):
-  // its batch files are regenerated. A failure is a fault in the job's
-  // history and in the line's stats, not only a log line.
-  void OutcomeChanged(const std::string& job_id, const Job& job) {
-    Status s = WriteBatchFiles(job.school.code, /*manifest=*/false);
+  // Makes the batch `id` known to this run when an earlier run wrote its
+  // files (after a restart the line knows a batch only when one of its jobs
+  // starts): false when it has no files and this run has not seen it.
+  bool KnowBatch(const std::string& id) {
+    if (options.batches_dir.empty() || id.empty()) return false;
+    {
+      std::lock_guard lock(mu);
+      if (batches.count(id)) return true;
+    }
+    const fs::path rec_path = options.batches_dir / id / "reconciliation.json";
+    std::error_code ec;
+    if (!fs::exists(rec_path, ec)) return false;
+    std::ifstream in(rec_path);
+    const nlohmann::json rec = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    std::lock_guard lock(mu);
+    Batch& b = batches[id];
+    b.snap.batch_id = id;
+    if (b.snap.school_name.empty() && rec.is_object() && rec.contains("school") &&
+        rec["school"].is_string()) {
+      b.snap.school_name = rec["school"].get<std::string>();
+    }
+    return true;
+  }
+
+  // A job of `school`'s batch changed outcome (produced, failed, cancelled,
+  // voided, refused): its batch files are regenerated. A failure is a fault
+  // in the job's history and in the line's stats, not only a log line.
+  void OutcomeChanged(const std::string& job_id, const std::string& school, bool manifest) {
+    Status s = WriteBatchFiles(school, manifest);
     if (s.ok()) return;
     {
       std::lock_guard lock(mu);
@@ -447,7 +483,7 @@ struct Line::Impl {
       BatchFor(job).snap.failed++;
       stats.failed++;
     }
-    OutcomeChanged(job_id, job);
+    OutcomeChanged(job_id, job.school.code, /*manifest=*/false);
   }
   void CountCancelled(const std::string& job_id, const Job& job, const Status& s) {
     {
@@ -459,7 +495,7 @@ struct Line::Impl {
         stats.failed++;
       }
     }
-    OutcomeChanged(job_id, job);
+    OutcomeChanged(job_id, job.school.code, /*manifest=*/false);
   }
 
   // A job that reached `encoded` or later in an earlier run: the chip must
@@ -923,7 +959,7 @@ struct Line::Impl {
       pc.dir = job.ctx.cards_dir;
       b.cards.push_back(std::move(pc));
     }
-    OutcomeChanged(id, j);
+    OutcomeChanged(id, j.school.code, /*manifest=*/false);
     return true;
   }
 
@@ -1125,6 +1161,12 @@ Status Line::Purge(const std::vector<server::JobStore::PurgedJob>& jobs) {
     CB_RETURN_IF_ERROR(impl_->WriteBatchFiles(school, had_manifest));
   }
   return Status::Ok();
+}
+
+void Line::OutcomeChanged(const std::string& job_id, const std::string& school_code,
+                          bool manifest) {
+  if (!impl_->KnowBatch(school_code)) return;  // no files of it to keep true
+  impl_->OutcomeChanged(job_id, school_code, manifest);
 }
 
 Status Line::WriteBatchReports() {

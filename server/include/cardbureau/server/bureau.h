@@ -170,6 +170,8 @@ class Bureau final : public ProductionSink {
   void StartStored(const JobRecord& rec);
   bool IsInternal(const std::string& job_id);
   void Notify(const std::string& job_id, JobState state, std::string_view code = {});
+  // The job's batch files are rewritten (Production::OutcomeChanged).
+  void BatchOutcomeChanged(const std::string& job_id);
 };
 
 }  // namespace cardbureau::server

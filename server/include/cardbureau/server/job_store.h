@@ -95,14 +95,14 @@ bool IsInProduction(JobState s);
 // received, validated, rendered: nothing irreversible done to a card yet.
 bool IsBeforeEncoding(JobState s);
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 struct JobRecord {
   std::string job_id;
   JobState state = JobState::kReceived;
   std::string school_code;
   std::string card_no;
-  std::string student_name;  // empty once purged (and for rejected jobs)
+  std::string student_name;  // empty once purged (a refused job: as it gave it, if parsed)
   std::string job_json;      // protocol JSON; empty once purged
   std::string photo_sha256;
   std::string report_id;  // terminal report, empty before
@@ -214,6 +214,35 @@ struct BatchRow {
   std::string code;  // rejected / failed: the reported code
 };
 
+// The centre's `error` answer to a report still in the outbox (schema 5,
+// job_store_record.cpp): e.g. UNKNOWN_TYPE from a centre that does not know
+// `card_replaced`. The report stays pending (re-sent until acked); the
+// answer is shown to the operator.
+struct CentreAnswer {
+  std::string report_id;
+  std::string code;     // the centre's error code
+  std::string message;  // its text (ids and codes, never names)
+  int64_t first_at_ms = 0;
+  int64_t last_at_ms = 0;
+  int64_t count = 0;  // answers received for this report
+};
+
+// The dashboard audit trail's chain head (schema 5): entry count and the
+// last entry's hash, kept in the store so a truncated trail is detected.
+struct AuditChainHead {
+  int64_t entries = 0;
+  std::string last_hash;
+  int64_t updated_at_ms = 0;
+};
+
+// What a refused job gave, kept with its refusal for the batch manifest
+// (every name exactly as the job gives it) until retention purges it.
+struct RefusedJobData {
+  std::string student_name;
+  std::string card_no;
+  std::string kind;  // "new" / "reissue"
+};
+
 // Dashboard search. Empty strings / nullopt = no filter.
 struct JobQuery {
   std::optional<JobState> state;
@@ -256,8 +285,10 @@ class JobStore {
   // it has none).
   // `school_code` (when the job parsed far enough to have one) puts the
   // refused job into its school's batch for the dashboard.
+  // `data` (when the job parsed far enough) keeps its name, card number and
+  // kind for the manifest's row until the retention purge.
   Result<Message> Reject(std::string_view job_id, const Status& why,
-                         std::string_view school_code = {});
+                         std::string_view school_code = {}, const RefusedJobData* data = nullptr);
   // Cancels (protocol `cancel`): before encoding -> cancelled; encoding or
   // later -> failed TOO_LATE; already terminal -> the stored report; unknown
   // job -> a cancelled tombstone, so a late delivery is answered with it.
@@ -305,6 +336,23 @@ class JobStore {
   Status Acknowledge(std::string_view report_id);
   // Reports not yet acked, oldest first.
   Result<std::vector<OutboxEntry>> PendingReports();
+  // ---- the centre's answers (schema 5, job_store_record.cpp) ----
+  // The centre answered `error` (code, message) in reply to a message of
+  // type `report_type` (its `in_reply_to`): every pending report of that
+  // type is marked with the answer (the protocol's error names the type, not
+  // the report). The first answer of a code for a report is also a history
+  // row of its job (kind "report", stage = the type). Returns how many
+  // reports were marked (0 when none of that type is pending).
+  Result<int64_t> RecordCentreAnswer(std::string_view report_type, std::string_view code,
+                                     std::string_view message);
+  // The centre's last answer per pending report (report_id -> answer).
+  Result<std::map<std::string, CentreAnswer>> CentreAnswers();
+
+  // ---- the dashboard audit trail's head (schema 5, job_store_record.cpp) ----
+  // nullopt when none was ever stored.
+  Result<std::optional<AuditChainHead>> AuditHead();
+  // Replaces the head (one row), durably.
+  Status SetAuditHead(int64_t entries, std::string_view last_hash);
 
   // ---- queries (dashboard, recovery) ----
   Result<std::optional<JobRecord>> Find(std::string_view job_id);

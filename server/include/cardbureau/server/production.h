@@ -140,6 +140,20 @@ class Production {
     (void)jobs;
     return Status::Ok();
   }
+  // A job of `school_code`'s batch changed outcome outside the production
+  // (its card voided by an approved reprint, a cancel or late failure the
+  // server answered, a refusal at intake, a job failed on recovery): the
+  // batch's files are regenerated from the store at once — reconciliation
+  // always, the manifest when `manifest` or when one exists already. Called
+  // after the change is committed, on any thread. A failure is the
+  // production's to record (a fault in the job's history), never only a
+  // log line. The default does nothing (test doubles keep no batch files).
+  virtual void OutcomeChanged(const std::string& job_id, const std::string& school_code,
+                              bool manifest) {
+    (void)job_id;
+    (void)school_code;
+    (void)manifest;
+  }
 };
 
 // ---- the test double ----

@@ -2,7 +2,8 @@
 // bureau. MakeHttpService loads the token file (TokenTable::Load: refused
 // when group/other-writable), opens DATA/dashboard-audit.jsonl, builds a
 // LineBackend over the store and the bureau's line, subscribes it to the
-// bureau's job events and starts the HTTP server; it logs
+// bureau's job events and starts the HTTP server (the audit trail's head is
+// kept in the store: http::StoreAuditHead); it logs
 // "cardbureau serve: dashboard on http://HOST:PORT" on stderr. Destroying the service
 // stops the server and detaches from the bureau.
 //

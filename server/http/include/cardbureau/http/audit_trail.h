@@ -11,13 +11,17 @@
 // names or photos of students.
 //
 // Truncation: removing the LAST lines leaves a valid chain, so the chain's
-// head (entry count and last hash) is kept apart from the trail, in
-// DATA/dashboard-audit.head (written atomically after every append).
-// VerifyAuditTrail checks the trail against it: a missing data dir, a
-// missing or empty trail, a missing head, a broken chain, or a trail that
-// does not end where the head says (truncated, or entries appended behind
-// the bureau's back) all fail, naming the first bad entry. Open refuses a
-// trail shorter than its head (continuing it would hide the truncation).
+// head (entry count and last hash) is kept apart from the trail, in an
+// AuditHeadStore written after every append: the bureau keeps it in its
+// job store (bureau.db, table audit_head: http::StoreAuditHead,
+// store_audit_head.h); `dashboard-demo`, which has no store, in the file
+// DATA/dashboard-audit.head (FileAuditHead, the default of the overloads
+// without a head store). VerifyAuditTrail checks the trail against it: a
+// missing data dir, a missing or empty trail, a missing head, a broken
+// chain, or a trail that does not end where the head says (truncated, or
+// entries appended behind the bureau's back) all fail, naming the first bad
+// entry. Open refuses a trail shorter than its head (continuing it would
+// hide the truncation).
 //
 // Thread-safety: Append and Tail are thread-safe.
 #pragma once
@@ -59,6 +63,37 @@ std::string AuditRecordHash(const AuditRecord& r);
 std::string AuditRecordToLine(const AuditRecord& r);
 Result<AuditRecord> ParseAuditLine(std::string_view line);
 
+// The chain's head: entry count and the last entry's hash.
+struct AuditHead {
+  int64_t entries = 0;
+  std::string last_hash;
+};
+
+// Where the head is kept. Implementations are thread-compatible (the trail
+// calls them under its lock).
+class AuditHeadStore {
+ public:
+  virtual ~AuditHeadStore() = default;
+  // nullopt when no head was ever written; STORAGE_ERROR when unreadable.
+  virtual Result<std::optional<AuditHead>> Read() = 0;
+  // Durable when it returns.
+  virtual Status Write(const AuditHead& head) = 0;
+  // Where the head is, for messages ("bureau.db", a file path).
+  virtual std::string Describe() const = 0;
+};
+
+// The head in DATA/dashboard-audit.head (JSON, written atomically).
+class FileAuditHead final : public AuditHeadStore {
+ public:
+  explicit FileAuditHead(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+  Result<std::optional<AuditHead>> Read() override;
+  Status Write(const AuditHead& head) override;
+  std::string Describe() const override;
+
+ private:
+  std::filesystem::path data_dir_;
+};
+
 class AuditTrail {
  public:
   // Opens or creates DATA/dashboard-audit.jsonl (mode 0600). A final line
@@ -66,8 +101,13 @@ class AuditTrail {
   // off. STORAGE_ERROR when the last complete line is not a record (the
   // chain cannot be continued; run `cardbureau audit verify`), IO_ERROR for
   // the disk. `clock` must outlive the trail.
+  // The head is kept in `heads` (the bureau's store); without it in
+  // DATA/dashboard-audit.head (FileAuditHead).
   static Result<std::unique_ptr<AuditTrail>> Open(const std::filesystem::path& data_dir,
                                                   const Clock& clock);
+  static Result<std::unique_ptr<AuditTrail>> Open(const std::filesystem::path& data_dir,
+                                                  const Clock& clock,
+                                                  std::shared_ptr<AuditHeadStore> heads);
   ~AuditTrail();
   AuditTrail(const AuditTrail&) = delete;
   AuditTrail& operator=(const AuditTrail&) = delete;
@@ -85,7 +125,7 @@ class AuditTrail {
 
  private:
   AuditTrail(std::filesystem::path path, int fd, int64_t last_seq, std::string last_hash,
-             const Clock& clock);
+             const Clock& clock, std::shared_ptr<AuditHeadStore> heads);
 
   std::mutex mu_;
   std::filesystem::path path_;
@@ -93,6 +133,7 @@ class AuditTrail {
   int64_t last_seq_ = 0;
   std::string last_hash_;
   const Clock& clock_;
+  std::shared_ptr<AuditHeadStore> heads_;
 
   Status WriteHead();  // under mu_
 };
@@ -109,18 +150,17 @@ Result<AuditVerifyReport> VerifyAuditFile(const std::filesystem::path& file);
 // Same, on the text of the file (pure; the fuzz target and tests use it).
 AuditVerifyReport VerifyAuditText(std::string_view text);
 
-// The chain's head as kept in DATA/dashboard-audit.head.
-struct AuditHead {
-  int64_t entries = 0;
-  std::string last_hash;
-};
-// nullopt when there is no head file; STORAGE_ERROR when it is unreadable.
+// The head file DATA/dashboard-audit.head (FileAuditHead::Read): nullopt
+// when there is none; STORAGE_ERROR when it is unreadable.
 Result<std::optional<AuditHead>> ReadAuditHead(const std::filesystem::path& data_dir);
 // What `cardbureau audit verify` checks: the trail of `data_dir` and its
 // head. broken_line names the first bad entry (1-based; for a truncated
 // trail the first missing one, entries + 1); a missing data dir, trail or
 // head, or an empty trail, is reported broken at entry 1. IO_ERROR only
 // when a file exists but cannot be read.
+// The head is read from `heads`; without it from DATA/dashboard-audit.head.
+Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir,
+                                           AuditHeadStore& heads);
 Result<AuditVerifyReport> VerifyAuditTrail(const std::filesystem::path& data_dir);
 
 }  // namespace cardbureau::http

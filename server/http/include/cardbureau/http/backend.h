@@ -153,6 +153,20 @@ struct ReprintRequest {
   std::string new_job_id;  // the new attempt, once approved
 };
 
+// A report the bureau re-sends until the centre acks it (the outbox), with
+// the centre's `error` answer when it refused it — e.g. UNKNOWN_TYPE from a
+// centre that does not know `card_replaced`: the operator must see it.
+struct PendingReport {
+  std::string report_id;
+  std::string job_id;  // the centre's job it is about
+  std::string type;    // "completed", "failed", ..., "card_replaced"
+  int64_t created_at_ms = 0;
+  std::string answer_code;     // the centre's error code, "" = no answer yet
+  std::string answer_message;  // its text (ids and codes only)
+  int64_t answered_at_ms = 0;  // the last answer
+  int64_t answers = 0;         // how many times the centre answered it
+};
+
 // Inputs of /metrics. Counters are since the backend started unless noted.
 struct MetricsSnapshot {
   std::map<std::string, int64_t> jobs_by_state;     // every state, 0 included
@@ -226,6 +240,12 @@ class DashboardBackend {
   virtual Result<ReprintRequest> Reprint(std::string_view reprint_id) = 0;
 
   virtual Result<MetricsSnapshot> Metrics() = 0;
+
+  // Reports not acked by the centre yet, oldest first, with its answers.
+  // The default (a backend without an outbox) has none.
+  virtual Result<std::vector<PendingReport>> PendingReports() {
+    return std::vector<PendingReport>{};
+  }
 
   // Calls `callback` for every event from now on, on any thread (it must
   // not block and must not call back into Subscribe/unsubscribe).

@@ -46,6 +46,8 @@ class StoreBackend : public DashboardBackend {
   Result<ReprintRequest> Reprint(std::string_view reprint_id) override;
   Result<MetricsSnapshot> Metrics() override;
   std::unique_ptr<Subscription> Subscribe(EventCallback callback) override;
+  // The store's outbox and the centre's answers (store_backend_reports.cpp).
+  Result<std::vector<PendingReport>> PendingReports() override;
 
   // "school-<code>".
   static std::string BatchIdForSchool(std::string_view school_code);

@@ -139,6 +139,15 @@ class Line final : public server::Production {
   // from the store, where a purged row has no name any more.
   Status Purge(const std::vector<server::JobStore::PurgedJob>& jobs) override;
 
+  // server::Production: a job's outcome changed outside the line (a void by
+  // an approved reprint, a cancel, a refusal): the batch's reconciliation
+  // (and manifest, when `manifest` or when one exists) are rewritten from
+  // the store now. A batch this run has not seen is rewritten when its
+  // files exist (written by an earlier run). A failure is a fault row in
+  // the job's history and LineStats::batch_report_error.
+  void OutcomeChanged(const std::string& job_id, const std::string& school_code,
+                      bool manifest) override;
+
  private:
   struct Impl;
   explicit Line(std::unique_ptr<Impl> impl);
