@@ -26,6 +26,7 @@
 #include "cardbureau/printers/sim_printer.h"
 #include "cardbureau/testing/files.h"
 #include "cardbureau/testing/softhsm.h"
+#include "cardbureau/testing/wait.h"
 
 namespace cardbureau::line {
 namespace {
@@ -268,15 +269,16 @@ TEST_F(LineTest, TokenAwayPausesTheStationAndItResumes) {
   fs::rename(hsm.token_dir(), away);
   (*line)->Start(MakeJob("K0"));
   (*line)->Start(MakeJob("K1"));
+  // The station shows its own "keystore" state (not an operator's pause).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool paused = false;
-  while (!paused && std::chrono::steady_clock::now() < deadline) {
+  bool waiting = false;
+  while (!waiting && std::chrono::steady_clock::now() < deadline) {
     const auto s = (*line)->Stations().front();
-    paused =
-        s.state == "paused" && !s.faults.empty() && s.faults.back().code == "KEYSTORE_UNAVAILABLE";
-    if (!paused) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, bounded
+    waiting = s.state == "keystore" && !s.faults.empty() &&
+              s.faults.back().code == "KEYSTORE_UNAVAILABLE";
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, bounded
   }
-  ASSERT_TRUE(paused);
+  ASSERT_TRUE(waiting) << (*line)->Stations().front().state;
   {
     std::lock_guard lock(sink_.mu_);
     EXPECT_TRUE(sink_.completed_.empty());
@@ -284,6 +286,10 @@ TEST_F(LineTest, TokenAwayPausesTheStationAndItResumes) {
   }
   fs::rename(away, hsm.token_dir());
   ASSERT_TRUE(sink_.WaitTerminal(2, std::chrono::seconds(120)));
+  // Back to normal by itself (no operator resume).
+  EXPECT_TRUE(cardbureau::testing::WaitFor(
+      [&] { return (*line)->Stations().front().state == "idle"; }, std::chrono::seconds(20)))
+      << (*line)->Stations().front().state;
   (*line)->Stop();
   EXPECT_TRUE(sink_.failed_.empty());
   ASSERT_EQ(sink_.completed_.size(), 2u);
