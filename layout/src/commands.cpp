@@ -30,17 +30,17 @@ int Fail(const cli::Cli& cli, const Status& s) {
   return cli.Fail(s);
 }
 
-int RunRender(int argc, char** argv) {
+int RunRender(const KeystoreQrSigner& keystore_signer, int argc, char** argv) {
   cli::Cli cli("render",
                "JOB.json --photo FILE --out DIR [--uid HEX] [--seq N]\n"
-               "         [--profile NAME] [--sign-key PEM] [--today YYYY-MM-DD]",
+               "         [--profile NAME] [--sign-key PEM | --keys KEYSTORE] [--today YYYY-MM-DD]",
                "Validates the job (field rules, glyphs, photo), renders both card faces at the\n"
                "printer profile's size and writes front.png, back.png, front-k.png, back-k.png,\n"
                "front.rgb, back.rgb, front-k.bin, back-k.bin and proof.pdf into DIR.\n"
                "A refused job prints 'CODE field: message' and exits 1. Exit 0 rendered,\n"
                "1 refused, 2 usage (also: no QR signing key), 3 runtime failure.");
   std::string job_path, photo_path, out_dir, uid = "00000000", profile_name = "evolis-300",
-                                             key_path, today;
+                                             key_path, keystore_path, today;
   int seq = 1;
   cli.Options()("photo", po::value(&photo_path), "student photo (JPEG or PNG)")(
       "out", po::value(&out_dir), "output directory (created)")(
@@ -51,6 +51,9 @@ int RunRender(int argc, char** argv) {
       "Ed25519 private key (PEM) for the QR; default $CARDBUREAU_QR_SIGN_KEY, else the\n"
       "TEST-ONLY key in fixtures/keys (with a warning; a binary in its build tree only)")(
       "keys-sign", po::value(&key_path), "alias of --sign-key")(
+      "keys", po::value(&keystore_path),
+      "bureau keystore file (mode 600): sign the QR with its key; with a pkcs11\n"
+      "keystore the signature is made on the token (docs/keys.md)")(
       "today", po::value(&today), "evaluate date rules as of this Beijing date (testing)")(
       "job", po::value(&job_path), "job JSON file (or the first argument)");
   cli.Positional("job", "JOB.json");
@@ -58,9 +61,15 @@ int RunRender(int argc, char** argv) {
       "cardbureau render fixtures/jobs/valid-junior-reissue.json --photo "
       "fixtures/photos/astronaut.png --out /tmp/card");
   cli.Example(
-      "cardbureau render job.json --photo photo.jpg --out DIR --uid 04A1B2C3 --sign-key qr.pem");
+      "cardbureau render job.json --photo photo.jpg --out DIR --uid 04A1B2C3 --keys keystore.json");
   if (auto rc = cli.Parse(argc, argv)) return *rc;
   if (auto rc = cli.Require({"job", "photo", "out"})) return *rc;
+  if (!keystore_path.empty() && !key_path.empty()) {
+    return cli.Usage("--keys and --sign-key exclude each other");
+  }
+  if (!keystore_path.empty() && !keystore_signer) {
+    return cli.Usage("--keys is not available in this build");
+  }
   std::optional<ManualClock> fixed;
   if (!today.empty()) {
     auto d = ParseIsoDate(today);
@@ -68,7 +77,7 @@ int RunRender(int argc, char** argv) {
     fixed.emplace(ManualClock::AtBeijingDate(*d).Now());
   }
   bool test_key = false;  // the TEST-ONLY key of fixtures/keys (public, not a secret)
-  if (key_path.empty()) {
+  if (key_path.empty() && keystore_path.empty()) {
     if (const char* env = std::getenv("CARDBUREAU_QR_SIGN_KEY"); env && *env) {
       key_path = env;
     } else {
@@ -112,7 +121,12 @@ int RunRender(int argc, char** argv) {
   s = ValidatePhotoBytes(*job, AsBytes(*photo));
   if (!s.ok()) return Fail(cli, s);
   Result<QrSigner> signer = Status(Code::kInternal, "no signer");
-  if (test_key) {
+  if (!keystore_path.empty()) {
+    // The keystore's own codes: KEY_FILE_INSECURE, KEYSTORE_UNAVAILABLE,
+    // INVALID_KEY, INVALID_JSON (exit 1), IO_ERROR (exit 3).
+    signer = keystore_signer(keystore_path);
+    if (!signer.ok()) return Fail(cli, signer.status());
+  } else if (test_key) {
     // Checked into git (so mode 0644): read as the public test key it is.
     auto pem = ReadFileWithLimit(key_path, 64 * 1024);
     signer = pem.ok() ? QrSigner::FromPem(*pem) : Result<QrSigner>(pem.status());
@@ -184,8 +198,15 @@ int RunQrVerify(int argc, char** argv) {
 
 }  // namespace
 
+Command MakeRenderCommand(KeystoreQrSigner keystore_signer) {
+  return {"render", "render a job's card faces, K masks and proof PDF",
+          [ks = std::move(keystore_signer)](int argc, char** argv) {
+            return RunRender(ks, argc, argv);
+          }};
+}
+
 std::vector<Command> Commands() {
-  return {{"render", "render a job's card faces, K masks and proof PDF", RunRender},
+  return {MakeRenderCommand(nullptr),
           {"qr-verify", "decode and verify the signed QR code of a card face", RunQrVerify}};
 }
 

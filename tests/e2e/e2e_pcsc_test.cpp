@@ -6,6 +6,11 @@
 // pulled mid-encode, a print jam and a failed authentication injected.
 // Every job must end with exactly one terminal report, every completed card
 // must pass QA, every rejected card must be accounted for.
+//
+// It runs once per keystore backend (ctest e2e_pcsc_test: "file";
+// e2e_pcsc_pkcs11_test: "pkcs11", the TEST-ONLY keys put on a SoftHSM2 token
+// with `cardbureau keys import`, every produced card checked by the real
+// `cardbureau verify` with that keystore).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -17,6 +22,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -26,10 +32,13 @@
 #include "cardbureau/devices/vpcd_card.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/layout/qr.h"
+#include "cardbureau/line/keystore_qr.h"
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/file_util.h"
 #include "cardbureau/testing/files.h"
 #include "cardbureau/testing/pcscd_guard.h"
+#include "cardbureau/testing/process.h"
+#include "cardbureau/testing/softhsm.h"
 
 namespace cardbureau {
 namespace {
@@ -74,16 +83,37 @@ int FreePort() {
   return 20000 + (::getpid() % 20000);
 }
 
-TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
+// The keystore backend of the run: "file" or "pkcs11".
+class EndToEndPcscTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
   CB_START_PCSCD_OR_SKIP(pcscd);
-  const fs::path dir = fs::temp_directory_path() / ("cb-e2e-" + std::to_string(::getpid()));
+  const bool pkcs11 = GetParam() == "pkcs11";
+  const fs::path dir =
+      fs::temp_directory_path() / ("cb-e2e-" + GetParam() + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   cardbureau::testing::CopyTestKeys(kRoot, dir / "data" / "keys");
+  // The keystore the bureau and QA use (relative to the data dir).
+  std::string keystore = "keys/keystore-test.json";
+  std::optional<cardbureau::testing::SoftHsm> hsm;
+  if (pkcs11) {
+    // Provisioned as docs/keys.md says: the test keys imported onto a token
+    // (SOFTHSM2_CONF, set by SoftHsm, is inherited by every child).
+    hsm.emplace(dir / "hsm");
+    ASSERT_TRUE(hsm->ok());
+    keystore = "keys/keystore-pkcs11.json";
+    const auto imported = cardbureau::testing::RunCardbureau(
+        {"keys", "import", "--keys", (dir / "data/keys/keystore-test.json").string(), "--module",
+         cardbureau::testing::kSoftHsmModule, "--token", cardbureau::testing::kSoftHsmToken,
+         "--pin-file", hsm->pin_file().string(), "--out", (dir / "data" / keystore).string()});
+    ASSERT_EQ(imported.code, 0) << imported.err;
+  }
+  const fs::path keystore_path = dir / "data" / keystore;
   ASSERT_EQ(std::system(("python3 " + (kRoot / "scripts/make_demo_jobs.py").string() + " " +
                          (dir / "jobs.jsonl").string() + " >/dev/null")
                             .c_str()),
             0);
-  json line = {{"keys", "keys/keystore-test.json"},
+  json line = {{"keys", keystore},
                {"max_tries", 3},
                {"card_wait_ms", 8000},
                {"batches_dir", (dir / "batches").string()},
@@ -141,10 +171,12 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
   }
   ASSERT_EQ(reports.size(), 56u);
   int completed = 0, rejected = 0, cancelled = 0;
-  auto keys = encoder::LoadKeystore(dir / "data/keys/keystore-test.json");
+  auto keys = encoder::LoadKeystore(keystore_path);
   ASSERT_TRUE(keys.ok()) << keys.status();
-  auto verifier = layout::QrVerifier::FromPemFile(keys->sign_key_path);
-  ASSERT_TRUE(verifier.ok());
+  ASSERT_EQ(keys->backend != nullptr, pkcs11);
+  auto verifier = line::QrVerifierFor(*keys);
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  int verified_by_cli = 0;
   for (const auto& [id, r] : reports) {
     const std::string type = r["type"];
     if (type == "rejected") {
@@ -177,7 +209,19 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
     auto qa = line::VerifyCard(channel, front, *keys, *verifier);
     ASSERT_TRUE(qa.ok()) << qa.status();
     EXPECT_TRUE(qa->ok()) << id << " chip " << qa->chip << " face " << qa->face;
+    if (pkcs11) {
+      // QA staff's check with the token's keystore: the real executable.
+      const auto v =
+          cardbureau::testing::RunCardbureau({"verify", "--image", mfd.string(), "--face",
+                                              (dir / "data/cards" / id / "front.png").string(),
+                                              "--keys", keystore_path.string(), "--json"});
+      EXPECT_EQ(v.code, 0) << id << ": " << v.out << v.err;
+      EXPECT_NE(v.out.find("\"ok\":true"), std::string::npos) << id << ": " << v.out;
+      EXPECT_NE(v.out.find(ToHex(*uid)), std::string::npos) << v.out;
+      verified_by_cli += v.code == 0;
+    }
   }
+  EXPECT_EQ(verified_by_cli, pkcs11 ? 43 : 0);
   EXPECT_EQ(completed, 43);
   EXPECT_EQ(rejected, 12);
   EXPECT_EQ(cancelled, 1);
@@ -206,7 +250,7 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
     auto verify = [&](const std::string& face_job, const std::string& log) {
       pid_t p = Spawn({kBin.string(), "verify", "--reader", "Virtual PCD 00 00", "--face",
                        (dir / "data/cards" / face_job / "front.png").string(), "--keys",
-                       (dir / "data/keys/keystore-test.json").string(), "--json"},
+                       keystore_path.string(), "--json"},
                       dir / log);
       int rc = WaitFor(p, std::chrono::seconds(60));
       if (rc < 0) {
@@ -248,6 +292,9 @@ TEST(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
   EXPECT_EQ(used, produced + reconciled);
   fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Keystore, EndToEndPcscTest, ::testing::Values("file", "pkcs11"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace cardbureau

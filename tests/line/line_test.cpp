@@ -269,10 +269,11 @@ TEST_F(LineTest, TokenAwayPausesTheStationAndItResumes) {
   fs::rename(hsm.token_dir(), away);
   (*line)->Start(MakeJob("K0"));
   (*line)->Start(MakeJob("K1"));
+  // The station shows its own "keystore" state (not an operator's pause).
   ASSERT_TRUE(cardbureau::testing::WaitFor(
       [&] {
         const auto s = (*line)->Stations().front();
-        return s.state == "paused" && !s.faults.empty() &&
+        return s.state == "keystore" && !s.faults.empty() &&
                s.faults.back().code == "KEYSTORE_UNAVAILABLE";
       },
       std::chrono::seconds(60)));
@@ -283,6 +284,10 @@ TEST_F(LineTest, TokenAwayPausesTheStationAndItResumes) {
   }
   fs::rename(away, hsm.token_dir());
   ASSERT_TRUE(sink_.WaitTerminal(2, std::chrono::seconds(120)));
+  // Back to normal by itself (no operator resume).
+  EXPECT_TRUE(cardbureau::testing::WaitFor(
+      [&] { return (*line)->Stations().front().state == "idle"; }, std::chrono::seconds(20)))
+      << (*line)->Stations().front().state;
   (*line)->Stop();
   EXPECT_TRUE(sink_.failed_.empty());
   ASSERT_EQ(sink_.completed_.size(), 2u);

@@ -15,8 +15,10 @@
 #include "cardbureau/encoder/key_backend.h"
 #include "cardbureau/encoder/keystore.h"
 #include "cardbureau/layout/card_renderer.h"
+#include "cardbureau/layout/commands.h"
 #include "cardbureau/layout/photo.h"
 #include "cardbureau/layout/template.h"
+#include "cardbureau/line/keystore_qr.h"
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/cups_printer.h"
 #include "cardbureau/printers/hotfolder_printer.h"
@@ -296,7 +298,9 @@ std::vector<Command> Commands() {
           // The same intake check as serve (replaces core's `validate`).
           core::MakeValidateCommand([](Job& job, ByteView photo, const Clock& clock) {
             return MakeIntakeValidator(clock)(job, photo);
-          })};
+          }),
+          // `render --keys KEYSTORE` (a file or pkcs11 keystore; replaces layout's).
+          layout::MakeRenderCommand(QrSignerFromKeystore)};
 }
 
 }  // namespace cardbureau::line

@@ -610,10 +610,10 @@ struct Line::Impl {
   }
 
   // The pkcs11 keystore went away (KEYSTORE_UNAVAILABLE): the station
-  // records it, shows as paused and waits, probing the token every second
-  // with a throw-away diversification, until the keystore answers again
-  // (the backend reconnects by itself) or the line stops. Returns false
-  // when stopping.
+  // records it, shows the state "keystore" (Line::Stations) and waits,
+  // probing the token every second with a throw-away diversification,
+  // until the keystore answers again (the backend reconnects by itself)
+  // or the line stops. Returns false when stopping.
   bool WaitForKeystore(Station& st, const Status& why, bool record = true) {
     const auto backend = options.keys.backend;
     std::unique_lock lock(mu);
@@ -1083,10 +1083,13 @@ std::vector<StationSnapshot> Line::Stations() const {
   std::vector<StationSnapshot> out;
   for (const auto& st : impl_->stations) {
     StationSnapshot s = st->snap;
-    s.state = st->out_of_rotation               ? "out-of-rotation"
-              : st->paused || st->keystore_wait ? "paused"
-              : !s.current_job.empty()          ? "busy"
-                                                : "idle";
+    // An operator's pause shows over a keystore outage (the Resume button
+    // stays right); the outage's KEYSTORE_UNAVAILABLE is in the faults.
+    s.state = st->out_of_rotation      ? "out-of-rotation"
+              : st->paused             ? "paused"
+              : st->keystore_wait      ? "keystore"
+              : !s.current_job.empty() ? "busy"
+                                       : "idle";
     out.push_back(std::move(s));
   }
   return out;

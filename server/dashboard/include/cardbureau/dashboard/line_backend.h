@@ -59,7 +59,8 @@ class LineBackend final : public http::StoreBackend {
   Result<http::ReprintRequest> Reprint(std::string_view reprint_id) override;
   Result<http::MetricsSnapshot> Metrics() override;
 
-  // "out-of-rotation" -> "faulted"; other line states pass through.
+  // "out-of-rotation" -> "faulted"; other line states (idle, busy, paused,
+  // keystore) pass through.
   static std::string StationState(const std::string& line_state);
 
  private:

@@ -128,7 +128,9 @@ struct StationFault {
 
 struct StationInfo {
   std::string station_id;
-  // "idle", "busy", "paused", "faulted" (out of rotation), "offline".
+  // "idle", "busy", "paused", "keystore" (the pkcs11 keystore's token is
+  // unavailable: the station waits and resumes by itself when it is back),
+  // "faulted" (out of rotation), "offline".
   std::string state;
   std::string current_job;                // "" when none
   int64_t produced = 0;                   // cards completed since start

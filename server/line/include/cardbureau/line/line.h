@@ -77,7 +77,9 @@ struct StationSnapshot {
   std::string name;
   std::string printer_kind;
   std::string reader;
-  std::string state;  // idle, busy, paused, out-of-rotation
+  // idle, busy, paused (by an operator), keystore (waiting for the pkcs11
+  // keystore's token to come back; resumes by itself), out-of-rotation.
+  std::string state;
   std::string current_job;
   int produced = 0;
   int rejected_cards = 0;
