@@ -205,7 +205,8 @@
       ['cards_per_hour_15min', 'cards/hour (last 15 min)', k.cards_per_hour_15min],
       ['queue_depth', 'queued', k.queue_depth],
       ['at_stations', 'at stations', k.at_stations],
-      ['eta_seconds', 'to finish open batches', fmtDuration(k.eta_seconds)]]) {
+      ['eta_seconds', 'to finish open batches',
+       k.eta_seconds === 0 ? 'done' : fmtDuration(k.eta_seconds)]]) {
       box.append(el('div', { class: 'kpi', 'data-kpi': key, 'data-value': String(k[key]) },
         el('div', { class: 'value', text: String(value) }), el('div', { class: 'label', text: label })));
     }
@@ -393,12 +394,12 @@
     body.replaceChildren();
     for (const t of j.timeline) {
       const kind = t.kind || 'state';
-      const what = kind === 'state' ? t.state : kind + (t.stage ? ' ' + t.stage : '');
+      const what = kind === 'state' ? t.state : kind + (t.stage && t.stage !== kind ? ' ' + t.stage : '');
       const cls = kind === 'state' ? t.state : kind === 'fault' || kind === 'refusal' ? 'failed' : kind;
       body.append(el('tr', { class: 'kind-' + kind, 'data-kind': kind },
         el('td', { class: 'when', text: fmtTime(t.at_ms) }),
         el('td', {}, el('span', { class: 'state ' + cls, text: what })),
-        el('td', { text: [t.station, t.printer].filter(Boolean).join(' · ') }),
+        el('td', { text: [...new Set([t.station, t.printer].filter(Boolean))].join(' · ') }),
         el('td', { text: [t.attempt ? 'card ' + t.attempt : '', t.uid ? 'UID ' + t.uid : '']
           .filter(Boolean).join(' · ') }),
         el('td', { text: t.code }),

@@ -467,6 +467,7 @@ async function main() {
   if (!msg.includes('waiting for QA approval')) fail(`unexpected message: ${msg}`);
 
   // 9. QA signs in, approves; the new attempt is produced; the old card is voided (not green).
+  await page.click('#detail-close');
   await page.click('#logout-btn');
   await page.waitFor(`!document.querySelector('#login').hidden && document.querySelector('#detail').hidden`,
     'signed out');
@@ -486,6 +487,7 @@ async function main() {
   if (reprintOf !== firstJob) fail(`reprint not linked to the old job: ${reprintOf}`);
   await page.waitFor(`${seg(batchSel, 'voided')} === 1 && ${seg(batchSel, 'produced')} === ${batchJobs.length - 1}
       && !!document.querySelector('${batchSel} .tick')`, 'split bar: one voided, the attempt produced');
+  await page.click('#detail-close');
   await page.type('#search-q', firstJob);
   await page.click('#search-btn');
   await page.click(`#results tbody tr[data-job="${firstJob}"]`);

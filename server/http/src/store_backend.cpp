@@ -101,7 +101,9 @@ Result<BatchSummary> StoreBackend::FromCounts(const server::BatchCounts& c) {
   b.failed_open = 0;
   for (const auto& r : batch_rows) {
     if (r.voided) ++b.voided;
-    if (r.state != server::JobState::kFailed && r.state != server::JobState::kCancelled) continue;
+    // A job the centre cancelled is not outstanding; a failed one is until
+    // a reprint attempt replaces it.
+    if (r.state != server::JobState::kFailed) continue;
     const std::string prefix = r.job_id + "~R";
     const bool replaced = std::any_of(batch_rows.begin(), batch_rows.end(), [&](const auto& o) {
       return o.job_id.compare(0, prefix.size(), prefix) == 0;

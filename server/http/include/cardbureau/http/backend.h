@@ -60,7 +60,7 @@ struct BatchSummary {
   int64_t created_at_ms = 0;  // Unix ms
   // Split by outcome (from the store's batch rows): produced = live cards,
   // voided = produced cards later voided by a reprint (not in `produced`).
-  // failed counts failed/cancelled jobs; `failed_open` those of them that
+  // failed counts failed/cancelled jobs; `failed_open` the failed ones that
   // no reprint attempt replaced.
   int64_t voided = 0;
   int64_t failed_open = 0;
