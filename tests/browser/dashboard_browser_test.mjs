@@ -130,8 +130,9 @@ async function freePort() {
 }
 const centreEndpoint = `tcp://127.0.0.1:${await freePort()}`;
 
+let bureauProc = null;
 async function startBureau() {
-  const proc = spawn(cardbureau, ['serve', '--centre', centreEndpoint, '--data', data,
+  const proc = bureauProc = spawn(cardbureau, ['serve', '--centre', centreEndpoint, '--data', data,
     '--production', 'line', '--bureau-id', 'bj-bureau-browser', '--http', '127.0.0.1:0',
     '--tokens', tokenFile, '--web', path.join(sourceDir, 'web')],
   { stdio: ['ignore', 'inherit', 'pipe'] });
@@ -544,6 +545,29 @@ async function main() {
   }
   if (!/^cardbureau_failures_total\{code="PRINTER_JAM"\} [1-9]/m.test(metrics)) {
     fail(`the jam is not counted:\n${metrics}`);
+  }
+
+  // 11. The bureau restarts: the counters and the station's faults come from
+  // the store, and the manifest written at the stop is linked.
+  await stopChild(bureauProc);
+  const base2 = await startBureau();
+  const after = await metricsText(base2);
+  for (const re of [/^cardbureau_failures_total\{code="PHOTO_NO_FACE"\} 1$/m,
+                    /^cardbureau_failures_total\{code="PRINTER_JAM"\} [1-9]/m,
+                    /^cardbureau_cards_per_hour [7-9]$/m, /^cardbureau_open_faults 0$/m]) {
+    if (!re.test(after)) fail(`after a restart, /metrics lacks ${re}:\n${after}`);
+  }
+  const { stations } = await getJson(base2, '/api/stations', tokens.operator);
+  const s1 = stations.find((x) => x.station_id === 'station-1');
+  if (!s1 || !s1.last_faults.some((f) => f.code === 'PRINTER_JAM') || s1.open_fault !== null) {
+    fail(`station-1 after a restart: ${JSON.stringify(s1)}`);
+  }
+  const b2 = await getJson(base2, `/api/batches/school-${school}`, tokens.operator);
+  if (!b2.has_manifest) fail(`no manifest after the stop: ${JSON.stringify(b2)}`);
+  const pdf = await fetch(`${base2}/api/batches/school-${school}/manifest`, authed(tokens.operator));
+  const head = Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString();
+  if (pdf.status !== 200 || pdf.headers.get('content-type') !== 'application/pdf' || head !== '%PDF-') {
+    fail(`manifest: HTTP ${pdf.status} ${pdf.headers.get('content-type')} ${head}`);
   }
   log('PASS');
 }
