@@ -7,7 +7,7 @@
   const $ = (sel) => document.querySelector(sel);
   const TOKEN_KEY = 'cardbureau.token';
   const state = { token: null, me: null, jobId: null, streamAbort: null, refreshTimer: null,
-                  previewUrls: [] };
+                  previewUrls: [], pollTimer: null };
 
   // ---- API ----
   class ApiError extends Error {
@@ -54,6 +54,16 @@
     return new Date(ms).toLocaleString('zh-CN', { hour12: false, timeZone: 'Asia/Shanghai' });
   }
 
+  function fmtDuration(s) {
+    if (s < 0) return '—';
+    if (s < 60) return `${s} s`;
+    const m = Math.round(s / 60);
+    return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
+  }
+
+  // Shows an empty-state line instead of an empty table.
+  function setEmpty(id, isEmpty) { $(id).hidden = !isEmpty; }
+
   const can = {
     control: () => state.me && (state.me.role === 'operator' || state.me.role === 'admin'),
     decide: () => state.me && (state.me.role === 'qa' || state.me.role === 'admin'),
@@ -77,13 +87,29 @@
     document.body.dataset.role = state.me.role;
     await refreshAll();
     startStream();
+    startPolling();
+  }
+
+  // The centre link and the KPIs move without job events (heartbeats, the
+  // clock): they are polled from the server, which reads the intake loop
+  // and the store, never derived from this page's own event stream.
+  function startPolling() {
+    if (state.pollTimer) clearInterval(state.pollTimer);
+    state.pollTimer = setInterval(() => {
+      if (!state.token) return;
+      Promise.all([loadLink(), loadKpis()]).catch(() => {});
+    }, 2000);
   }
 
   function logout(why) {
     sessionStorage.removeItem(TOKEN_KEY);
     if (state.streamAbort) state.streamAbort.abort();
+    if (state.pollTimer) clearInterval(state.pollTimer);
+    state.pollTimer = null;
     state.token = null;
     state.me = null;
+    state.jobId = null;
+    $('#detail').hidden = true;
     $('#app').hidden = true;
     $('#session').hidden = true;
     $('#login').hidden = false;
@@ -99,28 +125,134 @@
   const nextSeq = (view) => (seqs[view] = (seqs[view] || 0) + 1);
   const isLatest = (view, n) => seqs[view] === n;
 
+  // One bar per batch, split by outcome with the legend's colours; the tick
+  // only when the store says the batch is fully produced with nothing
+  // outstanding (BatchSummary.complete).
+  const SEGMENTS = [['produced', 'produced'], ['at-station', 'in_progress'], ['queued', 'queued'],
+                    ['rejected', 'rejected'], ['failed', 'failed'], ['voided', 'voided']];
+
+  async function openBatchFile(batchId, kind) {
+    try {
+      const blob = await api(`/api/batches/${encodeURIComponent(batchId)}/${kind}`, { blob: true });
+      const url = URL.createObjectURL(blob);
+      window.open(url, '_blank', 'noopener');
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (e) {
+      say(`${e.code}: ${e.message}`, true);
+    }
+  }
+
   async function loadBatches() {
     const seq = nextSeq('batches');
     const { batches } = await api('/api/batches');
     if (!isLatest('batches', seq)) return;
     const box = $('#batches');
     box.replaceChildren();
-    if (batches.length === 0) box.append(el('p', { class: 'hint', text: 'No batches yet.' }));
+    if (batches.length === 0) box.append(el('p', { class: 'empty', text: 'No batches yet.' }));
     for (const b of batches) {
-      const finished = b.produced + b.failed + b.rejected;
-      const done = b.total > 0 && finished === b.total;
-      const bar = el('progress', { max: Math.max(1, b.total), value: finished });
+      const bar = el('div', { class: 'bar', role: 'img' });
       bar.setAttribute('aria-label', 'progress of batch ' + b.batch_id);
-      box.append(el('div', { class: 'batch' + (done ? ' done' : ''), 'data-batch': b.batch_id,
-                             'data-done': done ? '1' : '0' },
+      for (const [cls, key] of SEGMENTS) {
+        const n = b[key] || 0;
+        const seg = el('div', { class: 'seg ' + cls, 'data-seg': cls, 'data-n': String(n),
+                                title: `${n} ${cls}` });
+        seg.style.width = (b.total > 0 ? (100 * n) / b.total : 0) + '%';
+        bar.append(seg);
+      }
+      const files = el('div', { class: 'files' });
+      for (const [kind, label, has] of [['manifest', 'manifest', b.has_manifest],
+                                        ['reconciliation', 'reconciliation', b.has_reconciliation]]) {
+        if (!has) continue;
+        const a = el('a', { href: '#', class: 'batch-file ' + kind, text: label });
+        a.addEventListener('click', (e) => { e.preventDefault(); openBatchFile(b.batch_id, kind); });
+        files.append(a);
+      }
+      box.append(el('div', { class: 'batch' + (b.complete ? ' done' : ''), 'data-batch': b.batch_id,
+                             'data-done': b.complete ? '1' : '0' },
         el('div', {},
-          el('div', { class: 'name', text: b.batch_id }),
-          el('div', { class: 'hint', text: b.school_name + ' · ' + b.school_code })),
+          el('div', { class: 'name' }, b.batch_id,
+             b.complete ? el('span', { class: 'tick', title: 'fully produced', text: ' ✓' }) : ''),
+          el('div', { class: 'hint', text: b.school_name + ' · ' + b.school_code }), files),
         bar,
         el('div', { class: 'counts',
           text: `${b.produced}/${b.total} produced · ${b.in_progress} at stations · ${b.queued} queued · ` +
-                `${b.failed} failed · ${b.rejected} rejected · ${b.reprinted} reprints` })));
+                `${b.rejected} rejected · ${b.failed} failed · ${b.voided} voided · ${b.reprinted} reprints` })));
     }
+  }
+
+  // ---- centre link, KPIs, SLA, faults ----
+  async function loadLink() {
+    const l = await api('/api/link');
+    const badge = $('#link-badge');
+    badge.className = 'badge link ' + l.state;
+    badge.dataset.state = l.state;
+    const beat = l.last_heartbeat_ms ? ' · last heartbeat ' + fmtTime(l.last_heartbeat_ms) : '';
+    badge.textContent = l.state === 'connected' ? 'centre: connected' + beat
+      : l.state === 'reconnecting' ? 'centre: reconnecting' +
+          (l.since_ms ? ' since ' + fmtTime(l.since_ms) : '') + beat
+      : 'centre: no link';
+  }
+
+  async function loadKpis() {
+    const seq = nextSeq('kpis');
+    const k = await api('/api/kpis');
+    if (!isLatest('kpis', seq)) return;
+    const box = $('#kpis');
+    box.replaceChildren();
+    for (const [key, label, value] of [
+      ['produced_this_hour', 'produced this hour', k.produced_this_hour],
+      ['produced_today', 'produced today', k.produced_today],
+      ['cards_per_hour_15min', 'cards/hour (last 15 min)', k.cards_per_hour_15min],
+      ['queue_depth', 'queued', k.queue_depth],
+      ['at_stations', 'at stations', k.at_stations],
+      ['eta_seconds', 'to finish open batches',
+       k.eta_seconds === 0 ? 'done' : fmtDuration(k.eta_seconds)]]) {
+      box.append(el('div', { class: 'kpi', 'data-kpi': key, 'data-value': String(k[key]) },
+        el('div', { class: 'value', text: String(value) }), el('div', { class: 'label', text: label })));
+    }
+  }
+
+  async function loadSla() {
+    const seq = nextSeq('sla');
+    const v = await api('/api/sla');
+    if (!isLatest('sla', seq)) return;
+    $('#sla-rule').textContent = `(SLA ${v.sla_working_days} working days; flagged from ` +
+      `${v.flag_after_days}; calendar: ${v.calendar})`;
+    const body = $('#sla tbody');
+    body.replaceChildren();
+    for (const j of v.jobs.slice(0, 50)) {
+      const tr = el('tr', { class: j.flagged ? 'late' : '', 'data-job': j.job_id,
+                            'data-flagged': j.flagged ? '1' : '0' },
+        el('td', { text: j.job_id }), el('td', { text: j.batch_id }),
+        el('td', {}, el('span', { class: 'state ' + j.state, text: j.state })),
+        el('td', { text: j.confirmed_at || '(intake time)' }),
+        el('td', { text: String(j.working_days) + (j.flagged ? ' — late' : '') }));
+      tr.addEventListener('click', () => showJob(j.job_id));
+      body.append(tr);
+    }
+    setEmpty('#sla-empty', v.jobs.length === 0);
+  }
+
+  async function loadFaults() {
+    const seq = nextSeq('faults');
+    const { faults } = await api('/api/faults?open=1');
+    if (!isLatest('faults', seq)) return;
+    const body = $('#faults tbody');
+    body.replaceChildren();
+    for (const f of faults) {
+      const actions = el('td');
+      if (can.control()) {
+        const b = el('button', { type: 'button', class: 'ack', text: 'Acknowledge' });
+        b.addEventListener('click', () => act(`/api/faults/${f.fault_id}/ack`, {},
+                                              `fault ${f.code} on ${f.station_id} acknowledged`));
+        actions.append(b);
+      }
+      body.append(el('tr', { class: 'fault-row', 'data-fault': String(f.fault_id), 'data-code': f.code },
+        el('td', { text: fmtTime(f.at_ms) }), el('td', { text: f.station_id }),
+        el('td', {}, el('span', { class: 'state failed', text: f.code })),
+        el('td', { text: f.job_id }), el('td', { text: f.message }), actions));
+    }
+    setEmpty('#faults-empty', faults.length === 0);
   }
 
   // ---- stations ----
@@ -136,9 +268,11 @@
            el('span', { class: 'state', text: s.state })),
         el('div', { text: s.current_job ? 'card: ' + s.current_job : 'no card' }),
         el('div', { class: 'hint', text: `${s.produced} produced · ${s.failed} to reject hopper` }));
-      if (s.last_faults.length > 0) {
-        const f = s.last_faults[0];
-        tile.append(el('div', { class: 'fault', text: `${f.code} ${fmtTime(f.at_ms)} ${f.job_id}` }));
+      // The last fault only while it is not acknowledged.
+      if (s.open_fault) {
+        const f = s.open_fault;
+        tile.append(el('div', { class: 'fault', 'data-fault': String(f.fault_id),
+                                text: `${f.code} ${fmtTime(f.at_ms)} ${f.job_id}` }));
       }
       if (can.control() && s.state !== 'offline') {
         const pause = s.state !== 'paused';
@@ -182,6 +316,7 @@
       tr.append(actions);
       body.append(tr);
     }
+    setEmpty('#reprints-empty', reprints.length === 0);
   }
 
   // ---- reports waiting for the centre (the outbox, with its answers) ----
@@ -224,13 +359,20 @@
         el('td', { text: j.job_id + (j.reprint_of ? ' ↺' : '') }),
         el('td', { text: j.batch_id }),
         el('td', { text: j.card_no }),
-        el('td', {}, el('span', { class: 'state ' + j.state, text: j.state + (j.card_voided ? ' (voided)' : '') })),
+        el('td', {}, stateBadge(j.state, j.card_voided)),
         el('td', { text: j.last_code }),
         el('td', { text: j.station }));
       tr.addEventListener('click', () => showJob(j.job_id));
       body.append(tr);
     }
-    $('#results-total').textContent = `${jobs.length} of ${total} jobs`;
+    $('#results-total').textContent = total ? `${jobs.length} of ${total} jobs` : '';
+    setEmpty('#results-empty', total === 0);
+  }
+
+  // A voided card is never shown as produced (green): it has its own badge.
+  function stateBadge(st, voided) {
+    return el('span', { class: 'state ' + (voided ? 'voided' : st), 'data-state': st,
+                        text: voided ? st + ' · voided' : st });
   }
 
   async function loadPreview(img, jobId, side, available) {
@@ -249,13 +391,18 @@
   async function showJob(jobId) {
     state.jobId = jobId;
     const j = await api('/api/jobs/' + encodeURIComponent(jobId));
-    $('#detail').hidden = false;
-    $('#detail').dataset.job = j.job_id;
-    $('#detail').dataset.state = j.state;
+    if (state.jobId !== jobId) return;
+    const panel = $('#detail');
+    const opening = panel.hidden;
+    panel.hidden = false;
+    panel.dataset.job = j.job_id;
+    panel.dataset.state = j.state;
+    panel.dataset.voided = j.card_voided ? '1' : '0';
     $('#detail-id').textContent = j.job_id;
     const fields = $('#detail-fields');
     fields.replaceChildren();
-    const rows = [['State', j.state + (j.card_voided ? ' — card voided' : '')], ['Student', j.student_name],
+    fields.append(el('dt', { text: 'State' }), el('dd', {}, stateBadge(j.state, j.card_voided)));
+    const rows = [['Student', j.student_name],
                   ['Card no.', j.card_no], ['School', j.school_code], ['Batch', j.batch_id],
                   ['Station', j.station], ['Last code', j.last_code], ['Reprint of', j.reprint_of],
                   ['Reprinted as', j.reprinted_by], ['Updated', fmtTime(j.updated_at_ms)]];
@@ -263,24 +410,39 @@
       if (!v) continue;
       fields.append(el('dt', { text: k }), el('dd', { text: v }));
     }
-    const timeline = $('#timeline');
-    timeline.replaceChildren();
+    // One row per history row (the same rows as `cardbureau history`):
+    // attempts, faults, QA verdicts, refusals with code, field and message.
+    const body = $('#history tbody');
+    body.replaceChildren();
     for (const t of j.timeline) {
-      // One entry per history row (the same rows as `cardbureau history`).
       const kind = t.kind || 'state';
-      const label = kind === 'state' ? t.state : kind;
-      timeline.append(el('li', { class: 'kind-' + kind },
-        el('span', { class: 'when', text: fmtTime(t.at_ms) }),
-        el('span', { class: 'state ' + (kind === 'state' ? t.state : kind), text: label }),
-        ' ' + [t.station, t.printer, t.attempt ? 'card ' + t.attempt : '', t.uid ? 'UID ' + t.uid : '',
-               t.stage, t.code, t.field, t.message, t.note !== t.code ? t.note : '']
-          .filter(Boolean).join(' · ')));
+      const what = kind === 'state' ? t.state : kind + (t.stage && t.stage !== kind ? ' ' + t.stage : '');
+      const cls = kind === 'state' ? t.state : kind === 'fault' || kind === 'refusal' ? 'failed' : kind;
+      body.append(el('tr', { class: 'kind-' + kind, 'data-kind': kind },
+        el('td', { class: 'when', text: fmtTime(t.at_ms) }),
+        el('td', {}, el('span', { class: 'state ' + cls, text: what })),
+        el('td', { text: [...new Set([t.station, t.printer].filter(Boolean))].join(' · ') }),
+        el('td', { text: [t.attempt ? 'card ' + t.attempt : '', t.uid ? 'UID ' + t.uid : '']
+          .filter(Boolean).join(' · ') }),
+        el('td', { text: t.code }),
+        el('td', { text: t.field }),
+        el('td', { text: [t.message, t.note !== t.code ? t.note : ''].filter(Boolean).join(' · ') })));
     }
+    setEmpty('#history-empty', j.timeline.length === 0);
     const produced = (j.state === 'reported' || j.state === 'acknowledged') && !j.card_voided;
     $('#reprint-form').hidden = !produced;
     for (const u of state.previewUrls.splice(0)) URL.revokeObjectURL(u);
     await Promise.all([loadPreview($('#preview-front'), j.job_id, 'front', j.has_front_preview),
                        loadPreview($('#preview-back'), j.job_id, 'back', j.has_back_preview)]);
+    // Faces only for roles the server lets see them: none loaded, none shown.
+    $('#previews').hidden = !($('#preview-front').dataset.loaded === '1' ||
+                              $('#preview-back').dataset.loaded === '1');
+    if (opening) $('#detail-close').focus();
+  }
+
+  function closeJob() {
+    state.jobId = null;
+    $('#detail').hidden = true;
   }
 
   // ---- actions ----
@@ -296,7 +458,8 @@
 
   async function refreshAll() {
     try {
-      await Promise.all([loadBatches(), loadStations(), loadReprints(), loadOutbox(), search()]);
+      await Promise.all([loadLink(), loadKpis(), loadFaults(), loadSla(), loadBatches(),
+                         loadStations(), loadReprints(), loadOutbox(), search()]);
       if (state.jobId) await showJob(state.jobId);
     } catch (e) {
       if (state.token) say(`${e.code || 'ERROR'}: ${e.message}`, true);
@@ -362,6 +525,8 @@
       login($('#token').value.trim());
     });
     $('#logout-btn').addEventListener('click', () => logout());
+    $('#detail-close').addEventListener('click', closeJob);
+    document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && state.jobId) closeJob(); });
     $('#search-form').addEventListener('submit', (e) => {
       e.preventDefault();
       search().catch((err) => say(`${err.code}: ${err.message}`, true));

@@ -136,6 +136,8 @@ struct Bureau::Impl {
   std::deque<Event> events;
   mutable std::mutex stats_mu;
   BureauStats stats;
+  CentreLink link;  // under stats_mu
+  bool ever_linked = false;
   bool stopping = false;
   std::mutex internal_mu;
   std::unordered_set<std::string> internal;  // reprint attempts in production
@@ -248,6 +250,40 @@ Result<std::vector<BatchCounts>> Bureau::CountBatch(const std::string& school_co
 
 Result<std::vector<BatchRow>> Bureau::BatchRows(const std::string& school_code) {
   return store_.BatchRows(school_code);
+}
+
+void Bureau::StationFault(const StationFaultRow& fault) {
+  auto id = store_.AddStationFault(fault);
+  if (!id.ok()) Log("station " + fault.station + ": fault not stored: " + id.status().ToString());
+}
+
+CentreLink Bureau::link() const {
+  std::lock_guard lock(impl_->stats_mu);
+  CentreLink l = impl_->link;
+  l.centre = config_.centre;
+  return l;
+}
+
+void Bureau::SetLinked(bool connected) {
+  auto& im = *impl_;
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+          .count();
+  std::lock_guard lock(im.stats_mu);
+  if (im.link.connected == connected && im.link.since_ms != 0) return;
+  if (connected && im.ever_linked) ++im.link.reconnects;
+  if (connected) im.ever_linked = true;
+  im.link.connected = connected;
+  im.link.since_ms = now;
+}
+
+void Bureau::Heard() {
+  auto& im = *impl_;
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+          .count();
+  std::lock_guard lock(im.stats_mu);
+  im.link.last_heard_ms = now;
 }
 
 Status Bureau::Record(const std::string& job_id, std::vector<HistoryEvent> events) {
@@ -381,6 +417,7 @@ void Bureau::Disconnect() {
   im.sock.reset();
   im.session = false;
   im.outstanding_credit = 0;
+  SetLinked(false);
 }
 
 void Bureau::OnSession() {
@@ -388,6 +425,7 @@ void Bureau::OnSession() {
   im.session = true;
   im.outstanding_credit = 0;  // the centre forgets our credit on hello
   im.last_recv = SteadyClock::now();
+  SetLinked(true);
   im.backoff = Ms(0);
   Send(Hello{config_.bureau_id, "cardbureau/0.1", config_.stations});
   {
@@ -411,6 +449,7 @@ void Bureau::HandleMonitor() {
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
       im.session = false;
       im.outstanding_credit = 0;
+      SetLinked(false);
     }
   }
 }
@@ -824,6 +863,7 @@ Status Bureau::Loop(const std::atomic<bool>& stop) {
       }
       if (!batch.empty()) {
         im.last_recv = SteadyClock::now();
+        Heard();
         im.backoff = Ms(0);
         if (!im.session) OnSession();
         result = HandleIncoming(batch);

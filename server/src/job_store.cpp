@@ -107,6 +107,21 @@ CREATE TABLE report_answers(
   last_at INTEGER NOT NULL,
   count INTEGER NOT NULL DEFAULT 1);
 )sql",
+    // Schema 6: station faults until acknowledged (job_store_dashboard.cpp).
+    R"sql(
+CREATE TABLE station_faults(
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  station TEXT NOT NULL,
+  code TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '',
+  job_id TEXT NOT NULL DEFAULT '',
+  acked_at INTEGER,
+  acked_by TEXT NOT NULL DEFAULT '');
+CREATE INDEX station_faults_station ON station_faults(station, id);
+CREATE INDEX station_faults_open ON station_faults(id) WHERE acked_at IS NULL;
+CREATE INDEX history_to_state ON job_history(to_state, at) WHERE kind='state';
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -7,12 +7,18 @@
 // usage: node dashboard_browser_test.mjs CARDBUREAU SOURCE_DIR ARTIFACT_DIR
 // Exit: 0 pass, 1 fail, 77 skip (chromium not installed; a failure when CI=true).
 //
-// Story: an operator signs in, pauses both stations, the centre delivers the
-// batch, the operator resumes the stations and watches the batch progress to
-// completion on the live event stream, opens a produced job (card preview +
-// timeline) and asks for a reprint; it waits for QA. A QA user signs in,
-// approves it, and the new attempt is produced by the line. Screenshots land
-// in ARTIFACT_DIR.
+// Story (issues 8 and 19): the bureau starts before the centre (link badge:
+// reconnecting); an operator signs in, pauses both stations; the centre
+// delivers a batch (badge: connected) with one job confirmed 40 days ago
+// (SLA flag) and one refused at intake; the centre restarts (badge:
+// reconnecting since …, then connected again, /metrics agrees); the
+// operator resumes the stations and watches the KPIs move and the split
+// bar fill to a tick; station-1's printer jams once (fault list + tile),
+// the operator acknowledges it (audited; the tile clears); empty states;
+// a job's detail opens in view with its history (attempts, QA, refusals);
+// a reprint waits for QA, is approved and produced; the voided card is not
+// green. Checked at 1280x800 and on a 10" tablet (800x1280), every resource
+// from the bureau itself (offline, no CDN). Screenshots land in ARTIFACT_DIR.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -36,7 +42,7 @@ if (!fs.existsSync(chromiumPath)) {
   process.exit(77);
 }
 
-const deadline = Date.now() + 110_000;
+const deadline = Date.now() + 115_000;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-browser-'));
 const children = [];
 const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
@@ -86,8 +92,15 @@ fs.writeFileSync(path.join(data, 'line.json'), JSON.stringify({
   render_threads: 1, max_tries: 3, batches_dir: path.join(work, 'batches'),
   stations: ['station-1', 'station-2'].map((name, i) => ({
     name, printer: 'sim', reader: 'loopback', hopper: path.join(work, 'hopper', name),
-    seed: 1000 * (i + 1), time_per_card_ms: 700 })),
+    seed: 1000 * (i + 1), time_per_card_ms: 500,
+    // station-1's printer jams once while printing its 2nd card: a station
+    // fault for the fault list (the job gets a fresh card and is produced).
+    ...(i === 0 ? { faults: { jam_print: [2] } } : {}) })),
 }));
+// The SLA policy with its holiday calendar (docs/dashboard.md "SLA").
+fs.writeFileSync(path.join(data, 'sla.json'), JSON.stringify({
+  working_days: 20, flag_share: 0.75, holidays: ['2026-10-01', '2026-10-02'],
+  working_weekends: ['2026-10-10'] }));
 
 // One school's batch from the demo jobs: six valid jobs and one refused at
 // intake (no face in the photo).
@@ -97,6 +110,13 @@ const parsed = fs.readFileSync(allJobs, 'utf8').trim().split('\n').map((l) => JS
 const school = parsed.find((j) => j.job_id === 'DEMO-BAD-no-face').school.code;
 const batchJobs = parsed.filter((j) => j.school.code === school && !j.job_id.startsWith('DEMO-BAD-')).slice(0, 6);
 batchJobs.push(parsed.find((j) => j.job_id === 'DEMO-BAD-no-face'));
+// Confirmation times: one job 40 calendar days ago (past the SLA flag), the
+// others today (Beijing time).
+const beijingDate = (ms) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+for (const [i, j] of batchJobs.entries()) {
+  j.confirmed_at = `${beijingDate(Date.now() - (i === 1 ? 40 : 0) * 86400_000)}T09:00:00+08:00`;
+}
+const oldJob = batchJobs[1].job_id;
 const jobsFile = path.join(work, 'jobs.jsonl');
 fs.writeFileSync(jobsFile, batchJobs.map((j) => JSON.stringify(j)).join('\n') + '\n');
 const firstJob = batchJobs[0].job_id;
@@ -110,8 +130,9 @@ async function freePort() {
 }
 const centreEndpoint = `tcp://127.0.0.1:${await freePort()}`;
 
+let bureauProc = null;
 async function startBureau() {
-  const proc = spawn(cardbureau, ['serve', '--centre', centreEndpoint, '--data', data,
+  const proc = bureauProc = spawn(cardbureau, ['serve', '--centre', centreEndpoint, '--data', data,
     '--production', 'line', '--bureau-id', 'bj-bureau-browser', '--http', '127.0.0.1:0',
     '--tokens', tokenFile, '--web', path.join(sourceDir, 'web')],
   { stdio: ['ignore', 'inherit', 'pipe'] });
@@ -136,6 +157,22 @@ function startCentre() {
   children.push(proc);
   return proc;
 }
+
+async function stopChild(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  await new Promise((resolve) => { proc.once('exit', resolve); proc.kill('SIGTERM'); });
+}
+
+const authed = (token) => ({ headers: { Authorization: 'Bearer ' + token } });
+async function getJson(base, p, token) {
+  const res = await fetch(base + p, authed(token));
+  if (!res.ok) fail(`GET ${p}: HTTP ${res.status}`);
+  return res.json();
+}
+async function metricsText(base) {
+  return (await fetch(base + '/metrics', authed(tokens.admin))).text();
+}
+const metricValue = (text, name) => Number((text.match(new RegExp(`^${name} (\\d+)$`, 'm')) || [])[1]);
 
 // ---- CDP over a pipe (fd 3 = to browser, fd 4 = from browser, NUL framed) ----
 class Cdp {
@@ -235,8 +272,19 @@ async function startBrowser() {
   const p = new Page(cdp, sessionId);
   await p.send('Page.enable');
   await p.send('Runtime.enable');
-  await p.send('Emulation.setDeviceMetricsOverride', { width: 1280, height: 1600, deviceScaleFactor: 1, mobile: false });
+  await viewport(p, 1280, 800);
   return p;
+}
+
+async function viewport(page, width, height) {
+  await page.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1,
+    mobile: false });
+}
+
+// The page fits the viewport: no horizontal scrolling.
+async function fitsWidth(page, what) {
+  const r = await page.eval(`({ scroll: document.documentElement.scrollWidth, width: innerWidth })`);
+  if (r.scroll > r.width) fail(`${what}: page ${r.scroll} px wide in a ${r.width} px viewport`);
 }
 
 async function signIn(page, base, token, expectUser) {
@@ -267,6 +315,12 @@ async function setStation(page, id, paused) {
   fail(`${id} not ${paused ? 'paused' : 'resumed'}`);
 }
 
+const kpi = (key) => `Number(document.querySelector('.kpi[data-kpi="${key}"]')?.dataset.value)`;
+const seg = (batchSel, cls) =>
+  `Number(document.querySelector('${batchSel} .seg[data-seg="${cls}"]')?.dataset.n)`;
+const badgeState = `document.querySelector('#link-badge').dataset.state`;
+const badgeText = `document.querySelector('#link-badge').textContent`;
+
 async function main() {
   const base = await startBureau();
   log('bureau dashboard at', base);
@@ -280,49 +334,116 @@ async function main() {
   await page.waitFor(`document.querySelector('#login-error').textContent.includes('Unknown token')`,
     'wrong token refused');
 
-  // 1. Operator signs in and pauses both stations from their tiles.
+  // 1. Operator signs in: no centre yet, the link badge says so.
   await signIn(page, base, tokens.operator, 'wang (operator)');
   await page.waitFor(`document.querySelector('#live').textContent === 'live'`, 'live event stream');
+  await page.waitFor(`${badgeState} === 'reconnecting'`, 'link badge: reconnecting before the centre is up');
   await page.waitFor(`document.querySelectorAll('.station').length === 2`, 'two station tiles');
+  // Empty states say what they mean.
+  await page.waitFor(`!document.querySelector('#reprints-empty').hidden
+      && document.querySelector('#reprints-empty').textContent === 'No reprints requested.'`,
+  'empty state: no reprints requested');
+  await page.waitFor(`!document.querySelector('#faults-empty').hidden`, 'empty state: no open faults');
   for (const id of ['station-1', 'station-2']) await setStation(page, id, true);
-  // The centre delivers the batch; while the stations are paused only the
-  // job refused at intake is finished.
-  startCentre();
+
+  // 2. The centre comes up and delivers the batch; the stations are paused.
+  let centre = startCentre();
+  await page.waitFor(`${badgeState} === 'connected' && ${badgeText}.includes('last heartbeat')`,
+    'link badge: connected with a heartbeat', 20_000);
   const batchSel = `.batch[data-batch="school-${school}"]`;
-  await page.waitFor(`(() => { const b = document.querySelector('${batchSel}');
-      return b && b.querySelector('progress').max === ${batchJobs.length}; })()`,
-  'the batch with all its jobs', 30_000);
-  await sleep(1500);
-  const start = await page.eval(`document.querySelector('${batchSel} progress').value`);
-  if (start !== 1) fail(`unexpected progress while paused: ${start}`);
+  await page.waitFor(`${seg(batchSel, 'queued')} === ${batchJobs.length - 1}
+      && ${seg(batchSel, 'rejected')} === 1`, 'the batch queued, one job refused', 30_000);
+  if (await page.eval(`document.querySelector('${batchSel}').dataset.done`) !== '0') {
+    fail('a queued batch shows the tick');
+  }
+  await page.waitFor(`${kpi('queue_depth')} === ${batchJobs.length - 1}`, 'KPI queue depth');
+  const today0 = await page.eval(kpi('produced_today'));
+
+  // 3. SLA: the job confirmed 40 days ago is flagged, the others are not.
+  await page.waitFor(`document.querySelector('#sla tbody tr[data-job="${oldJob}"]')?.dataset.flagged === '1'`,
+    'SLA flag on the old job');
+  const flagged = await page.eval(`[...document.querySelectorAll('#sla tbody tr[data-flagged="1"]')].map(r => r.dataset.job)`);
+  if (flagged.length !== 1) fail(`flagged jobs: ${flagged.join(',')}`);
+  const rule = await page.eval(`document.querySelector('#sla-rule').textContent`);
+  if (!rule.includes('flagged from 15') || !rule.includes('sla.json')) fail(`SLA rule: ${rule}`);
+  const oldest = metricValue(await metricsText(base), 'cardbureau_oldest_open_job_working_days');
+  if (!(oldest >= 26 && oldest <= 30)) fail(`oldest open job age ${oldest} working days`);
   await page.screenshot('00-batch-waiting.png');
 
-  // The operator resumes the stations and watches the batch to completion.
+  // 4. The centre restarts: reconnecting since …, then connected again.
+  await stopChild(centre);
+  await page.waitFor(`${badgeState} === 'reconnecting' && ${badgeText}.includes('since')`,
+    'link badge: reconnecting since …', 15_000);
+  if (metricValue(await metricsText(base), 'cardbureau_centre_link_up') !== 0) fail('metrics: link still up');
+  await page.screenshot('01-centre-down.png');
+  centre = startCentre();
+  await page.waitFor(`${badgeState} === 'connected'`, 'link badge: connected after the restart', 20_000);
+  const m1 = await metricsText(base);
+  if (metricValue(m1, 'cardbureau_centre_link_up') !== 1) fail(`metrics: link not up:\n${m1}`);
+  if (!(metricValue(m1, 'cardbureau_centre_reconnects_total') >= 1)) fail(`metrics: no reconnect:\n${m1}`);
+  if (!(metricValue(m1, 'cardbureau_centre_last_heartbeat_seconds') > 0)) fail('metrics: no heartbeat');
+
+  // 5. Production: the KPIs move, the split bar fills to a tick.
   for (const id of ['station-1', 'station-2']) await setStation(page, id, false);
   const seen = new Set();
   for (;;) {
-    const s = await page.eval(`(() => { const b = document.querySelector('${batchSel}');
-        return {done: b.dataset.done === '1', value: b.querySelector('progress').value}; })()`);
-    seen.add(s.value);
+    const s = await page.eval(`({ done: document.querySelector('${batchSel}').dataset.done === '1',
+        today: ${kpi('produced_today')} })`);
+    seen.add(s.today);
     if (s.done) break;
     if (Date.now() > deadline) fail('batch did not complete');
     await sleep(50);
   }
-  if (seen.size < 3) fail(`progress did not move live (values seen: ${[...seen].join(',')})`);
-  log('progress values seen live:', [...seen].join(','));
-  const bar = await page.eval(`(() => { const p = document.querySelector('${batchSel} progress');
-      return {value: p.value, max: p.max}; })()`);
-  if (bar.value !== bar.max) fail(`progress bar not full: ${JSON.stringify(bar)}`);
-  log('batch complete, progress bar', bar);
-  const produced = await page.eval(`document.querySelector('${batchSel} .counts').textContent`);
-  if (!produced.startsWith(`${batchJobs.length - 1}/${batchJobs.length} produced`)) {
-    fail(`unexpected batch counts: ${produced}`);
+  await page.waitFor(`${kpi('produced_today')} === ${today0 + batchJobs.length - 1}`, 'KPI produced today');
+  if (seen.size < 3) fail(`KPIs did not move live (produced today seen: ${[...seen].join(',')})`);
+  log('produced-today values seen live:', [...seen].join(','));
+  await page.waitFor(`${kpi('produced_this_hour')} >= ${batchJobs.length - 1} && ${kpi('cards_per_hour_15min')} > 0
+      && ${kpi('queue_depth')} === 0 && ${kpi('at_stations')} === 0 && ${kpi('eta_seconds')} === 0`,
+  'KPIs after the batch');
+  const split = await page.eval(`({ produced: ${seg(batchSel, 'produced')}, rejected: ${seg(batchSel, 'rejected')},
+      queued: ${seg(batchSel, 'queued')}, at: ${seg(batchSel, 'at-station')}, voided: ${seg(batchSel, 'voided')},
+      tick: !!document.querySelector('${batchSel} .tick') })`);
+  if (split.produced !== batchJobs.length - 1 || split.rejected !== 1 || split.queued !== 0 || split.at !== 0
+      || split.voided !== 0 || !split.tick) {
+    fail(`split bar after the batch: ${JSON.stringify(split)}`);
   }
-  const tiles = await page.eval(`[...document.querySelectorAll('.station')].map(e => e.textContent).join(' | ')`);
-  log('station tiles:', tiles);
-  await page.screenshot('01-batch-complete.png');
+  // The reconciliation link answers with the line's file.
+  await page.waitFor(`!!document.querySelector('${batchSel} a.batch-file.reconciliation')`, 'reconciliation link');
+  const rec = await getJson(base, `/api/batches/school-${school}/reconciliation`, tokens.operator);
+  if (!rec || typeof rec !== 'object') fail('reconciliation not served');
 
-  // 2. Open a produced job: preview + timeline; ask for a reprint.
+  // 6. The jam is in the fault list and on station-1's tile until acknowledged.
+  const faultRow = `#faults tbody tr.fault-row[data-code="PRINTER_JAM"]`;
+  await page.waitFor(`!!document.querySelector('${faultRow}')
+      && !!document.querySelector('.station[data-station="station-1"] .fault')`, 'jam in the fault list and tile');
+  const faultId = await page.eval(`document.querySelector('${faultRow}').dataset.fault`);
+  const qaAck = await fetch(`${base}/api/faults/${faultId}/ack`, { method: 'POST', ...authed(tokens.qa) });
+  if (qaAck.status !== 403) fail(`qa acknowledged a fault: HTTP ${qaAck.status}`);
+  await page.screenshot('02-batch-complete-fault.png');
+  await page.click(`${faultRow} button.ack`);
+  await page.waitFor(`!document.querySelector('${faultRow}') && !document.querySelector('#faults-empty').hidden
+      && !document.querySelector('.station[data-station="station-1"] .fault')`, 'fault acknowledged');
+  const faults = await getJson(base, '/api/faults', tokens.operator);
+  const acked = faults.faults.find((f) => String(f.fault_id) === faultId);
+  if (!acked || acked.acked_by !== 'wang') fail(`fault not acknowledged by wang: ${JSON.stringify(acked)}`);
+  if (metricValue(await metricsText(base), 'cardbureau_open_faults') !== 0) fail('metrics: open faults left');
+
+  // 7. Empty search result; a refused job's history shows code, field, message.
+  await page.type('#search-q', 'no-such-job-anywhere');
+  await page.click('#search-btn');
+  await page.waitFor(`!document.querySelector('#results-empty').hidden
+      && document.querySelector('#results-empty').textContent === 'No job matches.'`, 'empty state: no job matches');
+  await page.type('#search-q', 'DEMO-BAD-no-face');
+  await page.click('#search-btn');
+  await page.click(`#results tbody tr[data-job="DEMO-BAD-no-face"]`);
+  await page.waitFor(`document.querySelector('#detail').dataset.job === 'DEMO-BAD-no-face'
+      && [...document.querySelectorAll('#history tbody tr')].some(r => r.textContent.includes('PHOTO_NO_FACE')
+         && r.children[5].textContent !== '' && r.children[6].textContent !== '')`,
+  'refusal with code, field and message');
+  await page.click('#detail-close');
+  await page.waitFor(`document.querySelector('#detail').hidden`, 'detail closed');
+
+  // 8. A produced job's detail opens in view: faces + history (attempts, QA).
   await page.type('#search-q', firstJob);
   await page.click('#search-btn');
   await page.waitFor(`document.querySelectorAll('#results tbody tr').length === 1`, 'one search hit');
@@ -330,10 +451,13 @@ async function main() {
   await page.waitFor(`document.querySelector('#detail').dataset.job === '${firstJob}'
       && document.querySelector('#preview-front').dataset.loaded === '1'
       && document.querySelector('#preview-front').naturalWidth > 0`, 'job detail with card preview');
-  const steps = await page.eval(`[...document.querySelectorAll('#timeline .state')].map(e => e.textContent)`);
-  if (steps[0] !== 'received' || !['reported', 'acknowledged'].includes(steps[steps.length - 1])) {
-    fail(`unexpected timeline ${steps.join(',')}`);
-  }
+  const inView = await page.eval(`(() => { const r = document.querySelector('#detail').getBoundingClientRect();
+      return r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight + 1 && r.right <= innerWidth + 1
+        && r.width > 300; })()`);
+  if (!inView) fail('job detail is not in view');
+  const kinds = await page.eval(`[...document.querySelectorAll('#history tbody tr')].map(r => r.dataset.kind)`);
+  for (const k of ['state', 'attempt', 'qa']) if (!kinds.includes(k)) fail(`history lacks ${k}: ${kinds.join(',')}`);
+  await page.screenshot('03-job-detail.png');
   await page.type('#reprint-reason', 'print smudged across the photo');
   await page.click('#reprint-btn');
   await page.waitFor(`(() => { const r = document.querySelector('#reprints tr[data-reprint]');
@@ -342,11 +466,12 @@ async function main() {
   if (opButtons !== 0) fail('an operator sees an approve button');
   const msg = await page.eval(`document.querySelector('#message').textContent`);
   if (!msg.includes('waiting for QA approval')) fail(`unexpected message: ${msg}`);
-  await page.screenshot('02-reprint-requested.png');
 
-  // 3. QA signs in, approves; the new attempt is produced.
+  // 9. QA signs in, approves; the new attempt is produced; the old card is voided (not green).
+  await page.click('#detail-close');
   await page.click('#logout-btn');
-  await page.waitFor(`!document.querySelector('#login').hidden`, 'signed out');
+  await page.waitFor(`!document.querySelector('#login').hidden && document.querySelector('#detail').hidden`,
+    'signed out');
   await signIn(page, base, tokens.qa, 'li (qa)');
   await page.click('#reprints tr[data-status="pending"] button.approve');
   const newJob = await page.waitFor(`(() => { const r = document.querySelector('#reprints tr[data-reprint]');
@@ -361,33 +486,88 @@ async function main() {
   const reprintOf = await page.eval(`[...document.querySelectorAll('#detail-fields dt')]
       .find(e => e.textContent === 'Reprint of')?.nextElementSibling.textContent`);
   if (reprintOf !== firstJob) fail(`reprint not linked to the old job: ${reprintOf}`);
+  await page.waitFor(`${seg(batchSel, 'voided')} === 1 && ${seg(batchSel, 'produced')} === ${batchJobs.length - 1}
+      && !!document.querySelector('${batchSel} .tick')`, 'split bar: one voided, the attempt produced');
+  await page.click('#detail-close');
+  await page.type('#search-q', firstJob);
+  await page.click('#search-btn');
+  await page.click(`#results tbody tr[data-job="${firstJob}"]`);
+  await page.waitFor(`document.querySelector('#detail').dataset.job === '${firstJob}'
+      && document.querySelector('#detail').dataset.voided === '1'`, 'voided job detail');
+  const colours = await page.eval(`(() => {
+      const c = (sel) => getComputedStyle(document.querySelector(sel)).backgroundColor;
+      return { voided: c('#detail-fields .state'),
+               legend: getComputedStyle(document.querySelector('.swatch.voided'), '::before').backgroundColor,
+               listed: c('#results tbody tr[data-job="${firstJob}"] .state') }; })()`);
+  const greenish = (rgb) => { const [r, g, b] = (rgb.match(/\d+/g) || []).map(Number); return g > r + 30 && g > b + 30; };
+  if (greenish(colours.voided) || greenish(colours.listed)) fail(`a voided card is green: ${JSON.stringify(colours)}`);
+  if (!(await page.eval(`document.querySelector('#results tbody tr[data-job="${firstJob}"] .state').classList.contains('voided')`))) {
+    fail('the voided card has no voided badge in the job list');
+  }
   await page.screenshot('dashboard.png');
 
-  // The audit trail recorded both people (checked through the API as admin).
-  const res = await fetch(base + '/api/audit', { headers: { Authorization: 'Bearer ' + tokens.admin } });
-  const { entries: audit } = await res.json();
+  // 10. 1280x800 and a 10" tablet (800x1280 portrait): no horizontal
+  // scrolling, the detail still in view; every resource from the bureau.
+  await fitsWidth(page, '1280x800');
+  await viewport(page, 800, 1280);
+  await page.waitFor(`innerWidth === 800`, 'tablet viewport');
+  await fitsWidth(page, 'tablet 800x1280');
+  const tabletDetail = await page.eval(`(() => { const r = document.querySelector('#detail').getBoundingClientRect();
+      return r.left >= 0 && r.right <= innerWidth + 1; })()`);
+  if (!tabletDetail) fail('job detail out of view on the tablet');
+  await page.screenshot('04-tablet.png');
+  await page.click('#detail-close');
+  await viewport(page, 1280, 800);
+  const foreign = await page.eval(`performance.getEntriesByType('resource').map(e => e.name)
+      .filter(u => !u.startsWith(location.origin) && !u.startsWith('blob:'))`);
+  if (foreign.length) fail(`resources from elsewhere (offline / no CDN): ${foreign.join(' ')}`);
+
+  // The audit trail recorded both people and the acknowledgement.
+  const { entries: audit } = await getJson(base, '/api/audit', tokens.admin);
   const did = audit.map((e) => `${e.actor}:${e.action}:${e.outcome}`);
-  for (const want of ['wang:reprint.request:OK', 'li:reprint.approve:OK']) {
+  for (const want of ['wang:reprint.request:OK', 'li:reprint.approve:OK', 'wang:fault.ack:OK',
+                      'li:fault.ack:FORBIDDEN']) {
     if (!did.includes(want)) fail(`audit trail lacks ${want}: ${did.join(' ')}`);
   }
-  // The old card is voided.
-  const old = await (await fetch(`${base}/api/jobs/${firstJob}`,
-    { headers: { Authorization: 'Bearer ' + tokens.qa } })).json();
+  const old = await getJson(base, `/api/jobs/${firstJob}`, tokens.qa);
   if (!old.card_voided || old.reprinted_by !== newJob) fail('old card not voided / linked');
-  // The line produced it on a real station: the batch counts the attempt and
-  // /metrics reflects the run.
-  const batch = await (await fetch(`${base}/api/batches/school-${school}`,
-    { headers: { Authorization: 'Bearer ' + tokens.qa } })).json();
-  if (batch.total !== batchJobs.length + 1 || batch.reprinted !== 1 || batch.produced !== batchJobs.length) {
+  const batch = await getJson(base, `/api/batches/school-${school}`, tokens.qa);
+  if (batch.total !== batchJobs.length + 1 || batch.reprinted !== 1 || batch.produced !== batchJobs.length - 1
+      || batch.voided !== 1 || !batch.complete) {
     fail(`batch after the reprint: ${JSON.stringify(batch)}`);
   }
-  const metrics = await (await fetch(`${base}/metrics`,
-    { headers: { Authorization: 'Bearer ' + tokens.admin } })).text();
-  const perHour = Number((metrics.match(/^cardbureau_cards_per_hour (\d+)$/m) || [])[1]);
+  const metrics = await metricsText(base);
+  const perHour = metricValue(metrics, 'cardbureau_cards_per_hour');
   if (!(perHour >= batchJobs.length)) fail(`cards_per_hour ${perHour} in:\n${metrics}`);
   if (!/^cardbureau_station_up\{station="station-1"\} 1$/m.test(metrics)) fail(`station-1 not up:\n${metrics}`);
   if (!/^cardbureau_failures_total\{code="PHOTO_NO_FACE"\} 1$/m.test(metrics)) {
     fail(`the refused job is not counted:\n${metrics}`);
+  }
+  if (!/^cardbureau_failures_total\{code="PRINTER_JAM"\} [1-9]/m.test(metrics)) {
+    fail(`the jam is not counted:\n${metrics}`);
+  }
+
+  // 11. The bureau restarts: the counters and the station's faults come from
+  // the store, and the manifest written at the stop is linked.
+  await stopChild(bureauProc);
+  const base2 = await startBureau();
+  const after = await metricsText(base2);
+  for (const re of [/^cardbureau_failures_total\{code="PHOTO_NO_FACE"\} 1$/m,
+                    /^cardbureau_failures_total\{code="PRINTER_JAM"\} [1-9]/m,
+                    /^cardbureau_cards_per_hour [7-9]$/m, /^cardbureau_open_faults 0$/m]) {
+    if (!re.test(after)) fail(`after a restart, /metrics lacks ${re}:\n${after}`);
+  }
+  const { stations } = await getJson(base2, '/api/stations', tokens.operator);
+  const s1 = stations.find((x) => x.station_id === 'station-1');
+  if (!s1 || !s1.last_faults.some((f) => f.code === 'PRINTER_JAM') || s1.open_fault !== null) {
+    fail(`station-1 after a restart: ${JSON.stringify(s1)}`);
+  }
+  const b2 = await getJson(base2, `/api/batches/school-${school}`, tokens.operator);
+  if (!b2.has_manifest) fail(`no manifest after the stop: ${JSON.stringify(b2)}`);
+  const pdf = await fetch(`${base2}/api/batches/school-${school}/manifest`, authed(tokens.operator));
+  const head = Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString();
+  if (pdf.status !== 200 || pdf.headers.get('content-type') !== 'application/pdf' || head !== '%PDF-') {
+    fail(`manifest: HTTP ${pdf.status} ${pdf.headers.get('content-type')} ${head}`);
   }
   log('PASS');
 }

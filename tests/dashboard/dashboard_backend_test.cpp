@@ -303,8 +303,11 @@ TEST_F(DashboardBackendTest, ApprovedReprintIsProducedByTheLineAndVoidsTheOldCar
   ASSERT_TRUE(batches.ok());
   ASSERT_EQ(batches->size(), 1u);
   EXPECT_EQ((*batches)[0].total, 2);
-  EXPECT_EQ((*batches)[0].produced, 2);
+  // Split by outcome: the voided card is not a produced one.
+  EXPECT_EQ((*batches)[0].produced, 1);
+  EXPECT_EQ((*batches)[0].voided, 1);
   EXPECT_EQ((*batches)[0].reprinted, 1);
+  EXPECT_TRUE((*batches)[0].complete);
   EXPECT_FALSE((*batches)[0].school_name.empty());
 
   // Events: the reprint's request and approval, and the attempt's states.

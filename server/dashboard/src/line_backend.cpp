@@ -1,6 +1,7 @@
 #include "cardbureau/dashboard/line_backend.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -26,7 +27,7 @@ http::ReprintRequest ToApi(const server::ReprintRecord& r) {
 
 LineBackend::LineBackend(server::JobStore& store, line::Line* line, StartAttempt start_attempt,
                          const Clock& clock, std::chrono::milliseconds station_poll)
-    : StoreBackend(store),
+    : StoreBackend(store, clock),
       line_(line),
       start_attempt_(std::move(start_attempt)),
       clock_(clock),
@@ -58,20 +59,6 @@ void LineBackend::OnJobEvent(const server::JobEvent& event) {
   if (auto rec = store().Find(event.job_id); rec.ok() && *rec && !(*rec)->school_code.empty()) {
     batch_id = BatchIdForSchool((*rec)->school_code);
   }
-  {
-    std::lock_guard lock(mu_);
-    if (event.state == server::JobState::kReported ||
-        event.state == server::JobState::kAcknowledged) {
-      completed_at_ms_.push_back(now);
-    }
-    if ((event.state == server::JobState::kFailed || event.state == server::JobState::kRejected) &&
-        !event.code.empty()) {
-      job_failures_[event.code]++;
-    }
-    while (!completed_at_ms_.empty() && completed_at_ms_.front() < now - 3600 * 1000) {
-      completed_at_ms_.pop_front();
-    }
-  }
   http::DashboardEvent e;
   e.kind = "job";
   e.id = event.job_id;
@@ -95,7 +82,9 @@ void LineBackend::PollStations() {
     std::vector<http::DashboardEvent> changed;
     for (const auto& s : line_->Stations()) {
       const std::string view = s.state + "|" + s.current_job + "|" + std::to_string(s.produced) +
-                               "|" + std::to_string(s.rejected_cards);
+                               "|" + std::to_string(s.rejected_cards) + "|" +
+                               std::to_string(s.faults.empty() ? 0 : s.faults.back().at_ms) + "|" +
+                               std::to_string(s.faults.size());
       std::lock_guard inner(mu_);
       auto& last = last_station_view_[s.name];
       if (last == view) continue;
@@ -161,9 +150,14 @@ Result<std::vector<http::StationInfo>> LineBackend::Stations() {
     info.current_job = s.current_job;
     info.produced = s.produced;
     info.failed = s.rejected_cards;
-    for (auto it = s.faults.rbegin(); it != s.faults.rend(); ++it) {
-      info.last_faults.push_back(http::StationFault{it->at_ms, it->code, it->message, it->job_id});
+    // The faults from the store (they outlive a restart and stay until
+    // acknowledged); the tile shows the newest one only while it is open.
+    CB_ASSIGN_OR_RETURN(auto faults, store().StationFaults(s.name, /*open_only=*/false, 10));
+    for (const auto& f : faults) {
+      info.last_faults.push_back(http::StationFault{f.at_ms, f.code, f.message, f.job_id});
     }
+    CB_ASSIGN_OR_RETURN(auto open, store().StationFaults(s.name, /*open_only=*/true, 1));
+    if (!open.empty()) info.open_fault = ToFault(open.front());
     out.push_back(std::move(info));
   }
   return out;
@@ -230,19 +224,66 @@ Result<http::ReprintRequest> LineBackend::Reprint(std::string_view reprint_id) {
 }
 
 Result<http::MetricsSnapshot> LineBackend::Metrics() {
+  // Everything counted comes from the store (StoreBackend::Metrics), so it
+  // survives a restart; the line adds only its live station states.
   CB_ASSIGN_OR_RETURN(http::MetricsSnapshot m, StoreBackend::Metrics());
-  const int64_t since = NowMs() - 3600 * 1000;
-  {
-    std::lock_guard lock(mu_);
-    m.cards_produced_last_hour = std::count_if(completed_at_ms_.begin(), completed_at_ms_.end(),
-                                               [&](int64_t t) { return t >= since; });
-    for (const auto& [code, n] : job_failures_) m.failures_by_code[code] += n;
-  }
+  const int64_t now = NowMs();
+  CB_ASSIGN_OR_RETURN(auto figures, store().Figures(now - 3600 * 1000, now, now));
+  m.cards_produced_last_hour = figures.produced_since_hour;
   if (line_) {
-    for (const auto& [code, n] : line_->Stats().failures_by_code) m.failures_by_code[code] += n;
     for (const auto& s : line_->Stations()) m.station_states[s.name] = StationState(s.state);
   }
+  if (link_source_) {
+    CB_ASSIGN_OR_RETURN(m.link, Link());
+  }
   return m;
+}
+
+void LineBackend::FillBatchFiles(http::BatchSummary& b) {
+  b.has_manifest = BatchFile(b.batch_id, BatchFileKind::kManifest).ok();
+  b.has_reconciliation = BatchFile(b.batch_id, BatchFileKind::kReconciliation).ok();
+}
+
+Result<std::vector<http::BatchSummary>> LineBackend::Batches() {
+  CB_ASSIGN_OR_RETURN(auto out, StoreBackend::Batches());
+  for (auto& b : out) FillBatchFiles(b);
+  return out;
+}
+
+Result<http::BatchSummary> LineBackend::Batch(std::string_view batch_id) {
+  CB_ASSIGN_OR_RETURN(auto b, StoreBackend::Batch(batch_id));
+  FillBatchFiles(b);
+  return b;
+}
+
+Result<http::LinkStatus> LineBackend::Link() {
+  http::LinkStatus out;
+  if (!link_source_) return out;
+  const server::CentreLink l = link_source_();
+  out.state = l.connected ? "connected" : "reconnecting";
+  out.since_ms = l.since_ms;
+  out.last_heartbeat_ms = l.last_heard_ms;
+  out.reconnects = l.reconnects;
+  out.centre = l.centre;
+  return out;
+}
+
+Result<std::filesystem::path> LineBackend::BatchFile(std::string_view batch_id,
+                                                     BatchFileKind kind) {
+  const std::string school = SchoolOf(batch_id);
+  const bool plain = std::all_of(school.begin(), school.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+  if (!line_ || school.empty() || !plain || line_->batches_dir().empty()) {
+    return Status(Code::kNotFound, "no batch files for this batch");
+  }
+  const auto path = line_->batches_dir() / school /
+                    (kind == BatchFileKind::kManifest ? "manifest.pdf" : "reconciliation.json");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status(Code::kNotFound, "the line has not written this batch file yet");
+  }
+  return path;
 }
 
 }  // namespace cardbureau::dashboard

@@ -8,6 +8,7 @@
 #include "cardbureau/http/auth.h"
 #include "cardbureau/http/server.h"
 #include "cardbureau/http/store_audit_head.h"
+#include "cardbureau/http/sla.h"
 
 namespace cardbureau::dashboard {
 
@@ -61,8 +62,12 @@ Result<std::unique_ptr<server::Service>> MakeHttpService(const server::ServeCont
   CB_ASSIGN_OR_RETURN(auto audit, http::AuditTrail::Open(ctx.config.data_dir, ctx.clock, heads));
   auto* line = dynamic_cast<line::Line*>(ctx.bureau.production());
   server::Bureau* bureau = &ctx.bureau;
+  // The SLA policy (working days, flag share, public holidays): DATA/sla.json.
+  CB_ASSIGN_OR_RETURN(http::SlaPolicy sla, http::LoadSlaPolicy(ctx.config.data_dir / "sla.json"));
   auto backend = std::make_unique<LineBackend>(
       ctx.store, line, [bureau](const std::string& id) { bureau->StartAttempt(id); }, ctx.clock);
+  backend->SetSlaPolicy(std::move(sla));
+  backend->SetLinkSource([bureau] { return bureau->link(); });
   auto service =
       std::make_unique<HttpService>(ctx.bureau, std::move(tokens), std::move(audit),
                                     std::move(backend), std::move(api_options), server_options);

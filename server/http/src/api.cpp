@@ -63,7 +63,57 @@ json ToJson(const BatchSummary& b) {
           {"failed", b.failed},
           {"rejected", b.rejected},
           {"reprinted", b.reprinted},
-          {"created_at_ms", b.created_at_ms}};
+          {"created_at_ms", b.created_at_ms},
+          {"voided", b.voided},
+          {"failed_open", b.failed_open},
+          {"complete", b.complete},
+          {"has_manifest", b.has_manifest},
+          {"has_reconciliation", b.has_reconciliation}};
+}
+
+json ToJson(const FaultInfo& f) {
+  return {{"fault_id", f.fault_id},       {"at_ms", f.at_ms},
+          {"station_id", f.station_id},   {"code", f.code},
+          {"message", f.message},         {"job_id", f.job_id},
+          {"acked_at_ms", f.acked_at_ms}, {"acked_by", f.acked_by}};
+}
+
+json ToJson(const LinkStatus& l) {
+  return {{"state", l.state},
+          {"since_ms", l.since_ms},
+          {"last_heartbeat_ms", l.last_heartbeat_ms},
+          {"reconnects", l.reconnects},
+          {"centre", l.centre}};
+}
+
+json ToJson(const KpiSnapshot& k) {
+  return {{"now_ms", k.now_ms},
+          {"produced_this_hour", k.produced_this_hour},
+          {"produced_today", k.produced_today},
+          {"produced_last_15min", k.produced_last_15min},
+          {"cards_per_hour_15min", k.cards_per_hour_15min},
+          {"queue_depth", k.queue_depth},
+          {"at_stations", k.at_stations},
+          {"eta_seconds", k.eta_seconds}};
+}
+
+json ToJson(const SlaView& v) {
+  json jobs = json::array();
+  for (const auto& j : v.jobs) {
+    jobs.push_back({{"job_id", j.job_id},
+                    {"batch_id", j.batch_id},
+                    {"state", j.state},
+                    {"confirmed_at", j.confirmed_at},
+                    {"working_days", j.working_days},
+                    {"flagged", j.flagged}});
+  }
+  return {{"sla_working_days", v.sla_working_days},
+          {"flag_share", v.flag_share},
+          {"flag_after_days", v.flag_after_days},
+          {"oldest_working_days", v.oldest_working_days},
+          {"flagged", v.flagged},
+          {"calendar", v.calendar},
+          {"jobs", jobs}};
 }
 
 json ToJson(const JobSummary& j) {
@@ -95,8 +145,11 @@ json ToJson(const StationInfo& s) {
     faults.push_back(
         {{"at_ms", f.at_ms}, {"code", f.code}, {"message", f.message}, {"job_id", f.job_id}});
   }
+  json open = nullptr;
+  if (s.open_fault.fault_id != 0) open = ToJson(s.open_fault);
   return {{"station_id", s.station_id}, {"state", s.state},   {"current_job", s.current_job},
-          {"produced", s.produced},     {"failed", s.failed}, {"last_faults", faults}};
+          {"produced", s.produced},     {"failed", s.failed}, {"last_faults", faults},
+          {"open_fault", open}};
 }
 
 json ToJson(const ReprintRequest& r) {
@@ -426,6 +479,62 @@ HttpResponse Api::Route(const HttpRequest& req, const ParsedTarget& t, const Pri
       if (!b.ok()) return ErrorResponse(b.status());
       return JsonResponse(200, ToJson(*b));
     }
+    if (n == 4 && (s[3] == "manifest" || s[3] == "reconciliation")) {
+      const bool manifest = s[3] == "manifest";
+      auto p =
+          backend_.BatchFile(s[2], manifest ? DashboardBackend::BatchFileKind::kManifest
+                                            : DashboardBackend::BatchFileKind::kReconciliation);
+      if (!p.ok()) return ErrorResponse(p.status());
+      auto data = ReadFileLimited(*p, options_.max_batch_file);
+      if (!data.ok()) return ErrorResponse(data.status());
+      HttpResponse r;
+      r.content_type = manifest ? "application/pdf" : "application/json";
+      r.body = std::move(*data);
+      return r;
+    }
+  }
+  if (n == 2 && (s[1] == "link" || s[1] == "kpis" || s[1] == "sla")) {
+    if (!get) return method_not_allowed();
+    if (s[1] == "link") {
+      auto l = backend_.Link();
+      if (!l.ok()) return ErrorResponse(l.status());
+      return JsonResponse(200, ToJson(*l));
+    }
+    if (s[1] == "kpis") {
+      auto k = backend_.Kpis();
+      if (!k.ok()) return ErrorResponse(k.status());
+      return JsonResponse(200, ToJson(*k));
+    }
+    auto v = backend_.Sla();
+    if (!v.ok()) return ErrorResponse(v.status());
+    return JsonResponse(200, ToJson(*v));
+  }
+  if (n >= 2 && s[1] == "faults") {
+    if (n == 2) {
+      if (!get) return method_not_allowed();
+      auto f = backend_.Faults(Param(q, "open") == "1");
+      if (!f.ok()) return ErrorResponse(f.status());
+      json arr = json::array();
+      for (const auto& x : *f) arr.push_back(ToJson(x));
+      return JsonResponse(200, {{"faults", arr}});
+    }
+    if (n == 4 && s[3] == "ack") {
+      if (!post) return method_not_allowed();
+      const std::string& id = s[2];
+      if (who.role == Role::kQa) {
+        return Action(who, "fault.ack", id,
+                      Forbidden("acknowledging a fault needs operator or admin"), "", 0, "");
+      }
+      if (id.empty() || id.size() > 15 ||
+          !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return Action(who, "fault.ack", id, Status(Code::kNotFound, "no such fault"), "", 0, "");
+      }
+      auto f = backend_.AcknowledgeFault(std::stoll(id), who.name);
+      if (!f.ok()) return Action(who, "fault.ack", id, f.status(), "", 0, "");
+      return Action(who, "fault.ack", id, Status::Ok(),
+                    f->station_id + " " + f->code + (f->job_id.empty() ? "" : " " + f->job_id), 200,
+                    dump(ToJson(*f)));
+    }
   }
   // GET /api/reports/pending: the outbox (reports the centre has not acked)
   // with the centre's answers (e.g. UNKNOWN_TYPE to card_replaced).
@@ -624,6 +733,35 @@ HttpResponse Api::Metrics() {
        "# TYPE cardbureau_queue_depth gauge\n"
        "cardbureau_queue_depth "
     << m->queue_depth << "\n";
+  if (m->link) {
+    const auto& l = *m->link;
+    o << "# HELP cardbureau_centre_link_up 1 while the bureau has a session with the centre.\n"
+         "# TYPE cardbureau_centre_link_up gauge\n"
+         "cardbureau_centre_link_up "
+      << (l.state == "connected" ? 1 : 0) << "\n";
+    o << "# HELP cardbureau_centre_link_since_seconds Unix time the link last changed state.\n"
+         "# TYPE cardbureau_centre_link_since_seconds gauge\n"
+         "cardbureau_centre_link_since_seconds "
+      << l.since_ms / 1000 << "\n";
+    o << "# HELP cardbureau_centre_last_heartbeat_seconds Unix time of the last message from "
+         "the centre (0 = never).\n"
+         "# TYPE cardbureau_centre_last_heartbeat_seconds gauge\n"
+         "cardbureau_centre_last_heartbeat_seconds "
+      << l.last_heartbeat_ms / 1000 << "\n";
+    o << "# HELP cardbureau_centre_reconnects_total Sessions with the centre after the first.\n"
+         "# TYPE cardbureau_centre_reconnects_total counter\n"
+         "cardbureau_centre_reconnects_total "
+      << l.reconnects << "\n";
+  }
+  o << "# HELP cardbureau_oldest_open_job_working_days Age of the oldest open job in working "
+       "days since confirmation.\n"
+       "# TYPE cardbureau_oldest_open_job_working_days gauge\n"
+       "cardbureau_oldest_open_job_working_days "
+    << m->oldest_open_job_working_days << "\n";
+  o << "# HELP cardbureau_open_faults Station faults not acknowledged yet.\n"
+       "# TYPE cardbureau_open_faults gauge\n"
+       "cardbureau_open_faults "
+    << m->open_faults << "\n";
   o << "# HELP cardbureau_station_up 1 when the station can take cards (idle, busy or paused).\n"
        "# TYPE cardbureau_station_up gauge\n";
   for (const auto& [id, state] : m->station_states) {

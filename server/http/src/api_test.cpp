@@ -141,6 +141,31 @@ TEST_F(ApiTest, MetricsCoverEveryFamily) {
   EXPECT_EQ(Get("/metrics", "").status, 401);
 }
 
+TEST_F(ApiTest, OverviewRoutesAnswerFromTheBackend) {
+  // The fake backend has no intake loop, store faults or batch files: the
+  // routes answer with the interface's defaults.
+  auto link = Get("/api/link");
+  ASSERT_EQ(link.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(link.body)["state"], "none");
+  auto kpis = Get("/api/kpis");
+  ASSERT_EQ(kpis.status, 200);
+  EXPECT_TRUE(nlohmann::json::parse(kpis.body).contains("cards_per_hour_15min"));
+  auto sla = Get("/api/sla");
+  ASSERT_EQ(sla.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(sla.body)["flag_after_days"], 15);
+  auto faults = Get("/api/faults?open=1");
+  ASSERT_EQ(faults.status, 200);
+  EXPECT_TRUE(nlohmann::json::parse(faults.body)["faults"].empty());
+  EXPECT_EQ(api_.Handle({"POST", "/api/faults/abc/ack", "Bearer tok", ""}).status, 404);
+  EXPECT_EQ(api_.Handle({"POST", "/api/faults/7/ack", "Bearer tok", ""}).status, 404);
+  EXPECT_EQ(Get("/api/faults/7/ack").status, 405);
+  EXPECT_EQ(Get("/api/batches/B/manifest").status, 404);
+  EXPECT_EQ(Get("/api/link", "").status, 401);
+  auto metrics = Get("/metrics");
+  EXPECT_NE(metrics.body.find("cardbureau_oldest_open_job_working_days 0\n"), std::string::npos);
+  EXPECT_EQ(metrics.body.find("cardbureau_centre_link_up"), std::string::npos);  // no loop
+}
+
 TEST_F(ApiTest, BadQueryParametersAre400) {
   EXPECT_EQ(Get("/api/jobs?limit=abc").status, 400);
   EXPECT_EQ(Get("/api/jobs?offset=-1").status, 400);
@@ -156,6 +181,26 @@ TEST_F(ApiTest, WrongMethodIs405AndUnknownRouteIs404) {
   auto r = Get("/api/nothing/here");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(nlohmann::json::parse(r.body)["code"], "NOT_FOUND");
+}
+
+// `serve --http` / `dashboard-demo` refuse to start without the page
+// (issue 19): a folder without index.html is INVALID_CONFIG http.web.
+TEST(ResolveWebRoot, RefusesAFolderWithoutThePage) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cb_webroot_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto missing = ResolveWebRoot(dir);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kInvalidConfig);
+  EXPECT_EQ(missing.status().field(), "http.web");
+  auto absent = ResolveWebRoot(dir / "nope");
+  ASSERT_FALSE(absent.ok());
+  EXPECT_EQ(absent.status().field(), "http.web");
+  std::ofstream(dir / "index.html") << "<html></html>";
+  auto found = ResolveWebRoot(dir);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, dir);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

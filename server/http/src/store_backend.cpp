@@ -31,7 +31,29 @@ void NameSchool(BatchSummary& b, const server::JobRecord& r) {
 
 }  // namespace
 
-StoreBackend::StoreBackend(server::JobStore& store) : store_(store) {}
+StoreBackend::StoreBackend(server::JobStore& store, const Clock& clock, SlaPolicy sla)
+    : store_(store), clock_(clock), sla_(std::move(sla)) {}
+
+std::string StoreBackend::SchoolOf(std::string_view batch_id) {
+  constexpr std::string_view kPrefix = "school-";
+  if (batch_id.substr(0, kPrefix.size()) != kPrefix || batch_id.size() == kPrefix.size()) {
+    return {};
+  }
+  return std::string(batch_id.substr(kPrefix.size()));
+}
+
+FaultInfo StoreBackend::ToFault(const server::StationFaultRow& r) {
+  FaultInfo f;
+  f.fault_id = r.id;
+  f.at_ms = r.at_ms;
+  f.station_id = r.station;
+  f.code = r.code;
+  f.message = r.message;
+  f.job_id = r.job_id;
+  f.acked_at_ms = r.acked_at_ms.value_or(0);
+  f.acked_by = r.acked_by;
+  return f;
+}
 
 std::string StoreBackend::BatchIdForSchool(std::string_view school_code) {
   return "school-" + std::string(school_code);
@@ -71,6 +93,26 @@ Result<BatchSummary> StoreBackend::FromCounts(const server::BatchCounts& c) {
   b.rejected = c.rejected;
   b.failed = c.failed + c.cancelled;
   b.reprinted = c.reprints;
+  // Split by outcome from the batch's rows (the manifest's rows): a voided
+  // card is not a produced one, and a failed job that a reprint attempt
+  // replaced is not outstanding.
+  CB_ASSIGN_OR_RETURN(auto batch_rows, store_.BatchRows(c.school_code));
+  b.voided = 0;
+  b.failed_open = 0;
+  for (const auto& r : batch_rows) {
+    if (r.voided) ++b.voided;
+    // A job the centre cancelled is not outstanding; a failed one is until
+    // a reprint attempt replaces it.
+    if (r.state != server::JobState::kFailed) continue;
+    const std::string prefix = r.job_id + "~R";
+    const bool replaced = std::any_of(batch_rows.begin(), batch_rows.end(), [&](const auto& o) {
+      return o.job_id.compare(0, prefix.size(), prefix) == 0;
+    });
+    if (!replaced) ++b.failed_open;
+  }
+  b.produced = std::max<int64_t>(0, c.produced - b.voided);
+  b.complete = b.total > 0 && b.queued == 0 && b.in_progress == 0 && b.failed_open == 0 &&
+               b.produced + b.rejected > 0;
   // The school's name is in a stored job's JSON (gone once purged).
   server::JobQuery q;
   q.school_code = c.school_code;
@@ -95,11 +137,9 @@ Result<std::vector<BatchSummary>> StoreBackend::Batches() {
 }
 
 Result<BatchSummary> StoreBackend::Batch(std::string_view batch_id) {
-  constexpr std::string_view kPrefix = "school-";
-  if (batch_id.substr(0, kPrefix.size()) != kPrefix || batch_id.size() == kPrefix.size()) {
-    return Status(Code::kNotFound, "no such batch");
-  }
-  CB_ASSIGN_OR_RETURN(auto counts, store_.Batches(batch_id.substr(kPrefix.size())));
+  const std::string school = SchoolOf(batch_id);
+  if (school.empty()) return Status(Code::kNotFound, "no such batch");
+  CB_ASSIGN_OR_RETURN(auto counts, store_.Batches(school));
   if (counts.empty()) return Status(Code::kNotFound, "no such batch");
   return FromCounts(counts.front());
 }
@@ -198,6 +238,12 @@ Result<MetricsSnapshot> StoreBackend::Metrics() {
   MetricsSnapshot m;
   for (auto s : server::AllJobStates()) m.jobs_by_state[std::string(server::ToString(s))] = 0;
   CB_ASSIGN_OR_RETURN(m.history_faults_by_code, store_.FaultCounts());
+  // Station faults and refused/failed jobs, from the store: survives restarts.
+  CB_ASSIGN_OR_RETURN(m.failures_by_code, store_.FailureCounts());
+  CB_ASSIGN_OR_RETURN(auto open, store_.StationFaults("", /*open_only=*/true, 100000));
+  m.open_faults = static_cast<int64_t>(open.size());
+  CB_ASSIGN_OR_RETURN(auto sla, Sla());
+  m.oldest_open_job_working_days = sla.oldest_working_days;
   CB_ASSIGN_OR_RETURN(auto counts, store_.CountsByState());
   for (const auto& [state, n] : counts) {
     m.jobs_by_state[std::string(server::ToString(state))] = n;
@@ -211,6 +257,84 @@ Result<MetricsSnapshot> StoreBackend::Metrics() {
 
 std::unique_ptr<Subscription> StoreBackend::Subscribe(EventCallback callback) {
   return hub_.Subscribe(std::move(callback));
+}
+
+Result<KpiSnapshot> StoreBackend::Kpis() {
+  KpiSnapshot k;
+  k.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+                 .count();
+  // The hour and the day in Beijing time (UTC+8, whole hours: the hour
+  // starts on the same instant in UTC).
+  constexpr int64_t kHourMs = 3600 * 1000;
+  constexpr int64_t kDayMs = 24 * kHourMs;
+  const int64_t hour_start = k.now_ms - (k.now_ms % kHourMs);
+  const int64_t day_start = BeijingDayOfMs(k.now_ms) * kDayMs - 8 * kHourMs;
+  CB_ASSIGN_OR_RETURN(auto f, store_.Figures(hour_start, day_start, k.now_ms));
+  k.produced_this_hour = f.produced_since_hour;
+  k.produced_today = f.produced_since_day;
+  k.produced_last_15min = f.produced_last_15min;
+  k.cards_per_hour_15min = f.produced_last_15min * 4;
+  k.queue_depth = f.queued;
+  k.at_stations = f.at_stations;
+  const int64_t open = f.queued + f.at_stations;
+  if (open == 0) {
+    k.eta_seconds = 0;
+  } else if (k.cards_per_hour_15min > 0) {
+    k.eta_seconds = (open * 3600 + k.cards_per_hour_15min - 1) / k.cards_per_hour_15min;
+  }
+  return k;
+}
+
+Result<SlaView> StoreBackend::Sla() {
+  SlaView v;
+  v.sla_working_days = sla_.working_days;
+  v.flag_share = sla_.flag_share;
+  v.flag_after_days = FlagAfterDays(sla_);
+  v.calendar = sla_.source;
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+          .count();
+  const int64_t today = BeijingDayOfMs(now_ms);
+  CB_ASSIGN_OR_RETURN(auto rows, store_.OpenJobs());
+  for (const auto& r : rows) {
+    SlaJob j;
+    j.job_id = r.job_id;
+    if (!r.school_code.empty()) j.batch_id = BatchIdForSchool(r.school_code);
+    j.state = std::string(server::ToString(r.state));
+    auto confirmed = BeijingDayOf(r.confirmed_at);
+    if (confirmed) j.confirmed_at = r.confirmed_at;
+    const int64_t from = confirmed ? *confirmed : BeijingDayOfMs(r.received_at_ms);
+    j.working_days = WorkingDaysBetween(sla_, from, today);
+    j.flagged = j.working_days >= v.flag_after_days;
+    v.flagged += j.flagged ? 1 : 0;
+    v.oldest_working_days = std::max(v.oldest_working_days, j.working_days);
+    v.jobs.push_back(std::move(j));
+  }
+  std::stable_sort(v.jobs.begin(), v.jobs.end(), [](const SlaJob& a, const SlaJob& b) {
+    return a.working_days > b.working_days;
+  });
+  return v;
+}
+
+Result<std::vector<FaultInfo>> StoreBackend::Faults(bool open_only) {
+  CB_ASSIGN_OR_RETURN(auto rows, store_.StationFaults("", open_only, 200));
+  std::vector<FaultInfo> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(ToFault(r));
+  return out;
+}
+
+Result<FaultInfo> StoreBackend::AcknowledgeFault(int64_t fault_id, std::string_view actor) {
+  CB_ASSIGN_OR_RETURN(auto row, store_.AcknowledgeStationFault(fault_id, actor));
+  FaultInfo f = ToFault(row);
+  DashboardEvent e;
+  e.kind = "station";
+  e.id = f.station_id;
+  e.state = "fault-acknowledged";
+  e.code = f.code;
+  e.at_ms = f.acked_at_ms;
+  hub_.Publish(e);
+  return f;
 }
 
 }  // namespace cardbureau::http

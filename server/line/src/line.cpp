@@ -199,6 +199,10 @@ struct Line::Impl {
             .count(),
         std::string(s.code_name()), s.message(), st.snap.current_job});
     if (st.snap.faults.size() > 10) st.snap.faults.erase(st.snap.faults.begin());
+    // Durable until an operator acknowledges it (the dashboard's fault list).
+    const StationFaultRecord& rec = st.snap.faults.back();
+    sink.StationFault(server::StationFaultRow{0, rec.at_ms, st.snap.name, rec.code, rec.message,
+                                              rec.job_id, std::nullopt, ""});
     stats.failures_by_code[std::string(s.code_name())]++;
     if (counts && IsStationFault(s.code())) {
       if (++st.snap.consecutive_failures >= options.station_failure_limit && !st.out_of_rotation) {
@@ -1101,6 +1105,8 @@ std::vector<BatchSnapshot> Line::Batches() const {
   for (const auto& [id, b] : impl_->batches) out.push_back(b.snap);
   return out;
 }
+
+std::filesystem::path Line::batches_dir() const { return impl_->options.batches_dir; }
 
 LineStats Line::Stats() const {
   std::lock_guard lock(impl_->mu);

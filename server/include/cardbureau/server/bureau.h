@@ -66,6 +66,16 @@ struct BureauStats {
   int64_t jobs_over_credit = 0;  // unknown jobs sent without credit: refused, not stored
 };
 
+// The link to the centre as the protocol loop sees it (the dashboard's
+// badge and /metrics). Times are Unix ms of the bureau's clock.
+struct CentreLink {
+  bool connected = false;     // handshake done, hello sent
+  int64_t since_ms = 0;       // when it last became connected / disconnected
+  int64_t last_heard_ms = 0;  // last message (heartbeat or other) from the centre, 0 = never
+  int64_t reconnects = 0;     // sessions started after the first one
+  std::string centre;         // the endpoint
+};
+
 // A durable job state change, for observers (the dashboard's event stream).
 struct JobEvent {
   std::string job_id;
@@ -107,6 +117,8 @@ class Bureau final : public ProductionSink {
   Status Run(const std::atomic<bool>& stop);
 
   BureauStats stats() const;
+  // Thread-safe.
+  CentreLink link() const;
   Production* production() { return production_.get(); }
 
   // Set before Run(); receives every durable job state change.
@@ -135,6 +147,7 @@ class Bureau final : public ProductionSink {
                   std::vector<HistoryEvent> events) override;
   Result<std::vector<BatchCounts>> CountBatch(const std::string& school_code) override;
   Result<std::vector<BatchRow>> BatchRows(const std::string& school_code) override;
+  void StationFault(const StationFaultRow& fault) override;
 
  private:
   Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator);
@@ -172,6 +185,8 @@ class Bureau final : public ProductionSink {
   void Notify(const std::string& job_id, JobState state, std::string_view code = {});
   // The job's batch files are rewritten (Production::OutcomeChanged).
   void BatchOutcomeChanged(const std::string& job_id);
+  void SetLinked(bool connected);
+  void Heard();
 };
 
 }  // namespace cardbureau::server

@@ -95,7 +95,7 @@ bool IsInProduction(JobState s);
 // received, validated, rendered: nothing irreversible done to a card yet.
 bool IsBeforeEncoding(JobState s);
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 struct JobRecord {
   std::string job_id;
@@ -259,6 +259,38 @@ struct IntakeJob {
   std::string job_json;  // frame 0 as received (stored for production)
 };
 
+// A station fault (schema 5, table station_faults; job_store_dashboard.cpp):
+// what a line station reported (jam, ribbon, card removed, ...), kept until
+// an operator acknowledges it, and across restarts.
+struct StationFaultRow {
+  int64_t id = 0;  // increasing
+  int64_t at_ms = 0;
+  std::string station;
+  std::string code;  // catalogue code
+  std::string message;
+  std::string job_id;  // the job at the station then, "" if none
+  std::optional<int64_t> acked_at_ms;
+  std::string acked_by;  // "" while open
+};
+
+// The store's production figures for the dashboard's KPIs (history rows).
+struct ProductionFigures {
+  int64_t produced_since_hour = 0;  // jobs that reached `reported` since `hour_start_ms`
+  int64_t produced_since_day = 0;   // ... since `day_start_ms`
+  int64_t produced_last_15min = 0;  // ... in the 15 minutes before now
+  int64_t queued = 0;               // received, validated, rendered
+  int64_t at_stations = 0;          // encoding .. verified
+};
+
+// A job not finished yet (received .. verified), for the SLA view.
+struct OpenJobRow {
+  std::string job_id;
+  std::string school_code;
+  JobState state = JobState::kReceived;
+  std::string confirmed_at;  // from the stored job JSON, "" when absent
+  int64_t received_at_ms = 0;
+};
+
 class JobStore {
  public:
   // Opens or creates DATA/bureau.db and the photo/cards directories, applies
@@ -376,6 +408,24 @@ class JobStore {
   Result<int64_t> CountInProduction();
   // The parsed job for production (NOT_FOUND when purged or unknown).
   Result<Job> LoadJob(std::string_view job_id);
+
+  // ---- dashboard (schema 5; job_store_dashboard.cpp) ----
+  // Stores a station fault; returns its id.
+  Result<int64_t> AddStationFault(const StationFaultRow& fault);
+  // Newest first. `station` "" = every station; `open_only` = not acknowledged.
+  Result<std::vector<StationFaultRow>> StationFaults(std::string_view station, bool open_only,
+                                                     int limit = 100);
+  // Marks a fault acknowledged by `actor`. NOT_FOUND for an unknown id,
+  // FAILED_PRECONDITION when it was acknowledged already.
+  Result<StationFaultRow> AcknowledgeStationFault(int64_t id, std::string_view actor);
+  // Failures by catalogue code: every station fault plus every job that
+  // failed or was refused (its failed/rejected history row). Survives restarts.
+  Result<std::map<std::string, int64_t>> FailureCounts();
+  // Jobs produced (history rows entering `reported`) since the given times,
+  // and the queue/station occupancy now.
+  Result<ProductionFigures> Figures(int64_t hour_start_ms, int64_t day_start_ms, int64_t now_ms);
+  // Jobs not finished (received .. verified), oldest first.
+  Result<std::vector<OpenJobRow>> OpenJobs(int limit = 100000);
 
   // ---- reprints (see the header comment) ----
   // Records a reprint request for `job_id`. With `approve` the attempt is

@@ -123,6 +123,11 @@ class ProductionSink {
     (void)school_code;
     return Status(Code::kNotFound, "this sink keeps no store");
   }
+  // A station fault (jam, ribbon, card removed, ...): the server keeps it in
+  // the store until an operator acknowledges it (JobStore::AddStationFault).
+  // Quick; may be called with the production's own locks held. The default
+  // drops it (test doubles).
+  virtual void StationFault(const StationFaultRow& fault) { (void)fault; }
 };
 
 class Production {

@@ -43,6 +43,10 @@ class LineBackend final : public http::StoreBackend {
 
   // Feed from Bureau::SetObserver.
   void OnJobEvent(const server::JobEvent& event);
+  // Where the centre link badge comes from (Bureau::link); call before
+  // serving. Without one, Link() answers state "none".
+  using LinkSource = std::function<server::CentreLink()>;
+  void SetLinkSource(LinkSource source) { link_source_ = std::move(source); }
 
   // The store's answers plus the station: the one holding the job now, else
   // the one that produced its card (DATA/cards/<job>/production.json).
@@ -58,6 +62,10 @@ class LineBackend final : public http::StoreBackend {
   Result<std::vector<http::ReprintRequest>> Reprints(std::string_view status) override;
   Result<http::ReprintRequest> Reprint(std::string_view reprint_id) override;
   Result<http::MetricsSnapshot> Metrics() override;
+  Result<http::LinkStatus> Link() override;
+  Result<std::vector<http::BatchSummary>> Batches() override;
+  Result<http::BatchSummary> Batch(std::string_view batch_id) override;
+  Result<std::filesystem::path> BatchFile(std::string_view batch_id, BatchFileKind kind) override;
 
   // "out-of-rotation" -> "faulted"; other line states (idle, busy, paused,
   // keystore) pass through.
@@ -68,6 +76,7 @@ class LineBackend final : public http::StoreBackend {
   void FillStation(http::JobSummary& job, const std::map<std::string, std::string>& at_station);
   std::map<std::string, std::string> JobsAtStations();
   void PollStations();
+  void FillBatchFiles(http::BatchSummary& b);
   void PublishReprint(const http::ReprintRequest& r);
   Result<http::ReprintRequest> Started(Result<server::ReprintRecord> r);
 
@@ -77,8 +86,7 @@ class LineBackend final : public http::StoreBackend {
   std::chrono::milliseconds poll_;
 
   std::mutex mu_;
-  std::deque<int64_t> completed_at_ms_;                   // last hour
-  std::map<std::string, int64_t> job_failures_;           // terminal codes since start
+  LinkSource link_source_;
   std::map<std::string, std::string> last_station_view_;  // id -> "state|job|n|m"
   bool stop_ = false;
   std::condition_variable cv_;

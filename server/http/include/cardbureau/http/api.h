@@ -85,6 +85,7 @@ std::string EventToSse(const DashboardEvent& event);
 struct ApiOptions {
   std::filesystem::path web_root;  // static files; empty = none served
   size_t max_static_file = 4 * 1024 * 1024;
+  size_t max_batch_file = 64 * 1024 * 1024;  // a batch manifest PDF
 };
 
 // The dashboard page folder a server is to serve: `configured` (--web,

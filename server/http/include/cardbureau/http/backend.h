@@ -58,6 +58,18 @@ struct BatchSummary {
   int64_t rejected = 0;       // refused at intake
   int64_t reprinted = 0;      // reprint attempts created in this batch
   int64_t created_at_ms = 0;  // Unix ms
+  // Split by outcome (from the store's batch rows): produced = live cards,
+  // voided = produced cards later voided by a reprint (not in `produced`).
+  // failed counts failed/cancelled jobs; `failed_open` the failed ones that
+  // no reprint attempt replaced.
+  int64_t voided = 0;
+  int64_t failed_open = 0;
+  // Fully produced with nothing outstanding: no job queued or at a station,
+  // no failed job left without a reprint (refusals at intake are reported
+  // to the centre and do not hold the batch open).
+  bool complete = false;
+  bool has_manifest = false;        // GET /api/batches/{id}/manifest answers
+  bool has_reconciliation = false;  // GET /api/batches/{id}/reconciliation answers
 };
 
 // A job row as the search lists it.
@@ -126,6 +138,18 @@ struct StationFault {
   std::string job_id;  // "" when not tied to a job
 };
 
+// A station fault kept until an operator acknowledges it (the store).
+struct FaultInfo {
+  int64_t fault_id = 0;
+  int64_t at_ms = 0;
+  std::string station_id;
+  std::string code;  // catalogue code
+  std::string message;
+  std::string job_id;       // "" when not tied to a job
+  int64_t acked_at_ms = 0;  // 0 while open
+  std::string acked_by;     // "" while open
+};
+
 struct StationInfo {
   std::string station_id;
   // "idle", "busy", "paused", "keystore" (the pkcs11 keystore's token is
@@ -136,6 +160,51 @@ struct StationInfo {
   int64_t produced = 0;                   // cards completed since start
   int64_t failed = 0;                     // cards sent to the reject hopper since start
   std::vector<StationFault> last_faults;  // newest first, at most 10
+  // The newest fault not acknowledged yet (fault_id 0 = none).
+  FaultInfo open_fault;
+};
+
+// The centre link badge (the bureau's protocol loop).
+struct LinkStatus {
+  // "connected", "reconnecting" (was connected, or is trying), "none"
+  // (no protocol loop attached, e.g. the demo backend).
+  std::string state = "none";
+  int64_t since_ms = 0;           // when it became connected / disconnected
+  int64_t last_heartbeat_ms = 0;  // last message heard from the centre, 0 = never
+  int64_t reconnects = 0;
+  std::string centre;  // endpoint
+};
+
+// The KPIs (all from the store's history rows and job rows).
+struct KpiSnapshot {
+  int64_t now_ms = 0;
+  int64_t produced_this_hour = 0;  // since the full hour (Beijing time)
+  int64_t produced_today = 0;      // since midnight Beijing time
+  int64_t produced_last_15min = 0;
+  int64_t cards_per_hour_15min = 0;  // produced_last_15min * 4
+  int64_t queue_depth = 0;           // received .. rendered
+  int64_t at_stations = 0;           // encoding .. verified
+  int64_t eta_seconds = -1;          // open jobs / rate; -1 = no rate yet (or nothing open)
+};
+
+// One open job's age for the SLA view.
+struct SlaJob {
+  std::string job_id;
+  std::string batch_id;
+  std::string state;
+  std::string confirmed_at;  // as sent; "" = the intake time was used
+  int64_t working_days = 0;  // working days since confirmation
+  bool flagged = false;      // past the flag threshold
+};
+
+struct SlaView {
+  int sla_working_days = 20;
+  double flag_share = 0.75;
+  int64_t flag_after_days = 15;  // ceil(sla * share)
+  int64_t oldest_working_days = 0;
+  int64_t flagged = 0;
+  std::vector<SlaJob> jobs;  // oldest first
+  std::string calendar;      // where the holidays came from (file or "built-in")
 };
 
 // A reprint: a new production attempt for a job whose card was produced,
@@ -178,6 +247,9 @@ struct MetricsSnapshot {
   int64_t cards_produced_last_hour = 0;               // completed in the last 3600 s
   int64_t queue_depth = 0;                            // jobs waiting for a station
   std::map<std::string, std::string> station_states;  // station_id -> state
+  std::optional<LinkStatus> link;                     // nullopt = no protocol loop
+  int64_t oldest_open_job_working_days = 0;
+  int64_t open_faults = 0;
 };
 
 // A progress event for the live stream. `kind` is "job", "station",
@@ -247,6 +319,28 @@ class DashboardBackend {
   // The default (a backend without an outbox) has none.
   virtual Result<std::vector<PendingReport>> PendingReports() {
     return std::vector<PendingReport>{};
+  // ---- operator overview (issue 19); defaults for backends without them ----
+  virtual Result<LinkStatus> Link() { return LinkStatus{}; }
+  virtual Result<KpiSnapshot> Kpis() { return KpiSnapshot{}; }
+  virtual Result<SlaView> Sla() { return SlaView{}; }
+  // Newest first; `open_only` = not acknowledged.
+  virtual Result<std::vector<FaultInfo>> Faults(bool open_only) {
+    (void)open_only;
+    return std::vector<FaultInfo>{};
+  }
+  // NOT_FOUND for an unknown fault; FAILED_PRECONDITION when acknowledged already.
+  virtual Result<FaultInfo> AcknowledgeFault(int64_t fault_id, std::string_view actor) {
+    (void)fault_id;
+    (void)actor;
+    return Status(Code::kNotFound, "no such fault");
+  }
+  // A batch's reconciliation.json or manifest.pdf, as the line wrote them.
+  // NOT_FOUND when absent.
+  enum class BatchFileKind { kManifest, kReconciliation };
+  virtual Result<std::filesystem::path> BatchFile(std::string_view batch_id, BatchFileKind kind) {
+    (void)batch_id;
+    (void)kind;
+    return Status(Code::kNotFound, "no batch files here");
   }
 
   // Calls `callback` for every event from now on, on any thread (it must

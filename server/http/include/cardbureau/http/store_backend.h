@@ -18,14 +18,17 @@
 // outlive the backend.
 #pragma once
 
+#include "cardbureau/core/clock.h"
 #include "cardbureau/http/backend.h"
+#include "cardbureau/http/sla.h"
 #include "cardbureau/server/job_store.h"
 
 namespace cardbureau::http {
 
 class StoreBackend : public DashboardBackend {
  public:
-  explicit StoreBackend(server::JobStore& store);
+  explicit StoreBackend(server::JobStore& store, const Clock& clock = SystemClock::Instance(),
+                        SlaPolicy sla = {});
 
   // Publish job/station/batch/reprint events here (e.g. on every Advance).
   EventHub& events() { return hub_; }
@@ -48,18 +51,33 @@ class StoreBackend : public DashboardBackend {
   std::unique_ptr<Subscription> Subscribe(EventCallback callback) override;
   // The store's outbox and the centre's answers (store_backend_reports.cpp).
   Result<std::vector<PendingReport>> PendingReports() override;
+  // KPIs, SLA and faults: from the store (history rows, job rows,
+  // station_faults), so they survive a restart.
+  Result<KpiSnapshot> Kpis() override;
+  Result<SlaView> Sla() override;
+  Result<std::vector<FaultInfo>> Faults(bool open_only) override;
+  Result<FaultInfo> AcknowledgeFault(int64_t fault_id, std::string_view actor) override;
+
+  // The SLA policy (LoadSlaPolicy(DATA/sla.json)); call before serving.
+  void SetSlaPolicy(SlaPolicy sla) { sla_ = std::move(sla); }
 
   // "school-<code>".
   static std::string BatchIdForSchool(std::string_view school_code);
 
  protected:
   server::JobStore& store() { return store_; }
+  const Clock& clock() const { return clock_; }
+  static FaultInfo ToFault(const server::StationFaultRow& row);
+  // The batch's school code from "school-<code>", "" when it is not one.
+  static std::string SchoolOf(std::string_view batch_id);
 
  private:
   JobSummary Summarise(const server::JobRecord& r);
   Result<BatchSummary> FromCounts(const server::BatchCounts& counts);
 
   server::JobStore& store_;
+  const Clock& clock_;
+  SlaPolicy sla_;
   EventHub hub_;
 };
 

@@ -127,6 +127,9 @@ class Line final : public server::Production {
   std::vector<BatchSnapshot> Batches() const;
   LineStats Stats() const;
   size_t QueueDepth() const;
+  // Where the batch files go (<batches_dir>/<school>/reconciliation.json,
+  // manifest.pdf); empty when none are written.
+  std::filesystem::path batches_dir() const;
   Status PauseStation(const std::string& name);
   Status ResumeStation(const std::string& name);  // also puts it back into rotation
 
