@@ -11,6 +11,10 @@
 
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/validation.h"
+#include "cardbureau/devices/blank_stock.h"
+#include "cardbureau/devices/card_image.h"
+#include "cardbureau/devices/loopback_channel.h"
+#include "cardbureau/devices/mifare_emulator.h"
 #include "cardbureau/devices/pcsc.h"
 #include "cardbureau/encoder/card_reader.h"
 #include "cardbureau/encoder/keystore.h"
@@ -170,16 +174,20 @@ int RunEncode(int argc, char** argv) {
 
 int RunRead(int argc, char** argv) {
   po::options_description opts(
-      "Usage: cardbureau read --reader NAME [--keys FILE] [--json] [--timeout S]\n\n"
-      "QA read of the card on a PC/SC reader: UID, MAD, the sectors (transit and\n"
+      "Usage: cardbureau read (--reader NAME | --image CARD.mfd) [--keys FILE] [--json]\n"
+      "                       [--timeout S]\n\n"
+      "QA read of the card on a PC/SC reader, or of a saved chip image (--image:\n"
+      "1024 or 4096 bytes, read through the card emulator like a card on a reader):\n"
+      "UID, MAD, the sectors (transit and\n"
       "other sectors are listed as not ours and never touched), the student record\n"
       "and, with --keys, whether its MAC verifies. Never writes. Exit 0 read and\n"
       "valid, 1 the card fails QA (bad MAD, no/invalid record, MAC mismatch),\n"
       "2 usage, 3 runtime failure.\n\n"
       "Options");
-  std::string reader, keys_path;
+  std::string reader, keys_path, image;
   int timeout_s = 60;
   opts.add_options()("help,h", "show this help")("reader", po::value(&reader), "PC/SC reader name")(
+      "image", po::value(&image), "a saved chip image (.mfd) instead of a reader")(
       "keys", po::value(&keys_path), "keystore JSON (mode 0600); enables the MAC check")(
       "timeout", po::value(&timeout_s), "seconds to wait for a card (default 60)")(
       "json", "print the report as JSON");
@@ -195,8 +203,8 @@ int RunRead(int argc, char** argv) {
     std::cout << opts << "\n";
     return kExitOk;
   }
-  if (reader.empty() || timeout_s <= 0) {
-    std::cerr << "cardbureau read: --reader is required\n\n" << opts << "\n";
+  if (reader.empty() == image.empty() || timeout_s <= 0) {
+    std::cerr << "cardbureau read: one of --reader / --image is required\n\n" << opts << "\n";
     return kExitUsage;
   }
   std::optional<KeySet> keys;
@@ -205,8 +213,23 @@ int RunRead(int argc, char** argv) {
     if (!k.ok()) return Fail("read", k.status());
     keys.emplace(std::move(*k));
   }
-  auto channel = WaitAndConnect(reader, timeout_s);
-  if (!channel.ok()) return Fail("read", channel.status());
+  Result<std::unique_ptr<devices::CardChannel>> channel =
+      Status(Code::kInternal, "no card channel");
+  if (!image.empty()) {
+    auto dump = devices::LoadCardImage(image);
+    auto uid = dump.ok() ? devices::UidFromImage(*dump) : Result<Bytes>(dump.status());
+    auto card = uid.ok() ? devices::MifareClassicEmulator::Create(*dump, *uid)
+                         : Result<std::shared_ptr<devices::MifareClassicEmulator>>(uid.status());
+    if (!card.ok()) {
+      return Fail("read", Status(card.status().code(), image + ": " + card.status().message()));
+    }
+    channel =
+        std::unique_ptr<devices::CardChannel>(std::make_unique<devices::LoopbackChannel>(*card));
+  } else {
+    auto pcsc = WaitAndConnect(reader, timeout_s);
+    if (!pcsc.ok()) return Fail("read", pcsc.status());
+    channel = std::unique_ptr<devices::CardChannel>(std::move(*pcsc));
+  }
   auto report = ReadCard(**channel, keys ? &*keys : nullptr);
   if (!report.ok()) return Fail("read", report.status());
   const bool good = report->mad_status.ok() && report->record_status.ok() &&
