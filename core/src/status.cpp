@@ -63,6 +63,7 @@ constexpr std::array kCodeTable = {
     CodeEntry{Code::kFailedPrecondition, "FAILED_PRECONDITION"},
     CodeEntry{Code::kKeystoreUnavailable, "KEYSTORE_UNAVAILABLE"},
     CodeEntry{Code::kServerBusy, "SERVER_BUSY"},
+    CodeEntry{Code::kScanUnusable, "SCAN_UNUSABLE"},
     CodeEntry{Code::kInternal, "INTERNAL"},
 };
 

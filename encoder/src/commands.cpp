@@ -9,6 +9,10 @@
 #include "cardbureau/core/cli.h"
 #include "cardbureau/core/job.h"
 #include "cardbureau/core/validation.h"
+#include "cardbureau/devices/blank_stock.h"
+#include "cardbureau/devices/card_image.h"
+#include "cardbureau/devices/loopback_channel.h"
+#include "cardbureau/devices/mifare_emulator.h"
 #include "cardbureau/devices/pcsc.h"
 #include "cardbureau/encoder/card_reader.h"
 #include "cardbureau/encoder/keystore.h"
@@ -118,22 +122,24 @@ int RunEncode(int argc, char** argv) {
 }
 
 int RunRead(int argc, char** argv) {
-  cli::Cli cli("read", "--reader NAME [--keys FILE] [--json] [--timeout S]",
-               "QA read of the card on a PC/SC reader: UID, MAD, the sectors (transit and\n"
-               "other sectors are listed as not ours and never touched), the student record\n"
-               "and, with --keys, whether its MAC verifies. Never writes. Exit 0 read and\n"
-               "valid, 1 the card fails QA (bad MAD, no/invalid record, MAC mismatch),\n"
-               "2 usage, 3 runtime failure.");
-  std::string reader, keys_path;
+  cli::Cli cli("read", "(--reader NAME | --image CARD.mfd) [--keys FILE] [--json] [--timeout S]",
+               "QA read of the card on a PC/SC reader, or of a saved chip image (--image:\n"
+               "1024 or 4096 bytes, read through the card emulator like a card on a reader):\n"
+               "UID, MAD, the sectors (transit and other sectors are listed as not ours and\n"
+               "never touched), the student record and, with --keys, whether its MAC\n"
+               "verifies. Never writes. Exit 0 read and valid, 1 the card fails QA (bad MAD,\n"
+               "no/invalid record, MAC mismatch), 2 usage, 3 runtime failure.");
+  std::string reader, keys_path, image;
   int timeout_s = 60;
   cli.Options()("reader", po::value(&reader), "PC/SC reader name")(
+      "image", po::value(&image), "a saved chip image (.mfd) instead of a reader")(
       "keys", po::value(&keys_path), "keystore JSON (mode 0600); enables the MAC check")(
       "timeout", po::value(&timeout_s), "seconds to wait for a card (default 60)")(
       "json", "print the report as JSON");
   cli.Example("cardbureau read --reader \"Virtual PCD 00 00\"");
-  cli.Example("cardbureau read --reader \"Virtual PCD 00 00\" --keys keystore.json --json");
+  cli.Example("cardbureau read --image out/cards/JOB/card.mfd --keys keystore.json --json");
   if (auto rc = cli.Parse(argc, argv)) return *rc;
-  if (auto rc = cli.Require({"reader"})) return *rc;
+  if (auto rc = cli.Exclusive("reader", "image", true)) return *rc;
   if (timeout_s <= 0) return cli.Usage("--timeout must be positive");
   std::optional<KeySet> keys;
   if (!keys_path.empty()) {
@@ -141,8 +147,23 @@ int RunRead(int argc, char** argv) {
     if (!k.ok()) return Fail(cli, k.status());
     keys.emplace(std::move(*k));
   }
-  auto channel = WaitAndConnect(reader, timeout_s);
-  if (!channel.ok()) return Fail(cli, channel.status());
+  Result<std::unique_ptr<devices::CardChannel>> channel =
+      Status(Code::kInternal, "no card channel");
+  if (!image.empty()) {
+    auto dump = devices::LoadCardImage(image);
+    auto uid = dump.ok() ? devices::UidFromImage(*dump) : Result<Bytes>(dump.status());
+    auto card = uid.ok() ? devices::MifareClassicEmulator::Create(*dump, *uid)
+                         : Result<std::shared_ptr<devices::MifareClassicEmulator>>(uid.status());
+    if (!card.ok()) {
+      return Fail(cli, Status(card.status().code(), image + ": " + card.status().message()));
+    }
+    channel =
+        std::unique_ptr<devices::CardChannel>(std::make_unique<devices::LoopbackChannel>(*card));
+  } else {
+    auto pcsc = WaitAndConnect(reader, timeout_s);
+    if (!pcsc.ok()) return Fail(cli, pcsc.status());
+    channel = std::unique_ptr<devices::CardChannel>(std::move(*pcsc));
+  }
   auto report = ReadCard(**channel, keys ? &*keys : nullptr);
   if (!report.ok()) return Fail(cli, report.status());
   const bool good = report->mad_status.ok() && report->record_status.ok() &&

@@ -20,6 +20,7 @@
 #include "cardbureau/layout/template.h"
 #include "cardbureau/line/keystore_qr.h"
 #include "cardbureau/line/qa.h"
+#include "cardbureau/line/scan_qa.h"
 #include "cardbureau/printers/cups_printer.h"
 #include "cardbureau/printers/hotfolder_printer.h"
 #include "cardbureau/printers/sim_printer.h"
@@ -179,6 +180,11 @@ Status CheckUidBinding(const fs::path& data_dir, const std::string& job_id,
 namespace {
 
 int RunVerify(int argc, char** argv) {
+  // The printed card from a photo or scan: its own form (scan_verify_command.cpp).
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--scan" || arg.starts_with("--scan=")) return RunVerifyScan(argc, argv);
+  }
   cli::Cli cli("verify",
                "--face FRONT.png --keys KEYSTORE (--image CARD.mfd | --reader NAME)\n"
                "                         [--job JOB.json] [--data DIR] [--json]",
@@ -190,6 +196,8 @@ int RunVerify(int argc, char** argv) {
                "With --data, the bureau's store must bind the card's UID to the job on the\n"
                "chip (DUPLICATE_UID when it is not: one card UID, one live job) and the\n"
                "job's card must not be voided.\n"
+               "The face verdict is `qr`: it checks the QR only. To QA the printed card\n"
+               "itself (every field, from a photo or scan) use `verify --scan` (--scan --help).\n"
                "Exit 0 when the card passes, 1 when it fails QA, 2 usage, 3 runtime error.");
   std::string face, keys_path, image, reader, job_path, data;
   cli.Options()("face", po::value(&face), "front face image (PNG/JPEG)")(
@@ -269,10 +277,10 @@ int RunVerify(int argc, char** argv) {
   if (cli.Has("json")) {
     nlohmann::json out = {{"uid", ToHex(qa->uid)},
                           {"chip", qa->chip_text()},
-                          {"face", qa->face_text()},
+                          {"qr", qa->face_text()},
                           {"ok", qa->ok()}};
     if (!qa->chip.ok()) out["chip_message"] = qa->chip.message();
-    if (!qa->face.ok()) out["face_message"] = qa->face.message();
+    if (!qa->face.ok()) out["qr_message"] = qa->face.message();
     if (qa->record) out["job_id"] = qa->record->job_id;
     std::cout << out.dump() << "\n";
   } else {
@@ -282,7 +290,7 @@ int RunVerify(int argc, char** argv) {
                                       (qa->record ? ", job " + qa->record->job_id : "") + ")"
                                 : qa->chip.ToString())
               << "\n";
-    std::cout << "face  "
+    std::cout << "qr    "
               << (qa->face.ok() ? "OK (QR signature verifies, UID and claims match the chip)"
                                 : qa->face.ToString())
               << "\n";

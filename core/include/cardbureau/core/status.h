@@ -73,6 +73,7 @@ enum class Code {
   kFailedPrecondition,
   kKeystoreUnavailable,  // the PKCS#11 keystore (module, token, PIN, key objects) cannot be used
   kServerBusy,           // HTTP: too many connections (overall or from one client)
+  kScanUnusable,  // a card scan/photo where no card can be judged (none, small, dark, blurred)
   kInternal,
 };
 
