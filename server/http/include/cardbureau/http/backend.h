@@ -319,6 +319,8 @@ class DashboardBackend {
   // The default (a backend without an outbox) has none.
   virtual Result<std::vector<PendingReport>> PendingReports() {
     return std::vector<PendingReport>{};
+  }
+
   // ---- operator overview (issue 19); defaults for backends without them ----
   virtual Result<LinkStatus> Link() { return LinkStatus{}; }
   virtual Result<KpiSnapshot> Kpis() { return KpiSnapshot{}; }
