@@ -125,6 +125,30 @@ CREATE INDEX jobs_card_uid ON jobs(card_uid) WHERE card_uid<>'';
     R"sql(
 ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 )sql",
+    // Schema 5: card stock lots (stock.h, stock_store.cpp).
+    R"sql(
+CREATE TABLE stock_lots(
+  lot_id TEXT PRIMARY KEY,
+  file_sha256 TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '',
+  imported_at INTEGER NOT NULL,
+  cards INTEGER NOT NULL);
+CREATE UNIQUE INDEX stock_lots_file ON stock_lots(file_sha256);
+CREATE TABLE stock_cards(
+  uid TEXT PRIMARY KEY,
+  lot_id TEXT NOT NULL,
+  line INTEGER NOT NULL,
+  transit_no TEXT NOT NULL,
+  card_type TEXT NOT NULL,
+  expires TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'unused',
+  job_id TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL DEFAULT '',
+  at INTEGER);
+CREATE INDEX stock_cards_lot ON stock_cards(lot_id, status);
+CREATE INDEX stock_cards_spoiled ON stock_cards(at) WHERE status='spoiled';
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -305,6 +329,7 @@ Status JobStore::InsertEvents(std::string_view job_id, JobState state,
     // The audit keeps ids and codes only (a message may quote a reader).
     CB_RETURN_IF_ERROR(InsertAudit(
         job_id, e.kind, (e.stage.empty() ? std::string() : e.stage + " ") + e.code, now));
+    CB_RETURN_IF_ERROR(StockOnEventLocked(job_id, e, now));
   }
   return Status::Ok();
 }
@@ -547,7 +572,8 @@ Status JobStore::BindUidLocked(std::string_view job_id, std::string_view uid) {
   }
   CB_ASSIGN_OR_RETURN(Statement * up, Stmt("UPDATE jobs SET card_uid=? WHERE job_id=?"));
   up->Bind(1, uid).Bind(2, job_id);
-  return up->Run();
+  CB_RETURN_IF_ERROR(up->Run());
+  return StockProducedLocked(job_id, uid, NowMs());
 }
 
 Status JobStore::Record(std::string_view job_id, std::span<const HistoryEvent> events) {
