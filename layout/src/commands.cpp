@@ -38,20 +38,22 @@ int Fail(const char* cmd, const Status& s) {
 int RunRender(int argc, char** argv) {
   po::options_description opts(
       "Usage: cardbureau render JOB.json --photo FILE --out DIR [--uid HEX] [--seq N]\n"
-      "         [--profile NAME] [--sign-key PEM] [--today YYYY-MM-DD]\n\n"
+      "         [--transit-no DIGITS] [--profile NAME] [--sign-key PEM] [--today YYYY-MM-DD]\n\n"
       "Validates the job (field rules, glyphs, photo), renders both card faces at the\n"
       "printer profile's size and writes front.png, back.png, front-k.png, back-k.png,\n"
       "front.rgb, back.rgb, front-k.bin, back-k.bin and proof.pdf into DIR.\n"
       "A refused job prints 'CODE field: message' and exits 1.\n\n"
       "Options");
   std::string job_path, photo_path, out_dir, uid = "00000000", profile_name = "evolis-300",
-                                             key_path, today;
+                                             key_path, today, transit_no;
   int seq = 1;
   opts.add_options()("help,h", "show this help")(
       "photo", po::value(&photo_path), "student photo (JPEG or PNG)")("out", po::value(&out_dir),
                                                                       "output directory (created)")(
       "uid", po::value(&uid), "chip UID for the QR (hex; default 00000000 = preview)")(
       "seq", po::value(&seq), "issue sequence for the QR (default 1)")(
+      "transit-no", po::value(&transit_no),
+      "the card's transit number (its stock lot) for the front (default: none)")(
       "profile", po::value(&profile_name), "raster profile: evolis-300 (default), evolis-600")(
       "sign-key", po::value(&key_path),
       "Ed25519 private key (PEM) for the QR; default $CARDBUREAU_QR_SIGN_KEY, else the\n"
@@ -148,7 +150,7 @@ int RunRender(int argc, char** argv) {
   }
   auto prepared = (*renderer)->Prepare(*job, AsBytes(*photo));
   if (!prepared.ok()) return Fail("render", prepared.status());
-  auto card = (*renderer)->ComposeQr(std::move(prepared).value(), uid, seq, *signer);
+  auto card = (*renderer)->ComposeQr(std::move(prepared).value(), uid, seq, *signer, transit_no);
   if (!card.ok()) return Fail("render", card.status());
   s = WriteCardOutputs(*card, out_dir);
   if (!s.ok()) return Fail("render", s);

@@ -213,4 +213,15 @@ std::unique_ptr<Subscription> StoreBackend::Subscribe(EventCallback callback) {
   return hub_.Subscribe(std::move(callback));
 }
 
+Result<StockSummary> StoreBackend::Stock() {
+  CB_ASSIGN_OR_RETURN(auto types, store_.StockRemainingByType());
+  StockSummary out;
+  out.low_level = stock_low_level_.load();
+  for (const auto& t : types) {
+    out.card_types.push_back(StockLevel{std::string(ToString(t.card_type)), t.received, t.remaining,
+                                        t.remaining < out.low_level});
+  }
+  return out;
+}
+
 }  // namespace cardbureau::http

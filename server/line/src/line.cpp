@@ -61,6 +61,11 @@ bool IsTransportLoss(Code c) {
   return c == Code::kCardRemoved || c == Code::kReaderError || c == Code::kProtocolError;
 }
 
+// The stock check refused the card (not the bureau's, used, wrong type).
+bool IsStockFault(Code c) {
+  return c == Code::kStockUnknown || c == Code::kStockUsed || c == Code::kStockWrongType;
+}
+
 // Failures for which a fresh card cannot help.
 bool IsJobFault(Code c) {
   return c == Code::kRecordTooLarge || c == Code::kUnrenderableGlyph || c == Code::kInvalidField ||
@@ -79,7 +84,8 @@ struct PreparedJob {
   int cards_used = 0;
   bool encoding_recorded = false;
   Status last_error;
-  std::string uid;  // the current card's UID once encoding told it, else ""
+  std::string uid;         // the current card's UID once encoding told it, else ""
+  std::string transit_no;  // the current card's transit number from its stock lot, else ""
 };
 
 server::HistoryEvent WithStatus(server::HistoryEvent e, const Status& s) {
@@ -314,6 +320,20 @@ struct Line::Impl {
       cards.push_back({{"job_id", c.meta.summary.job_id}, {"card_no", c.meta.summary.card_no}});
     }
     rec["cards"] = cards;
+    // The card stock lots, from the same query as `cardbureau stock report`
+    // and the dashboard (received = produced + spoiled + remaining).
+    if (auto lots = sink.StockLots(); lots.ok() && !lots->empty()) {
+      nlohmann::json stock = nlohmann::json::array();
+      for (const auto& l : *lots) {
+        stock.push_back({{"lot_id", l.lot_id},
+                         {"received", l.received},
+                         {"produced", l.produced},
+                         {"spoiled", l.spoiled},
+                         {"remaining", l.remaining},
+                         {"balanced", l.received == l.produced + l.spoiled + l.remaining}});
+      }
+      rec["stock_lots"] = std::move(stock);
+    }
     CB_RETURN_IF_ERROR(
         printers::WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2))));
     std::error_code ec;
@@ -612,6 +632,7 @@ struct Line::Impl {
     }
     const std::string card_id = id + "." + std::to_string(job.cards_used + 1);
     job.uid.clear();
+    job.transit_no.clear();
     Status s = printer.Feed(card_id, j.card.card_type);
     if (!s.ok()) {
       {
@@ -652,7 +673,17 @@ struct Line::Impl {
     }
 
     const encoder::EncodeParams params{clock().TodayBeijing(), IssueSequence(j)};
-    auto outcome = personalizer->Encode(*card, j, params);
+    // The stock check, as soon as the UID is read and before anything is
+    // written: the card must be an unused card of an imported lot of the
+    // job's card type (stock.h). Its lot gives the transit number.
+    const encoder::UidCheck check_stock = [&](ByteView uid_bytes) -> Status {
+      job.uid = ToHex(uid_bytes);
+      auto info = sink.CheckStock(id, job.uid, j.card.card_type, options.stock_required);
+      if (!info.ok()) return info.status();
+      job.transit_no = info->transit_no;
+      return Status::Ok();
+    };
+    auto outcome = personalizer->Encode(*card, j, params, check_stock);
     // The card slipped out of the field, or the transport lost it (vpcd and
     // some readers report a pulled card as a failed transaction): put it
     // back, reconnect and resume on the same card — the write order makes
@@ -683,7 +714,7 @@ struct Line::Impl {
       auto again = st.setup.source->WaitForCard(options.card_wait);
       if (!again.ok() || !again->has_value()) break;
       card = std::move(**again);
-      outcome = personalizer->Encode(*card, j, params);
+      outcome = personalizer->Encode(*card, j, params, check_stock);
     }
     if (!outcome.ok() && outcome.status().code() == Code::kKeystoreUnavailable) {
       // The keys are derived before the first write: the card is still
@@ -695,6 +726,12 @@ struct Line::Impl {
       job.cards_used--;
       (void)WaitForKeystore(st, outcome.status(), /*record=*/false);
       return false;
+    }
+    if (!outcome.ok() && IsStockFault(outcome.status().code())) {
+      // Nothing was written: the card goes to the reject hopper with the
+      // code (the lot records it spoiled when it is a card of a lot) and
+      // the job takes a fresh card.
+      return RetryWithNewCard(st, job, outcome.status(), "stock");
     }
     if (!outcome.ok()) {
       if (IsJobFault(outcome.status().code())) {
@@ -708,12 +745,14 @@ struct Line::Impl {
 
     const std::string uid = ToHex(outcome->uid);
     job.uid = uid;
-    auto rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
+    auto rendered =
+        renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer, job.transit_no);
     // The chip is encoded: a keystore that went away before the QR was
     // signed is waited for with the card in the station.
     while (!rendered.ok() && rendered.status().code() == Code::kKeystoreUnavailable &&
            WaitForKeystore(st, rendered.status())) {
-      rendered = renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer);
+      rendered =
+          renderers[0]->ComposeQr(job.card, uid, params.issue_sequence, *signer, job.transit_no);
     }
     if (!rendered.ok()) {
       auto rows = EjectToReject(st, job, rendered.status(), "compose");

@@ -18,6 +18,8 @@
 // outlive the backend.
 #pragma once
 
+#include <atomic>
+
 #include "cardbureau/http/backend.h"
 #include "cardbureau/server/job_store.h"
 
@@ -45,6 +47,9 @@ class StoreBackend : public DashboardBackend {
   Result<std::vector<ReprintRequest>> Reprints(std::string_view status) override;
   Result<ReprintRequest> Reprint(std::string_view reprint_id) override;
   Result<MetricsSnapshot> Metrics() override;
+  // From JobStore::StockRemainingByType, with the low level set here.
+  Result<StockSummary> Stock() override;
+  void SetStockLowLevel(int64_t level) { stock_low_level_ = level; }
   std::unique_ptr<Subscription> Subscribe(EventCallback callback) override;
 
   // "school-<code>".
@@ -59,6 +64,7 @@ class StoreBackend : public DashboardBackend {
 
   server::JobStore& store_;
   EventHub hub_;
+  std::atomic<int64_t> stock_low_level_{100};
 };
 
 }  // namespace cardbureau::http
