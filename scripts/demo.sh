@@ -33,6 +33,7 @@ cat >"$data/line.json" <<JSON
   "render_threads": 1,
   "max_tries": 3,
   "batches_dir": "$out/batches",
+  "stock": {"required": true, "low_level": 20},
   "stations": [
     {"name": "station-1", "printer": "sim", "reader": "loopback", "hopper": "$out/hopper/station-1",
      "seed": 1000, "faults": {"jam_feed": [4], "cards": {"6": "pull-after=14"}}},
@@ -41,6 +42,16 @@ cat >"$data/line.json" <<JSON
   ]
 }
 JSON
+
+# Card stock: the lots the sim printers' cards come from (their next UIDs
+# for this data dir and bureau id, 1K and 4K), imported before production;
+# the line checks every card against them (stock.required).
+"$bin" stock sim-lot --data "$data" --bureau bj-bureau-01 --type 1k --count 80 \
+  --out "$out/LOT-DEMO-1K.csv" 2>/dev/null
+"$bin" stock sim-lot --data "$data" --bureau bj-bureau-01 --type 4k --count 40 \
+  --out "$out/LOT-DEMO-4K.csv" 2>/dev/null
+"$bin" stock import --data "$data" "$out/LOT-DEMO-1K.csv" >/dev/null
+"$bin" stock import --data "$data" "$out/LOT-DEMO-4K.csv" >/dev/null
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 endpoint="tcp://127.0.0.1:$port"
@@ -201,6 +212,10 @@ if not faults:
 print(f"  time       {secs:6.1f} s   ({produced / secs * 3600:,.0f} cards/hour)")
 PY
 
+echo
+echo "Card stock (cardbureau stock report --data out/data):"
+"$bin" stock report --data "$data" | grep -v '^  produced ' | sed 's/^/  /'
+
 first=$(ls "$out/cards" | head -1)
 if [ -n "$first" ]; then
   echo
@@ -222,5 +237,7 @@ Look at:
   out/batches.json              the store's batch counts (same query as the dashboard)
   cardbureau history JOB --data out/data   a job's history (attempts, faults, QA, reprints)
   out/rejected/                 cards that went to the reject hopper (jam, pulled card, failed auth)
+  cardbureau stock report --data out/data  per stock lot: received, produced, spoiled, remaining
+  out/LOT-DEMO-*.csv            the stock lots the demo imported (matching the sim printers)
   out/bureau.log, out/centre.log
 TXT

@@ -186,7 +186,36 @@ std::optional<Bytes> SerialStockUid(std::string_view bureau, uint32_t serial) {
   return uid;
 }
 
-Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string_view bureau) {
+namespace {
+
+// The counter's current value (0 for a new or empty file).
+uint64_t ReadSerial(int fd, Status* error) {
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  if (n < 0) {
+    *error = Status(Code::kIoError, std::string("stock serial read: ") + std::strerror(errno));
+    return 0;
+  }
+  uint64_t serial = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) {
+    serial = serial * 10 + static_cast<uint64_t>(buf[i] - '0');
+  }
+  return serial;
+}
+
+uint64_t SerialLimit(uint32_t base) { return base == 0 ? kSerialBase4k - 1 : 0xFFFFFFFFull - base; }
+
+}  // namespace
+
+uint32_t StockSerialBase(StockKind kind) { return kind == StockKind::kBjt4k ? kSerialBase4k : 0; }
+
+std::filesystem::path StockSerialFile(const std::filesystem::path& serial_file, StockKind kind) {
+  if (kind == StockKind::kBjt1k) return serial_file;
+  return std::filesystem::path(serial_file.string() + "-4k");
+}
+
+Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string_view bureau,
+                           uint32_t base) {
   const UniqueFd owner(::open(serial_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   const int fd = owner.handle();  // closing it also releases the flock
   if (fd < 0) {
@@ -196,19 +225,14 @@ Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string
   if (::flock(fd, LOCK_EX) != 0) {
     return Status(Code::kIoError, std::string("stock serial lock: ") + std::strerror(errno));
   }
-  char buf[32] = {};
-  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-  if (n < 0)
-    return Status(Code::kIoError, std::string("stock serial read: ") + std::strerror(errno));
-  uint64_t serial = 0;
-  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) {
-    serial = serial * 10 + static_cast<uint64_t>(buf[i] - '0');
-  }
+  Status error;
+  uint64_t serial = ReadSerial(fd, &error);
+  if (!error.ok()) return error;
   std::optional<Bytes> uid;
   do {
     ++serial;
-    if (serial > 0xFFFFFFFFull) return Status(Code::kIoError, "stock serials exhausted");
-    uid = SerialStockUid(bureau, static_cast<uint32_t>(serial));
+    if (serial > SerialLimit(base)) return Status(Code::kIoError, "stock serials exhausted");
+    uid = SerialStockUid(bureau, static_cast<uint32_t>(serial + base));
   } while (!uid);
   const std::string text = std::to_string(serial) + "\n";
   if (::ftruncate(fd, 0) != 0 ||
@@ -217,6 +241,32 @@ Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string
     return Status(Code::kIoError, std::string("stock serial write: ") + std::strerror(errno));
   }
   return *uid;
+}
+
+Result<std::vector<SerialUid>> PeekStockUids(const std::filesystem::path& serial_file,
+                                             std::string_view bureau, uint32_t base, int count) {
+  uint64_t serial = 0;
+  const UniqueFd owner(::open(serial_file.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = owner.handle();
+  if (fd >= 0) {
+    if (::flock(fd, LOCK_SH) != 0) {
+      return Status(Code::kIoError, std::string("stock serial lock: ") + std::strerror(errno));
+    }
+    Status error;
+    serial = ReadSerial(fd, &error);
+    if (!error.ok()) return error;
+  } else if (errno != ENOENT) {
+    return Status(Code::kIoError,
+                  "stock serial " + serial_file.string() + ": " + std::strerror(errno));
+  }
+  std::vector<SerialUid> out;
+  while (static_cast<int>(out.size()) < count) {
+    ++serial;
+    if (serial > SerialLimit(base)) return Status(Code::kIoError, "stock serials exhausted");
+    auto uid = SerialStockUid(bureau, static_cast<uint32_t>(serial + base));
+    if (uid) out.push_back(SerialUid{static_cast<uint32_t>(serial), std::move(*uid)});
+  }
+  return out;
 }
 
 }  // namespace cardbureau::devices

@@ -21,8 +21,9 @@ enum class OpenedWith { kKeyB, kTransportA };
 // The state of one Encode call. Lives on the caller's stack only.
 class EncodeRun {
  public:
-  EncodeRun(const KeySet& keys, const PersonalizerConfig& config, CardSession& session)
-      : keys_(keys), config_(config), s_(session) {}
+  EncodeRun(const KeySet& keys, const PersonalizerConfig& config, CardSession& session,
+            const UidCheck& check_uid)
+      : keys_(keys), config_(config), s_(session), check_uid_(check_uid) {}
 
   Result<EncodeOutcome> Run(const Job& job, const StudentRecord& wanted, size_t record_size,
                             devices::CardSize size);
@@ -36,6 +37,7 @@ class EncodeRun {
   const KeySet& keys_;
   const PersonalizerConfig& config_;
   CardSession& s_;
+  const UidCheck& check_uid_;
 
   Bytes uid_;
   std::optional<SectorPlan> plan_;
@@ -141,6 +143,7 @@ Result<EncodeOutcome> EncodeRun::Run(const Job& job, const StudentRecord& wanted
                                      size_t record_size, devices::CardSize size) {
   // 1. UID, MAD, student sectors.
   CB_ASSIGN_OR_RETURN(uid_, s_.GetUid());
+  if (check_uid_) CB_RETURN_IF_ERROR(check_uid_(uid_));
   CB_ASSIGN_OR_RETURN(MadDirectory mad, ReadMad(s_, size));
   CB_ASSIGN_OR_RETURN(SectorPlan plan, SectorPlan::FromMad(mad, config_.aids));
   plan_.emplace(std::move(plan));
@@ -275,7 +278,8 @@ Personalizer::Personalizer(KeySet keys, PersonalizerConfig config)
     : keys_(std::move(keys)), config_(std::move(config)) {}
 
 Result<EncodeOutcome> Personalizer::Encode(devices::CardChannel& channel, const Job& job,
-                                           const EncodeParams& params) const {
+                                           const EncodeParams& params,
+                                           const UidCheck& check_uid) const {
   const StudentRecord wanted = RecordFromJob(job, params.issued_on, params.issue_sequence);
   // RECORD_TOO_LARGE is the job's fault: say so before touching the card.
   CB_ASSIGN_OR_RETURN(size_t record_size, EncodedRecordSize(wanted, config_.max_record_bytes));
@@ -290,7 +294,7 @@ Result<EncodeOutcome> Personalizer::Encode(devices::CardChannel& channel, const 
                                                (size == devices::CardSize::k4K ? "4K" : "1K"));
   }
   CardSession session(channel);
-  EncodeRun run(keys_, config_, session);
+  EncodeRun run(keys_, config_, session, check_uid);
   auto out = run.Run(job, wanted, record_size, size);
   if (!out.ok()) return out;
   out->apdus = session.apdu_count();

@@ -303,7 +303,7 @@ Result<PreparedCard> CardRenderer::Compose(const Job& job,
     cv::Mat k = dynamic ? CopyToPooled(layer.k, k_pool_) : layer.k;
     card.texts.insert(card.texts.end(), layer.texts.begin(), layer.texts.end());
     for (const auto& el : face.elements) {
-      if (!IsDynamic(el)) continue;
+      if (!IsDynamic(el) || IsLateText(el)) continue;  // late texts: ComposeQr
       const cv::Rect box = ToPx(el.rect);
       if (el.type == ElementType::kText) {
         CB_RETURN_IF_ERROR(DrawText(el, ExpandText(el.text, job), front, bgr, k,
@@ -334,7 +334,8 @@ Result<PreparedCard> CardRenderer::Compose(const Job& job,
 }
 
 Result<RenderedCard> CardRenderer::ComposeQr(PreparedCard card, std::string_view uid_hex, int seq,
-                                             const QrSigner& signer) const {
+                                             const QrSigner& signer,
+                                             std::string_view transit_no) const {
   auto uid = FromHex(uid_hex);
   if (!uid.ok() || uid->size() < 4 || uid->size() > 10) {
     return Status(Code::kInvalidField, "must be 4 to 10 bytes of hex", "uid");
@@ -350,6 +351,20 @@ Result<RenderedCard> CardRenderer::ComposeQr(PreparedCard card, std::string_view
     DrawQr(sym, card.images.front, &card.images.front_k, card.qr_box);
     out.qr_ec_level = sym.ec_level;
     out.qr_version = sym.version;
+  }
+  // The card's transit number (its stock lot), known with the UID. The
+  // box is restored from the static layer first: a prepared card composed
+  // again for a fresh card must not keep the previous card's number.
+  const Layer& layer = front_layers_.at(static_cast<int>(card.summary.level));
+  for (const auto& el : tmpl_.front.elements) {
+    if (!IsLateText(el)) continue;
+    const cv::Rect box = ToPx(el.rect) & cv::Rect(0, 0, layer.bgr.cols, layer.bgr.rows);
+    layer.bgr(box).copyTo(card.images.front(box));
+    layer.k(box).copyTo(card.images.front_k(box));
+    if (transit_no.empty()) continue;
+    CB_RETURN_IF_ERROR(DrawText(el, ExpandLateText(el.text, transit_no), true, card.images.front,
+                                card.images.front_k, tmpl_.Resolve(el.color, card.summary.level),
+                                card.texts, "card.transit_no"));
   }
   out.summary = std::move(card.summary);
   out.images = std::move(card.images);

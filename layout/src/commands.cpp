@@ -31,21 +31,25 @@ int Fail(const cli::Cli& cli, const Status& s) {
 }
 
 int RunRender(const KeystoreQrSigner& keystore_signer, int argc, char** argv) {
-  cli::Cli cli("render",
-               "JOB.json --photo FILE --out DIR [--uid HEX] [--seq N]\n"
-               "         [--profile NAME] [--sign-key PEM | --keys KEYSTORE] [--today YYYY-MM-DD]",
-               "Validates the job (field rules, glyphs, photo), renders both card faces at the\n"
-               "printer profile's size and writes front.png, back.png, front-k.png, back-k.png,\n"
-               "front.rgb, back.rgb, front-k.bin, back-k.bin and proof.pdf into DIR.\n"
-               "A refused job prints 'CODE field: message' and exits 1. Exit 0 rendered,\n"
-               "1 refused, 2 usage (also: no QR signing key), 3 runtime failure.");
+  cli::Cli cli(
+      "render",
+      "JOB.json --photo FILE --out DIR [--uid HEX] [--seq N]\n"
+      "         [--transit-no DIGITS] [--profile NAME] [--sign-key PEM | --keys KEYSTORE]\n"
+      "         [--today YYYY-MM-DD]",
+      "Validates the job (field rules, glyphs, photo), renders both card faces at the\n"
+      "printer profile's size and writes front.png, back.png, front-k.png, back-k.png,\n"
+      "front.rgb, back.rgb, front-k.bin, back-k.bin and proof.pdf into DIR.\n"
+      "A refused job prints 'CODE field: message' and exits 1. Exit 0 rendered,\n"
+      "1 refused, 2 usage (also: no QR signing key), 3 runtime failure.");
   std::string job_path, photo_path, out_dir, uid = "00000000", profile_name = "evolis-300",
-                                             key_path, keystore_path, today;
+                                             key_path, keystore_path, today, transit_no;
   int seq = 1;
   cli.Options()("photo", po::value(&photo_path), "student photo (JPEG or PNG)")(
       "out", po::value(&out_dir), "output directory (created)")(
       "uid", po::value(&uid), "chip UID for the QR (hex; default 00000000 = preview)")(
       "seq", po::value(&seq), "issue sequence for the QR (default 1)")(
+      "transit-no", po::value(&transit_no),
+      "the card's transit number (its stock lot) for the front (default: none)")(
       "profile", po::value(&profile_name), "raster profile: evolis-300 (default), evolis-600")(
       "sign-key", po::value(&key_path),
       "Ed25519 private key (PEM) for the QR; default $CARDBUREAU_QR_SIGN_KEY, else the\n"
@@ -141,7 +145,7 @@ int RunRender(const KeystoreQrSigner& keystore_signer, int argc, char** argv) {
   }
   auto prepared = (*renderer)->Prepare(*job, AsBytes(*photo));
   if (!prepared.ok()) return Fail(cli, prepared.status());
-  auto card = (*renderer)->ComposeQr(std::move(prepared).value(), uid, seq, *signer);
+  auto card = (*renderer)->ComposeQr(std::move(prepared).value(), uid, seq, *signer, transit_no);
   if (!card.ok()) return Fail(cli, card.status());
   s = WriteCardOutputs(*card, out_dir);
   if (!s.ok()) return Fail(cli, s);

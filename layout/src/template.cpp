@@ -1,5 +1,6 @@
 #include "cardbureau/layout/template.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -16,8 +17,9 @@ using nlohmann::json;
 
 const std::set<std::string, std::less<>>& Placeholders() {
   static const std::set<std::string, std::less<>> k = {
-      "student.name", "student.gender",   "student.education_id", "student.level",
-      "card.card_no", "card.valid_until", "school.name",          "school.code"};
+      "student.name",    "student.gender",   "student.education_id", "student.level",
+      "card.card_no",    "card.valid_until", "school.name",          "school.code",
+      "card.transit_no", "hotline"};
   return k;
 }
 
@@ -319,12 +321,56 @@ Result<Template> ParseTemplate(std::string_view json_text) {
     }
   }
 
+  auto hotline = root.find("hotline");
+  if (hotline != root.end()) {
+    if (!hotline->is_string() || hotline->get<std::string>().empty() ||
+        hotline->get<std::string>().find_first_of("{}") != std::string::npos) {
+      return Bad("hotline", "must be a non-empty string without braces");
+    }
+    t.hotline = hotline->get<std::string>();
+  }
   CB_ASSIGN_OR_RETURN(t.front, ParseFace(root, "front", t));
   CB_ASSIGN_OR_RETURN(t.back, ParseFace(root, "back", t));
+  // {hotline} is the template's own text; {card.transit_no} is drawn with
+  // the QR, on the front, and stands alone among placeholders.
+  for (bool is_front : {true, false}) {
+    Face& face = is_front ? t.front : t.back;
+    for (size_t i = 0; i < face.elements.size(); ++i) {
+      Element& el = face.elements[i];
+      if (el.type != ElementType::kText) continue;
+      const std::string field =
+          std::string(is_front ? "front" : "back") + ".elements[" + std::to_string(i) + "].text";
+      for (size_t at = el.text.find("{hotline}"); at != std::string::npos;
+           at = el.text.find("{hotline}", at)) {
+        if (t.hotline.empty()) return Bad(field, "{hotline} needs the template's \"hotline\"");
+        el.text.replace(at, 9, t.hotline);
+        at += t.hotline.size();
+      }
+      if (el.text.find("{card.transit_no}") == std::string::npos) continue;
+      if (!is_front) return Bad(field, "{card.transit_no} belongs on the front");
+      if (std::count(el.text.begin(), el.text.end(), '{') != 1) {
+        return Bad(field, "{card.transit_no} must be the text's only placeholder");
+      }
+    }
+  }
   int qrs = 0;
   for (const auto& e : t.front.elements) qrs += e.type == ElementType::kQr;
   if (qrs > 1) return Bad("front.elements", "more than one QR box");
   return t;
+}
+
+bool IsLateText(const Element& el) {
+  return el.type == ElementType::kText && el.text.find("{card.transit_no}") != std::string::npos;
+}
+
+std::string ExpandLateText(std::string_view text, std::string_view transit_no) {
+  std::string out(text);
+  const std::string_view key = "{card.transit_no}";
+  for (size_t at = out.find(key); at != std::string::npos; at = out.find(key, at)) {
+    out.replace(at, key.size(), transit_no);
+    at += transit_no.size();
+  }
+  return out;
 }
 
 std::string ResolvePath(const Template& t, const std::string& path) {

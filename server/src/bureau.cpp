@@ -286,6 +286,15 @@ void Bureau::Heard() {
   im.link.last_heard_ms = now;
 }
 
+Result<StockCardInfo> Bureau::CheckStock(const std::string& job_id, const std::string& uid,
+                                         CardType type, bool required) {
+  return store_.CheckStock(job_id, uid, type, required);
+}
+
+Result<std::vector<StockLotReport>> Bureau::StockLots() {
+  return store_.StockReport({}, /*with_cards=*/false);
+}
+
 Status Bureau::Record(const std::string& job_id, std::vector<HistoryEvent> events) {
   Status s = store_.Record(job_id, events);
   if (!s.ok()) Log("job " + job_id + ": cannot record history: " + s.ToString());

@@ -122,6 +122,30 @@ CREATE INDEX station_faults_station ON station_faults(station, id);
 CREATE INDEX station_faults_open ON station_faults(id) WHERE acked_at IS NULL;
 CREATE INDEX history_to_state ON job_history(to_state, at) WHERE kind='state';
 )sql",
+    // Schema 7: card stock lots (stock.h, stock_store.cpp).
+    R"sql(
+CREATE TABLE stock_lots(
+  lot_id TEXT PRIMARY KEY,
+  file_sha256 TEXT NOT NULL,
+  source TEXT NOT NULL DEFAULT '',
+  imported_at INTEGER NOT NULL,
+  cards INTEGER NOT NULL);
+CREATE UNIQUE INDEX stock_lots_file ON stock_lots(file_sha256);
+CREATE TABLE stock_cards(
+  uid TEXT PRIMARY KEY,
+  lot_id TEXT NOT NULL,
+  line INTEGER NOT NULL,
+  transit_no TEXT NOT NULL,
+  card_type TEXT NOT NULL,
+  expires TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'unused',
+  job_id TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL DEFAULT '',
+  at INTEGER);
+CREATE INDEX stock_cards_lot ON stock_cards(lot_id, status);
+CREATE INDEX stock_cards_spoiled ON stock_cards(at) WHERE status='spoiled';
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -47,6 +47,7 @@ Status JobStore::InsertEvents(std::string_view job_id, JobState state,
     // The audit keeps ids and codes only (a message may quote a reader).
     CB_RETURN_IF_ERROR(InsertAudit(
         job_id, e.kind, (e.stage.empty() ? std::string() : e.stage + " ") + e.code, now));
+    CB_RETURN_IF_ERROR(StockOnEventLocked(job_id, e, now));
   }
   return Status::Ok();
 }

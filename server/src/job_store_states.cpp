@@ -271,7 +271,8 @@ Status JobStore::BindUidLocked(std::string_view job_id, std::string_view uid) {
   }
   CB_ASSIGN_OR_RETURN(Statement * up, Stmt("UPDATE jobs SET card_uid=? WHERE job_id=?"));
   up->Bind(1, uid).Bind(2, job_id);
-  return up->Run();
+  CB_RETURN_IF_ERROR(up->Run());
+  return StockProducedLocked(job_id, uid, NowMs());
 }
 
 Result<Message> JobStore::Complete(std::string_view job_id, Completed report,

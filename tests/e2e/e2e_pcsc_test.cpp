@@ -133,6 +133,19 @@ TEST_P(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
                   {"seed", 700},
                   {"faults", {{"cards", {{"2", "fail-auth=1,dead-sector=10"}}}}}}}}};
   std::ofstream(dir / "data/line.json") << line.dump(2);
+  // Card stock (issue 21): lots matching the sim printers' next cards,
+  // imported before production; the line checks every card against them.
+  for (const char* type : {"1k", "4k"}) {
+    const fs::path lot = dir / (std::string("LOT-E2E-") + type + ".csv");
+    pid_t sim = Spawn({kBin.string(), "stock", "sim-lot", "--data", (dir / "data").string(),
+                       "--type", type, "--count", "60", "--out", lot.string()},
+                      dir / "stock.log");
+    ASSERT_EQ(WaitFor(sim, std::chrono::seconds(60)), 0) << Slurp(dir / "stock.log");
+    pid_t import =
+        Spawn({kBin.string(), "stock", "import", "--data", (dir / "data").string(), lot.string()},
+              dir / "stock.log");
+    ASSERT_EQ(WaitFor(import, std::chrono::seconds(60)), 0) << Slurp(dir / "stock.log");
+  }
 
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(FreePort());
   pid_t centre =
@@ -290,6 +303,26 @@ TEST_P(EndToEndPcscTest, FiftySixJobsTwoStationsOverPcscdAndVpcd) {
   EXPECT_EQ(rejected_cards, reconciled);
   EXPECT_GE(reconciled, 2) << "the print jam and the failed authentication each cost a card";
   EXPECT_EQ(used, produced + reconciled);
+
+  // Every card of the stock lots is accounted for: received = produced +
+  // spoiled + remaining, one produced card per produced job (the line's
+  // stock check passed for each), and the spoiled cards are the reject
+  // hoppers' cards.
+  pid_t report =
+      Spawn({kBin.string(), "stock", "report", "--data", (dir / "data").string(), "--json"},
+            dir / "stock-report.json");
+  ASSERT_EQ(WaitFor(report, std::chrono::seconds(60)), 0) << Slurp(dir / "stock-report.json");
+  auto stock = json::parse(Slurp(dir / "stock-report.json"));
+  ASSERT_EQ(stock["lots"].size(), 2u) << stock.dump();
+  int stock_produced = 0, stock_spoiled = 0;
+  for (const auto& lot : stock["lots"]) {
+    EXPECT_TRUE(lot["balanced"].get<bool>()) << lot.dump();
+    EXPECT_EQ(lot["received"].get<int>(), 60);
+    stock_produced += lot["produced"].get<int>();
+    stock_spoiled += lot["spoiled"].get<int>();
+  }
+  EXPECT_EQ(stock_produced, produced);
+  EXPECT_EQ(stock_spoiled, rejected_cards);
   fs::remove_all(dir);
 }
 

@@ -544,5 +544,84 @@ TEST_F(RenderTest, FixtureJobsFullPipeline) {
   EXPECT_GT(rendered, 10);
 }
 
+// Stock lots (issue 21): the card's transit number is drawn into its field
+// when the UID is known (ComposeQr), and nowhere else; composing the same
+// prepared card again for another card leaves no trace of the first number.
+TEST_F(RenderTest, TransitNumberAppearsInItsFieldOnly) {
+  auto job = LoadJob("valid-junior-reissue.json", renderer_);
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto prepared = renderer_->Prepare(*job, ReadPhoto("astronaut.png"));
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  // ComposeQr copies the prepared card's face buffers shallowly (as the
+  // line does, one card after another): take each result before the next.
+  cv::Mat a, b;
+  auto without = renderer_->ComposeQr(*prepared, "04A1B2C3", 1, signer_);
+  ASSERT_TRUE(without.ok()) << without.status();
+  cv::cvtColor(without->images.front, a, cv::COLOR_BGR2GRAY);
+  auto with = renderer_->ComposeQr(*prepared, "04A1B2C3", 1, signer_, "1000751012345678");
+  ASSERT_TRUE(with.ok()) << with.status();
+  cv::cvtColor(with->images.front, b, cv::COLOR_BGR2GRAY);
+  const cv::Rect field = Box("transit_no");
+  ASSERT_FALSE(field.empty());
+  EXPECT_EQ(cv::countNonZero(a(field) < 128), 0) << "no transit number: the field is empty";
+  EXPECT_GT(cv::countNonZero(b(field) < 128), 100) << "the transit number is in its field";
+  // Outside the field the faces are the same.
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  diff(field).setTo(0);
+  EXPECT_EQ(cv::countNonZero(diff), 0);
+  // The text placed is the label and the number.
+  bool placed = false;
+  for (const auto& t : with->texts)
+    placed = placed || t.text.find("1000751012345678") != t.text.npos;
+  EXPECT_TRUE(placed);
+  // The same prepared card again, for another card with another number:
+  // only the new number is in the field (the shared face buffer is reused).
+  auto other = renderer_->ComposeQr(*prepared, "04A1B2C3", 1, signer_, "2000000000000009");
+  auto fresh_prepared = renderer_->Prepare(*job, ReadPhoto("astronaut.png"));
+  ASSERT_TRUE(fresh_prepared.ok());
+  auto fresh = renderer_->ComposeQr(std::move(fresh_prepared).value(), "04A1B2C3", 1, signer_,
+                                    "2000000000000009");
+  ASSERT_TRUE(other.ok() && fresh.ok());
+  cv::Mat o, f;
+  cv::cvtColor(other->images.front, o, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(fresh->images.front, f, cv::COLOR_BGR2GRAY);
+  cv::absdiff(o(field), f(field), diff);
+  EXPECT_EQ(cv::countNonZero(diff), 0);
+  // The back carries the card's title and our mark; the hotline is printed.
+  bool hotline = false;
+  for (const auto& t : with->texts) hotline = hotline || t.text.find("服务热线") != t.text.npos;
+  EXPECT_TRUE(hotline);
+}
+
+TEST(TemplateStockFields, TransitNumberAndHotlineRules) {
+  const std::string head = R"({"template": "t", "version": 1,
+    "fonts": {"sans": [{"file": "x.ttc"}]},
+    "palettes": {"primary": {}, "junior": {}, "senior": {}},)";
+  auto text = [](const std::string& t) {
+    return R"({"type": "text", "id": "a", "rect": [1, 1, 40, 5], "text": ")" + t +
+           R"(", "font": "sans", "size_pt": [6, 8], "color": "#000000"})";
+  };
+  auto tmpl = [&](const std::string& extra, const std::string& front, const std::string& back) {
+    return head + extra + R"("front": {"background": "#FFFFFF", "elements": [)" + front +
+           R"(]}, "back": {"background": "#FFFFFF", "elements": [)" + back + "]}}";
+  };
+  auto ok = ParseTemplate(
+      tmpl(R"("hotline": "010-1234",)", text("号 {card.transit_no}"), text("热线 {hotline}")));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(IsLateText(ok->front.elements[0]));
+  EXPECT_EQ(ok->back.elements[0].text, "热线 010-1234");
+  EXPECT_EQ(ExpandLateText(ok->front.elements[0].text, "123"), "号 123");
+  // {hotline} without "hotline"; the transit number on the back or with
+  // another placeholder.
+  EXPECT_EQ(ParseTemplate(tmpl("", text("x"), text("{hotline}"))).status().code(),
+            Code::kInvalidTemplate);
+  EXPECT_EQ(ParseTemplate(tmpl("", text("x"), text("{card.transit_no}"))).status().code(),
+            Code::kInvalidTemplate);
+  EXPECT_EQ(
+      ParseTemplate(tmpl("", text("{card.transit_no} {student.name}"), text("x"))).status().code(),
+      Code::kInvalidTemplate);
+}
+
 }  // namespace
 }  // namespace cardbureau::layout

@@ -420,6 +420,7 @@ TEST(Hardening, ChildrensDataIsPrivateAndThePurgeLeavesNoCopy) {
                            {"profile", "evolis-300"},
                            {"render_threads", 1},
                            {"batches_dir", (out / "batches").string()},
+                           {"stock", {{"required", false}}},  // no lot: runs as before lots
                            {"stations",
                             {{{"name", "station-1"},
                               {"printer", "sim"},

@@ -81,8 +81,12 @@ Status SimPrinter::Feed(const std::string& card_id, CardType type) {
   if (config_.stock_serial_file.empty()) {
     image = devices::MakeBlankStock(kind, seed);
   } else {
-    CB_ASSIGN_OR_RETURN(Bytes stock_uid,
-                        devices::NextStockUid(config_.stock_serial_file, config_.bureau));
+    // Each stock (1K, 4K) has its own counter and serial space, so a lot
+    // file can list each stock's next cards (`cardbureau stock sim-lot`).
+    CB_ASSIGN_OR_RETURN(
+        Bytes stock_uid,
+        devices::NextStockUid(devices::StockSerialFile(config_.stock_serial_file, kind),
+                              config_.bureau, devices::StockSerialBase(kind)));
     image = devices::MakeBlankStock(kind, seed, stock_uid);
   }
   auto uid = devices::UidFromImage(image);

@@ -7,8 +7,9 @@
 #include "cardbureau/http/audit_trail.h"
 #include "cardbureau/http/auth.h"
 #include "cardbureau/http/server.h"
-#include "cardbureau/http/store_audit_head.h"
 #include "cardbureau/http/sla.h"
+#include "cardbureau/http/store_audit_head.h"
+#include "cardbureau/line/line_config.h"
 
 namespace cardbureau::dashboard {
 
@@ -68,6 +69,10 @@ Result<std::unique_ptr<server::Service>> MakeHttpService(const server::ServeCont
       ctx.store, line, [bureau](const std::string& id) { bureau->StartAttempt(id); }, ctx.clock);
   backend->SetSlaPolicy(std::move(sla));
   backend->SetLinkSource([bureau] { return bureau->link(); });
+  // The stock gauge's warning level: line.json "stock": {"low_level": N}.
+  if (auto lc = line::LoadLineConfig(ctx.config.data_dir / "line.json"); lc.ok()) {
+    backend->SetStockLowLevel(lc->stock_low_level);
+  }
   auto service =
       std::make_unique<HttpService>(ctx.bureau, std::move(tokens), std::move(audit),
                                     std::move(backend), std::move(api_options), server_options);

@@ -461,6 +461,20 @@ HttpResponse Api::Route(const HttpRequest& req, const ParsedTarget& t, const Pri
     return Metrics();
   }
   // From here on: /api/...
+  if (n == 2 && s[1] == "stock") {
+    // Card stock remaining per card type, with the low-level warning.
+    if (!get) return method_not_allowed();
+    auto stock = backend_.Stock();
+    if (!stock.ok()) return ErrorResponse(stock.status());
+    json types = json::array();
+    for (const auto& level : stock->card_types) {
+      types.push_back({{"card_type", level.card_type},
+                       {"received", level.received},
+                       {"remaining", level.remaining},
+                       {"low", level.low}});
+    }
+    return JsonResponse(200, {{"low_level", stock->low_level}, {"card_types", types}});
+  }
   if (n == 2 && s[1] == "whoami") {
     if (!get) return method_not_allowed();
     return JsonResponse(200, {{"name", who.name}, {"role", std::string(ToString(who.role))}});

@@ -337,4 +337,15 @@ Result<FaultInfo> StoreBackend::AcknowledgeFault(int64_t fault_id, std::string_v
   return f;
 }
 
+Result<StockSummary> StoreBackend::Stock() {
+  CB_ASSIGN_OR_RETURN(auto types, store_.StockRemainingByType());
+  StockSummary out;
+  out.low_level = stock_low_level_.load();
+  for (const auto& t : types) {
+    out.card_types.push_back(StockLevel{std::string(ToString(t.card_type)), t.received, t.remaining,
+                                        t.remaining < out.low_level});
+  }
+  return out;
+}
+
 }  // namespace cardbureau::http

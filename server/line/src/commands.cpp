@@ -21,6 +21,7 @@
 #include "cardbureau/line/keystore_qr.h"
 #include "cardbureau/line/qa.h"
 #include "cardbureau/line/scan_qa.h"
+#include "cardbureau/line/stock_command.h"
 #include "cardbureau/printers/cups_printer.h"
 #include "cardbureau/printers/hotfolder_printer.h"
 #include "cardbureau/printers/sim_printer.h"
@@ -146,6 +147,7 @@ server::ServeHooks MakeServeHooks() {
     o.keys = std::move(keys);
     o.batches_dir = lc.batches_dir;
     o.outputs.direct_io = lc.direct_io;
+    o.stock_required = lc.stock_required;
     o.clock = &clock;
     CB_ASSIGN_OR_RETURN(auto stations,
                         BuildStations(lc, cfg.data_dir / "stock-serial", cfg.bureau_id));
@@ -303,6 +305,7 @@ int RunVerify(int argc, char** argv) {
 
 std::vector<Command> Commands() {
   return {{"verify", "QA a produced card: chip MAC, signed QR, UID binding, claims", RunVerify},
+          {"stock", "card stock lots: import, report, spoiled UIDs, sim lot", RunStock},
           // The same intake check as serve (replaces core's `validate`).
           core::MakeValidateCommand([](Job& job, ByteView photo, const Clock& clock) {
             return MakeIntakeValidator(clock)(job, photo);

@@ -57,6 +57,11 @@ bool IsStationFault(Code c) {
 }
 
 // The card or its connection went away mid-operation.
+// The stock check refused the card (not the bureau's, used, wrong type).
+bool IsStockFault(Code c) {
+  return c == Code::kStockUnknown || c == Code::kStockUsed || c == Code::kStockWrongType;
+}
+
 bool IsTransportLoss(Code c) {
   return c == Code::kCardRemoved || c == Code::kReaderError || c == Code::kProtocolError;
 }
@@ -79,7 +84,8 @@ struct PreparedJob {
   int cards_used = 0;
   bool encoding_recorded = false;
   Status last_error;
-  std::string uid;  // the current card's UID once encoding told it, else ""
+  std::string uid;         // the current card's UID once encoding told it, else ""
+  std::string transit_no;  // the current card's transit number from its stock lot, else ""
 };
 
 server::HistoryEvent WithStatus(server::HistoryEvent e, const Status& s) {
@@ -338,6 +344,20 @@ struct Line::Impl {
       }
     }
     rec["cards"] = cards;
+    // The card stock lots, from the same query as `cardbureau stock report`
+    // and the dashboard (received = produced + spoiled + remaining).
+    if (auto lots = sink.StockLots(); lots.ok() && !lots->empty()) {
+      nlohmann::json stock = nlohmann::json::array();
+      for (const auto& l : *lots) {
+        stock.push_back({{"lot_id", l.lot_id},
+                         {"received", l.received},
+                         {"produced", l.produced},
+                         {"spoiled", l.spoiled},
+                         {"remaining", l.remaining},
+                         {"balanced", l.received == l.produced + l.spoiled + l.remaining}});
+      }
+      rec["stock_lots"] = std::move(stock);
+    }
     CB_RETURN_IF_ERROR(
         WriteFileAtomic(dir / "reconciliation.json", AsBytes(rec.dump(2)), kRecordFile));
     std::error_code ec;
@@ -692,6 +712,7 @@ struct Line::Impl {
   // A blank card from the hopper to the reader; it counts against the job.
   Step FeedCard(Station& st, PreparedJob& job, CardAttempt& a) {
     job.uid.clear();
+    job.transit_no.clear();
     Status s = st.setup.printer->Feed(a.card_id, job.ctx.job.card.card_type);
     if (!s.ok()) {
       {
@@ -742,7 +763,17 @@ struct Line::Impl {
     const Job& j = job.ctx.job;
     const std::string& id = job.ctx.job_id;
     a.params = {clock().TodayBeijing(), IssueSequence(j)};
-    auto outcome = personalizer->Encode(*a.card, j, a.params);
+    // The stock check, as soon as the UID is read and before anything is
+    // written: the card must be an unused card of an imported lot of the
+    // job's card type (stock.h). Its lot gives the transit number.
+    const encoder::UidCheck check_stock = [&](ByteView uid_bytes) -> Status {
+      job.uid = ToHex(uid_bytes);
+      auto info = sink.CheckStock(id, job.uid, j.card.card_type, options.stock_required);
+      if (!info.ok()) return info.status();
+      job.transit_no = info->transit_no;
+      return Status::Ok();
+    };
+    auto outcome = personalizer->Encode(*a.card, j, a.params, check_stock);
     // The card slipped out of the field, or the transport lost it (vpcd and
     // some readers report a pulled card as a failed transaction): put it
     // back, reconnect and resume on the same card — the write order makes
@@ -773,7 +804,7 @@ struct Line::Impl {
       auto again = st.setup.source->WaitForCard(options.card_wait);
       if (!again.ok() || !again->has_value()) break;
       a.card = std::move(**again);
-      outcome = personalizer->Encode(*a.card, j, a.params);
+      outcome = personalizer->Encode(*a.card, j, a.params, check_stock);
     }
     if (!outcome.ok() && outcome.status().code() == Code::kKeystoreUnavailable) {
       // The keys are derived before the first write: the card is still
@@ -785,6 +816,12 @@ struct Line::Impl {
       job.cards_used--;
       (void)WaitForKeystore(st, outcome.status(), /*record=*/false);
       return false;
+    }
+    if (!outcome.ok() && IsStockFault(outcome.status().code())) {
+      // Nothing was written: the card goes to the reject hopper with the
+      // code (the lot records it spoiled when it is a card of a lot) and
+      // the job takes a fresh card.
+      return RetryWithNewCard(st, job, outcome.status(), "stock");
     }
     if (!outcome.ok()) {
       if (IsJobFault(outcome.status().code())) {
@@ -805,10 +842,12 @@ struct Line::Impl {
   // encoded: a keystore that went away before the QR was signed is waited
   // for with the card in the station.
   Step ComposeFace(Station& st, PreparedJob& job, CardAttempt& a) {
-    auto rendered = renderers[0]->ComposeQr(job.card, a.uid, a.params.issue_sequence, *signer);
+    auto rendered =
+        renderers[0]->ComposeQr(job.card, a.uid, a.params.issue_sequence, *signer, job.transit_no);
     while (!rendered.ok() && rendered.status().code() == Code::kKeystoreUnavailable &&
            WaitForKeystore(st, rendered.status())) {
-      rendered = renderers[0]->ComposeQr(job.card, a.uid, a.params.issue_sequence, *signer);
+      rendered = renderers[0]->ComposeQr(job.card, a.uid, a.params.issue_sequence, *signer,
+                                         job.transit_no);
     }
     if (!rendered.ok()) {
       auto rows = EjectToReject(st, job, rendered.status(), "compose");

@@ -164,10 +164,10 @@ Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& 
 Result<LineConfig> ParseLineConfig(std::string_view text, const fs::path& base) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Bad("", "line config is not a JSON object");
-  CB_RETURN_IF_ERROR(
-      CheckKeys(j, "",
-                {"keys", "template", "profile", "render_threads", "max_tries",
-                 "station_failure_limit", "card_wait_ms", "batches_dir", "direct_io", "stations"}));
+  CB_RETURN_IF_ERROR(CheckKeys(
+      j, "",
+      {"keys", "template", "profile", "render_threads", "max_tries", "station_failure_limit",
+       "card_wait_ms", "batches_dir", "direct_io", "stations", "stock"}));
   LineConfig c;
   std::string keys, batches = "batches";
   CB_RETURN_IF_ERROR(GetString(j, "keys", "", keys));
@@ -182,6 +182,13 @@ Result<LineConfig> ParseLineConfig(std::string_view text, const fs::path& base) 
   CB_RETURN_IF_ERROR(GetString(j, "batches_dir", "", batches));
   CB_RETURN_IF_ERROR(GetBool(j, "direct_io", "", c.direct_io));
   c.batches_dir = Resolve(base, batches);
+  if (j.contains("stock")) {
+    const json& st = j["stock"];
+    if (!st.is_object()) return Bad("stock", "must be an object");
+    CB_RETURN_IF_ERROR(CheckKeys(st, "stock.", {"required", "low_level"}));
+    CB_RETURN_IF_ERROR(GetBool(st, "required", "stock.", c.stock_required));
+    CB_RETURN_IF_ERROR(GetInt(st, "low_level", "stock.", 0, 10000000, c.stock_low_level));
+  }
   if (!j.contains("stations") || !j["stations"].is_array() || j["stations"].empty()) {
     return Bad("stations", "at least one station is required");
   }

@@ -60,8 +60,12 @@ enum class Code {
   kPrinterOutOfRibbon,
   kPrinterError,
   kStationUnavailable,
-  kDuplicateUid,  // a card UID already bound to another produced card
-  kJobConflict,   // a known job_id sent again with different content
+  kDuplicateUid,     // a card UID already bound to another produced card
+  kStockUnknown,     // a card whose UID is in no imported stock lot
+  kStockUsed,        // a stock card already produced or spoiled
+  kStockWrongType,   // a stock card of another card type than the job's
+  kStockLotInvalid,  // an operator's stock lot file that cannot be imported
+  kJobConflict,      // a known job_id sent again with different content
   kNotFound,
   kAlreadyExists,
   kIoError,

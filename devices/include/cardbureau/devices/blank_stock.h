@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "cardbureau/core/bytes.h"
 #include "cardbureau/core/status.h"
@@ -59,7 +60,26 @@ std::optional<Bytes> SerialStockUid(std::string_view bureau, uint32_t serial);
 // flock'ed, fsynced before the UID is used: never repeats within a data dir,
 // across printers, processes and restarts) and returns its UID
 // (SerialStockUid, skipping invalid ones). IO_ERROR.
-Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string_view bureau);
+// `base` offsets the serial space: the 1K stock counts serials 1.. (base
+// 0), the 4K stock kSerialBase4k + 1.. in its own counter file
+// (StockSerialFile), so a data dir's two stocks never share a UID and each
+// can be listed ahead as a stock lot (PeekStockUids, `cardbureau stock
+// sim-lot`).
+Result<Bytes> NextStockUid(const std::filesystem::path& serial_file, std::string_view bureau,
+                           uint32_t base = 0);
+inline constexpr uint32_t kSerialBase4k = 0x80000000u;
+uint32_t StockSerialBase(StockKind kind);
+// The counter file of `kind`'s stock: `serial_file` itself for bjt-1k,
+// "<serial_file>-4k" for bjt-4k.
+std::filesystem::path StockSerialFile(const std::filesystem::path& serial_file, StockKind kind);
+// The UIDs the next `count` NextStockUid calls on the same counter would
+// return, with their serials (the counter is not advanced). IO_ERROR.
+struct SerialUid {
+  uint32_t serial = 0;
+  Bytes uid;
+};
+Result<std::vector<SerialUid>> PeekStockUids(const std::filesystem::path& serial_file,
+                                             std::string_view bureau, uint32_t base, int count);
 Bytes MakeBlankStock(StockKind kind, uint64_t seed, ByteView uid);
 
 // The UID stored in block 0 of an image (a .mfd file does not record the UID

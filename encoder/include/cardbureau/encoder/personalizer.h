@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "cardbureau/core/bytes.h"
@@ -47,6 +48,11 @@ struct EncodeOutcome {
   StudentRecord record;  // as read back from the card and MAC-verified
 };
 
+// Called with the card's UID right after it is read, before anything is
+// written: a non-OK status stops Encode with that status (the line's stock
+// check: STOCK_UNKNOWN / STOCK_USED / STOCK_WRONG_TYPE).
+using UidCheck = std::function<Status(ByteView uid)>;
+
 // Holds a copy of the master keys. Encode is const and keeps no state
 // between calls: one Personalizer may be shared by many station threads,
 // each with its own channel.
@@ -71,8 +77,9 @@ class Personalizer {
   // final MAC fails), CARD_REMOVED / READER_UNAVAILABLE / READER_ERROR /
   // PROTOCOL_ERROR / CARD_ERROR from the channel (a card pulled mid-APDU
   // may surface as any of the first four, depending on the reader).
+  // `check_uid` (when set) vets the UID before the first write.
   Result<EncodeOutcome> Encode(devices::CardChannel& channel, const Job& job,
-                               const EncodeParams& params) const;
+                               const EncodeParams& params, const UidCheck& check_uid = {}) const;
 
   const PersonalizerConfig& config() const { return config_; }
 

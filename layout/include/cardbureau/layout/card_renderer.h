@@ -100,7 +100,8 @@ struct RenderedCard {
 // Renders faces for one template and one profile. Owns its fonts, its face
 // detector and pre-rendered static layers (per level). NOT thread-safe
 // (the cascade classifier is not): create one renderer per worker thread.
-// ComposeQr() is const and touches no shared state, so it may run on any
+// ComposeQr() is const and only reads shared state (the static layers,
+// the font chains, which serialise themselves), so it may run on any
 // thread.
 class CardRenderer {
  public:
@@ -132,8 +133,12 @@ class CardRenderer {
   // Signs the claims with the chip UID (hex, any case) and issue sequence
   // (1..255) and draws the QR into the front face and its K mask.
   // Errors: INVALID_FIELD (uid/seq), INVALID_TEMPLATE (QR box too small).
+  // `transit_no` (the card's transit number from its stock lot, "" when it
+  // has none) fills the front's {card.transit_no} texts, drawn here too;
+  // without it those texts are left out. INVALID_FIELD (field
+  // "card.transit_no") when it does not fit its box.
   Result<RenderedCard> ComposeQr(PreparedCard card, std::string_view uid_hex, int seq,
-                                 const QrSigner& signer) const;
+                                 const QrSigner& signer, std::string_view transit_no = {}) const;
 
   const Template& tmpl() const { return tmpl_; }
   const RasterProfile& profile() const { return profile_; }

@@ -26,6 +26,13 @@
 //   {card.valid_until} (YYYY-MM-DD), {school.name}, {school.code},
 //   {student.level} (小学/初中/高中). Text is one line; it is shrunk from
 //   size_pt max towards min to fit the rect width, never clipped.
+//   Stock lots (issue 21): {card.transit_no} is the card's transit card
+//   number (市政交通一卡通卡号) from its stock lot, known only once the chip's
+//   UID is read: a front text holding it is drawn by ComposeQr with the QR
+//   (literal text around it allowed, no other placeholder), and left out
+//   when the card has no lot row. {hotline} is the template's top-level
+//   "hotline" string (the student card service hotline), substituted when
+//   the template is parsed (INVALID_TEMPLATE when used without "hotline").
 #pragma once
 
 #include <array>
@@ -97,6 +104,7 @@ struct Template {
   Face front;
   Face back;
   std::string base_dir;  // directory of the template file ("" when parsed from text)
+  std::string hotline;   // top-level "hotline" ("" when absent)
 
   // Resolves a colour for a level. Precondition: the template was parsed
   // (every palette reference exists in every palette).
@@ -117,6 +125,11 @@ Result<Template> ParseTemplate(std::string_view json_text);
 // font and image file exists. Errors: NOT_FOUND, IO_ERROR, INPUT_TOO_LARGE,
 // INVALID_TEMPLATE. Thread-safe.
 Result<Template> LoadTemplate(std::string_view name_or_path);
+
+// A text element drawn once the card's UID is known ({card.transit_no}).
+bool IsLateText(const Element& el);
+// Expands {card.transit_no} in a late text element. Pure.
+std::string ExpandLateText(std::string_view text, std::string_view transit_no);
 
 // Expands the placeholders of a text element for a job. Pure.
 std::string ExpandText(std::string_view text, const Job& job);

@@ -148,6 +148,9 @@ class Bureau final : public ProductionSink {
   Result<std::vector<BatchCounts>> CountBatch(const std::string& school_code) override;
   Result<std::vector<BatchRow>> BatchRows(const std::string& school_code) override;
   void StationFault(const StationFaultRow& fault) override;
+  Result<StockCardInfo> CheckStock(const std::string& job_id, const std::string& uid, CardType type,
+                                   bool required) override;
+  Result<std::vector<StockLotReport>> StockLots() override;
 
  private:
   Bureau(ServeConfig config, JobStore& store, const Clock& clock, JobValidator validator);

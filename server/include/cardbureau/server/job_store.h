@@ -7,7 +7,8 @@
 // transition), outbox (terminal reports until acked; kept afterwards so a
 // duplicate job is answered with the same report_id), audit (ids, states,
 // hashes; never names or photos), reprints (schema 2: operator reprint
-// requests and their decisions).
+// requests and their decisions), stock_lots / stock_cards (schema 5: card
+// stock lots, stock.h; the code in stock_store.cpp).
 //
 // History (schema 3): job_history is the job's one history table. Besides
 // the state transitions (kind "state") it holds every card attempt (kind
@@ -66,6 +67,7 @@
 #include "cardbureau/server/messages.h"
 #include "cardbureau/server/photo_store.h"
 #include "cardbureau/server/sqlite.h"
+#include "cardbureau/server/stock.h"
 
 namespace cardbureau::server {
 
@@ -95,7 +97,7 @@ bool IsInProduction(JobState s);
 // received, validated, rendered: nothing irreversible done to a card yet.
 bool IsBeforeEncoding(JobState s);
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct JobRecord {
   std::string job_id;
@@ -446,6 +448,30 @@ class JobStore {
   Result<std::vector<ReprintRecord>> Reprints(std::string_view status);
   Result<ReprintRecord> FindReprint(std::string_view reprint_id);
 
+  // ---- card stock lots (stock.h; stock_store.cpp) ----
+  // Imports a parsed lot in one transaction. STOCK_LOT_INVALID (nothing
+  // written) when the lot id or the same file was imported before, or when
+  // UIDs of the lot are already in another lot (the message lists the lines).
+  Status ImportStockLot(const StockLotFile& lot, std::string_view source);
+  // The line's check of a card at the encoder (read-only). OK with the
+  // card's lot row when `uid` is an unused card of an imported lot of
+  // `type` (or the card this job already produced); STOCK_UNKNOWN (in no
+  // lot), STOCK_USED (produced by another job, or spoiled),
+  // STOCK_WRONG_TYPE. When no lot was ever imported and `required` is
+  // false, OK with an empty row (the line runs as without lots).
+  Result<StockCardInfo> CheckStock(std::string_view job_id, std::string_view uid, CardType type,
+                                   bool required);
+  // Per lot (`lot_id` "" = every lot, oldest import first); the numbers come
+  // from one query (the report, the batch reconciliation and the dashboard
+  // use it); `with_cards` adds the produced and spoiled card lists.
+  // NOT_FOUND for an unknown lot.
+  Result<std::vector<StockLotReport>> StockReport(std::string_view lot_id = {},
+                                                  bool with_cards = true);
+  // Spoiled cards whose spoiling is at or after `since_ms`, oldest first.
+  Result<std::vector<StockSpoiled>> StockSpoiledSince(int64_t since_ms);
+  // Per card type with at least one card received.
+  Result<std::vector<StockByType>> StockRemainingByType();
+
   // ---- retention ----
   // A job whose personal data the purge removed.
   struct PurgedJob {
@@ -489,6 +515,10 @@ class JobStore {
                                           int64_t now);
   Result<std::optional<ReprintRecord>> FindReprintLocked(std::string_view reprint_id);
   Status AcknowledgeInternalLocked(std::string_view job_id, const Message& report, int64_t now);
+
+  // Stock (stock_store.cpp): the card's status follows the job's history.
+  Status StockOnEventLocked(std::string_view job_id, const HistoryEvent& e, int64_t now);
+  Status StockProducedLocked(std::string_view job_id, std::string_view uid, int64_t now);
 
   std::mutex mu_;
   Database db_;

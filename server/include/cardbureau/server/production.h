@@ -128,6 +128,23 @@ class ProductionSink {
   // Quick; may be called with the production's own locks held. The default
   // drops it (test doubles).
   virtual void StationFault(const StationFaultRow& fault) { (void)fault; }
+  // The stock check of a card at the encoder (JobStore::CheckStock): the
+  // card's lot row, or STOCK_UNKNOWN / STOCK_USED / STOCK_WRONG_TYPE. The
+  // default (a sink without a store) accepts every card with no lot row.
+  virtual Result<StockCardInfo> CheckStock(const std::string& job_id, const std::string& uid,
+                                           CardType type, bool required) {
+    (void)job_id;
+    (void)uid;
+    (void)type;
+    (void)required;
+    return StockCardInfo{};
+  }
+  // The store's stock lots, numbers only (JobStore::StockReport), for the
+  // batch files.
+  // NOT_FOUND when the sink has no store.
+  virtual Result<std::vector<StockLotReport>> StockLots() {
+    return Status(Code::kNotFound, "this sink keeps no store");
+  }
 };
 
 class Production {

@@ -33,7 +33,8 @@ struct SimPrinterConfig {
   uint64_t seed = 1;
   // When set, every fed card's UID comes from this stock serial counter
   // (devices::NextStockUid keyed by `bureau`): distinct for every card of a
-  // data dir, across printers and restarts. Empty: StockUid(seed + n).
+  // data dir, across printers and restarts; the 4K stock counts in
+  // "<file>-4k" (devices::StockSerialFile). Empty: StockUid(seed + n).
   std::filesystem::path stock_serial_file;
   std::string bureau;
   // Mechanical time per card (feed + print + eject), spread over the steps.

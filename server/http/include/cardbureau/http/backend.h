@@ -252,6 +252,20 @@ struct MetricsSnapshot {
   int64_t open_faults = 0;
 };
 
+// Card stock (issue 21): unused cards per card type of the imported lots,
+// and whether each is below the configured low level (line.json
+// "stock": {"low_level": N}).
+struct StockLevel {
+  std::string card_type;  // "mifare-classic-1k" / "mifare-classic-4k"
+  int64_t received = 0;
+  int64_t remaining = 0;
+  bool low = false;  // remaining < low_level
+};
+struct StockSummary {
+  int64_t low_level = 0;
+  std::vector<StockLevel> card_types;  // types with at least one card received
+};
+
 // A progress event for the live stream. `kind` is "job", "station",
 // "batch" or "reprint"; `id` is the job/station/batch/reprint id.
 struct DashboardEvent {
@@ -344,6 +358,8 @@ class DashboardBackend {
     (void)kind;
     return Status(Code::kNotFound, "no batch files here");
   }
+  // Card stock remaining per card type. The default: no lots (empty).
+  virtual Result<StockSummary> Stock() { return StockSummary{}; }
 
   // Calls `callback` for every event from now on, on any thread (it must
   // not block and must not call back into Subscribe/unsubscribe).

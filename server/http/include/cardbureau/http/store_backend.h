@@ -18,6 +18,8 @@
 // outlive the backend.
 #pragma once
 
+#include <atomic>
+
 #include "cardbureau/core/clock.h"
 #include "cardbureau/http/backend.h"
 #include "cardbureau/http/sla.h"
@@ -48,6 +50,9 @@ class StoreBackend : public DashboardBackend {
   Result<std::vector<ReprintRequest>> Reprints(std::string_view status) override;
   Result<ReprintRequest> Reprint(std::string_view reprint_id) override;
   Result<MetricsSnapshot> Metrics() override;
+  // From JobStore::StockRemainingByType, with the low level set here.
+  Result<StockSummary> Stock() override;
+  void SetStockLowLevel(int64_t level) { stock_low_level_ = level; }
   std::unique_ptr<Subscription> Subscribe(EventCallback callback) override;
   // The store's outbox and the centre's answers (store_backend_reports.cpp).
   Result<std::vector<PendingReport>> PendingReports() override;
@@ -79,6 +84,7 @@ class StoreBackend : public DashboardBackend {
   const Clock& clock_;
   SlaPolicy sla_;
   EventHub hub_;
+  std::atomic<int64_t> stock_low_level_{100};
 };
 
 }  // namespace cardbureau::http

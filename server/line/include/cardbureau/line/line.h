@@ -64,6 +64,10 @@ struct LineOptions {
   // its folder (by default the large ones with O_DIRECT).
   layout::OutputOptions outputs;
   const Clock* clock = &SystemClock::Instance();
+  // Every card at the encoder must be an unused card of an imported stock
+  // lot of the job's card type (line.json "stock": {"required": ...}). When
+  // false, a store without any lot lets every card through (as before lots).
+  bool stock_required = true;
 };
 
 struct StationFaultRecord {

@@ -5,6 +5,7 @@
 //    "template": "bjt-student", "profile": "evolis-300",
 //    "render_threads": 1, "max_tries": 3, "station_failure_limit": 3,
 //    "card_wait_ms": 5000, "batches_dir": "batches", "direct_io": true,
+//    "stock": {"required": true, "low_level": 100},  // card stock lots (issue 21)
 //    "stations": [
 //      {"name": "st-1", "printer": "sim", "reader": "loopback",
 //       "hopper": "hopper/st-1", "seed": 1000, "time_per_card_ms": 0,
@@ -61,6 +62,13 @@ struct LineConfig {
   int card_wait_ms = 5000;
   std::filesystem::path batches_dir = "batches";
   bool direct_io = true;  // layout::OutputOptions::direct_io for the card outputs
+  // Card stock lots: every card at the encoder must be an unused card of an
+  // imported lot of the job's type (STOCK_UNKNOWN / STOCK_USED /
+  // STOCK_WRONG_TYPE otherwise). false: a store with no lot imported lets
+  // every card through, as before lots existed.
+  bool stock_required = true;
+  // The dashboard warns when a card type has fewer unused cards than this.
+  int stock_low_level = 100;
   std::vector<StationConfig> stations;
 };
 
