@@ -5,7 +5,7 @@
 // job) or spoiled (reject hopper, with the reason and the time), and the
 // report per lot balances: received = produced + spoiled + remaining.
 //
-// Tables (schema 5, job_store.cpp's migrations): stock_lots (one row per
+// Tables (schema 7, job_store.cpp's migrations): stock_lots (one row per
 // imported lot), stock_cards (one row per card of a lot). The store code is
 // in stock_store.cpp behind JobStore (job_store.h); the lot file parser here
 // is pure.
