@@ -18,7 +18,7 @@
 //     std::string job, out;
 //     cli.Options()("out", po::value(&out), "output directory")(
 //         "json", "print one JSON object")("job", po::value(&job), "job JSON file");
-//     cli.Positional("job");
+//     cli.Positional("job", "JOB.json");                // named so in messages
 //     cli.Example("cardbureau frob fixtures/jobs/valid-junior-reissue.json --out /tmp/f");
 //     if (auto rc = cli.Parse(argc, argv)) return *rc;   // --help: 0; usage: 2
 //     if (auto rc = cli.Require({"job", "out"})) return *rc;
@@ -31,7 +31,9 @@
 //   }
 //
 // A command with sub-subcommands (`keys import`) makes its Cli with the two
-// words ("keys import"): the prefix and the "Try" line follow.
+// words ("keys import"): the prefix and the "Try" line follow. cli.Has("json")
+// tells a given switch; cli.Exclusive("image", "reader") refuses both. A new
+// command also gets its four rows in tests/cli/cli_table_test.cpp.
 #pragma once
 
 #include <boost/program_options.hpp>
