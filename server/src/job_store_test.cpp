@@ -794,11 +794,15 @@ TEST_F(ReprintStoreTest, CentreAnswerToCardReplacedIsKeptWithThePendingReport) {
   EXPECT_EQ(a.code, "UNKNOWN_TYPE");
   EXPECT_EQ(a.count, 2);
   bool pending = false;
-  for (const auto& p : *store_->PendingReports()) pending |= p.report_id == report_id;
+  const auto reports = store_->PendingReports();
+  ASSERT_TRUE(reports.ok());
+  for (const auto& p : *reports) pending |= p.report_id == report_id;
   EXPECT_TRUE(pending);
   // One history row on the centre's job for the answer (not one per repeat).
   int rows = 0;
-  for (const auto& h : *store_->History("J1")) {
+  const auto history = store_->History("J1");
+  ASSERT_TRUE(history.ok());
+  for (const auto& h : *history) {
     if (h.kind != "report") continue;
     ++rows;
     EXPECT_EQ(h.detail.code, "UNKNOWN_TYPE");
