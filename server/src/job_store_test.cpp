@@ -780,9 +780,12 @@ TEST_F(ReprintStoreTest, CentreAnswerToCardReplacedIsKeptWithThePendingReport) {
   EXPECT_EQ(*store_->RecordCentreAnswer("cancelled", "UNKNOWN_TYPE", "x"), 0);
   EXPECT_TRUE(store_->CentreAnswers()->empty());
   // The centre does not know the type: the report stays pending, answered.
-  ASSERT_EQ(*store_->RecordCentreAnswer("card_replaced", "UNKNOWN_TYPE",
-                                        "unknown message type from a bureau"),
-            1);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(*store_->RecordCentreAnswer("card_replaced", "UNKNOWN_TYPE",
+                                          "unknown message type from a bureau"),
+              1);
+  }
+  clock_.Advance(std::chrono::seconds(2));  // repeats count at most once a second
   ASSERT_EQ(*store_->RecordCentreAnswer("card_replaced", "UNKNOWN_TYPE",
                                         "unknown message type from a bureau"),
             1);
