@@ -36,10 +36,14 @@ Result<int64_t> JobStore::RecordCentreAnswer(std::string_view report_type, std::
   for (const Target& t : targets) {
     CB_ASSIGN_OR_RETURN(
         Statement * up,
+        // A repeated answer is counted at most once a second: a centre
+        // answering every re-send (or a hostile one) cannot make every
+        // message a disk write.
         Stmt("INSERT INTO report_answers(report_id, code, message, first_at, last_at, count) "
              "VALUES(?1,?2,?3,?4,?4,1) ON CONFLICT(report_id) DO UPDATE SET "
              "code=excluded.code, message=excluded.message, last_at=excluded.last_at, "
-             "count=count+1"));
+             "count=report_answers.count+1 WHERE report_answers.code<>excluded.code OR "
+             "excluded.last_at-report_answers.last_at>=1000"));
     up->Bind(1, t.report_id).Bind(2, code).Bind(3, message).Bind(4, now);
     CB_RETURN_IF_ERROR(up->Run());
     if (t.old_code == code) continue;  // a repeated answer: one history row per code

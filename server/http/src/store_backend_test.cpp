@@ -239,7 +239,9 @@ TEST_F(StoreBackendTest, PendingReportsShowTheCentresAnswer) {
   EXPECT_EQ(cr["centre_answer"]["code"], "UNKNOWN_TYPE");
   EXPECT_EQ(cr["centre_answer"]["count"], 1);
   for (const auto& x : j["reports"]) {
-    if (x["type"] == "rejected") EXPECT_TRUE(x["centre_answer"].is_null());
+    if (x["type"] == "rejected") {
+      EXPECT_TRUE(x["centre_answer"].is_null());
+    }
   }
   EXPECT_EQ(api.Handle({"POST", "/api/reports/pending", "Bearer t", "{}"}).status, 405);
   // The job's detail lists it too, and its timeline has the answer.

@@ -226,7 +226,7 @@ struct CentreAnswer {
   std::string message;  // its text (ids and codes, never names)
   int64_t first_at_ms = 0;
   int64_t last_at_ms = 0;
-  int64_t count = 0;  // answers received for this report
+  int64_t count = 0;  // answers recorded for this report (a repeat: at most one a second)
 };
 
 // The dashboard audit trail's chain head (schema 5): entry count and the

@@ -235,7 +235,7 @@ struct PendingReport {
   std::string answer_code;     // the centre's error code, "" = no answer yet
   std::string answer_message;  // its text (ids and codes only)
   int64_t answered_at_ms = 0;  // the last answer
-  int64_t answers = 0;         // how many times the centre answered it
+  int64_t answers = 0;         // answers recorded (a repeat at most once a second)
 };
 
 // Inputs of /metrics. Counters are since the backend started unless noted.
