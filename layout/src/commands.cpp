@@ -56,7 +56,7 @@ int RunRender(const KeystoreQrSigner& keystore_signer, int argc, char** argv) {
       "TEST-ONLY key in fixtures/keys (with a warning; a binary in its build tree only)")(
       "keys-sign", po::value(&key_path), "alias of --sign-key")(
       "keys", po::value(&keystore_path),
-      "bureau keystore file (mode 600): sign the QR with its key; with a pkcs11\n"
+      "bureau keystore file (mode 600): sign the QR with its key; with a pkcs11 "
       "keystore the signature is made on the token (docs/keys.md)")(
       "today", po::value(&today), "evaluate date rules as of this Beijing date (testing)")(
       "job", po::value(&job_path), "job JSON file (or the first argument)");
