@@ -45,8 +45,10 @@ $(BUILD_TEST)/CMakeCache.txt:
 
 # One instrumented (gcc, ASan+UBSan) build serves the tests and the fuzz
 # targets: ctest's fuzz_replay_<target> entries run every fuzz target on its
-# seed corpus and on tests/fuzz/crashes/<target>/ (every crash found so far).
-# Mutation fuzzing needs the separate clang build: `make fuzz-run`.
+# seed corpus and on tests/fuzz/crashes/<target>/ (every crash found so far),
+# and fuzz_mutate_<target> mutates those inputs for a bounded 60 s in all
+# (blind mutation: gcc has no libFuzzer). Coverage-guided fuzzing needs the
+# separate clang build: `make fuzz-run`.
 test: deps $(BUILD_TEST)/CMakeCache.txt
 	bash scripts/check-format.sh
 	$(CMAKE) --build $(BUILD_TEST) -j $(JOBS)
