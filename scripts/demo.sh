@@ -183,9 +183,12 @@ for r in replaced:
 # centre's reports: every produced card is a `completed` or a card_replaced.
 store = collections.Counter()
 for b in batches:
-    for k in ("total", "produced", "rejected", "failed", "reprinted"):
+    for k in ("total", "produced", "voided", "rejected", "failed", "reprinted"):
         store[k] += b.get(k, 0)
-print(f"  store counts  produced {store['produced']}, rejected {store['rejected']}, "
+# The dashboard splits produced cards into live and voided (replaced by a
+# reprint); both were produced.
+store["produced"] += store["voided"]
+print(f"  store counts  produced {store['produced']} ({store['voided']} voided), rejected {store['rejected']}, "
       f"failed/cancelled {store['failed']}, reprints {store['reprinted']} (out/batches.json)")
 # Every produced card is a `completed` or a card_replaced at the centre.
 agree = store["produced"] == produced + len(replaced)

@@ -107,7 +107,8 @@ Result<ProductionFigures> JobStore::Figures(int64_t hour_start_ms, int64_t day_s
       Statement * st,
       Stmt("SELECT count(CASE WHEN at>=?1 THEN 1 END), count(CASE WHEN at>=?2 THEN 1 END), "
            "count(CASE WHEN at>=?3 THEN 1 END) FROM job_history "
-           "WHERE kind='state' AND to_state='reported' AND at>=min(?1,?2,?3)"));
+           "WHERE kind='state' AND to_state='reported' AND from_state='verified' "
+           "AND at>=min(?1,?2,?3)"));
   st->Bind(1, hour_start_ms).Bind(2, day_start_ms).Bind(3, now_ms - 15 * 60 * 1000);
   CB_ASSIGN_OR_RETURN(bool row, st->Step());
   if (row) {

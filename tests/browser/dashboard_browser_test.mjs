@@ -321,6 +321,42 @@ const seg = (batchSel, cls) =>
 const badgeState = `document.querySelector('#link-badge').dataset.state`;
 const badgeText = `document.querySelector('#link-badge').textContent`;
 
+// Opens a job's detail from its row in the job list. The list is re-rendered
+// on live events, so a click can land on a row being replaced: retried until
+// the side panel shows the job.
+// Clicks `selector` until `condition` holds (a click on an element that a
+// live refresh is replacing is lost).
+async function clickUntil(page, selector, condition, what) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await page.eval(condition)) return;
+    await page.click(selector);
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      if (await page.eval(condition)) return;
+      await sleep(100);
+    }
+    log(`${what}: click did not take (re-rendered?), again`);
+  }
+  await page.screenshot('failure.png').catch(() => {});
+  fail(what);
+}
+
+async function openJob(page, id) {
+  const row = `#results tbody tr[data-job="${id}"]`;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await page.click(row);
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      if (await page.eval(`document.querySelector('#detail').dataset.job === ${JSON.stringify(id)}
+          && !document.querySelector('#detail').hidden`)) return;
+      await sleep(100);
+    }
+    log(`${id}: row click did not open the detail (row re-rendered?), again`);
+  }
+  await page.screenshot('failure.png').catch(() => {});
+  fail(`the detail of ${id} did not open`);
+}
+
 async function main() {
   const base = await startBureau();
   log('bureau dashboard at', base);
@@ -420,7 +456,7 @@ async function main() {
   const qaAck = await fetch(`${base}/api/faults/${faultId}/ack`, { method: 'POST', ...authed(tokens.qa) });
   if (qaAck.status !== 403) fail(`qa acknowledged a fault: HTTP ${qaAck.status}`);
   await page.screenshot('02-batch-complete-fault.png');
-  await page.click(`${faultRow} button.ack`);
+  await clickUntil(page, `${faultRow} button.ack`, `!document.querySelector('${faultRow}')`, 'acknowledge the fault');
   await page.waitFor(`!document.querySelector('${faultRow}') && !document.querySelector('#faults-empty').hidden
       && !document.querySelector('.station[data-station="station-1"] .fault')`, 'fault acknowledged');
   const faults = await getJson(base, '/api/faults', tokens.operator);
@@ -435,7 +471,7 @@ async function main() {
       && document.querySelector('#results-empty').textContent === 'No job matches.'`, 'empty state: no job matches');
   await page.type('#search-q', 'DEMO-BAD-no-face');
   await page.click('#search-btn');
-  await page.click(`#results tbody tr[data-job="DEMO-BAD-no-face"]`);
+  await openJob(page, 'DEMO-BAD-no-face');
   await page.waitFor(`document.querySelector('#detail').dataset.job === 'DEMO-BAD-no-face'
       && [...document.querySelectorAll('#history tbody tr')].some(r => r.textContent.includes('PHOTO_NO_FACE')
          && r.children[5].textContent !== '' && r.children[6].textContent !== '')`,
@@ -447,7 +483,7 @@ async function main() {
   await page.type('#search-q', firstJob);
   await page.click('#search-btn');
   await page.waitFor(`document.querySelectorAll('#results tbody tr').length === 1`, 'one search hit');
-  await page.click(`#results tbody tr[data-job="${firstJob}"]`);
+  await openJob(page, firstJob);
   await page.waitFor(`document.querySelector('#detail').dataset.job === '${firstJob}'
       && document.querySelector('#preview-front').dataset.loaded === '1'
       && document.querySelector('#preview-front').naturalWidth > 0`, 'job detail with card preview');
@@ -473,13 +509,14 @@ async function main() {
   await page.waitFor(`!document.querySelector('#login').hidden && document.querySelector('#detail').hidden`,
     'signed out');
   await signIn(page, base, tokens.qa, 'li (qa)');
-  await page.click('#reprints tr[data-status="pending"] button.approve');
+  await clickUntil(page, '#reprints tr[data-status="pending"] button.approve',
+    `!document.querySelector('#reprints tr[data-status="pending"]')`, 'approve the reprint');
   const newJob = await page.waitFor(`(() => { const r = document.querySelector('#reprints tr[data-reprint]');
       return r && r.dataset.status === 'approved' && r.children[5].textContent; })()`, 'reprint approved');
   log('reprint approved as', newJob);
   await page.type('#search-q', newJob);
   await page.click('#search-btn');
-  await page.click(`#results tbody tr[data-job="${newJob}"]`);
+  await openJob(page, newJob);
   await page.waitFor(`document.querySelector('#detail').dataset.job === ${JSON.stringify(newJob)}
       && document.querySelector('#detail').dataset.state === 'acknowledged'
       && document.querySelector('#preview-front').dataset.loaded === '1'`, 'reprint produced', 30_000);
@@ -491,7 +528,7 @@ async function main() {
   await page.click('#detail-close');
   await page.type('#search-q', firstJob);
   await page.click('#search-btn');
-  await page.click(`#results tbody tr[data-job="${firstJob}"]`);
+  await openJob(page, firstJob);
   await page.waitFor(`document.querySelector('#detail').dataset.job === '${firstJob}'
       && document.querySelector('#detail').dataset.voided === '1'`, 'voided job detail');
   const colours = await page.eval(`(() => {

@@ -190,11 +190,13 @@ Result<http::ReprintRequest> LineBackend::Started(Result<server::ReprintRecord> 
     }
   }
   // Durable first (the attempt row exists), then production: a crash in
-  // between leaves a `validated` attempt that the next run starts.
-  if (!out.new_job_id.empty() && start_attempt_) start_attempt_(out.new_job_id);
+  // between leaves a `validated` attempt that the next run starts. The
+  // events go out before production starts, so `validated` is never
+  // published after the attempt's first production state.
   PublishReprint(out);
   if (!out.new_job_id.empty()) {
     OnJobEvent(server::JobEvent{out.new_job_id, server::JobState::kValidated, ""});
+    if (start_attempt_) start_attempt_(out.new_job_id);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -67,6 +68,50 @@ TEST_F(StoreBackendTest, BatchesAreSchoolsWithCounts) {
   EXPECT_EQ(b->queued, 1);
   EXPECT_EQ(backend_->Batch("school-99").status().code(), Code::kNotFound);
   EXPECT_EQ(backend_->Batch("11010810").status().code(), Code::kNotFound);
+}
+
+TEST_F(StoreBackendTest, SlaCountsWorkingDaysFromConfirmation) {
+  ManualClock clock(ManualClock::AtBeijingDate(CivilDate{2026, 12, 2}));  // a Wednesday
+  server::IntakeJob old = Intake("J-old", "11010810", "1000751200000010");
+  old.job_json = R"({"confirmed_at":"2026-11-04T09:00:00+08:00"})";  // Wednesday, 4 weeks back
+  server::IntakeJob fresh = Intake("J-new", "11010810", "1000751200000011");
+  fresh.job_json = R"({"confirmed_at":"2026-12-01T23:30:00Z"})";  // 2 Dec in Beijing
+  std::vector<server::IntakeJob> jobs = {old, fresh};
+  ASSERT_TRUE(store_->AddValidated(jobs, nullptr).ok());
+  SlaPolicy policy;
+  policy.holidays.insert(ParseIsoDate("2026-11-20")->ToDays());  // a Friday off
+  StoreBackend backend(*store_, clock, policy);
+  auto v = backend.Sla();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->flag_after_days, 15);
+  ASSERT_FALSE(v->jobs.empty());
+  // 20 weekdays after 4 Nov up to 2 Dec, less the holiday: 19, flagged, first.
+  EXPECT_EQ(v->jobs[0].job_id, "J-old");
+  EXPECT_EQ(v->jobs[0].working_days, 19);
+  EXPECT_TRUE(v->jobs[0].flagged);
+  EXPECT_EQ(v->jobs[0].batch_id, "school-11010810");
+  auto it = std::find_if(v->jobs.begin(), v->jobs.end(),
+                         [](const SlaJob& j) { return j.job_id == "J-new"; });
+  ASSERT_NE(it, v->jobs.end());
+  EXPECT_EQ(it->working_days, 0);
+  EXPECT_FALSE(it->flagged);
+  EXPECT_EQ(v->flagged, 1);
+  EXPECT_EQ(v->oldest_working_days, 19);
+  auto m = backend.Metrics();
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->oldest_open_job_working_days, 19);
+  EXPECT_EQ(m->failures_by_code["PHOTO_NO_FACE"], 1);  // J-9's refusal, from the store
+  // The batch is not complete while jobs are queued; the bar's parts add up.
+  auto b = backend.Batch("school-11010810");
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->complete);
+  EXPECT_EQ(b->produced + b->in_progress + b->queued + b->rejected + b->failed + b->voided,
+            b->total);
+  auto k = backend.Kpis();
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->queue_depth, 4);   // J-2, J-3, J-old, J-new
+  EXPECT_EQ(k->at_stations, 1);   // J-1
+  EXPECT_EQ(k->eta_seconds, -1);  // nothing produced yet: no rate
 }
 
 TEST_F(StoreBackendTest, SearchDetailAndTimeline) {

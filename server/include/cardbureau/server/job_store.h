@@ -423,8 +423,9 @@ class JobStore {
   // Failures by catalogue code: every station fault plus every job that
   // failed or was refused (its failed/rejected history row). Survives restarts.
   Result<std::map<std::string, int64_t>> FailureCounts();
-  // Jobs produced (history rows entering `reported`) since the given times,
-  // and the queue/station occupancy now.
+  // Jobs produced (history rows verified -> reported; a later row that
+  // re-states `reported`, e.g. a voided card, is not counted) since the
+  // given times, and the queue/station occupancy now.
   Result<ProductionFigures> Figures(int64_t hour_start_ms, int64_t day_start_ms, int64_t now_ms);
   // Jobs not finished (received .. verified), oldest first.
   Result<std::vector<OpenJobRow>> OpenJobs(int limit = 100000);
