@@ -306,5 +306,44 @@ TEST_F(StoreBackendTest, PendingReportsShowTheCentresAnswer) {
   EXPECT_EQ(j["reports"].size(), 1u);
 }
 
+// Card stock (issue 21): unused cards per card type with the low-level
+// warning, from the store's lots, through GET /api/stock.
+TEST_F(StoreBackendTest, StockRemainingPerCardTypeWithTheLowLevel) {
+  auto empty = backend_->Stock();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->card_types.empty()) << "no lot imported";
+  auto lot = server::ParseStockLot(
+      "uid,transit_no,card_type\n04A1B2C3,1000751000000001,mifare-classic-1k\n"
+      "04A1B2C4,1000751000000002,mifare-classic-1k\n"
+      "04A1B2C5,1000751000000003,mifare-classic-4k\n",
+      "LOT-1");
+  ASSERT_TRUE(lot.ok()) << lot.status();
+  ASSERT_TRUE(store_->ImportStockLot(*lot, "test").ok());
+  backend_->SetStockLowLevel(2);
+  auto stock = backend_->Stock();
+  ASSERT_TRUE(stock.ok()) << stock.status();
+  EXPECT_EQ(stock->low_level, 2);
+  ASSERT_EQ(stock->card_types.size(), 2u);
+  EXPECT_EQ(stock->card_types[0].card_type, "mifare-classic-1k");
+  EXPECT_EQ(stock->card_types[0].remaining, 2);
+  EXPECT_FALSE(stock->card_types[0].low);
+  EXPECT_EQ(stock->card_types[1].card_type, "mifare-classic-4k");
+  EXPECT_EQ(stock->card_types[1].remaining, 1);
+  EXPECT_TRUE(stock->card_types[1].low) << "1 unused card is below the level 2";
+
+  auto tokens = TokenTable::Parse(R"({"tokens":[{"name":"o","role":"operator","sha256":")" +
+                                  HashToken("t") + R"("}]})");
+  ASSERT_TRUE(tokens.ok());
+  Api api(*backend_, *tokens, nullptr);
+  HttpResponse r = api.Handle({"GET", "/api/stock", "Bearer t", ""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["low_level"], 2);
+  EXPECT_EQ(j["card_types"][1]["card_type"], "mifare-classic-4k");
+  EXPECT_EQ(j["card_types"][1]["low"], true);
+  EXPECT_EQ(api.Handle({"POST", "/api/stock", "Bearer t", ""}).status, 405);
+  EXPECT_EQ(api.Handle({"GET", "/api/stock", "", ""}).status, 401);
+}
+
 }  // namespace
 }  // namespace cardbureau::http
