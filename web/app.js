@@ -212,6 +212,25 @@
     }
   }
 
+  // Unused cards of the imported stock lots per card type (issue 21), with
+  // the line.json stock.low_level warning.
+  async function loadStock() {
+    const seq = nextSeq('stock');
+    const s = await api('/api/stock');
+    if (!isLatest('stock', seq)) return;
+    $('#stock-rule').textContent = s.low_level > 0 ? `(warns below ${s.low_level})` : '';
+    const box = $('#stock');
+    box.replaceChildren();
+    for (const t of s.card_types) {
+      box.append(el('div', { class: 'kpi' + (t.low ? ' low' : ''), 'data-card-type': t.card_type,
+                             'data-remaining': String(t.remaining), 'data-low': t.low ? '1' : '0' },
+        el('div', { class: 'value', text: String(t.remaining) }),
+        el('div', { class: 'label',
+                    text: `${t.card_type}: unused of ${t.received}` + (t.low ? ' — low stock' : '') })));
+    }
+    setEmpty('#stock-empty', s.card_types.length === 0);
+  }
+
   async function loadSla() {
     const seq = nextSeq('sla');
     const v = await api('/api/sla');
@@ -458,7 +477,7 @@
 
   async function refreshAll() {
     try {
-      await Promise.all([loadLink(), loadKpis(), loadFaults(), loadSla(), loadBatches(),
+      await Promise.all([loadLink(), loadKpis(), loadStock(), loadFaults(), loadSla(), loadBatches(),
                          loadStations(), loadReprints(), loadOutbox(), search()]);
       if (state.jobId) await showJob(state.jobId);
     } catch (e) {

@@ -90,6 +90,9 @@ for (const f of ['keystore-test.json', 'qr-test-ed25519.pem']) {  // test-only k
 fs.writeFileSync(path.join(data, 'line.json'), JSON.stringify({
   keys: 'keys/keystore-test.json', template: 'bjt-student', profile: 'evolis-300',
   render_threads: 1, max_tries: 3, batches_dir: path.join(work, 'batches'),
+  // The stock check on (issue 21): the sim printers' next cards are imported
+  // as lots below; the 1K gauge warns below 10 unused cards.
+  stock: { required: true, low_level: 10 },
   stations: ['station-1', 'station-2'].map((name, i) => ({
     name, printer: 'sim', reader: 'loopback', hopper: path.join(work, 'hopper', name),
     seed: 1000 * (i + 1), time_per_card_ms: 500,
@@ -97,6 +100,14 @@ fs.writeFileSync(path.join(data, 'line.json'), JSON.stringify({
     // fault for the fault list (the job gets a fresh card and is produced).
     ...(i === 0 ? { faults: { jam_print: [2] } } : {}) })),
 }));
+// Stock lots matching the sim printers' next cards (`stock sim-lot`), 12
+// 1K and 12 4K cards: the batch uses about half of its card type's lot.
+for (const type of ['1k', '4k']) {
+  const lotFile = path.join(work, `LOT-${type}.csv`);
+  execFileSync(cardbureau, ['stock', 'sim-lot', '--data', data, '--bureau', 'bj-bureau-browser',
+    '--type', type, '--count', '12', '--out', lotFile]);
+  execFileSync(cardbureau, ['stock', 'import', '--data', data, '--lot', `LOT-BROWSER-${type}`, lotFile]);
+}
 // The SLA policy with its holiday calendar (docs/dashboard.md "SLA").
 fs.writeFileSync(path.join(data, 'sla.json'), JSON.stringify({
   working_days: 20, flag_share: 0.75, holidays: ['2026-10-01', '2026-10-02'],
@@ -394,6 +405,12 @@ async function main() {
   }
   await page.waitFor(`${kpi('queue_depth')} === ${batchJobs.length - 1}`, 'KPI queue depth');
   const today0 = await page.eval(kpi('produced_today'));
+  // Card stock (issue 21): both lots whole, above the warning level.
+  const gauge = `[...document.querySelectorAll('#stock .kpi')].map(k => ({ type: k.dataset.cardType,
+      remaining: Number(k.dataset.remaining), low: k.dataset.low === '1' }))`;
+  await page.waitFor(`${gauge}.length === 2`, 'stock gauge per card type');
+  const stock0 = await page.eval(gauge);
+  if (stock0.some((g) => g.remaining !== 12 || g.low)) fail(`stock before the batch: ${JSON.stringify(stock0)}`);
 
   // 3. SLA: the job confirmed 40 days ago is flagged, the others are not.
   await page.waitFor(`document.querySelector('#sla tbody tr[data-job="${oldJob}"]')?.dataset.flagged === '1'`,
@@ -447,6 +464,20 @@ async function main() {
   await page.waitFor(`!!document.querySelector('${batchSel} a.batch-file.reconciliation')`, 'reconciliation link');
   const rec = await getJson(base, `/api/batches/school-${school}/reconciliation`, tokens.operator);
   if (!rec || typeof rec !== 'object') fail('reconciliation not served');
+
+  // The stock gauge follows: the batch's cards and the jammed one left the
+  // lots; a card type under 10 unused cards shows the low-stock warning.
+  await page.waitFor(`${gauge}.reduce((n, g) => n + g.remaining, 0) <= ${24 - (batchJobs.length - 1) - 1}`,
+    'stock gauge after the batch');
+  const stock1 = await page.eval(gauge);
+  const api1 = await getJson(base, '/api/stock', tokens.operator);
+  for (const g of stock1) {
+    const a = api1.card_types.find((t) => t.card_type === g.type);
+    if (!a || a.remaining !== g.remaining || g.low !== (g.remaining < 10)) {
+      fail(`stock gauge ${JSON.stringify(g)} vs /api/stock ${JSON.stringify(a)}`);
+    }
+  }
+  log('stock after the batch:', JSON.stringify(stock1));
 
   // 6. The jam is in the fault list and on station-1's tile until acknowledged.
   const faultRow = `#faults tbody tr.fault-row[data-code="PRINTER_JAM"]`;
