@@ -103,10 +103,12 @@ TEST(DemoManifest, EveryNameOfTheDemoBatchExtractsExactlyAndPopplerIsSilent) {
   }
   ASSERT_TRUE(has_ext_a && has_ext_b) << "the batch must hold 李䶮 and 王𠀁";
 
-  // The demo's line.json, minus the injected faults.
+  // The demo's line.json, minus the injected faults and the stock lots (the
+  // manifest is the subject here; stock is line_stock_test's).
   const fs::path batches = dir / "batches";
   {
     json line = {{"keys", "keys/keystore-test.json"},
+                 {"stock", {{"required", false}}},
                  {"template", "bjt-student"},
                  {"profile", "evolis-300"},
                  {"render_threads", 1},
