@@ -534,7 +534,9 @@ Status ProofPdf::AddManifest(const BatchManifest& m) {
   if (totals.failed > 0) lines.push_back({"failed 失败", totals.failed});
   if (totals.cancelled > 0) lines.push_back({"cancelled 取消", totals.cancelled});
   if (totals.pending > 0) lines.push_back({"in production 制作中", totals.pending});
-  lines.push_back({"jobs 作业合计", totals.jobs()});
+  // Every row, reprint attempts included: reconciliation.json's "total" ("jobs"
+  // there counts the centre's jobs, a reprint being an attempt of its job).
+  lines.push_back({"total 合计", totals.jobs()});
   double tx = kMargin + 30;
   const double step = lines.size() > 5 ? 31 : 45;
   for (const auto& [label, n] : lines) {

@@ -431,7 +431,7 @@ TEST_F(PdfTest, ManifestHasEveryNameExactlyColumnsTotalsAndSignOff) {
   EXPECT_TRUE(HasLine(e.lines, "rejected 拒绝: 1"));
   EXPECT_TRUE(HasLine(e.lines, "voided 作废: 1"));
   EXPECT_TRUE(HasLine(e.lines, "reprinted 重印: 1"));
-  EXPECT_TRUE(HasLine(e.lines, "jobs 作业合计: " + std::to_string(cards_->size() + 3)));
+  EXPECT_TRUE(HasLine(e.lines, "total 合计: " + std::to_string(cards_->size() + 3)));
   EXPECT_EQ(std::count(e.lines.begin(), e.lines.end(), "签名 Signature"), 3);
   EXPECT_EQ(std::count(e.lines.begin(), e.lines.end(), "日期 Date"), 3);
   // In layout mode a row reads across: number, job, name, card, UID, kind, outcome.
@@ -513,7 +513,7 @@ TEST_F(PdfTest, LongManifestContinuesOnNumberedPagesWithTheHeaderRepeated) {
       EXPECT_TRUE(HasLine(e.lines, "姓名 Name")) << "page " << p;
     }
     if (p == pages) {
-      EXPECT_TRUE(HasLine(e.lines, "jobs 作业合计: 60"));
+      EXPECT_TRUE(HasLine(e.lines, "total 合计: 60"));
       EXPECT_TRUE(HasLine(e.lines, "rejected 拒绝: 9"));
       EXPECT_TRUE(HasLine(e.lines, "接收学校 Receiving school"));
     } else {
