@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cardbureau/core/clock.h"
+#include "cardbureau/core/file.h"
 #include "cardbureau/devices/blank_stock.h"
 #include "cardbureau/printers/file_util.h"
 
@@ -201,7 +202,7 @@ int RunSimLot(int argc, char** argv) {
   if (out.empty()) {
     std::cout << csv;
   } else {
-    Status s = printers::WriteFileAtomic(out, AsBytes(csv));
+    Status s = WriteFileAtomic(out, AsBytes(csv));
     if (!s.ok()) return Fail("sim-lot", s);
     std::cerr << "sim-lot: " << uids->size() << " " << type << " cards"
               << (lot.empty() ? "" : " for lot " + lot) << " -> " << out << "\n";
