@@ -33,7 +33,7 @@ inline constexpr double kMinSharpnessRatio = 0.12;
 // How well the found quadrilateral, once rectified, matches the expected
 // face (normalised cross-correlation of the whole card at low resolution,
 // QR box excluded): below this no card of this template was found.
-inline constexpr double kMinCardMatch = 0.45;
+inline constexpr double kMinCardMatch = 0.35;
 
 // ---- Field verdict thresholds ----
 // Text fields (name, school, gender, education_id, card_no, valid_until and
@@ -41,7 +41,7 @@ inline constexpr double kMinCardMatch = 0.45;
 // after the scan is aligned, lit and blurred like the re-render, as a
 // fraction of the ink contrast. One wrong digit leaves a stroke-sized
 // residual of 0.2+ in its window; genuine captures stay under ~0.12.
-inline constexpr double kTextMaxResidual = 0.06;
+inline constexpr double kTextMaxResidual = 0.07;
 // Window over which the text residual is averaged, in mm (about one digit).
 inline constexpr double kTextWindowMm = 1.0;
 // Photo: 1 - normalised cross-correlation of the photo box (grey, smoothed).
