@@ -299,7 +299,12 @@ Result<ScanComparison> CompareScan(const cv::Mat& capture, const CardRenderer& r
       cv::blur(res, avg, cv::Size(win, win), cv::Point(-1, -1), cv::BORDER_REPLICATE);
       double worst = 0;
       cv::minMaxLoc(avg, nullptr, &worst);
-      merge(reg.field, worst, scan::kTextMaxResidual,
+      const double threshold =
+          reg.field == "school" ? scan::kSchoolMaxResidual
+          : (reg.field == "education_id" || reg.field == "card_no" || reg.field == "valid_until")
+              ? scan::kDigitsMaxResidual
+              : scan::kTextMaxResidual;
+      merge(reg.field, worst, threshold,
             "the printed " + reg.element->id + " differs from the expected text");
     } else if (reg.kind == Kind::kPhoto) {
       const cv::Rect at = BestShift(sn, pred, reg.box, shift);
