@@ -537,131 +537,131 @@ TEST_F(DashboardBackendTest, AuditVerifyChecksTheTrailAgainstTheStoresHead) {
   auto head = (*store)->AuditHead();
   ASSERT_TRUE(head.ok() && head->has_value());
   EXPECT_EQ((*head)->entries, 2);
-  // The line on a pkcs11 keystore (SoftHSM2, the TEST-ONLY keys imported):
-  // while the token is away the station that needs it shows the "keystore"
-  // state in the API (not "paused"), with KEYSTORE_UNAVAILABLE as its last
-  // fault, down in /metrics and as a live event; when the token is back it
-  // finishes the job and returns to "idle" by itself.
-  class DashboardKeystoreTest : public DashboardBackendTest {
-   protected:
-    encoder::KeySet LineKeys(const encoder::KeySet& file_keys) override {
-      hsm_.emplace(dir_ / "hsm");
-      EXPECT_TRUE(hsm_->ok());
-      encoder::Pkcs11Config config;
-      config.module = cardbureau::testing::kSoftHsmModule;
-      config.token = cardbureau::testing::kSoftHsmToken;
-      config.pin_file = hsm_->pin_file().string();
-      const Status imported =
-          encoder::ImportKeysToToken(config, file_keys, Slurp(file_keys.sign_key_path));
-      EXPECT_TRUE(imported.ok()) << imported;
-      auto backend = encoder::OpenPkcs11Backend(config);
-      EXPECT_TRUE(backend.ok()) << backend.status();
-      encoder::KeySet keys;
-      if (backend.ok()) keys.backend = *backend;
-      return keys;
+}
+
+// The line on a pkcs11 keystore (SoftHSM2, the TEST-ONLY keys imported):
+// while the token is away the station that needs it shows the "keystore"
+// state in the API (not "paused"), with KEYSTORE_UNAVAILABLE as its last
+// fault, down in /metrics and as a live event; when the token is back it
+// finishes the job and returns to "idle" by itself.
+class DashboardKeystoreTest : public DashboardBackendTest {
+ protected:
+  encoder::KeySet LineKeys(const encoder::KeySet& file_keys) override {
+    hsm_.emplace(dir_ / "hsm");
+    EXPECT_TRUE(hsm_->ok());
+    encoder::Pkcs11Config config;
+    config.module = cardbureau::testing::kSoftHsmModule;
+    config.token = cardbureau::testing::kSoftHsmToken;
+    config.pin_file = hsm_->pin_file().string();
+    const Status imported =
+        encoder::ImportKeysToToken(config, file_keys, Slurp(file_keys.sign_key_path));
+    EXPECT_TRUE(imported.ok()) << imported;
+    auto backend = encoder::OpenPkcs11Backend(config);
+    EXPECT_TRUE(backend.ok()) << backend.status();
+    encoder::KeySet keys;
+    if (backend.ok()) keys.backend = *backend;
+    return keys;
+  }
+  std::optional<cardbureau::testing::SoftHsm> hsm_;
+};
+
+TEST_F(DashboardKeystoreTest, TokenAwayShowsTheKeystoreStateThenNormal) {
+  const std::string token = "operator-token-for-tests-only-0001";
+  nlohmann::json file = {
+      {"tokens", {{{"name", "wang"}, {"role", "operator"}, {"sha256", http::HashToken(token)}}}}};
+  auto tokens = http::TokenTable::Parse(file.dump());
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  http::Api api(*backend_, *tokens, nullptr);
+  auto get = [&](const std::string& target) {
+    http::HttpRequest r;
+    r.method = "GET";
+    r.target = target;
+    r.authorization = "Bearer " + token;
+    return api.Handle(r);
+  };
+  // The API's view of the station holding a job, "" while none does.
+  auto at_work = [&]() -> nlohmann::json {
+    auto r = get("/api/stations");
+    EXPECT_EQ(r.status, 200) << r.body;
+    const auto listed = nlohmann::json::parse(r.body);
+    for (const auto& s : listed["stations"]) {
+      if (!s["current_job"].get<std::string>().empty()) return s;
     }
-    std::optional<cardbureau::testing::SoftHsm> hsm_;
+    return nlohmann::json();
   };
 
-  TEST_F(DashboardKeystoreTest, TokenAwayShowsTheKeystoreStateThenNormal) {
-    const std::string token = "operator-token-for-tests-only-0001";
-    nlohmann::json file = {
-        {"tokens", {{{"name", "wang"}, {"role", "operator"}, {"sha256", http::HashToken(token)}}}}};
-    auto tokens = http::TokenTable::Parse(file.dump());
-    ASSERT_TRUE(tokens.ok()) << tokens.status();
-    http::Api api(*backend_, *tokens, nullptr);
-    auto get = [&](const std::string& target) {
-      http::HttpRequest r;
-      r.method = "GET";
-      r.target = target;
-      r.authorization = "Bearer " + token;
-      return api.Handle(r);
-    };
-    // The API's view of the station holding a job, "" while none does.
-    auto at_work = [&]() -> nlohmann::json {
-      auto r = get("/api/stations");
-      EXPECT_EQ(r.status, 200) << r.body;
-      const auto listed = nlohmann::json::parse(r.body);
-      for (const auto& s : listed["stations"]) {
-        if (!s["current_job"].get<std::string>().empty()) return s;
+  const fs::path away = dir_ / "hsm" / "tokens-away";
+  fs::rename(hsm_->token_dir(), away);
+  AddJob("J1");
+  StartStored("J1");
+  nlohmann::json station;
+  ASSERT_TRUE(cardbureau::testing::WaitFor(
+      [&] {
+        station = at_work();
+        return station.is_object() && station["state"] == "keystore";
+      },
+      30s))
+      << station.dump();
+  ASSERT_FALSE(station["last_faults"].empty());
+  EXPECT_EQ(station["last_faults"][0]["code"], "KEYSTORE_UNAVAILABLE");
+  EXPECT_EQ(station["current_job"], "J1");
+  const std::string id = station["station_id"];
+  EXPECT_TRUE(server::IsBeforeEncoding(StateOf("J1")) || StateOf("J1") == JobState::kEncoding)
+      << ToString(StateOf("J1"));
+  auto metrics = get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("cardbureau_station_up{station=\"" + id + "\"} 0"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(
+      metrics.body.find("cardbureau_station_state{station=\"" + id + "\",state=\"keystore\"} 1"),
+      std::string::npos)
+      << metrics.body;
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] {
+    for (const auto& e : Events()) {
+      if (e.kind == "station" && e.id == id && e.state == "keystore" &&
+          e.code == "KEYSTORE_UNAVAILABLE") {
+        return true;
       }
-      return nlohmann::json();
-    };
+    }
+    return false;
+  }));
 
-    const fs::path away = dir_ / "hsm" / "tokens-away";
-    fs::rename(hsm_->token_dir(), away);
-    AddJob("J1");
-    StartStored("J1");
-    nlohmann::json station;
-    ASSERT_TRUE(cardbureau::testing::WaitFor(
-        [&] {
-          station = at_work();
-          return station.is_object() && station["state"] == "keystore";
-        },
-        30s))
-        << station.dump();
-    ASSERT_FALSE(station["last_faults"].empty());
-    EXPECT_EQ(station["last_faults"][0]["code"], "KEYSTORE_UNAVAILABLE");
-    EXPECT_EQ(station["current_job"], "J1");
-    const std::string id = station["station_id"];
-    EXPECT_TRUE(server::IsBeforeEncoding(StateOf("J1")) || StateOf("J1") == JobState::kEncoding)
-        << ToString(StateOf("J1"));
-    auto metrics = get("/metrics");
-    ASSERT_EQ(metrics.status, 200);
-    EXPECT_NE(metrics.body.find("cardbureau_station_up{station=\"" + id + "\"} 0"),
-              std::string::npos)
-        << metrics.body;
-    EXPECT_NE(
-        metrics.body.find("cardbureau_station_state{station=\"" + id + "\",state=\"keystore\"} 1"),
-        std::string::npos)
-        << metrics.body;
-    EXPECT_TRUE(cardbureau::testing::WaitFor([&] {
-      for (const auto& e : Events()) {
-        if (e.kind == "station" && e.id == id && e.state == "keystore" &&
-            e.code == "KEYSTORE_UNAVAILABLE") {
-          return true;
+  // The token comes back: the job is produced (by either station: it went
+  // back to the queue) and the station is idle again, without an
+  // operator's resume.
+  fs::rename(away, hsm_->token_dir());
+  ASSERT_TRUE(sink_->WaitFinished(1, 60s));
+  EXPECT_EQ(StateOf("J1"), JobState::kReported);
+  nlohmann::json after;
+  int produced = 0;
+  EXPECT_TRUE(cardbureau::testing::WaitFor(
+      [&] {
+        auto r = get("/api/stations");
+        const auto listed = nlohmann::json::parse(r.body);
+        produced = 0;
+        for (const auto& s : listed["stations"]) {
+          if (s["station_id"] == id) after = s;
+          produced += s["produced"].get<int>();
         }
-      }
-      return false;
-    }));
-
-    // The token comes back: the job is produced (by either station: it went
-    // back to the queue) and the station is idle again, without an
-    // operator's resume.
-    fs::rename(away, hsm_->token_dir());
-    ASSERT_TRUE(sink_->WaitFinished(1, 60s));
-    EXPECT_EQ(StateOf("J1"), JobState::kReported);
-    nlohmann::json after;
-    int produced = 0;
-    EXPECT_TRUE(cardbureau::testing::WaitFor(
-        [&] {
-          auto r = get("/api/stations");
-          const auto listed = nlohmann::json::parse(r.body);
-          produced = 0;
-          for (const auto& s : listed["stations"]) {
-            if (s["station_id"] == id) after = s;
-            produced += s["produced"].get<int>();
-          }
-          return after.is_object() && after["state"] == "idle" && produced == 1;
-        },
-        20s))
-        << after.dump() << " produced " << produced;
-    EXPECT_GE(after["failed"].get<int>(), 1);  // the card fed while the token was away
-    metrics = get("/metrics");
-    EXPECT_NE(metrics.body.find("cardbureau_station_up{station=\"" + id + "\"} 1"),
-              std::string::npos)
-        << metrics.body;
-    bool back_to_idle = false;
-    EXPECT_TRUE(cardbureau::testing::WaitFor([&] {
-      bool seen_keystore = false;
-      for (const auto& e : Events()) {
-        if (e.kind != "station" || e.id != id) continue;
-        if (e.state == "keystore") seen_keystore = true;
-        if (seen_keystore && e.state == "idle") back_to_idle = true;
-      }
-      return back_to_idle;
-    }));
-  }
+        return after.is_object() && after["state"] == "idle" && produced == 1;
+      },
+      20s))
+      << after.dump() << " produced " << produced;
+  EXPECT_GE(after["failed"].get<int>(), 1);  // the card fed while the token was away
+  metrics = get("/metrics");
+  EXPECT_NE(metrics.body.find("cardbureau_station_up{station=\"" + id + "\"} 1"), std::string::npos)
+      << metrics.body;
+  bool back_to_idle = false;
+  EXPECT_TRUE(cardbureau::testing::WaitFor([&] {
+    bool seen_keystore = false;
+    for (const auto& e : Events()) {
+      if (e.kind != "station" || e.id != id) continue;
+      if (e.state == "keystore") seen_keystore = true;
+      if (seen_keystore && e.state == "idle") back_to_idle = true;
+    }
+    return back_to_idle;
+  }));
+}
 
 }  // namespace
 }  // namespace cardbureau::dashboard
