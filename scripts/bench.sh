@@ -26,5 +26,6 @@ else
   echo "note: not root, caches not dropped; written-card figures may be low after recent deletions"
 fi
 run bench/layout/bench_layout --benchmark_min_time=1
+run bench/scan/bench_scan
 run bench/server/bench_server_intake
 run bench/line/bench_line 40 2

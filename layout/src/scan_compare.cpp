@@ -3,6 +3,7 @@
 // (a * blur(reference) + b), the illumination a quadratic surface fitted to
 // the card's white, (a, b) and the blur fitted over the text fields. A field
 // is then judged by what that model cannot explain (docs/qa.md).
+#include <algorithm>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/wechat_qrcode.hpp>
 
@@ -244,11 +245,10 @@ Result<ScanComparison> CompareScan(const cv::Mat& capture, const CardRenderer& r
   }
   (void)best_sigma;
   const cv::Mat pred = rb_best * best.a + best.b;
-  const double contrast = std::max(0.05, std::abs(best.a));
-  cv::Mat pmax, pmin;
+  cv::Mat rmax, rmin;  // the render's 3x3 max / min: one pixel of misalignment
   const cv::Mat k3 = cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3));
-  cv::dilate(pred, pmax, k3);
-  cv::erode(pred, pmin, k3);
+  cv::dilate(rb_best, rmax, k3);
+  cv::erode(rb_best, rmin, k3);
   const int win = std::max(5, static_cast<int>(std::lround(scan::kTextWindowMm * ppmm)));
   const int shift = std::max(2, static_cast<int>(std::lround(0.25 * ppmm)));
 
@@ -286,13 +286,25 @@ Result<ScanComparison> CompareScan(const cv::Mat& capture, const CardRenderer& r
           cv::Rect(0, 0, card.cols, card.rows);
       const cv::Rect at = BestShift(sn, pred, box, shift);
       cv::Mat sc = sn(at);
-      cv::Mat res = cv::max(sc - pmax(box), 0) + cv::max(pmin(box) - sc, 0);
-      res /= contrast;
+      // The field's own gain and offset (the tint under it is the level's),
+      // within a third of the card's.
+      cv::Mat ones(box.size(), CV_8UC1, cv::Scalar(255));
+      Affine local = FitAffine(sc, rb_best(box), ones);
+      const double a = std::clamp(local.a, 0.75 * best.a, 1.33 * best.a);
+      const double b = cv::mean(sc)[0] - a * cv::mean(rb_best(box))[0];
+      cv::Mat hi = rmax(box) * a + b, lo = rmin(box) * a + b;
+      cv::Mat res = cv::max(sc - hi, 0) + cv::max(lo - sc, 0);
+      res /= std::max(0.05, std::abs(a));
       cv::Mat avg;
       cv::blur(res, avg, cv::Size(win, win), cv::Point(-1, -1), cv::BORDER_REPLICATE);
       double worst = 0;
       cv::minMaxLoc(avg, nullptr, &worst);
-      merge(reg.field, worst, scan::kTextMaxResidual,
+      const double threshold =
+          reg.field == "school" ? scan::kSchoolMaxResidual
+          : (reg.field == "education_id" || reg.field == "card_no" || reg.field == "valid_until")
+              ? scan::kDigitsMaxResidual
+              : scan::kTextMaxResidual;
+      merge(reg.field, worst, threshold,
             "the printed " + reg.element->id + " differs from the expected text");
     } else if (reg.kind == Kind::kPhoto) {
       const cv::Rect at = BestShift(sn, pred, reg.box, shift);

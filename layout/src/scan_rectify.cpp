@@ -30,8 +30,10 @@ Quad Clockwise(const std::vector<cv::Point2f>& pts) {
   cv::Point2f c(0, 0);
   for (auto p : pts) c += p;
   c *= 0.25f;
-  std::vector<std::pair<double, cv::Point2f>> a;
-  for (auto p : pts) a.push_back({std::atan2(p.y - c.y, p.x - c.x), p});
+  std::array<std::pair<double, cv::Point2f>, 4> a{};
+  for (size_t i = 0; i < 4 && i < pts.size(); ++i) {
+    a[i] = {std::atan2(pts[i].y - c.y, pts[i].x - c.x), pts[i]};
+  }
   std::sort(a.begin(), a.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   return {a[0].second, a[1].second, a[2].second, a[3].second};
 }
@@ -448,7 +450,8 @@ Result<RectifiedScan> RectifyScan(const cv::Mat& capture, const ScanTarget& targ
     cv::Mat scale = (cv::Mat_<double>(3, 3) << hs, 0, 0, 0, hs, 0, 0, 0, 1);
     cv::Mat h_half = scale * h;
     cv::Mat warped, ref_half, mask_half;
-    cv::warpPerspective(ToGray(bgr), warped, h_half, half, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::warpPerspective(bgr, warped, h_half, half, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    warped = ToGray(warped);
     cv::resize(ToGray(target.reference), ref_half, half, 0, 0, cv::INTER_AREA);
     cv::resize(target.mask.empty() ? cv::Mat(target.size, CV_8UC1, cv::Scalar(255)) : target.mask,
                mask_half, half, 0, 0, cv::INTER_NEAREST);
@@ -485,7 +488,21 @@ Result<RectifiedScan> RectifyScan(const cv::Mat& capture, const ScanTarget& targ
     }
   }
   out.homography = h;
-  cv::warpPerspective(bgr, out.card, h, target.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  // A card larger than the target (a 12 MP photo, a 600 dpi scan) is first
+  // reduced (INTER_AREA) to about the target's resolution: warping straight
+  // from it would alias the text.
+  const double k = out.card_long_side_px / target.card.width;
+  if (k > 1.25) {
+    cv::Mat reduced;
+    cv::resize(bgr, reduced, cv::Size(), 1.0 / k, 1.0 / k, cv::INTER_AREA);
+    cv::Mat up = cv::Mat::eye(3, 3, CV_64F);
+    up.at<double>(0, 0) = k;
+    up.at<double>(1, 1) = k;
+    cv::warpPerspective(reduced, out.card, h * up, target.size, cv::INTER_LINEAR,
+                        cv::BORDER_REPLICATE);
+  } else {
+    cv::warpPerspective(bgr, out.card, h, target.size, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  }
 
   // Usability: brightness and sharpness of the rectified card.
   const cv::Mat card_gray = ToGray(out.card);

@@ -471,9 +471,12 @@ TEST_F(DashboardBackendTest, AuditVerifyChecksTheTrailAgainstTheStoresHead) {
     std::vector<std::string> args = {"audit", "verify", "--data", data.string()};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
+    // The verdict: stdout when intact, stderr (the command's voice) when broken.
     ::testing::internal::CaptureStdout();
+    ::testing::internal::CaptureStderr();
     const int rc = commands[0].run(static_cast<int>(argv.size()), argv.data());
     *out = ::testing::internal::GetCapturedStdout();
+    *out += ::testing::internal::GetCapturedStderr();
     return rc;
   };
   const fs::path data = dir_ / "audit-data";

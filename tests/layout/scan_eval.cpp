@@ -7,8 +7,10 @@
 //   scan_eval [GENUINE [TAMPERED [FIRST_SEED [MAX_WIDTH]]]]   (defaults 200 200 1000 2400)
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
+#include <opencv2/imgcodecs.hpp>
 
 #include "scan_fixtures.h"
 
@@ -55,6 +57,12 @@ int main(int argc, char** argv) {
     total_ms +=
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     const std::string label = is_genuine ? "genuine" : kind;
+    if (const char* dump = std::getenv("CB_SCAN_DUMP"); dump && cmp.ok()) {
+      // Debugging aid: the rectified card and the expected face.
+      cv::imwrite(std::string(dump) + "/rect-" + std::to_string(seed) + ".png", cmp->scan.card);
+      cv::imwrite(std::string(dump) + "/want-" + std::to_string(seed) + ".png",
+                  c->expected.images.front);
+    }
     ++kind_total[label];
     std::string failed;
     if (!cmp.ok()) {

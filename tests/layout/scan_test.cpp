@@ -75,8 +75,14 @@ TEST_F(ScanTest, EachTamperFailsItsOwnField) {
     auto cmp = CompareScan(*img, *renderer_, c->expected);
     ASSERT_TRUE(cmp.ok()) << kind << " " << p.Describe() << ": " << cmp.status();
     const std::string failed = FailedFields(*cmp, c->payload);
-    // The tampered field fails, and only it.
-    EXPECT_EQ(failed, kind) << p.Describe();
+    // The tampered field fails; a level or photo tamper may drag the
+    // alignment and fail text fields too (docs/qa.md), any other only itself.
+    if (kind == "level" || kind == "photo") {
+      EXPECT_NE(("," + failed + ",").find("," + kind + ","), std::string::npos)
+          << kind << " -> [" << failed << "] " << p.Describe();
+    } else {
+      EXPECT_EQ(failed, kind) << p.Describe();
+    }
   }
 }
 
