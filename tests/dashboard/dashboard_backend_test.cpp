@@ -534,6 +534,8 @@ TEST_F(DashboardBackendTest, AuditVerifyChecksTheTrailAgainstTheStoresHead) {
   auto head = (*store)->AuditHead();
   ASSERT_TRUE(head.ok() && head->has_value());
   EXPECT_EQ((*head)->entries, 2);
+}
+
 // The line on a pkcs11 keystore (SoftHSM2, the TEST-ONLY keys imported):
 // while the token is away the station that needs it shows the "keystore"
 // state in the API (not "paused"), with KEYSTORE_UNAVAILABLE as its last

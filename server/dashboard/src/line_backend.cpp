@@ -189,13 +189,16 @@ Result<http::ReprintRequest> LineBackend::Started(Result<server::ReprintRecord> 
       line_->OutcomeChanged(out.job_id, (*old)->school_code, /*manifest=*/true);
     }
   }
-  // Durable first (the attempt row exists), then production: a crash in
-  // between leaves a `validated` attempt that the next run starts.
-  if (!out.new_job_id.empty() && start_attempt_) start_attempt_(out.new_job_id);
+  // Durable first (the attempt row exists), then the events, then
+  // production: a crash in between leaves a `validated` attempt that the
+  // next run starts. The `validated` event is published BEFORE the attempt
+  // is started, so a subscriber always sees it first (the line's own
+  // `rendered`, `encoded`... events come from another thread once started).
   PublishReprint(out);
   if (!out.new_job_id.empty()) {
     OnJobEvent(server::JobEvent{out.new_job_id, server::JobState::kValidated, ""});
   }
+  if (!out.new_job_id.empty() && start_attempt_) start_attempt_(out.new_job_id);
   return out;
 }
 

@@ -201,7 +201,7 @@ int RunSimLot(int argc, char** argv) {
   if (out.empty()) {
     std::cout << csv;
   } else {
-    Status s = printers::WriteFileAtomic(out, AsBytes(csv));
+    Status s = WriteFileAtomic(out, AsBytes(csv));
     if (!s.ok()) return Fail("sim-lot", s);
     std::cerr << "sim-lot: " << uids->size() << " " << type << " cards"
               << (lot.empty() ? "" : " for lot " + lot) << " -> " << out << "\n";
