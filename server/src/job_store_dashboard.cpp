@@ -103,11 +103,14 @@ Result<ProductionFigures> JobStore::Figures(int64_t hour_start_ms, int64_t day_s
                                             int64_t now_ms) {
   std::lock_guard lock(mu_);
   ProductionFigures f;
+  // (A card voided by a reprint leaves a reported->reported row in the
+  // history of its job: not a card produced again.)
   CB_ASSIGN_OR_RETURN(
       Statement * st,
       Stmt("SELECT count(CASE WHEN at>=?1 THEN 1 END), count(CASE WHEN at>=?2 THEN 1 END), "
            "count(CASE WHEN at>=?3 THEN 1 END) FROM job_history "
-           "WHERE kind='state' AND to_state='reported' AND at>=min(?1,?2,?3)"));
+           "WHERE kind='state' AND to_state='reported' AND from_state IS NOT 'reported' "
+           "AND at>=min(?1,?2,?3)"));
   st->Bind(1, hour_start_ms).Bind(2, day_start_ms).Bind(3, now_ms - 15 * 60 * 1000);
   CB_ASSIGN_OR_RETURN(bool row, st->Step());
   if (row) {

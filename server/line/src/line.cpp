@@ -542,12 +542,20 @@ struct Line::Impl {
       sink.Completed(ctx.job_id, out);
       return;
     }
-    sink.Failed(
+    // The card bound at `encoded` was neither produced nor rejected: it is
+    // recorded as rejected (quarantined), so that the batch's cards balance.
+    server::HistoryEvent quarantined;
+    quarantined.kind = "card";
+    quarantined.stage = "rejected";
+    quarantined.uid = rec.is_object() ? rec.value("uid", std::string()) : std::string();
+    quarantined.code = std::string(CodeName(Code::kCardError));
+    quarantined.message = "card quarantined for an operator (production stopped mid-card)";
+    sink.FailedWith(
         ctx.job_id,
         Status(Code::kCardError, "production was interrupted after the chip was encoded (card " +
                                      (rec.is_object() ? rec.value("uid", std::string("?")) : "?") +
                                      "); an operator must check the card before a reprint"),
-        false);
+        false, {quarantined});
     CountFailed(ctx.job_id, ctx.job);
   }
 
