@@ -794,11 +794,15 @@ TEST_F(ReprintStoreTest, CentreAnswerToCardReplacedIsKeptWithThePendingReport) {
   EXPECT_EQ(a.code, "UNKNOWN_TYPE");
   EXPECT_EQ(a.count, 2);
   bool pending = false;
-  for (const auto& p : *store_->PendingReports()) pending |= p.report_id == report_id;
+  auto reports = store_->PendingReports();  // (kept: a range-for over *temporary dangles)
+  ASSERT_TRUE(reports.ok()) << reports.status();
+  for (const auto& p : *reports) pending |= p.report_id == report_id;
   EXPECT_TRUE(pending);
   // One history row on the centre's job for the answer (not one per repeat).
   int rows = 0;
-  for (const auto& h : *store_->History("J1")) {
+  auto history = store_->History("J1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  for (const auto& h : *history) {
     if (h.kind != "report") continue;
     ++rows;
     EXPECT_EQ(h.detail.code, "UNKNOWN_TYPE");
