@@ -55,6 +55,29 @@ std::string DottedPath(const std::string& pointer) {
   return out;
 }
 
+// The card a crash left in the station: its attempt is recorded but it was
+// neither produced nor rejected. The job's failure at restart records it
+// as rejected (quarantined for an operator), so that the batch's cards
+// still balance (cards in = produced + rejected). None when the job's last
+// card was rejected already (the crash came after the fault was stored).
+std::vector<HistoryEvent> QuarantinedCard(JobStore& store, const std::string& job_id) {
+  auto history = store.History(job_id);
+  if (!history.ok()) return {};
+  int attempts = 0, rejected = 0;
+  for (const auto& h : *history) {
+    attempts += h.kind == "attempt";
+    rejected += h.kind == "card" && h.detail.stage == "rejected";
+  }
+  if (attempts <= rejected) return {};
+  HistoryEvent e;
+  e.kind = "card";
+  e.stage = "rejected";
+  e.attempt = attempts;
+  e.code = std::string(CodeName(Code::kCardError));
+  e.message = "card quarantined for an operator (the bureau stopped mid-card)";
+  return {e};
+}
+
 }  // namespace
 
 std::vector<std::string> JobContentDiff(const nlohmann::json& incoming,
@@ -758,13 +781,14 @@ Status Bureau::Recover() {
   CB_ASSIGN_OR_RETURN(auto interrupted, store_.InStates(encoding));
   for (const auto& rec : interrupted) {
     // The chip may or may not have been written: never encode it again.
+    const auto quarantined = QuarantinedCard(store_, rec.job_id);
     CB_ASSIGN_OR_RETURN(
         Message report,
         store_.Fail(rec.job_id,
                     Status(Code::kCardError,
                            "the bureau stopped while the chip was being encoded; the card is "
                            "quarantined for an operator"),
-                    false));
+                    false, quarantined));
     if (!rec.internal()) {
       im.outbox[ReportIdOf(report)] = Impl::Pending{EncodeFrame0(report), SteadyClock::now(), 0};
     }

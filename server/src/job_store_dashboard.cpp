@@ -103,6 +103,8 @@ Result<ProductionFigures> JobStore::Figures(int64_t hour_start_ms, int64_t day_s
                                             int64_t now_ms) {
   std::lock_guard lock(mu_);
   ProductionFigures f;
+  // (A card voided by a reprint leaves a reported->reported row in the
+  // history of its job: not a card produced again.)
   CB_ASSIGN_OR_RETURN(
       Statement * st,
       Stmt("SELECT count(CASE WHEN at>=?1 THEN 1 END), count(CASE WHEN at>=?2 THEN 1 END), "

@@ -44,6 +44,11 @@ class StoreSink : public server::ProductionSink {
  public:
   explicit StoreSink(server::JobStore& store) : store_(store) {}
   void Attach(LineBackend* backend) { backend_ = backend; }
+  // As Bureau::StationFault: a station's fault is kept in the store.
+  void StationFault(const server::StationFaultRow& fault) override {
+    auto id = store_.AddStationFault(fault);
+    EXPECT_TRUE(id.ok()) << id.status();
+  }
 
   Status Advance(const std::string& id, JobState to) override {
     Status s = store_.Advance(id, to);

@@ -19,6 +19,7 @@
 #include "cardbureau/layout/template.h"
 #include "cardbureau/line/qa.h"
 #include "cardbureau/printers/file_util.h"
+#include "crash_point.h"
 
 namespace cardbureau::line {
 
@@ -541,12 +542,20 @@ struct Line::Impl {
       sink.Completed(ctx.job_id, out);
       return;
     }
-    sink.Failed(
+    // The card bound at `encoded` was neither produced nor rejected: it is
+    // recorded as rejected (quarantined), so that the batch's cards balance.
+    server::HistoryEvent quarantined;
+    quarantined.kind = "card";
+    quarantined.stage = "rejected";
+    quarantined.uid = rec.is_object() ? rec.value("uid", std::string()) : std::string();
+    quarantined.code = std::string(CodeName(Code::kCardError));
+    quarantined.message = "card quarantined for an operator (production stopped mid-card)";
+    sink.FailedWith(
         ctx.job_id,
         Status(Code::kCardError, "production was interrupted after the chip was encoded (card " +
                                      (rec.is_object() ? rec.value("uid", std::string("?")) : "?") +
                                      "); an operator must check the card before a reprint"),
-        false);
+        false, {quarantined});
     CountFailed(ctx.job_id, ctx.job);
   }
 
@@ -615,7 +624,9 @@ struct Line::Impl {
   }
   // As EjectToReject, storing the rows in the job's history.
   Status RejectCard(Station& st, PreparedJob& job, const Status& why, std::string_view stage) {
-    return sink.Record(job.ctx.job_id, EjectToReject(st, job, why, stage));
+    Status s = sink.Record(job.ctx.job_id, EjectToReject(st, job, why, stage));
+    CrashPointForTests("RejectCard");  // test-only: after the fault is recorded
+    return s;
   }
 
   // The job's history could not be written (the store failed): the job is
@@ -689,16 +700,29 @@ struct Line::Impl {
     CardAttempt a;
     a.card_id = job.ctx.job_id + "." + std::to_string(job.cards_used + 1);
     // (`if (Step r = ...)` is true when the step ended the attempt.)
+    // (CrashPointForTests: test-only kill points, inert unless the test
+    // environment variable is set; see crash_point.h.)
     if (Step r = FeedCard(st, job, a)) return *r;
+    CrashPointForTests("FeedCard");
     if (Step r = RecordAttempt(st, job, a)) return *r;
+    CrashPointForTests("RecordAttempt");
     if (Step r = EncodeChip(st, job, a)) return *r;
+    CrashPointForTests("EncodeChip");
     if (Step r = ComposeFace(st, job, a)) return *r;
+    CrashPointForTests("ComposeFace");
     if (Step r = CheckFace(st, job, a)) return *r;
+    CrashPointForTests("CheckFace");
     if (Step r = PrintFaces(st, job, a)) return *r;
+    CrashPointForTests("PrintFaces");
     if (Step r = WriteProductionRecord(st, job, a)) return *r;
+    CrashPointForTests("WriteProductionRecord");
     if (Step r = AdvanceEncodedAndPrinted(st, job, a)) return *r;
+    CrashPointForTests("AdvanceEncodedAndPrinted");
     if (Step r = QaAfterPrinting(st, job, a)) return *r;
-    return Finish(st, job, a);
+    CrashPointForTests("QaAfterPrinting");
+    const bool finished = Finish(st, job, a);
+    CrashPointForTests("Finish");
+    return finished;
   }
 
   bool OutOfTries(PreparedJob& job) {
