@@ -188,7 +188,7 @@ TEST_F(Pkcs11CliTest, VerifyPassesTheGoodCardAndFailsATamperedOne) {
   r = RunCardbureau({"verify", "--image", card, "--face", front, "--keys", keystore_, "--json"});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("\"chip\":\"ok\""), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"face\":\"ok\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"qr\":\"ok\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"ok\":true"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(uid), std::string::npos) << r.out;
 
@@ -215,7 +215,7 @@ TEST_F(Pkcs11CliTest, VerifyPassesTheGoodCardAndFailsATamperedOne) {
               {"--image", card, "--face", other + "/front.png", "--keys", keystore_, "--json"});
   EXPECT_EQ(r.code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("\"chip\":\"ok\""), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"face\":\"VERIFY_MISMATCH\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"qr\":\"VERIFY_MISMATCH\""), std::string::npos) << r.out;
 
   // The file keystore with the same keys agrees (the same bytes).
   r = RunHere("verify", {"--image", card, "--face", front, "--keys", file_keystore_, "--json"});
