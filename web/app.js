@@ -287,6 +287,16 @@
            el('span', { class: 'state', text: s.state })),
         el('div', { text: s.current_job ? 'card: ' + s.current_job : 'no card' }),
         el('div', { class: 'hint', text: `${s.produced} produced · ${s.failed} to reject hopper` }));
+      // What the printer reports of its ribbon and card stock (low at a fifth).
+      if (s.supplies) {
+        const u = s.supplies;
+        const low = u.ribbon_low || u.cards_low;
+        tile.append(el('div', { class: 'supplies' + (low ? ' low' : ''),
+                                'data-ribbon-left': String(u.ribbon_left), 'data-cards-left': String(u.cards_left),
+                                'data-low': low ? '1' : '0',
+                                text: `ribbon ${u.ribbon_left}/${u.ribbon_capacity}` + (u.ribbon_low ? ' (low)' : '') +
+                                      ` · cards ${u.cards_left}/${u.cards_capacity}` + (u.cards_low ? ' (low stock)' : '') }));
+      }
       // The last fault only while it is not acknowledged.
       if (s.open_fault) {
         const f = s.open_fault;

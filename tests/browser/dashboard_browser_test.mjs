@@ -96,6 +96,9 @@ fs.writeFileSync(path.join(data, 'line.json'), JSON.stringify({
   stations: ['station-1', 'station-2'].map((name, i) => ({
     name, printer: 'sim', reader: 'loopback', hopper: path.join(work, 'hopper', name),
     seed: 1000 * (i + 1), time_per_card_ms: 500,
+    // The sim printers report ribbon and card stock (station-1: 20 cards
+    // loaded, a 100-print ribbon; the low warning itself is printers_test's).
+    ...(i === 0 ? { card_stock: 20, ribbon_prints: 100 } : {}),
     // station-1's printer jams once while printing its 2nd card: a station
     // fault for the fault list (the job gets a fresh card and is produced).
     ...(i === 0 ? { faults: { jam_print: [2] } } : {}) })),
@@ -478,6 +481,24 @@ async function main() {
     }
   }
   log('stock after the batch:', JSON.stringify(stock1));
+  // The printers' own supplies on the station tiles: the card stock and the
+  // ribbon went down with every feed and print, as /api/stations says.
+  const tiles = await page.eval(`[...document.querySelectorAll('.station')].map(t => ({ id: t.dataset.station,
+      cards: Number(t.querySelector('.supplies')?.dataset.cardsLeft), low: t.querySelector('.supplies')?.dataset.low }))`);
+  const { stations: st1 } = await getJson(base, '/api/stations', tokens.operator);
+  for (const t of tiles) {
+    const s = st1.find((x) => x.station_id === t.id);
+    if (!s || !s.supplies || s.supplies.cards_left !== t.cards
+        || (t.low === '1') !== (s.supplies.cards_low || s.supplies.ribbon_low)) {
+      fail(`station tile supplies ${JSON.stringify(t)} vs /api/stations ${JSON.stringify(s && s.supplies)}`);
+    }
+  }
+  const sup1 = st1.find((x) => x.station_id === 'station-1').supplies;
+  if (sup1.cards_capacity !== 20 || sup1.cards_left >= 20 || sup1.ribbon_capacity !== 100
+      || sup1.ribbon_left >= 100) {
+    fail(`station-1 supplies did not move: ${JSON.stringify(sup1)}`);
+  }
+  log('station supplies:', JSON.stringify(tiles));
 
   // 6. The jam is in the fault list and on station-1's tile until acknowledged.
   const faultRow = `#faults tbody tr.fault-row[data-code="PRINTER_JAM"]`;

@@ -1,5 +1,6 @@
 #include "cardbureau/printers/sim_printer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <system_error>
@@ -66,6 +67,10 @@ void SimPrinter::Sleep(int parts) const {
 
 Status SimPrinter::Feed(const std::string& card_id, CardType type) {
   if (card_) return Status(Code::kPrinterJam, "a card is still at the encoder position");
+  if (feeds_ >= config_.card_stock) {
+    return Status(Code::kPrinterError, "input hopper empty (" + std::to_string(config_.card_stock) +
+                                           " cards loaded, all fed)");
+  }
   ++feeds_;
   Sleep(1);
   if (config_.jam_on_feed.count(feeds_)) {
@@ -114,7 +119,7 @@ Status SimPrinter::Print(const PrintData& data) {
     return Status(Code::kPrinterJam,
                   "card jammed in the print path (print " + std::to_string(prints_) + ")");
   }
-  if (config_.ribbon_runs_out_after && ribbon_used_ >= *config_.ribbon_runs_out_after) {
+  if (ribbon_used_ >= config_.ribbon_runs_out_after.value_or(config_.ribbon_prints)) {
     return Status(Code::kPrinterOutOfRibbon, "ribbon exhausted");
   }
   fs::path dir = config_.hopper_dir / "printing" / card_id_;
@@ -128,6 +133,16 @@ Status SimPrinter::Print(const PrintData& data) {
   printed_ = true;
   ++counters_.printed;
   return Status::Ok();
+}
+
+PrinterSupplies SimPrinter::supplies() const {
+  PrinterSupplies s;
+  s.known = true;
+  s.ribbon_capacity = config_.ribbon_runs_out_after.value_or(config_.ribbon_prints);
+  s.ribbon_left = std::max(0, s.ribbon_capacity - ribbon_used_);
+  s.cards_capacity = config_.card_stock;
+  s.cards_left = std::max(0, config_.card_stock - feeds_);
+  return s;
 }
 
 Status SimPrinter::Reseat() {

@@ -67,6 +67,41 @@ TEST_F(SimPrinterTest, PrintAndEjectWriteTheHopperFolder) {
   EXPECT_FALSE(slot_.WaitForCard(std::chrono::milliseconds(1)).has_value());
 }
 
+// The ribbon and card stock the station tile shows: every feed takes a
+// card, every print a ribbon panel; a fifth or less left is low; an empty
+// input hopper refuses to feed.
+TEST_F(SimPrinterTest, SuppliesGoDownWithEveryCardAndWarnWhenLow) {
+  config_.card_stock = 5;
+  config_.ribbon_prints = 10;
+  SimPrinter printer(config_, slot_);
+  auto s = printer.supplies();
+  ASSERT_TRUE(s.known);
+  EXPECT_EQ(s.cards_left, 5);
+  EXPECT_EQ(s.ribbon_left, 10);
+  EXPECT_FALSE(s.cards_low());
+  EXPECT_FALSE(s.ribbon_low());
+  for (int i = 1; i <= 4; ++i) {
+    const std::string id = "JOB-1." + std::to_string(i);
+    ASSERT_TRUE(printer.Feed(id, CardType::kMifareClassic1K).ok()) << i;
+    ASSERT_TRUE(printer.Print(Data(id)).ok()) << i;
+    ASSERT_TRUE(printer.Eject(Hopper::kOutput).ok()) << i;
+  }
+  s = printer.supplies();
+  EXPECT_EQ(s.cards_left, 1);
+  EXPECT_EQ(s.ribbon_left, 6);
+  EXPECT_TRUE(s.cards_low()) << "1 of 5 cards is a fifth";
+  EXPECT_FALSE(s.ribbon_low());
+  ASSERT_TRUE(printer.Feed("JOB-1.5", CardType::kMifareClassic1K).ok());
+  ASSERT_TRUE(printer.Eject(Hopper::kReject).ok());
+  EXPECT_EQ(printer.supplies().cards_left, 0);
+  Status empty = printer.Feed("JOB-1.6", CardType::kMifareClassic1K);
+  EXPECT_EQ(empty.code(), Code::kPrinterError);
+  EXPECT_NE(empty.message().find("input hopper empty"), std::string::npos) << empty;
+  // A printer that reports nothing (the interface default).
+  EXPECT_FALSE(PrinterSupplies{}.known);
+  EXPECT_FALSE(PrinterSupplies{}.cards_low());
+}
+
 TEST_F(SimPrinterTest, PurgeRemovesEveryCardOfTheJobAndNoOther) {
   SimPrinter printer(config_, slot_);
   // Job "JOB-1": a rejected first card and a produced second one; job

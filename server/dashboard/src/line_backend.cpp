@@ -150,6 +150,13 @@ Result<std::vector<http::StationInfo>> LineBackend::Stations() {
     info.current_job = s.current_job;
     info.produced = s.produced;
     info.failed = s.rejected_cards;
+    info.supplies_known = s.supplies.known;
+    info.ribbon_left = s.supplies.ribbon_left;
+    info.ribbon_capacity = s.supplies.ribbon_capacity;
+    info.cards_left = s.supplies.cards_left;
+    info.cards_capacity = s.supplies.cards_capacity;
+    info.ribbon_low = s.supplies.ribbon_low();
+    info.cards_low = s.supplies.cards_low();
     // The faults from the store (they outlive a restart and stay until
     // acknowledged); the tile shows the newest one only while it is open.
     CB_ASSIGN_OR_RETURN(auto faults, store().StationFaults(s.name, /*open_only=*/false, 10));

@@ -139,6 +139,14 @@ json ToJson(const TimelineEntry& t) {
           {"message", t.message}};
 }
 
+// null when the printer reports no consumables.
+json SuppliesJson(const StationInfo& s) {
+  if (!s.supplies_known) return nullptr;
+  return {{"ribbon_left", s.ribbon_left},       {"ribbon_capacity", s.ribbon_capacity},
+          {"ribbon_low", s.ribbon_low},         {"cards_left", s.cards_left},
+          {"cards_capacity", s.cards_capacity}, {"cards_low", s.cards_low}};
+}
+
 json ToJson(const StationInfo& s) {
   json faults = json::array();
   for (const auto& f : s.last_faults) {
@@ -147,9 +155,10 @@ json ToJson(const StationInfo& s) {
   }
   json open = nullptr;
   if (s.open_fault.fault_id != 0) open = ToJson(s.open_fault);
-  return {{"station_id", s.station_id}, {"state", s.state},   {"current_job", s.current_job},
-          {"produced", s.produced},     {"failed", s.failed}, {"last_faults", faults},
-          {"open_fault", open}};
+  return {{"station_id", s.station_id},   {"state", s.state},
+          {"current_job", s.current_job}, {"produced", s.produced},
+          {"failed", s.failed},           {"last_faults", faults},
+          {"open_fault", open},           {"supplies", SuppliesJson(s)}};
 }
 
 json ToJson(const ReprintRequest& r) {

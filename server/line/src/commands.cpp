@@ -59,6 +59,8 @@ Result<std::vector<StationSetup>> BuildStations(const LineConfig& config,
       pc.jam_on_feed = sc.jam_feed;
       pc.jam_on_print = sc.jam_print;
       pc.ribbon_runs_out_after = sc.ribbon_after;
+      pc.ribbon_prints = sc.ribbon_prints;
+      pc.card_stock = sc.card_stock;
       pc.card_faults = sc.card_faults;
       st.printer = std::make_unique<printers::SimPrinter>(pc, *inserter);
     } else if (sc.printer == "hotfolder") {

@@ -581,8 +581,10 @@ struct Line::Impl {
   void StationLoop(Station& st) {
     while (auto job = TakeJob(st)) {
       bool done = ProduceOne(st, *job);
+      const printers::PrinterSupplies supplies = st.setup.printer->supplies();
       std::lock_guard lock(mu);
       st.snap.current_job.clear();
+      st.snap.supplies = supplies;
       if (!done) {
         // Back to the queue for another card (this or another station).
         ready.push_front(std::move(job));
@@ -1095,6 +1097,7 @@ Result<std::unique_ptr<Line>> Line::Create(server::ProductionSink& sink, LineOpt
     st->snap.name = setup.name;
     st->snap.printer_kind = std::string(setup.printer->kind());
     st->snap.reader = setup.source->Describe();
+    st->snap.supplies = setup.printer->supplies();
     st->setup = std::move(setup);
     impl->stations.push_back(std::move(st));
   }

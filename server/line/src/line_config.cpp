@@ -72,10 +72,10 @@ Status CheckKeys(const json& o, const std::string& prefix,
 Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& base) {
   const std::string prefix = "stations[" + std::to_string(index) + "].";
   if (!s.is_object()) return Bad("stations[" + std::to_string(index) + "]", "must be an object");
-  CB_RETURN_IF_ERROR(
-      CheckKeys(s, prefix,
-                {"name", "printer", "reader", "hopper", "dir", "queue", "server", "port",
-                 "vpcd_port", "seed", "time_per_card_ms", "card_types", "faults"}));
+  CB_RETURN_IF_ERROR(CheckKeys(
+      s, prefix,
+      {"name", "printer", "reader", "hopper", "dir", "queue", "server", "port", "vpcd_port", "seed",
+       "time_per_card_ms", "ribbon_prints", "card_stock", "card_types", "faults"}));
   StationConfig c;
   CB_RETURN_IF_ERROR(GetString(s, "name", prefix, c.name));
   if (c.name.empty()) return Bad(prefix + "name", "is required");
@@ -112,6 +112,8 @@ Result<StationConfig> ParseStation(const json& s, size_t index, const fs::path& 
   CB_RETURN_IF_ERROR(GetInt(s, "seed", prefix, 0, 1 << 30, seed));
   c.seed = static_cast<uint64_t>(seed);
   CB_RETURN_IF_ERROR(GetInt(s, "time_per_card_ms", prefix, 0, 600000, c.time_per_card_ms));
+  CB_RETURN_IF_ERROR(GetInt(s, "ribbon_prints", prefix, 1, 1000000, c.ribbon_prints));
+  CB_RETURN_IF_ERROR(GetInt(s, "card_stock", prefix, 1, 1000000, c.card_stock));
   if (s.contains("card_types")) {
     if (!s["card_types"].is_array() || s["card_types"].empty()) {
       return Bad(prefix + "card_types", "must be a non-empty array");

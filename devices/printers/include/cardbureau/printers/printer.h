@@ -42,6 +42,19 @@ struct PrinterCounters {
   int jams = 0;
 };
 
+// What a printer reports of its consumables (the station tile). `known`
+// is false for printers that do not report them (hot folder, CUPS); a
+// level is low at or below a fifth of its capacity.
+struct PrinterSupplies {
+  bool known = false;
+  int ribbon_left = 0;  // prints left on the ribbon
+  int ribbon_capacity = 0;
+  int cards_left = 0;  // blank cards left in the input hopper
+  int cards_capacity = 0;
+  bool ribbon_low() const { return known && ribbon_left * 5 <= ribbon_capacity; }
+  bool cards_low() const { return known && cards_left * 5 <= cards_capacity; }
+};
+
 // Not thread-safe: one station owns and drives one printer.
 class Printer {
  public:
@@ -72,6 +85,8 @@ class Printer {
   virtual Status Eject(Hopper hopper) = 0;
 
   virtual PrinterCounters counters() const = 0;
+  // Ribbon and card stock, as the printer reports them (default: unknown).
+  virtual PrinterSupplies supplies() const { return {}; }
 
   // Retention purge: removes every file this printer keeps of the cards of
   // `job_id` (card ids "<job_id>.<try>": hopper folders, spool files), so

@@ -40,9 +40,15 @@ struct SimPrinterConfig {
   // Mechanical time per card (feed + print + eject), spread over the steps.
   std::chrono::milliseconds time_per_card{0};
   // Fault injection, by 1-based feed number.
-  std::set<int> jam_on_feed;                      // Feed() fails with PRINTER_JAM
-  std::set<int> jam_on_print;                     // Print() fails with PRINTER_JAM
-  std::optional<int> ribbon_runs_out_after;       // Print() number N+1.. fail
+  std::set<int> jam_on_feed;                 // Feed() fails with PRINTER_JAM
+  std::set<int> jam_on_print;                // Print() fails with PRINTER_JAM
+  std::optional<int> ribbon_runs_out_after;  // Print() number N+1.. fail
+  // Consumables the printer reports (supplies()): prints on a new ribbon
+  // (ribbon_runs_out_after, when set, is the ribbon) and blank cards loaded
+  // in the input hopper. Feed() with no card left fails with PRINTER_ERROR
+  // ("input hopper empty").
+  int ribbon_prints = 10000;
+  int card_stock = 10000;
   std::map<int, devices::FaultPlan> card_faults;  // faults of the N-th card
 };
 
@@ -62,6 +68,7 @@ class SimPrinter final : public Printer {
   Status Eject(Hopper hopper) override;
   Status Reseat() override;
   PrinterCounters counters() const override { return counters_; }
+  PrinterSupplies supplies() const override;
   // Removes <hopper_dir>/{output,reject,printing}/<job_id>.*
   Status Purge(const std::string& job_id) override;
 

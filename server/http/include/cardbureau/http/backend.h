@@ -162,6 +162,11 @@ struct StationInfo {
   std::vector<StationFault> last_faults;  // newest first, at most 10
   // The newest fault not acknowledged yet (fault_id 0 = none).
   FaultInfo open_fault;
+  // What the printer reports of its ribbon and card stock (supplies_known
+  // false: it reports nothing); low at or below a fifth of the capacity.
+  bool supplies_known = false;
+  int ribbon_left = 0, ribbon_capacity = 0, cards_left = 0, cards_capacity = 0;
+  bool ribbon_low = false, cards_low = false;
 };
 
 // The centre link badge (the bureau's protocol loop).

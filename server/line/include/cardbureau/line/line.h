@@ -90,6 +90,9 @@ struct StationSnapshot {
   int consecutive_failures = 0;
   std::vector<std::string> last_faults;    // "CODE: message", newest last, at most 5
   std::vector<StationFaultRecord> faults;  // the same, structured, newest last, at most 10
+  // Ribbon and card stock as the printer reports them, read by the station
+  // thread after each card (the printer is not thread-safe).
+  printers::PrinterSupplies supplies;
 };
 
 struct BatchSnapshot {

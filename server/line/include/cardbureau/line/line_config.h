@@ -46,6 +46,8 @@ struct StationConfig {
   int vpcd_port = 0;  // sim: insert cards through vpcd on this port (0 = loopback slot)
   uint64_t seed = 1;
   int time_per_card_ms = 0;
+  int ribbon_prints = 10000;  // sim: prints on its ribbon (the station tile's gauge)
+  int card_stock = 10000;     // sim: blank cards in its input hopper
   std::set<CardType> card_types = {CardType::kMifareClassic1K, CardType::kMifareClassic4K};
   std::set<int> jam_feed, jam_print;
   std::optional<int> ribbon_after;
